@@ -1,0 +1,661 @@
+//! Report -> STIX 2.1 bundle.
+//!
+//! What a report becomes:
+//! - the team's `identity` (the `created_by_ref` of everything else);
+//! - the main object: an `incident` for event and incident reports, a `vulnerability` for a
+//!   vulnerability report, labelled with the report's category, severity, status and kind
+//!   (see `report::vocab`), with an external reference to the report id;
+//! - per indicator: an `indicator` with a STIX pattern, the observable (SCO, with the
+//!   deterministic id of STIX 2.1 section 2.9), an `observed-data` holding it, and the
+//!   relationships `indicator based-on observed-data`, `indicator related-to <main>`;
+//! - per asset: an `infrastructure` (STIX: "database servers targeted by an attack"), its
+//!   address as SCO and `consists-of`; the reporter as an individual `identity`;
+//! - the Annex B narrative (what, how, why occurred, environment, impact, timeline, actions
+//!   taken, CVSS) as `note`s on the main object; a remediation as `course-of-action`
+//!   `mitigates` the vulnerability; affected products as `software`;
+//! - the TLP 2.0 marking-definition objects used, as published by OASIS.
+//!
+//! Each object is marked (`object_marking_refs`) with the most restrictive TLP of the report
+//! fields it carries (`Report::tlp_covering`), so nothing is marked lower than its content.
+//! Ids are UUIDv5 of the team, the report id and the object's part, so the same report gives
+//! the same ids, and a new version keeps them and advances `modified`. Pure.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use crate::report::{
+    AssetType, Indicator, IndicatorType, Kind, Report, Vulnerability,
+};
+use crate::team::Team;
+use crate::tlp::Tlp;
+
+/// STIX 2.1 section 2.9: the namespace of deterministic SCO ids.
+const SCO_NAMESPACE: Uuid = uuid::uuid!("00abedb4-aa42-466c-9c01-fed23315a9b7");
+
+/// Converts a validated report to a STIX 2.1 bundle written by `team`.
+pub fn to_stix(r: &Report, team: &Team) -> Value {
+    let mut b = Builder::new(r, team);
+    b.build();
+    b.finish()
+}
+
+struct Builder<'a> {
+    r: &'a Report,
+    team: &'a Team,
+    rid: String,
+    identity_id: String,
+    created: String,
+    modified: String,
+    objects: Vec<Value>,
+    /// Ids already in `objects` (SCOs are shared between indicators with one value).
+    present: BTreeSet<String>,
+    markings: BTreeSet<Tlp>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(r: &'a Report, team: &'a Team) -> Self {
+        let identity_id = format!(
+            "identity--{}",
+            Uuid::new_v5(&crate::IRTX_NAMESPACE, format!("team/{}", team.id).as_bytes())
+        );
+        Builder {
+            r,
+            team,
+            rid: r.effective_id(),
+            identity_id,
+            created: r.reported_at.to_stix(),
+            modified: r.modified().to_stix(),
+            objects: Vec::new(),
+            present: BTreeSet::new(),
+            markings: BTreeSet::new(),
+        }
+    }
+
+    /// A deterministic id for part `part` of this report.
+    fn id(&self, ty: &str, part: &str) -> String {
+        let name = format!("{}/{}/{}/{}", self.team.id, self.rid, ty, part);
+        format!(
+            "{ty}--{}",
+            Uuid::new_v5(&crate::IRTX_NAMESPACE, name.as_bytes())
+        )
+    }
+
+    /// The most restrictive marking over the given report fields.
+    fn tlp_of(&self, pointers: &[&str]) -> Tlp {
+        pointers
+            .iter()
+            .map(|p| self.r.tlp_covering(p))
+            .fold(Tlp::Clear, Tlp::max)
+    }
+
+    /// Common properties of an SDO or SRO written by the team in this report's version.
+    fn sdo(&mut self, ty: &str, id: &str, tlp: Tlp) -> Map<String, Value> {
+        self.markings.insert(tlp);
+        let mut m = Map::new();
+        m.insert("type".into(), ty.into());
+        m.insert("spec_version".into(), "2.1".into());
+        m.insert("id".into(), id.into());
+        m.insert("created".into(), self.created.clone().into());
+        m.insert("modified".into(), self.modified.clone().into());
+        m.insert("created_by_ref".into(), self.identity_id.clone().into());
+        m.insert("object_marking_refs".into(), json!([tlp.stix_marking_id()]));
+        m
+    }
+
+    fn push(&mut self, obj: Map<String, Value>) {
+        let id = obj["id"].as_str().unwrap_or_default().to_string();
+        self.present.insert(id);
+        self.objects.push(Value::Object(obj));
+    }
+
+    fn relate(&mut self, source: &str, rel: &str, target: &str, tlp: Tlp) {
+        let id = self.id("relationship", &format!("{source}/{rel}/{target}"));
+        if self.present.contains(&id) {
+            return;
+        }
+        let mut m = self.sdo("relationship", &id, tlp);
+        m.insert("relationship_type".into(), rel.into());
+        m.insert("source_ref".into(), source.into());
+        m.insert("target_ref".into(), target.into());
+        self.push(m);
+    }
+
+    /// Adds an SCO unless one with its id is there; returns its id. A second use with a
+    /// higher marking raises the marking of the one object.
+    fn sco(&mut self, mut obj: Map<String, Value>, contributing: &[&str], tlp: Tlp) -> String {
+        let ty = obj["type"].as_str().unwrap_or_default().to_string();
+        let mut basis = Map::new();
+        for k in contributing {
+            if let Some(v) = obj.get(*k) {
+                basis.insert((*k).to_string(), v.clone());
+            }
+        }
+        let canonical = serde_json_canonicalizer::to_vec(&Value::Object(basis))
+            .expect("SCO id basis canonicalizes");
+        let id = format!("{ty}--{}", Uuid::new_v5(&SCO_NAMESPACE, &canonical));
+        self.markings.insert(tlp);
+        if self.present.contains(&id) {
+            for o in &mut self.objects {
+                if o["id"] == id.as_str() {
+                    let old = o["object_marking_refs"][0]
+                        .as_str()
+                        .and_then(Tlp::from_stix_marking_id)
+                        .unwrap_or(Tlp::Clear);
+                    o["object_marking_refs"] = json!([old.max(tlp).stix_marking_id()]);
+                }
+            }
+            return id;
+        }
+        obj.insert("spec_version".into(), "2.1".into());
+        obj.insert("id".into(), id.clone().into());
+        obj.insert("object_marking_refs".into(), json!([tlp.stix_marking_id()]));
+        self.push(obj);
+        id
+    }
+
+    fn build(&mut self) {
+        let r = self.r;
+        self.team_identity();
+        let main = self.main_object();
+        if let Some(v) = &r.vulnerability {
+            self.vulnerability_parts(v, &main);
+        }
+        self.narrative_notes(&main);
+        self.reporter(&main);
+        for i in 0..r.assets.len() {
+            self.asset(i, &main);
+        }
+        for i in 0..r.indicators.len() {
+            self.indicator(i, &main);
+        }
+    }
+
+    fn team_identity(&mut self) {
+        self.markings.insert(Tlp::Clear);
+        let created = self.team.created.to_stix();
+        self.push(
+            json!({
+                "type": "identity",
+                "spec_version": "2.1",
+                "id": self.identity_id,
+                "created": created,
+                "modified": created,
+                "name": self.team.name,
+                "identity_class": "organization",
+                "sectors": ["technology"],
+                "contact_information": format!("irtx gateway of team `{}` ({})", self.team.id, self.team.domain),
+                "object_marking_refs": [Tlp::Clear.stix_marking_id()],
+            })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        );
+    }
+
+    /// The incident (event, incident reports) or vulnerability (vulnerability reports).
+    fn main_object(&mut self) -> String {
+        let r = self.r;
+        let ty = match r.kind {
+            Kind::Vulnerability => "vulnerability",
+            Kind::Event | Kind::Incident => "incident",
+        };
+        let id = self.id(ty, "main");
+        let mut fields = vec![
+            "/title",
+            "/description",
+            "/category",
+            "/severity",
+            "/status",
+            "/related_reports",
+        ];
+        if r.kind == Kind::Vulnerability {
+            fields.extend(["/vulnerability/cve", "/vulnerability/cwe"]);
+        }
+        let tlp = self.tlp_of(&fields);
+        let mut m = self.sdo(ty, &id, tlp);
+        m.insert("name".into(), r.title.clone().into());
+        if let Some(d) = &r.description {
+            m.insert("description".into(), d.clone().into());
+        }
+        let mut labels = vec![format!("iso27035:report-kind=\"{}\"", r.kind.as_str())];
+        if let Some(c) = r.category {
+            labels.push(c.machine_tag());
+            labels.push(c.iso_machine_tag());
+        }
+        if let Some(s) = r.severity {
+            labels.push(s.stix_label());
+        }
+        if let Some(s) = r.status {
+            labels.push(s.stix_label());
+        }
+        m.insert("labels".into(), json!(labels));
+        let mut refs = vec![json!({
+            "source_name": "irtx",
+            "external_id": format!("{}:{}", self.team.id, self.rid),
+            "description": format!("report `{}` version {} of team `{}`", self.rid, r.effective_version(), self.team.id),
+        })];
+        for rel in &r.related_reports {
+            refs.push(json!({
+                "source_name": "irtx",
+                "external_id": format!("{}:{}", self.team.id, rel),
+                "description": "related report",
+            }));
+        }
+        if r.kind == Kind::Vulnerability {
+            if let Some(v) = &r.vulnerability {
+                refs.extend(weakness_refs(v));
+            }
+        }
+        m.insert("external_references".into(), Value::Array(refs));
+        self.push(m);
+        id
+    }
+
+    fn vulnerability_parts(&mut self, v: &Vulnerability, main: &str) {
+        let r = self.r;
+        let vuln_id = if r.kind == Kind::Vulnerability {
+            main.to_string()
+        } else {
+            let id = self.id("vulnerability", "vulnerability");
+            let tlp = self.tlp_of(&["/vulnerability/cve", "/vulnerability/cwe"]);
+            let mut m = self.sdo("vulnerability", &id, tlp);
+            let name = v.cve.first().cloned().unwrap_or_else(|| {
+                format!("Vulnerability exploited in: {}", r.title)
+            });
+            m.insert("name".into(), name.into());
+            let refs = weakness_refs(v);
+            if !refs.is_empty() {
+                m.insert("external_references".into(), Value::Array(refs));
+            }
+            self.push(m);
+            self.relate(main, "related-to", &id, tlp);
+            id
+        };
+        for (i, p) in v.products.iter().enumerate() {
+            let tlp = self.tlp_of(&[&format!("/vulnerability/products/{i}")]);
+            let mut sw = Map::new();
+            sw.insert("type".into(), "software".into());
+            sw.insert("name".into(), p.product.clone().into());
+            sw.insert("vendor".into(), p.vendor.clone().into());
+            if let Some(ver) = &p.versions {
+                sw.insert("version".into(), ver.clone().into());
+            }
+            let sw_id = self.sco(sw, &["name", "cpe", "swid", "vendor", "version"], tlp);
+            self.relate(&vuln_id, "related-to", &sw_id, tlp);
+        }
+        if let Some(c) = &v.cvss {
+            let tlp = self.tlp_of(&["/vulnerability/cvss"]);
+            let content = format!("{} (base score {})", c.vector, c.score);
+            self.note(
+                "cvss",
+                &format!("CVSS {}", c.version),
+                content,
+                &vuln_id,
+                tlp,
+            );
+        }
+        if let Some(rem) = &v.remediation {
+            let tlp = self.tlp_of(&["/vulnerability/remediation"]);
+            let id = self.id("course-of-action", "remediation");
+            let mut m = self.sdo("course-of-action", &id, tlp);
+            m.insert("name".into(), "Remediation".into());
+            m.insert("description".into(), rem.clone().into());
+            self.push(m);
+            self.relate(&id, "mitigates", &vuln_id, tlp);
+        }
+    }
+
+    fn note(&mut self, part: &str, abstract_: &str, content: String, about: &str, tlp: Tlp) {
+        let id = self.id("note", part);
+        let mut m = self.sdo("note", &id, tlp);
+        m.insert("abstract".into(), abstract_.into());
+        m.insert("content".into(), content.into());
+        m.insert("object_refs".into(), json!([about]));
+        self.push(m);
+    }
+
+    fn narrative_notes(&mut self, main: &str) {
+        let r = self.r;
+        for (field, title, text) in [
+            ("what_occurred", "What occurred", &r.what_occurred),
+            ("how_occurred", "How it occurred", &r.how_occurred),
+            ("why_occurred", "Why it occurred", &r.why_occurred),
+            ("environment", "Affected environment", &r.environment),
+        ] {
+            if let Some(t) = text {
+                let tlp = self.tlp_of(&[&format!("/{field}")]);
+                self.note(field, title, t.clone(), main, tlp);
+            }
+        }
+        let mut timeline = Vec::new();
+        for (label, t) in [
+            ("Occurred", r.occurred_at),
+            ("Detected", r.detected_at),
+            ("Reported", Some(r.reported_at)),
+            ("Ended", r.ended_at),
+            ("Disclosed", r.disclosed_at),
+            ("Updated", r.updated_at),
+        ] {
+            if let Some(t) = t {
+                timeline.push(format!("{label}: {t}"));
+            }
+        }
+        let tlp = self.tlp_of(&[
+            "/occurred_at",
+            "/detected_at",
+            "/ended_at",
+            "/disclosed_at",
+        ]);
+        self.note("timeline", "Timeline", timeline.join("\n"), main, tlp);
+        if let Some(imp) = &r.impact {
+            let mut lines = Vec::new();
+            if let Some(d) = &imp.description {
+                lines.push(d.clone());
+            }
+            if !imp.types.is_empty() {
+                lines.push(format!("Impact types: {}", imp.types.join(", ")));
+            }
+            if let Some(h) = imp.downtime_hours {
+                lines.push(format!("Downtime: {h} hours"));
+            }
+            if let Some(c) = &imp.estimated_cost {
+                lines.push(format!("Estimated cost: {} {}", c.amount, c.currency));
+            }
+            if !lines.is_empty() {
+                let tlp = self.tlp_of(&["/impact"]);
+                self.note(
+                    "impact",
+                    "Adverse business impact",
+                    lines.join("\n"),
+                    main,
+                    tlp,
+                );
+            }
+        }
+        for (i, a) in r.actions_taken.iter().enumerate() {
+            let tlp = self.tlp_of(&[&format!("/actions_taken/{i}")]);
+            let by = a.by.as_deref().map(|b| format!(" by {b}")).unwrap_or_default();
+            self.note(
+                &format!("action/{i}"),
+                &format!("Action taken at {}{by}", a.at),
+                a.description.clone(),
+                main,
+                tlp,
+            );
+        }
+    }
+
+    fn reporter(&mut self, main: &str) {
+        let rep = &self.r.reporter;
+        let id = self.id("identity", "reporter");
+        let tlp = self.tlp_of(&["/reporter"]);
+        let mut m = self.sdo("identity", &id, tlp);
+        m.insert("name".into(), rep.name.clone().into());
+        m.insert("identity_class".into(), "individual".into());
+        m.insert("roles".into(), json!(["reporter"]));
+        let mut contact = Vec::new();
+        if let Some(o) = &rep.organization {
+            contact.push(format!("Organization: {o}"));
+        }
+        if let Some(role) = &rep.role {
+            contact.push(format!("Role: {role}"));
+        }
+        if let Some(e) = &rep.email {
+            contact.push(format!("E-mail: {e}"));
+        }
+        if let Some(p) = &rep.phone {
+            contact.push(format!("Phone: {p}"));
+        }
+        if !contact.is_empty() {
+            m.insert("contact_information".into(), contact.join("; ").into());
+        }
+        self.push(m);
+        self.relate(main, "related-to", &id, tlp);
+    }
+
+    fn asset(&mut self, i: usize, main: &str) {
+        let a = &self.r.assets[i];
+        let tlp = self.tlp_of(&[&format!("/assets/{i}")]);
+        let id = self.id("infrastructure", &format!("asset/{}", a.name));
+        if self.present.contains(&id) {
+            return;
+        }
+        let mut m = self.sdo("infrastructure", &id, tlp);
+        m.insert("name".into(), a.name.clone().into());
+        let infra_type = match a.asset_type {
+            AssetType::Workstation => "workstation",
+            AssetType::Firewall => "firewall",
+            AssetType::NetworkDevice => "routers-switches",
+            AssetType::Ot => "control-system",
+            _ => "unknown",
+        };
+        m.insert("infrastructure_types".into(), json!([infra_type]));
+        let mut desc = vec![format!(
+            "Affected asset ({}), victim side.",
+            a.asset_type.as_str()
+        )];
+        if let Some(o) = &a.owner {
+            desc.push(format!("Owner: {o}."));
+        }
+        if let Some(d) = &a.description {
+            desc.push(d.clone());
+        }
+        m.insert("description".into(), desc.join(" ").into());
+        self.push(m);
+        self.relate(&id, "related-to", main, tlp);
+        if let Some(addr) = &a.address {
+            if let Some((obj, contributing)) = address_sco(addr) {
+                let sco = self.sco(obj, contributing, tlp);
+                self.relate(&id, "consists-of", &sco, tlp);
+            }
+        }
+    }
+
+    fn indicator(&mut self, i: usize, main: &str) {
+        let r = self.r;
+        let ind = &r.indicators[i];
+        let tlp = self.tlp_of(&[&format!("/indicators/{i}")]);
+        let part = format!(
+            "indicator/{}/{}/{}",
+            ind.kind.as_str(),
+            ind.role.as_str(),
+            ind.value
+        );
+        let id = self.id("indicator", &part);
+        if self.present.contains(&id) {
+            return;
+        }
+        let valid_from = ind
+            .first_seen
+            .or(r.occurred_at)
+            .or(r.detected_at)
+            .unwrap_or(r.reported_at);
+        let mut m = self.sdo("indicator", &id, tlp);
+        m.insert("name".into(), format!("{}: {}", ind.role.as_str(), ind.value).into());
+        if let Some(d) = &ind.description {
+            m.insert("description".into(), d.clone().into());
+        }
+        let types = if ind.role.is_victim_side() {
+            "compromised"
+        } else {
+            "malicious-activity"
+        };
+        m.insert("indicator_types".into(), json!([types]));
+        m.insert("pattern".into(), pattern(ind).into());
+        m.insert("pattern_type".into(), "stix".into());
+        m.insert("pattern_version".into(), "2.1".into());
+        m.insert("valid_from".into(), valid_from.to_stix().into());
+        if let Some(last) = ind.last_seen {
+            if last > valid_from {
+                m.insert("valid_until".into(), last.to_stix().into());
+            }
+        }
+        m.insert(
+            "labels".into(),
+            json!([format!("irtx:role=\"{}\"", ind.role.as_str())]),
+        );
+        self.push(m);
+        self.relate(&id, "related-to", main, tlp);
+
+        if let Some((obj, contributing)) = indicator_sco(ind) {
+            let sco = self.sco(obj, contributing, tlp);
+            let od_id = self.id("observed-data", &part);
+            let first = valid_from;
+            let last = ind.last_seen.filter(|l| *l > first).unwrap_or(first);
+            let mut od = self.sdo("observed-data", &od_id, tlp);
+            od.insert("first_observed".into(), first.to_stix().into());
+            od.insert("last_observed".into(), last.to_stix().into());
+            od.insert("number_observed".into(), 1.into());
+            od.insert("object_refs".into(), json!([sco]));
+            self.push(od);
+            self.relate(&id, "based-on", &od_id, tlp);
+        }
+    }
+
+    fn finish(self) -> Value {
+        let mut objects = Vec::with_capacity(self.objects.len() + self.markings.len());
+        let mut rest = self.objects.into_iter();
+        if let Some(identity) = rest.next() {
+            objects.push(identity);
+        }
+        objects.extend(self.markings.iter().map(|t| t.stix_marking_definition()));
+        objects.extend(rest);
+        let bundle_name = format!(
+            "{}/{}/bundle/{}",
+            self.team.id,
+            self.rid,
+            self.r.effective_version()
+        );
+        json!({
+            "type": "bundle",
+            "id": format!("bundle--{}", Uuid::new_v5(&crate::IRTX_NAMESPACE, bundle_name.as_bytes())),
+            "objects": objects,
+        })
+    }
+}
+
+fn weakness_refs(v: &Vulnerability) -> Vec<Value> {
+    let mut refs = Vec::new();
+    for c in &v.cve {
+        refs.push(json!({"source_name": "cve", "external_id": c}));
+    }
+    for c in &v.cwe {
+        refs.push(json!({"source_name": "cwe", "external_id": c}));
+    }
+    refs
+}
+
+/// Quotes a value for a STIX pattern string literal (STIX 2.1 section 9.3: `\\` and `\'`).
+fn quote(v: &str) -> String {
+    format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// STIX `mac-addr` values are colon-delimited lowercase MAC-48 (STIX 2.1 section 6.6).
+fn mac(v: &str) -> String {
+    v.to_ascii_lowercase().replace('-', ":")
+}
+
+/// The STIX pattern that matches an indicator's value.
+pub fn pattern(ind: &Indicator) -> String {
+    let v = ind.value.as_str();
+    match ind.kind {
+        IndicatorType::Ipv4 => format!("[ipv4-addr:value = {}]", quote(v)),
+        IndicatorType::Ipv6 => format!("[ipv6-addr:value = {}]", quote(v)),
+        IndicatorType::Cidr if v.contains(':') => {
+            format!("[ipv6-addr:value ISSUBSET {}]", quote(v))
+        }
+        IndicatorType::Cidr => format!("[ipv4-addr:value ISSUBSET {}]", quote(v)),
+        IndicatorType::Domain => format!("[domain-name:value = {}]", quote(v)),
+        IndicatorType::Url => format!("[url:value = {}]", quote(v)),
+        IndicatorType::Email => format!("[email-addr:value = {}]", quote(v)),
+        IndicatorType::Md5 => format!("[file:hashes.MD5 = {}]", quote(&v.to_ascii_lowercase())),
+        IndicatorType::Sha1 => format!(
+            "[file:hashes.'SHA-1' = {}]",
+            quote(&v.to_ascii_lowercase())
+        ),
+        IndicatorType::Sha256 => format!(
+            "[file:hashes.'SHA-256' = {}]",
+            quote(&v.to_ascii_lowercase())
+        ),
+        IndicatorType::Sha512 => format!(
+            "[file:hashes.'SHA-512' = {}]",
+            quote(&v.to_ascii_lowercase())
+        ),
+        IndicatorType::Asn => format!("[autonomous-system:number = {}]", asn_number(v)),
+        IndicatorType::UserAgent => format!(
+            "[network-traffic:extensions.'http-request-ext'.request_header.'User-Agent' = {}]",
+            quote(v)
+        ),
+        IndicatorType::Filename => format!("[file:name = {}]", quote(v)),
+        IndicatorType::Mac => format!("[mac-addr:value = {}]", quote(&mac(v))),
+    }
+}
+
+fn asn_number(v: &str) -> u64 {
+    v.trim_start_matches(['A', 'S', 'a', 's'])
+        .parse()
+        .unwrap_or_default()
+}
+
+type Sco = (Map<String, Value>, &'static [&'static str]);
+
+fn sco_value(ty: &str, value: Value) -> Sco {
+    let mut m = Map::new();
+    m.insert("type".into(), ty.into());
+    m.insert("value".into(), value);
+    (m, &["value"])
+}
+
+/// The SCO of an indicator and its id-contributing properties (STIX 2.1 section 6), if the
+/// type has one (a user agent is only a pattern).
+fn indicator_sco(ind: &Indicator) -> Option<Sco> {
+    let v = ind.value.as_str();
+    let file_hash = |alg: &str| {
+        let mut m = Map::new();
+        m.insert("type".into(), "file".into());
+        m.insert("hashes".into(), json!({ alg: v.to_ascii_lowercase() }));
+        (m, &["hashes", "name", "extensions", "parent_directory_ref"][..])
+    };
+    Some(match ind.kind {
+        IndicatorType::Ipv4 => sco_value("ipv4-addr", v.into()),
+        IndicatorType::Ipv6 => sco_value("ipv6-addr", v.into()),
+        IndicatorType::Cidr if v.contains(':') => sco_value("ipv6-addr", v.into()),
+        IndicatorType::Cidr => sco_value("ipv4-addr", v.into()),
+        IndicatorType::Domain => sco_value("domain-name", v.into()),
+        IndicatorType::Url => sco_value("url", v.into()),
+        IndicatorType::Email => sco_value("email-addr", v.into()),
+        IndicatorType::Mac => sco_value("mac-addr", mac(v).into()),
+        IndicatorType::Md5 => file_hash("MD5"),
+        IndicatorType::Sha1 => file_hash("SHA-1"),
+        IndicatorType::Sha256 => file_hash("SHA-256"),
+        IndicatorType::Sha512 => file_hash("SHA-512"),
+        IndicatorType::Asn => {
+            let mut m = Map::new();
+            m.insert("type".into(), "autonomous-system".into());
+            m.insert("number".into(), asn_number(v).into());
+            (m, &["number"][..])
+        }
+        IndicatorType::Filename => {
+            let mut m = Map::new();
+            m.insert("type".into(), "file".into());
+            m.insert("name".into(), v.into());
+            (m, &["hashes", "name", "extensions", "parent_directory_ref"][..])
+        }
+        IndicatorType::UserAgent => return None,
+    })
+}
+
+/// The SCO of an asset address.
+fn address_sco(addr: &str) -> Option<Sco> {
+    use crate::report::validate::{classify_address, AddressKind};
+    Some(match classify_address(addr)? {
+        AddressKind::Ipv4 => sco_value("ipv4-addr", addr.into()),
+        AddressKind::Ipv6 => sco_value("ipv6-addr", addr.into()),
+        AddressKind::Cidr if addr.contains(':') => sco_value("ipv6-addr", addr.into()),
+        AddressKind::Cidr => sco_value("ipv4-addr", addr.into()),
+        AddressKind::Hostname => sco_value("domain-name", addr.into()),
+        AddressKind::Url => sco_value("url", addr.into()),
+    })
+}
