@@ -114,6 +114,32 @@ pub fn check(validator: &Validator, doc: &Value) -> Vec<Violation> {
                     ));
                 }
             }
+            ValidationErrorKind::Enum { options } => {
+                let opts: Vec<String> = options
+                    .as_array()
+                    .map(|a| a.iter().map(ToString::to_string).collect())
+                    .unwrap_or_default();
+                let reason = if opts.len() <= 16 {
+                    format!("{} is not one of {}", err.instance(), opts.join(", "))
+                } else {
+                    format!("{} is not one of the {} allowed values", err.instance(), opts.len())
+                };
+                out.push(Violation::new(at, reason));
+            }
+            // These messages quote the whole instance, which may be the whole document and
+            // sensitive: say what failed instead.
+            ValidationErrorKind::AnyOf { .. } => {
+                out.push(Violation::new(at, "matches none of the allowed forms"));
+            }
+            ValidationErrorKind::OneOfNotValid { .. } => {
+                out.push(Violation::new(at, "matches none of the allowed forms"));
+            }
+            ValidationErrorKind::OneOfMultipleValid { .. } => {
+                out.push(Violation::new(at, "matches more than one of the allowed forms"));
+            }
+            ValidationErrorKind::Not { .. } => {
+                out.push(Violation::new(at, "has a form that is not allowed here"));
+            }
             _ => out.push(Violation::new(at, err.to_string())),
         }
     }

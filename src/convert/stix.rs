@@ -474,9 +474,19 @@ impl<'a> Builder<'a> {
             .unwrap_or(r.reported_at);
         let mut m = self.sdo("indicator", &id, tlp);
         m.insert("name".into(), format!("{}: {}", ind.role.as_str(), ind.value).into());
-        if let Some(d) = &ind.description {
-            m.insert("description".into(), d.clone().into());
-        }
+        // stix2-validator {303}: an indicator SHOULD have both name and description.
+        let description = ind.description.clone().unwrap_or_else(|| {
+            let side = if ind.role.is_victim_side() { "victim" } else { "attacker" };
+            // Only what this indicator's own marking covers: no report text here.
+            format!(
+                "{} indicator, role {} ({} side), report `{}`",
+                ind.kind.as_str(),
+                ind.role.as_str(),
+                side,
+                self.rid
+            )
+        });
+        m.insert("description".into(), description.into());
         let types = if ind.role.is_victim_side() {
             "compromised"
         } else {

@@ -35,7 +35,7 @@ pub fn parse(bytes: &[u8]) -> Result<Report, Vec<Violation>> {
 pub fn parse_value(value: &Value) -> Result<Report, Vec<Violation>> {
     let problems = schema::check(schema::report(), value);
     if !problems.is_empty() {
-        return Err(problems);
+        return Err(problems.into_iter().map(|v| explain(v, value)).collect());
     }
     let report: Report = serde_json::from_value(value.clone())
         .map_err(|e| vec![Violation::new("", format!("does not fit the report model: {e}"))])?;
@@ -45,6 +45,31 @@ pub fn parse_value(value: &Value) -> Result<Report, Vec<Violation>> {
     } else {
         Err(problems)
     }
+}
+
+/// Replaces a generic schema message with the domain's own where it says more: TLP labels
+/// and categories have parsers whose errors list what is valid.
+fn explain(v: Violation, doc: &Value) -> Violation {
+    if v.pointer.is_empty() && v.reason == "matches none of the allowed forms" {
+        return Violation::new(
+            "/assets",
+            "an event or incident report needs at least one affected asset, or `environment` (ISO/IEC 27035-2 6.4 b 2)",
+        );
+    }
+    let Some(given) = doc.pointer(&v.pointer).and_then(Value::as_str) else {
+        return v;
+    };
+    if v.pointer == "/tlp" || v.pointer.starts_with("/field_tlp/") {
+        if let Err(e) = given.parse::<crate::tlp::Tlp>() {
+            return Violation::new(v.pointer, e.to_string());
+        }
+    }
+    if v.pointer == "/category" {
+        if let Err(e) = given.parse::<super::Category>() {
+            return Violation::new(v.pointer, e.to_string());
+        }
+    }
+    v
 }
 
 fn check_semantics(r: &Report, raw: &Value) -> Vec<Violation> {

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Checks irtx's STIX output with the OASIS stix2-validator (PyPI), the way a peer would.
+#
+# Installs stix2-validator into a venv under target/ (once), converts every valid example
+# report in tests/data/valid to a STIX 2.1 bundle with the irtx binary, and runs the
+# validator on each bundle in strict mode except for the warnings listed in ALLOWED below
+# (each one justified in README.md, "Interoperability checks"). Exits non-zero on any error or
+# unjustified warning. Needs no network beyond PyPI for the first install.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+VENV="${IRTX_STIX_VENV:-$ROOT/target/venv-stix2-validator}"
+VERSION="3.3.2"
+IRTX="${IRTX_BIN:-$ROOT/target/debug/irtx}"
+
+if [ ! -x "$VENV/bin/stix2_validator" ]; then
+    echo "stix-validator: installing stix2-validator $VERSION into $VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "stix2-validator==$VERSION"
+fi
+if [ ! -x "$IRTX" ]; then
+    (cd "$ROOT" && cargo build --quiet --bin irtx)
+fi
+
+OUT="$ROOT/target/stix-validator-out"
+rm -rf "$OUT" && mkdir -p "$OUT"
+for report in "$ROOT"/tests/data/valid/*.json; do
+    name="$(basename "$report" .json)"
+    # Run where no irtx.toml is, so the team comes from IRTX_TEAM__* alone.
+    (cd "$OUT" && IRTX_TEAM__ID=cert-test IRTX_TEAM__NAME="CERT Test" \
+        IRTX_TEAM__DOMAIN=cert-test.example "$IRTX" convert --to stix "$report") \
+        > "$OUT/$name.stix.json"
+done
+
+# Warnings we accept, each justified in README.md ("Interoperability checks"):
+#   103  "not a valid UUIDv4 ID": irtx derives SDO/SRO ids as UUIDv5 so that the same report
+#        always gives the same ids and a new version keeps them (STIX 2.1 section 2.9 allows
+#        any RFC 4122 UUID; v4 is a recommendation).
+DISABLED="103"
+args=(--strict)
+if [ -n "$DISABLED" ]; then args+=(--disable "$DISABLED"); fi
+
+status=0
+for bundle in "$OUT"/*.stix.json; do
+    if ! "$VENV/bin/stix2_validator" "${args[@]}" "$bundle" > "$bundle.log" 2>&1; then
+        status=1
+        echo "stix-validator: FAILED $(basename "$bundle")"
+        cat "$bundle.log"
+    fi
+done
+n=$(ls "$OUT"/*.stix.json | wc -l)
+if [ $status -eq 0 ]; then
+    echo "stix-validator: $n passed, 0 failed (stix2-validator $VERSION --strict)"
+else
+    failed=$(grep -L "STIX JSON: Valid" "$OUT"/*.log | wc -l)
+    echo "stix-validator: $((n - failed)) passed, $failed failed (stix2-validator $VERSION --strict)"
+fi
+exit $status
