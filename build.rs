@@ -11,7 +11,12 @@ fn main() {
     for dir in ["common", "observables", "sdos", "sros"] {
         let mut names: Vec<_> = std::fs::read_dir(root.join(dir))
             .expect("schemas/stix2.1 is part of the source tree")
-            .map(|e| e.expect("readable dir entry").file_name().into_string().expect("UTF-8 name"))
+            .map(|e| {
+                e.expect("readable dir entry")
+                    .file_name()
+                    .into_string()
+                    .expect("UTF-8 name")
+            })
             .filter(|n| n.ends_with(".json"))
             .collect();
         names.sort();
@@ -20,7 +25,12 @@ fn main() {
     let mut out = String::from("/// (path under schemas/stix2.1, file text) of every OASIS STIX 2.1 schema.\npub const STIX_SCHEMAS: &[(&str, &str)] = &[\n");
     for f in &files {
         let abs = root.join(f);
-        writeln!(out, "    ({f:?}, include_str!({:?})),", abs.display().to_string()).unwrap();
+        writeln!(
+            out,
+            "    ({f:?}, include_str!({:?})),",
+            abs.display().to_string()
+        )
+        .unwrap();
     }
     out.push_str("];\n");
     let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("stix_schemas.rs");

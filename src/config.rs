@@ -169,17 +169,17 @@ mod tests {
 
     #[test]
     fn errors_name_the_problem() {
+        let e = Config::from_toml("[team]\nid = \"Bad Id\"\n", Path::new("x.toml"), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a team id"), "{e}");
         let e = Config::from_toml(
-            "[team]\nid = \"Bad Id\"\n",
+            "[team]\nid = \"a\"\nbogus = 1\n",
             Path::new("x.toml"),
             env(&[]),
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("not a team id"), "{e}");
-        let e = Config::from_toml("[team]\nid = \"a\"\nbogus = 1\n", Path::new("x.toml"), env(&[]))
-            .unwrap_err()
-            .to_string();
         assert!(e.contains("bogus"), "{e}");
     }
 }

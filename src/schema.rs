@@ -122,7 +122,11 @@ pub fn check(validator: &Validator, doc: &Value) -> Vec<Violation> {
                 let reason = if opts.len() <= 16 {
                     format!("{} is not one of {}", err.instance(), opts.join(", "))
                 } else {
-                    format!("{} is not one of the {} allowed values", err.instance(), opts.len())
+                    format!(
+                        "{} is not one of the {} allowed values",
+                        err.instance(),
+                        opts.len()
+                    )
                 };
                 out.push(Violation::new(at, reason));
             }
@@ -135,7 +139,10 @@ pub fn check(validator: &Validator, doc: &Value) -> Vec<Violation> {
                 out.push(Violation::new(at, "matches none of the allowed forms"));
             }
             ValidationErrorKind::OneOfMultipleValid { .. } => {
-                out.push(Violation::new(at, "matches more than one of the allowed forms"));
+                out.push(Violation::new(
+                    at,
+                    "matches more than one of the allowed forms",
+                ));
             }
             ValidationErrorKind::Not { .. } => {
                 out.push(Violation::new(at, "has a form that is not allowed here"));
@@ -214,7 +221,10 @@ pub fn check_stix_bundle(doc: &Value) -> Vec<Violation> {
         _ => out.push(Violation::new("/id", "must be `bundle--<UUID>`")),
     }
     let Some(objects) = obj.get("objects").and_then(Value::as_array) else {
-        out.push(Violation::new("/objects", "must be an array of STIX objects"));
+        out.push(Violation::new(
+            "/objects",
+            "must be an array of STIX objects",
+        ));
         return out;
     };
     if objects.is_empty() {
@@ -268,7 +278,10 @@ mod tests {
                      "reporter": {"name": "a"}, "bogus": 1, "category": "test/test",
                      "detected_at": "2026-01-01T00:00:00Z", "environment": "lab"}),
         );
-        assert!(v.contains(&Violation::new("/title", "required, but missing")), "{v:?}");
+        assert!(
+            v.contains(&Violation::new("/title", "required, but missing")),
+            "{v:?}"
+        );
         assert!(
             v.contains(&Violation::new("/bogus", "unknown field: not allowed here")),
             "{v:?}"
@@ -282,6 +295,12 @@ mod tests {
                          "id": "identity--8c6af861-7b20-41ef-9b59-6344fd872a8f",
                          "created": "2016-08-08T15:50:10.983Z", "name": "x"}]});
         let v = check_stix_bundle(&bundle);
-        assert_eq!(v, vec![Violation::new("/objects/0/modified", "required, but missing")]);
+        assert_eq!(
+            v,
+            vec![Violation::new(
+                "/objects/0/modified",
+                "required, but missing"
+            )]
+        );
     }
 }

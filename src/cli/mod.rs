@@ -19,7 +19,9 @@ use crate::team::Team;
 /// TLP 2.0).
 #[derive(Debug, Parser)]
 #[command(name = "irtx", version, about, long_about = None)]
-#[command(after_help = "Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 invalid input, 4 withheld by policy.\nEvery setting can also be given as an IRTX_SECTION__FIELD environment variable (IRTX_TEAM__ID=cert-a).")]
+#[command(
+    after_help = "Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 invalid input, 4 withheld by policy.\nEvery setting can also be given as an IRTX_SECTION__FIELD environment variable (IRTX_TEAM__ID=cert-a)."
+)]
 pub struct Cli {
     /// Config file.
     #[arg(long, global = true, value_name = "C", default_value = config::DEFAULT_PATH)]

@@ -50,13 +50,17 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     println!("\nSEVERITY (report)\tSTIX label\tIODEF BusinessImpact@severity");
     for s in Severity::ALL {
         let (v, ext) = s.iodef_severity();
-        let ext = ext.map(|e| format!(" (ext-severity {e})")).unwrap_or_default();
+        let ext = ext
+            .map(|e| format!(" (ext-severity {e})"))
+            .unwrap_or_default();
         println!("{}\t{}\t{v}{ext}", s.as_str(), s.stix_label());
     }
     println!("\nSTATUS (report)\tSTIX label\tIODEF Incident@status");
     for s in Status::ALL {
         let (v, ext) = s.iodef_status();
-        let ext = ext.map(|e| format!(" (ext-status {e})")).unwrap_or_default();
+        let ext = ext
+            .map(|e| format!(" (ext-status {e})"))
+            .unwrap_or_default();
         println!("{}\t{}\t{v}{ext}", s.as_str(), s.stix_label());
     }
     Ok(())

@@ -14,7 +14,7 @@
 //! | category, severity, impact, why_occurred | `Assessment` (`IncidentCategory`, `Impact`, `Cause`) |
 //! | how_occurred, vulnerability (CVE, CWE, products, CVSS) | `Method` (`Description`, `Vulnerability`, `Weakness`) |
 //! | team, reporter | `Contact` (creator; reporter with its organization nested) |
-//! | what_occurred, environment, assets, remediation | `EventData` (`Description`, `AdditionalData`, `System`, `Expectation`) |
+//! | what_occurred, environment, assets, remediation | one `EventData` each (`Description`, `AdditionalData`, `System`, `Expectation`) |
 //! | indicators | `Indicator` (`Observable`, side as `System@category`, role as `AdditionalData`) |
 //! | related_reports | `RelatedActivity/IncidentID` |
 //! | actions_taken | `History/HistoryItem` |
@@ -97,16 +97,28 @@ pub fn to_iodef(r: &Report, team: &Team) -> Value {
     if let Some(m) = method(r, restriction) {
         inc.insert("Method".into(), json!([m]));
     }
-    inc.insert("Contact".into(), Value::Array(contacts(r, team, restriction)));
-    if let Some(ed) = event_data(r, restriction) {
-        inc.insert("EventData".into(), json!([ed]));
+    inc.insert(
+        "Contact".into(),
+        Value::Array(contacts(r, team, restriction)),
+    );
+    let events = event_data(r, restriction);
+    if !events.is_empty() {
+        inc.insert("EventData".into(), Value::Array(events));
     }
     if !r.indicators.is_empty() {
         let list: Vec<Value> = r
             .indicators
             .iter()
             .enumerate()
-            .map(|(i, ind)| indicator(ind, &rid, &version, team, restriction(&[&format!("/indicators/{i}")])))
+            .map(|(i, ind)| {
+                indicator(
+                    ind,
+                    &rid,
+                    &version,
+                    team,
+                    restriction(&[&format!("/indicators/{i}")]),
+                )
+            })
             .collect();
         inc.insert("Indicator".into(), Value::Array(list));
     }
@@ -275,11 +287,7 @@ fn method(r: &Report, restriction: impl Fn(&[&str]) -> &'static str) -> Option<V
     Some(Value::Object(m))
 }
 
-fn contacts(
-    r: &Report,
-    team: &Team,
-    restriction: impl Fn(&[&str]) -> &'static str,
-) -> Vec<Value> {
+fn contacts(r: &Report, team: &Team, restriction: impl Fn(&[&str]) -> &'static str) -> Vec<Value> {
     let creator = json!({
         "role": "creator",
         "type": "organization",
@@ -311,28 +319,18 @@ fn contacts(
     vec![creator, Value::Object(c)]
 }
 
-fn event_data(r: &Report, restriction: impl Fn(&[&str]) -> &'static str) -> Option<Value> {
-    let remediation = r.vulnerability.as_ref().and_then(|v| v.remediation.as_ref());
-    if r.what_occurred.is_none()
-        && r.environment.is_none()
-        && r.assets.is_empty()
-        && remediation.is_none()
-    {
-        return None;
-    }
-    let mut ed = Map::new();
-    ed.insert(
-        "restriction".into(),
-        restriction(&[
-            "/what_occurred",
-            "/environment",
-            "/assets",
-            "/vulnerability/remediation",
-        ])
-        .into(),
-    );
+/// `EventData`: one element per narrative field and one for the assets, so each carries the
+/// restriction of its own field (an `EventData` restricts all it holds).
+fn event_data(r: &Report, restriction: impl Fn(&[&str]) -> &'static str) -> Vec<Value> {
+    let mut out = Vec::new();
     if let Some(w) = &r.what_occurred {
-        ed.insert("Description".into(), json!([w]));
+        out.push(json!({"restriction": restriction(&["/what_occurred"]), "Description": [w]}));
+    }
+    if let Some(env) = &r.environment {
+        out.push(json!({
+            "restriction": restriction(&["/environment"]),
+            "AdditionalData": [{"dtype": "string", "meaning": "affected-environment", "value": env}],
+        }));
     }
     if !r.assets.is_empty() {
         let systems: Vec<Value> = r
@@ -365,21 +363,19 @@ fn event_data(r: &Report, restriction: impl Fn(&[&str]) -> &'static str) -> Opti
                 s
             })
             .collect();
-        ed.insert("System".into(), Value::Array(systems));
+        out.push(json!({"restriction": restriction(&["/assets"]), "System": systems}));
     }
-    if let Some(rem) = remediation {
-        ed.insert(
-            "Expectation".into(),
-            json!([{"action": "remediate-other", "Description": [rem]}]),
-        );
+    if let Some(rem) = r
+        .vulnerability
+        .as_ref()
+        .and_then(|v| v.remediation.as_ref())
+    {
+        out.push(json!({
+            "restriction": restriction(&["/vulnerability/remediation"]),
+            "Expectation": [{"action": "remediate-other", "Description": [rem]}],
+        }));
     }
-    if let Some(env) = &r.environment {
-        ed.insert(
-            "AdditionalData".into(),
-            json!([{"dtype": "string", "meaning": "affected-environment", "value": env}]),
-        );
-    }
-    Some(Value::Object(ed))
+    out
 }
 
 /// A `Node` for an asset address.
@@ -483,7 +479,8 @@ fn indicator(
 
 fn observable(ind: &Indicator) -> Value {
     let v = ind.value.as_str();
-    let address = |category: &str, value: &str| json!({"Address": [{"category": category, "value": value}]});
+    let address =
+        |category: &str, value: &str| json!({"Address": [{"category": category, "value": value}]});
     let node = match ind.kind {
         IndicatorType::Ipv4 => address("ipv4-addr", v),
         IndicatorType::Ipv6 => address("ipv6-addr", v),
@@ -494,7 +491,10 @@ fn observable(ind: &Indicator) -> Value {
         IndicatorType::Mac => address("mac", v),
         IndicatorType::Asn => address("asn", v.trim_start_matches(['A', 'S', 'a', 's'])),
         IndicatorType::Domain => json!({"DomainData": [domain_data(v)]}),
-        IndicatorType::Md5 | IndicatorType::Sha1 | IndicatorType::Sha256 | IndicatorType::Sha512 => {
+        IndicatorType::Md5
+        | IndicatorType::Sha1
+        | IndicatorType::Sha256
+        | IndicatorType::Sha512 => {
             let digest = base64::engine::general_purpose::STANDARD.encode(hex_bytes(v));
             return json!({"FileData": {"File": [{"HashData": {
                 "scope": "file-contents",

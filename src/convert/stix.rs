@@ -25,9 +25,7 @@ use std::collections::BTreeSet;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use crate::report::{
-    AssetType, Indicator, IndicatorType, Kind, Report, Vulnerability,
-};
+use crate::report::{AssetType, Indicator, IndicatorType, Kind, Report, Vulnerability};
 use crate::team::Team;
 use crate::tlp::Tlp;
 
@@ -58,7 +56,10 @@ impl<'a> Builder<'a> {
     fn new(r: &'a Report, team: &'a Team) -> Self {
         let identity_id = format!(
             "identity--{}",
-            Uuid::new_v5(&crate::IRTX_NAMESPACE, format!("team/{}", team.id).as_bytes())
+            Uuid::new_v5(
+                &crate::IRTX_NAMESPACE,
+                format!("team/{}", team.id).as_bytes()
+            )
         );
         Builder {
             r,
@@ -261,9 +262,11 @@ impl<'a> Builder<'a> {
             let id = self.id("vulnerability", "vulnerability");
             let tlp = self.tlp_of(&["/vulnerability/cve", "/vulnerability/cwe"]);
             let mut m = self.sdo("vulnerability", &id, tlp);
-            let name = v.cve.first().cloned().unwrap_or_else(|| {
-                format!("Vulnerability exploited in: {}", r.title)
-            });
+            let name = v
+                .cve
+                .first()
+                .cloned()
+                .unwrap_or_else(|| format!("Vulnerability exploited in: {}", r.title));
             m.insert("name".into(), name.into());
             let refs = weakness_refs(v);
             if !refs.is_empty() {
@@ -342,12 +345,7 @@ impl<'a> Builder<'a> {
                 timeline.push(format!("{label}: {t}"));
             }
         }
-        let tlp = self.tlp_of(&[
-            "/occurred_at",
-            "/detected_at",
-            "/ended_at",
-            "/disclosed_at",
-        ]);
+        let tlp = self.tlp_of(&["/occurred_at", "/detected_at", "/ended_at", "/disclosed_at"]);
         self.note("timeline", "Timeline", timeline.join("\n"), main, tlp);
         if let Some(imp) = &r.impact {
             let mut lines = Vec::new();
@@ -376,7 +374,10 @@ impl<'a> Builder<'a> {
         }
         for (i, a) in r.actions_taken.iter().enumerate() {
             let tlp = self.tlp_of(&[&format!("/actions_taken/{i}")]);
-            let by = a.by.as_deref().map(|b| format!(" by {b}")).unwrap_or_default();
+            let by =
+                a.by.as_deref()
+                    .map(|b| format!(" by {b}"))
+                    .unwrap_or_default();
             self.note(
                 &format!("action/{i}"),
                 &format!("Action taken at {}{by}", a.at),
@@ -473,10 +474,17 @@ impl<'a> Builder<'a> {
             .or(r.detected_at)
             .unwrap_or(r.reported_at);
         let mut m = self.sdo("indicator", &id, tlp);
-        m.insert("name".into(), format!("{}: {}", ind.role.as_str(), ind.value).into());
+        m.insert(
+            "name".into(),
+            format!("{}: {}", ind.role.as_str(), ind.value).into(),
+        );
         // stix2-validator {303}: an indicator SHOULD have both name and description.
         let description = ind.description.clone().unwrap_or_else(|| {
-            let side = if ind.role.is_victim_side() { "victim" } else { "attacker" };
+            let side = if ind.role.is_victim_side() {
+                "victim"
+            } else {
+                "attacker"
+            };
             // Only what this indicator's own marking covers: no report text here.
             format!(
                 "{} indicator, role {} ({} side), report `{}`",
@@ -581,10 +589,9 @@ pub fn pattern(ind: &Indicator) -> String {
         IndicatorType::Url => format!("[url:value = {}]", quote(v)),
         IndicatorType::Email => format!("[email-addr:value = {}]", quote(v)),
         IndicatorType::Md5 => format!("[file:hashes.MD5 = {}]", quote(&v.to_ascii_lowercase())),
-        IndicatorType::Sha1 => format!(
-            "[file:hashes.'SHA-1' = {}]",
-            quote(&v.to_ascii_lowercase())
-        ),
+        IndicatorType::Sha1 => {
+            format!("[file:hashes.'SHA-1' = {}]", quote(&v.to_ascii_lowercase()))
+        }
         IndicatorType::Sha256 => format!(
             "[file:hashes.'SHA-256' = {}]",
             quote(&v.to_ascii_lowercase())
@@ -626,7 +633,10 @@ fn indicator_sco(ind: &Indicator) -> Option<Sco> {
         let mut m = Map::new();
         m.insert("type".into(), "file".into());
         m.insert("hashes".into(), json!({ alg: v.to_ascii_lowercase() }));
-        (m, &["hashes", "name", "extensions", "parent_directory_ref"][..])
+        (
+            m,
+            &["hashes", "name", "extensions", "parent_directory_ref"][..],
+        )
     };
     Some(match ind.kind {
         IndicatorType::Ipv4 => sco_value("ipv4-addr", v.into()),
@@ -651,7 +661,10 @@ fn indicator_sco(ind: &Indicator) -> Option<Sco> {
             let mut m = Map::new();
             m.insert("type".into(), "file".into());
             m.insert("name".into(), v.into());
-            (m, &["hashes", "name", "extensions", "parent_directory_ref"][..])
+            (
+                m,
+                &["hashes", "name", "extensions", "parent_directory_ref"][..],
+            )
         }
         IndicatorType::UserAgent => return None,
     })

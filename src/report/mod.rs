@@ -113,7 +113,10 @@ impl Kind {
 /// A local report. Field names are fixed by DESIGN.md section 4; see the schema for meanings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[expect(missing_docs, reason = "each field is documented in schemas/report.schema.json")]
+#[expect(
+    missing_docs,
+    reason = "each field is documented in schemas/report.schema.json"
+)]
 pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,

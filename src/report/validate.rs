@@ -37,8 +37,12 @@ pub fn parse_value(value: &Value) -> Result<Report, Vec<Violation>> {
     if !problems.is_empty() {
         return Err(problems.into_iter().map(|v| explain(v, value)).collect());
     }
-    let report: Report = serde_json::from_value(value.clone())
-        .map_err(|e| vec![Violation::new("", format!("does not fit the report model: {e}"))])?;
+    let report: Report = serde_json::from_value(value.clone()).map_err(|e| {
+        vec![Violation::new(
+            "",
+            format!("does not fit the report model: {e}"),
+        )]
+    })?;
     let problems = check_semantics(&report, value);
     if problems.is_empty() {
         Ok(report)
@@ -62,6 +66,24 @@ fn explain(v: Violation, doc: &Value) -> Violation {
     if v.pointer == "/tlp" || v.pointer.starts_with("/field_tlp/") {
         if let Err(e) = given.parse::<crate::tlp::Tlp>() {
             return Violation::new(v.pointer, e.to_string());
+        }
+    }
+    let last = v.pointer.rsplit('/').next().unwrap_or("");
+    if last.ends_with("_at") || last == "first_seen" || last == "last_seen" || last == "at" {
+        return Violation::new(
+            v.pointer,
+            format!(
+                "`{given}` is not an RFC 3339 date-time with offset, e.g. 2026-11-02T08:15:00Z"
+            ),
+        );
+    }
+    if last == "value" && v.pointer.starts_with("/indicators/") {
+        let parent = &v.pointer[..v.pointer.len() - "/value".len()];
+        let kind = doc
+            .pointer(&format!("{parent}/type"))
+            .and_then(|t| serde_json::from_value::<IndicatorType>(t.clone()).ok());
+        if let Some(Err(why)) = kind.map(|k| check_indicator_value(k, given)) {
+            return Violation::new(v.pointer, why);
         }
     }
     if v.pointer == "/category" {
@@ -148,12 +170,27 @@ fn check_times(r: &Report, out: &mut Vec<Violation>) {
         }
     };
     before(r.occurred_at, "occurred_at", r.detected_at, "detected_at");
-    before(r.detected_at, "detected_at", Some(r.reported_at), "reported_at");
+    before(
+        r.detected_at,
+        "detected_at",
+        Some(r.reported_at),
+        "reported_at",
+    );
     if r.detected_at.is_none() {
-        before(r.occurred_at, "occurred_at", Some(r.reported_at), "reported_at");
+        before(
+            r.occurred_at,
+            "occurred_at",
+            Some(r.reported_at),
+            "reported_at",
+        );
     }
     before(r.occurred_at, "occurred_at", r.ended_at, "ended_at");
-    before(Some(r.reported_at), "reported_at", r.updated_at, "updated_at");
+    before(
+        Some(r.reported_at),
+        "reported_at",
+        r.updated_at,
+        "updated_at",
+    );
     for (i, ind) in r.indicators.iter().enumerate() {
         before(
             ind.first_seen,
@@ -274,7 +311,9 @@ fn check_hex(value: &str, len: usize, what: &str) -> Result<(), String> {
     if value.len() == len && value.chars().all(|c| c.is_ascii_hexdigit()) {
         Ok(())
     } else {
-        Err(format!("`{value}` is not a {what} digest ({len} hex digits)"))
+        Err(format!(
+            "`{value}` is not a {what} digest ({len} hex digits)"
+        ))
     }
 }
 
@@ -308,7 +347,8 @@ pub fn check_hostname(value: &str, need_dot: bool) -> Result<(), String> {
             && l.len() <= 63
             && !l.starts_with('-')
             && !l.ends_with('-')
-            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && l.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     };
     if !labels.iter().all(label_ok) {
         return Err(bad());
@@ -329,8 +369,14 @@ pub fn check_hostname(value: &str, need_dot: bool) -> Result<(), String> {
 
 fn check_url(value: &str) -> Result<(), String> {
     let u = url::Url::parse(value).map_err(|e| format!("`{value}` is not a URL: {e}"))?;
-    if !matches!(u.scheme(), "http" | "https" | "ftp" | "ftps" | "ws" | "wss" | "smb") {
-        return Err(format!("`{value}`: URL scheme `{}` is not one of http, https, ftp, ftps, ws, wss, smb", u.scheme()));
+    if !matches!(
+        u.scheme(),
+        "http" | "https" | "ftp" | "ftps" | "ws" | "wss" | "smb"
+    ) {
+        return Err(format!(
+            "`{value}`: URL scheme `{}` is not one of http, https, ftp, ftps, ws, wss, smb",
+            u.scheme()
+        ));
     }
     if u.host().is_none() {
         return Err(format!("`{value}` has no host"));
@@ -402,8 +448,14 @@ mod tests {
     #[test]
     fn asset_addresses() {
         assert_eq!(classify_address("10.0.0.5"), Some(AddressKind::Ipv4));
-        assert_eq!(classify_address("fileserver01"), Some(AddressKind::Hostname));
-        assert_eq!(classify_address("https://intranet.example.org/"), Some(AddressKind::Url));
+        assert_eq!(
+            classify_address("fileserver01"),
+            Some(AddressKind::Hostname)
+        );
+        assert_eq!(
+            classify_address("https://intranet.example.org/"),
+            Some(AddressKind::Url)
+        );
         assert_eq!(classify_address("10.0.0.0/8"), Some(AddressKind::Cidr));
         assert_eq!(classify_address("not an address!"), None);
     }

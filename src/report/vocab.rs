@@ -319,7 +319,9 @@ impl Status {
 
     /// The way back from a STIX label.
     pub fn from_stix_label(label: &str) -> Option<Status> {
-        let v = label.strip_prefix("iso27035:status=\"")?.strip_suffix('"')?;
+        let v = label
+            .strip_prefix("iso27035:status=\"")?
+            .strip_suffix('"')?;
         Status::ALL.into_iter().find(|s| s.as_str() == v)
     }
 
@@ -345,14 +347,17 @@ macro_rules! vocab_enum {
         impl FromStr for $t {
             type Err = String;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                <$t>::ALL.into_iter().find(|v| v.as_str() == s).ok_or_else(|| {
-                    let all: Vec<_> = <$t>::ALL.iter().map(|v| v.as_str()).collect();
-                    format!(
-                        concat!("`{}` is not a ", $what, "; expected one of {}"),
-                        s,
-                        all.join(", ")
-                    )
-                })
+                <$t>::ALL
+                    .into_iter()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| {
+                        let all: Vec<_> = <$t>::ALL.iter().map(|v| v.as_str()).collect();
+                        format!(
+                            concat!("`{}` is not a ", $what, "; expected one of {}"),
+                            s,
+                            all.join(", ")
+                        )
+                    })
             }
         }
         impl fmt::Display for $t {

@@ -1,0 +1,207 @@
+//! The command line, driven as a user would: exit codes, output, config, standard input.
+
+use std::io::Write as _;
+use std::process::Stdio;
+
+use serde_json::Value;
+
+use crate::helpers::{data_files, irtx, valid_reports};
+
+#[test]
+fn validate_accepts_every_valid_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<String> = data_files("valid")
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let mut args = vec!["validate"];
+    args.extend(files.iter().map(String::as_str));
+    let out = irtx(dir.path(), &args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.lines().filter(|l| l.contains(": ok (")).count(),
+        files.len(),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn validate_detects_stix_and_iodef_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = crate::helpers::root().join("tests/data/valid/incident-ransomware-full.json");
+    for (fmt, word) in [("stix", "STIX 2.1 bundle"), ("iodef", "IODEF v2 document")] {
+        let conv = irtx(
+            dir.path(),
+            &["convert", "--to", fmt, report.to_str().unwrap()],
+        );
+        assert_eq!(conv.status.code(), Some(0));
+        let file = dir.path().join(format!("out.{fmt}.json"));
+        std::fs::write(&file, &conv.stdout).unwrap();
+        let out = irtx(dir.path(), &["validate", file.to_str().unwrap()]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains(word));
+        // Break it: a STIX object without `created`, an IODEF incident without Contact.
+        let mut doc: Value = serde_json::from_slice(&conv.stdout).unwrap();
+        let broken = if fmt == "stix" {
+            let i = doc["objects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .position(|o| o["type"] == "incident")
+                .unwrap();
+            doc["objects"][i].as_object_mut().unwrap().remove("created");
+            Box::leak(format!("/objects/{i}/created: required, but missing").into_boxed_str())
+        } else {
+            doc["Incident"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("Contact");
+            "/Incident/0/Contact: required, but missing"
+        };
+        std::fs::write(&file, serde_json::to_vec(&doc).unwrap()).unwrap();
+        let out = irtx(dir.path(), &["validate", file.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(3));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(broken),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn convert_prints_the_library_document() {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, r) in valid_reports() {
+        for fmt in [irtx::convert::Format::Stix, irtx::convert::Format::Iodef] {
+            let out = irtx(
+                dir.path(),
+                &["convert", "--to", fmt.as_str(), path.to_str().unwrap()],
+            );
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(
+                doc,
+                irtx::convert::convert(&r, &crate::helpers::team(), fmt)
+            );
+        }
+    }
+}
+
+#[test]
+fn convert_reads_standard_input_and_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("irtx.toml"),
+        "[team]\nid = \"cert-file\"\nname = \"CERT from file\"\ndomain = \"cert-file.example\"\n",
+    )
+    .unwrap();
+    let report =
+        std::fs::read(crate::helpers::root().join("tests/data/valid/incident-ddos-minimal.json"))
+            .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_irtx"))
+        .current_dir(dir.path())
+        .env_remove("IRTX_TEAM__ID")
+        .args(["convert", "--to", "iodef", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&report).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        doc["Incident"][0]["IncidentID"]["name"],
+        "cert-file.example"
+    );
+    assert_eq!(
+        doc["Incident"][0]["Contact"][0]["ContactName"][0],
+        "CERT from file"
+    );
+}
+
+#[test]
+fn a_bad_config_is_a_runtime_error_that_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("irtx.toml"),
+        "[team]\nid = \"Not A Slug\"\n",
+    )
+    .unwrap();
+    let report = crate::helpers::root().join("tests/data/valid/incident-ddos-minimal.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_irtx"))
+        .current_dir(dir.path())
+        .env_remove("IRTX_TEAM__ID")
+        .args(["convert", "--to", "stix", report.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("irtx.toml") && err.contains("not a team id"),
+        "{err}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_is_useful() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = irtx(dir.path(), &["convert", "--to", "xml", "x.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stix or iodef"));
+    assert_eq!(irtx(dir.path(), &["validate"]).status.code(), Some(2));
+    assert_eq!(irtx(dir.path(), &["frobnicate"]).status.code(), Some(2));
+    let help = irtx(dir.path(), &["--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    for word in ["validate", "convert", "vocab", "Exit codes", "IRTX_"] {
+        assert!(text.contains(word), "--help lacks {word}:\n{text}");
+    }
+}
+
+#[test]
+fn a_missing_file_is_a_runtime_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = irtx(dir.path(), &["validate", "does-not-exist.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does-not-exist.json"));
+}
+
+#[test]
+fn vocab_lists_the_whole_mapping() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = irtx(dir.path(), &["vocab", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        doc["categories"].as_array().unwrap().len(),
+        irtx::report::vocab::CATEGORIES.len()
+    );
+    assert_eq!(doc["severities"].as_array().unwrap().len(), 4);
+    let table = irtx(dir.path(), &["vocab"]);
+    assert!(
+        String::from_utf8_lossy(&table.stdout).contains("rsit:intrusions=\"system-compromise\"")
+    );
+}

@@ -1,0 +1,77 @@
+//! Shared test helpers: example files, the test team, and the optional ../shared reference.
+
+use std::path::{Path, PathBuf};
+
+use irtx::report::Report;
+use irtx::team::Team;
+use serde_json::Value;
+
+/// The project root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every file in `tests/data/<dir>`, sorted.
+pub fn data_files(dir: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("tests/data").join(dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    v.sort();
+    assert!(!v.is_empty(), "no files in tests/data/{dir}");
+    v
+}
+
+/// The valid example reports, parsed.
+pub fn valid_reports() -> Vec<(PathBuf, Report)> {
+    data_files("valid")
+        .into_iter()
+        .map(|p| {
+            let r = irtx::report::parse(&std::fs::read(&p).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e:?}", p.display()));
+            (p, r)
+        })
+        .collect()
+}
+
+/// The team the tests write as.
+pub fn team() -> Team {
+    let mut t = Team::new("cert-test".parse().unwrap(), "CERT Test");
+    t.domain = "cert-test.example".into();
+    t
+}
+
+/// `../shared/reference`, or `None` with a loud note: a user's fresh clone has no `../shared`,
+/// so tests that compare against it skip there, and say so.
+pub fn shared_reference(test: &str) -> Option<PathBuf> {
+    let p = root().join("../shared/reference");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!(
+            "\n*** SKIPPED {test}: ../shared/reference is absent (fresh clone without the shared folder); \
+             nothing was checked against the OASIS/IETF reference files ***\n"
+        );
+        None
+    }
+}
+
+/// Reads a JSON file.
+pub fn read_json(p: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Runs the irtx binary in `dir` (no irtx.toml there) with a test team in the environment.
+pub fn irtx(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_irtx"))
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .env("IRTX_TEAM__ID", "cert-test")
+        .env("IRTX_TEAM__NAME", "CERT Test")
+        .env("IRTX_TEAM__DOMAIN", "cert-test.example")
+        .args(args)
+        .output()
+        .unwrap()
+}

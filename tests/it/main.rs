@@ -1,0 +1,9 @@
+//! irtx integration tests: one binary, a module per feature (STYLE.md, Testing).
+
+mod cli;
+mod helpers;
+mod invalid;
+mod iodef;
+mod layering;
+mod props;
+mod stix;
