@@ -1,1 +1,82 @@
-fn main() {}
+//! `convert` = validate + convert + check the output + serialize, for one report with 10 and
+//! with 1,000 indicators, to STIX 2.1 and to IODEF v2.
+//!
+//! Run: `cargo bench --bench convert`.
+#![expect(missing_docs, reason = "criterion_group! generates an undocumented fn")]
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use irtx::convert::{convert_json, Format};
+use irtx::team::Team;
+use serde_json::{json, Value};
+
+fn report(indicators: usize) -> Vec<u8> {
+    let mut base: Value = serde_json::from_slice(
+        &std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/valid/incident-ransomware-full.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let roles = ["source", "c2", "payload-delivery", "target", "victim"];
+    let list: Vec<Value> = (0..indicators)
+        .map(|i| {
+            let role = roles[i % roles.len()];
+            match i % 4 {
+                0 => json!({"type": "ipv4", "value": format!("198.51.{}.{}", (i / 256) % 256, i % 256), "role": role}),
+                1 => json!({"type": "domain", "value": format!("host{i}.evil.example"), "role": role}),
+                2 => json!({"type": "sha256", "value": format!("{:064x}", i as u128 * 0x9e37_79b9_7f4a_7c15), "role": "payload"}),
+                _ => json!({"type": "url", "value": format!("https://host{i}.evil.example/p?i={i}"), "role": role}),
+            }
+        })
+        .collect();
+    base["indicators"] = Value::Array(list);
+    base["field_tlp"] = json!({"/description": "AMBER+STRICT", "/reporter": "RED"});
+    serde_json::to_vec(&base).unwrap()
+}
+
+fn bench(c: &mut Criterion) {
+    let team = Team::new("cert-bench".parse().unwrap(), "CERT Bench");
+    let mut g = c.benchmark_group("convert");
+    for n in [10usize, 1000] {
+        let bytes = report(n);
+        g.throughput(Throughput::Elements(1));
+        for fmt in [Format::Stix, Format::Iodef] {
+            g.bench_with_input(BenchmarkId::new(fmt.as_str(), n), &bytes, |b, bytes| {
+                b.iter(|| {
+                    let doc = convert_json(bytes, &team, fmt).unwrap();
+                    serde_json::to_vec(&doc).unwrap()
+                })
+            });
+        }
+    }
+    g.finish();
+
+    // The stages, to see where the time goes.
+    let mut g = c.benchmark_group("stage");
+    let bytes = report(1000);
+    let r = irtx::report::parse(&bytes).unwrap();
+    g.bench_function("parse+validate/1000", |b| {
+        b.iter(|| irtx::report::parse(&bytes).unwrap())
+    });
+    for fmt in [Format::Stix, Format::Iodef] {
+        let doc = irtx::convert::convert(&r, &team, fmt);
+        g.bench_function(format!("convert/{fmt}/1000"), |b| {
+            b.iter(|| irtx::convert::convert(&r, &team, fmt))
+        });
+        g.bench_function(format!("check-output/{fmt}/1000"), |b| {
+            b.iter(|| irtx::convert::check_output(&doc, fmt))
+        });
+        g.bench_function(format!("serialize/{fmt}/1000"), |b| {
+            b.iter(|| serde_json::to_vec(&doc).unwrap())
+        });
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20);
+    targets = bench
+}
+criterion_main!(benches);

@@ -15,7 +15,12 @@ IRTX="${IRTX_BIN:-$ROOT/target/debug/irtx}"
 
 if [ ! -x "$VENV/bin/stix2_validator" ]; then
     echo "stix-validator: installing stix2-validator $VERSION into $VENV"
-    python3 -m venv "$VENV"
+    if ! python3 -m venv "$VENV" 2>/dev/null; then
+        # Debian's python3 needs python3-venv for `-m venv`.
+        echo "stix-validator: python3 -m venv failed; installing python3-venv"
+        apt-get update -qq && apt-get install -y -qq python3-venv
+        rm -rf "$VENV" && python3 -m venv "$VENV"
+    fi
     "$VENV/bin/pip" install --quiet --disable-pip-version-check "stix2-validator==$VERSION"
 fi
 if [ ! -x "$IRTX" ]; then

@@ -18,7 +18,7 @@ pub struct Args {
 
 /// What a file turned out to be.
 enum Detected {
-    Report(report::Report),
+    Report(Box<report::Report>),
     Stix(usize),
     Iodef(usize),
 }
@@ -44,7 +44,7 @@ fn check(bytes: &[u8]) -> Result<Detected, Vec<Violation>> {
             Err(problems)
         };
     }
-    report::validate::parse_value(&value).map(Detected::Report)
+    report::validate::parse_value(&value).map(|r| Detected::Report(Box::new(r)))
 }
 
 /// Runs `irtx validate`.

@@ -131,7 +131,7 @@ fn check_semantics(r: &Report, raw: &Value) -> Vec<Violation> {
             ));
         }
     }
-    for (pointer, _) in &r.field_tlp {
+    for pointer in r.field_tlp.keys() {
         let at = format!("/field_tlp/{}", escape_token(pointer));
         let first = pointer.split('/').nth(1).unwrap_or("");
         if UNMARKABLE.contains(&first) {

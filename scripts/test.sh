@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The project's test command (README "Set up"; .ci/run calls exactly this).
+#
+# 1. formatting and lints must be clean;
+# 2. the OASIS stix2-validator (PyPI, installed into target/ on first use) checks the STIX
+#    that irtx makes from every valid example report;
+# 3. the Rust tests: unit, integration (CLI driven as a user would), property tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy --all-targets -- -D warnings"
+cargo clippy --quiet --all-targets -- -D warnings
+echo "== OASIS stix2-validator on irtx's STIX output"
+cargo build --quiet --bin irtx
+bash scripts/stix-validator.sh
+echo "== cargo test"
+cargo test --lib --bins --tests 2>&1
