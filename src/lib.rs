@@ -8,9 +8,11 @@
 //! `tlp`, `team`, `schema`) is pure: no I/O, no clock, no randomness; time, ids and keys are
 //! arguments. A test in `tests/` keeps it so.
 
+pub mod anonymize;
 pub mod cli;
 pub mod config;
 pub mod convert;
+pub mod peer;
 pub mod report;
 pub mod schema;
 pub mod team;

@@ -3,6 +3,8 @@
 //! Pure: no I/O. The STIX marking-definition objects are the OASIS TLP 2.0 extension's own
 //! files (`tlp/stix/`), compiled in.
 
+pub mod policy;
+
 use std::fmt;
 use std::str::FromStr;
 
