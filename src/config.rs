@@ -3,12 +3,17 @@
 //!
 //! `load` takes the environment as an iterator, so tests never touch the process environment.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::report::Timestamp;
+use crate::anonymize::{Profile, Treatment};
+use crate::convert::Format;
+use crate::peer::{Audience, PeerId, PeerPolicy};
+use crate::report::{Role, Timestamp};
 use crate::team::{Team, TeamId};
+use crate::tlp::Tlp;
 
 /// The default config path: `./irtx.toml`.
 pub const DEFAULT_PATH: &str = "irtx.toml";
@@ -19,6 +24,117 @@ pub const DEFAULT_PATH: &str = "irtx.toml";
 pub struct Config {
     /// This gateway's team.
     pub team: TeamConfig,
+    /// Anonymization keys.
+    #[serde(default)]
+    pub anonymize: AnonymizeConfig,
+    /// Anonymization profiles defined here, by name (besides the built-in `none`,
+    /// `pseudonymize` and `strict`).
+    #[serde(default)]
+    pub profiles: BTreeMap<String, ProfileConfig>,
+    /// Peers defined in the config file, by id.
+    #[serde(default)]
+    pub peers: BTreeMap<PeerId, PeerConfig>,
+}
+
+/// `[anonymize]`: where the pseudonymization keys are. Each file holds 32 bytes as 64 hex
+/// digits and must have mode 0600 or stricter.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnonymizeConfig {
+    /// This team's own secret. Per-peer keys (`key_domain = "peer"`) are derived from it, so
+    /// pseudonyms are unlinkable between peers.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// The key the whole federation shares (handed out of band), for peers with
+    /// `key_domain = "federation"`: every member then gives a value the same pseudonym, and
+    /// peers can correlate.
+    #[serde(default)]
+    pub federation_key_file: Option<PathBuf>,
+}
+
+/// `[profiles.NAME]`: an anonymization profile built on a built-in one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileConfig {
+    /// The built-in profile to start from: `none`, `pseudonymize` or `strict`.
+    pub base: String,
+    /// The reporter: keep, drop or pseudonymize.
+    #[serde(default)]
+    pub reporter: Option<Treatment>,
+    /// Affected assets.
+    #[serde(default)]
+    pub assets: Option<Treatment>,
+    /// Indicators with role target or victim.
+    #[serde(default)]
+    pub victim_indicators: Option<Treatment>,
+    /// Indicators of every other role.
+    #[serde(default)]
+    pub attacker_indicators: Option<Treatment>,
+    /// Free text: keep, or pseudonymize to scan and replace.
+    #[serde(default)]
+    pub free_text: Option<Treatment>,
+    /// Per-role treatment (`c2 = "keep"`).
+    #[serde(default)]
+    pub roles: BTreeMap<Role, Treatment>,
+    /// Per-field treatment by JSON pointer (`"/environment" = "drop"`).
+    #[serde(default)]
+    pub fields: BTreeMap<String, Treatment>,
+    /// Keep the domain part of pseudonymized e-mail addresses.
+    #[serde(default)]
+    pub keep_email_domain: Option<bool>,
+    /// IPv4 truncation prefix (default 24).
+    #[serde(default)]
+    pub ipv4_prefix: Option<u8>,
+    /// IPv6 truncation prefix (default 48).
+    #[serde(default)]
+    pub ipv6_prefix: Option<u8>,
+}
+
+/// Which key a peer's pseudonyms are made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyDomain {
+    /// The federation's shared key: peers can correlate pseudonyms with each other.
+    #[default]
+    Federation,
+    /// A key derived for this peer alone: its pseudonyms link to no other peer's.
+    Peer,
+}
+
+/// `[peers.ID]`: a peer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// The peer's base URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The highest TLP label of our own content it may receive.
+    pub max_tlp: Tlp,
+    /// Its relation to us (own-organization, client, service-provider, community, public).
+    pub audience: Audience,
+    /// Its anonymization profile. Default `pseudonymize`.
+    #[serde(default = "default_profile")]
+    pub profile: String,
+    /// The format it accepts. Default `stix`.
+    #[serde(default = "default_format", deserialize_with = "de_format")]
+    pub format: Format,
+    /// Which key its pseudonyms are made with. Default `federation`.
+    #[serde(default)]
+    pub key_domain: KeyDomain,
+}
+
+fn default_profile() -> String {
+    "pseudonymize".into()
+}
+
+fn default_format() -> Format {
+    Format::Stix
+}
+
+fn de_format<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Format, D::Error> {
+    String::deserialize(d)?
+        .parse()
+        .map_err(serde::de::Error::custom)
 }
 
 /// `[team]`: who this gateway speaks for.
@@ -85,7 +201,102 @@ impl Config {
         };
         let mut table: toml::Table = text.parse().map_err(|e| invalid(format!("{e}")))?;
         overlay_env(&mut table, env).map_err(invalid)?;
-        table.try_into().map_err(|e| invalid(format!("{e}")))
+        let config: Config = table.try_into().map_err(|e| invalid(format!("{e}")))?;
+        let problems = config.validate();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(invalid(problems.join("; ")))
+        }
+    }
+
+    /// An anonymization profile by name: one from `[profiles]`, or a built-in one.
+    pub fn profile(&self, name: &str) -> Result<Profile, String> {
+        if let Some(pc) = self.profiles.get(name) {
+            let mut p = Profile::builtin(&pc.base).ok_or_else(|| {
+                format!(
+                    "profile `{name}`: base `{}` is not one of none, pseudonymize, strict",
+                    pc.base
+                )
+            })?;
+            p.name = name.to_string();
+            let set = |slot: &mut Treatment, v: Option<Treatment>| {
+                if let Some(v) = v {
+                    *slot = v;
+                }
+            };
+            set(&mut p.reporter, pc.reporter);
+            set(&mut p.assets, pc.assets);
+            set(&mut p.victim_indicators, pc.victim_indicators);
+            set(&mut p.attacker_indicators, pc.attacker_indicators);
+            set(&mut p.free_text, pc.free_text);
+            p.roles.extend(pc.roles.clone());
+            p.fields.extend(pc.fields.clone());
+            if let Some(k) = pc.keep_email_domain {
+                p.keep_email_domain = k;
+            }
+            if let Some(v) = pc.ipv4_prefix {
+                if v > 32 {
+                    return Err(format!("profile `{name}`: ipv4_prefix {v} is over 32"));
+                }
+                p.ipv4_prefix = v;
+            }
+            if let Some(v) = pc.ipv6_prefix {
+                if v > 128 {
+                    return Err(format!("profile `{name}`: ipv6_prefix {v} is over 128"));
+                }
+                p.ipv6_prefix = v;
+            }
+            return Ok(p);
+        }
+        Profile::builtin(name).ok_or_else(|| {
+            let mut names: Vec<String> = Profile::BUILTIN.iter().map(|s| s.to_string()).collect();
+            names.extend(self.profiles.keys().cloned());
+            format!("`{name}` is not a profile; known: {}", names.join(", "))
+        })
+    }
+
+    /// A configured peer's policy, or why there is none.
+    pub fn peer(&self, id: &str) -> Result<(PeerPolicy, &PeerConfig), String> {
+        let pid: PeerId = id
+            .parse()
+            .map_err(|e: crate::team::TeamIdError| e.to_string())?;
+        let pc = self.peers.get(&pid).ok_or_else(|| {
+            let known: Vec<String> = self.peers.keys().map(ToString::to_string).collect();
+            format!(
+                "no peer `{id}` in the config; known: {}",
+                if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                }
+            )
+        })?;
+        Ok((
+            PeerPolicy {
+                id: pid,
+                max_tlp: pc.max_tlp,
+                audience: pc.audience,
+            },
+            pc,
+        ))
+    }
+
+    /// Every problem with the config that parsing cannot see: unknown profile names, bad
+    /// profile settings.
+    pub fn validate(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for name in self.profiles.keys() {
+            if let Err(e) = self.profile(name) {
+                out.push(e);
+            }
+        }
+        for (id, p) in &self.peers {
+            if let Err(e) = self.profile(&p.profile) {
+                out.push(format!("peer `{id}`: {e}"));
+            }
+        }
+        out
     }
 
     /// The team as exchange documents name it.
@@ -165,6 +376,46 @@ mod tests {
         assert_eq!(t.id.as_str(), "cert-a");
         assert_eq!(t.name, "CERT A");
         assert_eq!(t.domain, "cert-a.example");
+    }
+
+    #[test]
+    fn peers_and_profiles() {
+        let c = Config::from_toml(
+            r#"
+[team]
+id = "cert-a"
+[profiles.research]
+base = "strict"
+ipv4_prefix = 16
+roles = { c2 = "keep" }
+fields = { "/environment" = "drop" }
+[peers.cert-b]
+max_tlp = "AMBER"
+audience = "community"
+profile = "research"
+format = "iodef"
+key_domain = "peer"
+"#,
+            Path::new("x.toml"),
+            env(&[]),
+        )
+        .unwrap();
+        let (policy, pc) = c.peer("cert-b").unwrap();
+        assert_eq!(policy.max_tlp, Tlp::Amber);
+        assert_eq!(pc.format, Format::Iodef);
+        assert_eq!(pc.key_domain, KeyDomain::Peer);
+        let p = c.profile("research").unwrap();
+        assert_eq!(p.ipv4_prefix, 16);
+        assert_eq!(p.roles.get(&Role::C2), Some(&Treatment::Keep));
+        assert!(c.peer("cert-x").unwrap_err().contains("cert-b"));
+        let bad = Config::from_toml(
+            "[team]\nid = \"a\"\n[peers.b]\nmax_tlp = \"GREEN\"\naudience = \"community\"\nprofile = \"nope\"\n",
+            Path::new("x.toml"),
+            env(&[]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(bad.contains("`nope` is not a profile"), "{bad}");
     }
 
     #[test]

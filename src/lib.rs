@@ -12,6 +12,8 @@ pub mod anonymize;
 pub mod cli;
 pub mod config;
 pub mod convert;
+pub mod exchange;
+pub mod keys;
 pub mod peer;
 pub mod report;
 pub mod schema;

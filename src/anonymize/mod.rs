@@ -506,6 +506,7 @@ fn transform(
         T::Mac => (T::Mac, p.mac_addr(v)),
         T::UserAgent => (T::UserAgent, p.other("ua", v)),
         T::Filename => (T::Filename, p.other("file", v)),
+        T::Username => (T::Username, p.username(v)),
     }
 }
 

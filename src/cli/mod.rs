@@ -3,6 +3,7 @@
 //! 3 invalid input, 4 withheld by policy.
 
 mod convert;
+mod pseudonym;
 mod validate;
 mod vocab;
 
@@ -45,6 +46,14 @@ pub enum Command {
     /// (`[team]`), or from IRTX_TEAM__ID; without either, a placeholder team `local` is used
     /// and a note says so.
     Convert(convert::Args),
+    /// Print the pseudonym each value gets: IP addresses by Crypto-PAn, everything else by
+    /// keyed HMAC-SHA256, one per line.
+    ///
+    /// So an analyst can look up what a peer saw, and anyone can check the anonymizer. The
+    /// value's type is detected: IPv4/IPv6 address, CIDR network, e-mail address, URL, MAC
+    /// address, MD5/SHA digest, AS number, host name, phone number; anything else is taken as a
+    /// user name.
+    Pseudonym(pseudonym::Args),
     /// Print the vocabulary mapping: report categories, severities and statuses to STIX 2.1
     /// and IODEF v2 and back (ISO/IEC 27035-2 6.2).
     Vocab(vocab::Args),
@@ -83,6 +92,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Validate(a) => validate::run(a),
         Command::Convert(a) => convert::run(&cli, a),
         Command::Vocab(a) => vocab::run(a),
+        Command::Pseudonym(a) => pseudonym::run(&cli, a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -109,27 +119,67 @@ fn read_input(path: &Path) -> Result<Vec<u8>, Failure> {
     }
 }
 
-/// The team from the config. Without a config file at the default path and without
-/// `IRTX_*` settings, a placeholder team, with a note on standard error.
-fn load_team(cli: &Cli) -> Result<Team, Failure> {
+/// The config, if there is one: the file given with `--config`, or `./irtx.toml` when it
+/// exists, or `IRTX_*` settings alone. `None` when there is none of these.
+fn load_config(cli: &Cli) -> Result<Option<Config>, Failure> {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let default = cli.config == Path::new(config::DEFAULT_PATH);
     if default && !cli.config.exists() {
         if env.iter().any(|(k, _)| k == "IRTX_TEAM__ID") {
             return Config::from_toml("", &cli.config, env)
-                .map(|c| c.team())
+                .map(Some)
                 .map_err(|e| Failure::runtime(e.to_string()));
         }
-        eprintln!(
-            "irtx: note: no {} here and no IRTX_TEAM__ID; writing as placeholder team `local` (set [team] in a config, or IRTX_TEAM__ID)",
-            config::DEFAULT_PATH
-        );
-        let id = "local".parse().expect("`local` is a team id");
-        return Ok(Team::new(id, "local irtx team"));
+        return Ok(None);
     }
     Config::load(&cli.config, env)
-        .map(|c| c.team())
+        .map(Some)
         .map_err(|e| Failure::runtime(e.to_string()))
+}
+
+/// The team from the config. Without one, a placeholder team, with a note on standard error.
+fn team_of(config: Option<&Config>) -> Team {
+    match config {
+        Some(c) => c.team(),
+        None => {
+            eprintln!(
+                "irtx: note: no {} here and no IRTX_TEAM__ID; writing as placeholder team `local` (set [team] in a config, or IRTX_TEAM__ID)",
+                config::DEFAULT_PATH
+            );
+            let id = "local".parse().expect("`local` is a team id");
+            Team::new(id, "local irtx team")
+        }
+    }
+}
+
+/// The anonymization key of a named key domain: `federation` (the federation's shared key),
+/// or `peer:ID` / a configured peer's id (derived from this team's own key).
+fn domain_key(config: Option<&Config>, domain: &str) -> Result<crate::anonymize::Key, Failure> {
+    let Some(c) = config else {
+        return Err(Failure::runtime(format!(
+            "key domain `{domain}` needs a config with [anonymize] key files (or use --key-file)"
+        )));
+    };
+    let read = |file: &Option<PathBuf>, setting: &str| -> Result<crate::anonymize::Key, Failure> {
+        let path = file.as_ref().ok_or_else(|| {
+            Failure::runtime(format!(
+                "key domain `{domain}` needs [anonymize] {setting} in the config"
+            ))
+        })?;
+        crate::keys::read_key_file(path).map_err(|e| Failure::runtime(e.to_string()))
+    };
+    if domain == "federation" {
+        return Ok(
+            read(&c.anonymize.federation_key_file, "federation_key_file")?.derive("federation"),
+        );
+    }
+    let peer = domain.strip_prefix("peer:").unwrap_or(domain);
+    if domain.starts_with("peer:") || c.peers.keys().any(|p| p.as_str() == peer) {
+        return Ok(read(&c.anonymize.key_file, "key_file")?.derive(&format!("peer:{peer}")));
+    }
+    Err(Failure::runtime(format!(
+        "`{domain}` is not a key domain; use `federation`, `peer:ID`, or a configured peer's id"
+    )))
 }
 
 #[cfg(test)]

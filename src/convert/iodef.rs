@@ -505,6 +505,9 @@ fn observable(ind: &Indicator) -> Value {
         IndicatorType::UserAgent => {
             return json!({"BulkObservable": {"type": "http-user-agent", "BulkObservableList": v}});
         }
+        IndicatorType::Username => {
+            return json!({"BulkObservable": {"type": "user-name", "BulkObservableList": v}});
+        }
     };
     let category = match ind.role {
         Role::Target | Role::Victim => "target",

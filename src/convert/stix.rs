@@ -17,6 +17,8 @@
 //!
 //! Each object is marked (`object_marking_refs`) with the most restrictive TLP of the report
 //! fields it carries (`Report::tlp_covering`), so nothing is marked lower than its content.
+//! The main object carries several fields: it is marked with the lowest of their labels, and
+//! the properties above that get granular markings.
 //! Ids are UUIDv5 of the team, the report id and the object's part, so the same report gives
 //! the same ids, and a new version keeps them and advances `modified`. Pure.
 
@@ -203,19 +205,35 @@ impl<'a> Builder<'a> {
             Kind::Event | Kind::Incident => "incident",
         };
         let id = self.id(ty, "main");
-        let mut fields = vec![
-            "/title",
-            "/description",
-            "/category",
-            "/severity",
-            "/status",
-            "/related_reports",
-        ];
+        // Each property's label, from the report fields it carries. The object is marked with
+        // the lowest of them; properties above it get granular markings (STIX 2.1 section
+        // 7.2.3), so a reader honours the most restrictive marking that covers each value.
+        let mut refs_from = vec!["/related_reports"];
         if r.kind == Kind::Vulnerability {
-            fields.extend(["/vulnerability/cve", "/vulnerability/cwe"]);
+            refs_from.extend(["/vulnerability/cve", "/vulnerability/cwe"]);
         }
-        let tlp = self.tlp_of(&fields);
-        let mut m = self.sdo(ty, &id, tlp);
+        let mut levels: Vec<(&str, Tlp)> = vec![("name", self.tlp_of(&["/title"]))];
+        if r.description.is_some() {
+            levels.push(("description", self.tlp_of(&["/description"])));
+        }
+        levels.push((
+            "labels",
+            self.tlp_of(&["/category", "/severity", "/status"]),
+        ));
+        levels.push(("external_references", self.tlp_of(&refs_from)));
+        let base = levels.iter().map(|(_, t)| *t).min().unwrap_or(r.tlp);
+        let mut m = self.sdo(ty, &id, base);
+        let granular: Vec<Value> = levels
+            .iter()
+            .filter(|(_, t)| *t > base)
+            .map(|(prop, t)| {
+                self.markings.insert(*t);
+                json!({"selectors": [prop], "marking_ref": t.stix_marking_id()})
+            })
+            .collect();
+        if !granular.is_empty() {
+            m.insert("granular_markings".into(), Value::Array(granular));
+        }
         m.insert("name".into(), r.title.clone().into());
         if let Some(d) = &r.description {
             m.insert("description".into(), d.clone().into());
@@ -607,6 +625,7 @@ pub fn pattern(ind: &Indicator) -> String {
         ),
         IndicatorType::Filename => format!("[file:name = {}]", quote(v)),
         IndicatorType::Mac => format!("[mac-addr:value = {}]", quote(&mac(v))),
+        IndicatorType::Username => format!("[user-account:account_login = {}]", quote(v)),
     }
 }
 
@@ -665,6 +684,12 @@ fn indicator_sco(ind: &Indicator) -> Option<Sco> {
                 m,
                 &["hashes", "name", "extensions", "parent_directory_ref"][..],
             )
+        }
+        IndicatorType::Username => {
+            let mut m = Map::new();
+            m.insert("type".into(), "user-account".into());
+            m.insert("account_login".into(), v.into());
+            (m, &["account_type", "user_id", "account_login"][..])
         }
         IndicatorType::UserAgent => return None,
     })

@@ -411,6 +411,7 @@ pub enum IndicatorType {
     UserAgent,
     Filename,
     Mac,
+    Username,
 }
 
 impl IndicatorType {
@@ -431,6 +432,7 @@ impl IndicatorType {
             IndicatorType::UserAgent => "user-agent",
             IndicatorType::Filename => "filename",
             IndicatorType::Mac => "mac",
+            IndicatorType::Username => "username",
         }
     }
 }

@@ -288,6 +288,16 @@ pub fn check_indicator_value(kind: IndicatorType, value: &str) -> Result<(), Str
             }
         }
         IndicatorType::UserAgent => no_controls(value, "a user agent"),
+        IndicatorType::Username => {
+            no_controls(value, "a user name")?;
+            if value.trim() != value || value.len() > 256 {
+                Err(format!(
+                    "`{value}` is not a user name (no surrounding blanks, at most 256 bytes)"
+                ))
+            } else {
+                Ok(())
+            }
+        }
         IndicatorType::Filename => {
             no_controls(value, "a file name")?;
             if value.contains(['/', '\\']) {

@@ -133,6 +133,7 @@ fn forms(pointer: &str, v: &Value, report: &Value) -> Vec<String> {
             "user-agent" => "http-user-agent",
             "filename" => "FileName",
             "mac" => "mac",
+            "username" => "user-name",
             other => panic!("indicator type {other} unmapped"),
         };
         return vec![token.to_string()];

@@ -216,8 +216,14 @@ fn objects_are_marked_at_least_as_their_content() {
             .unwrap()
             .clone()
     };
-    // /description is AMBER+STRICT: the incident carries it.
-    assert_eq!(marking(&find("incident", &|_| true)), Tlp::AmberStrict);
+    // /description is AMBER+STRICT in an AMBER report: the incident is AMBER, and its
+    // description carries a granular AMBER+STRICT marking.
+    let incident = find("incident", &|_| true);
+    assert_eq!(marking(&incident), Tlp::Amber);
+    assert_eq!(
+        incident["granular_markings"],
+        serde_json::json!([{"selectors": ["description"], "marking_ref": Tlp::AmberStrict.stix_marking_id()}])
+    );
     // /reporter is RED.
     assert_eq!(
         marking(&find("identity", &|o| o["identity_class"] == "individual")),
