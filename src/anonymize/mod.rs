@@ -196,6 +196,18 @@ pub fn anonymize(
     profile: &Profile,
     p: &Pseudonymizer,
 ) -> Result<Anonymized, AnonymizeError> {
+    anonymize_redacted(r, r, profile, p)
+}
+
+/// Applies `profile` to `r`, a redacted copy of `original`. Victim-side values of the
+/// original that redaction removed from their structured fields (a reporter marked RED, an
+/// asset above the peer's cap) are still replaced wherever free text names them.
+pub fn anonymize_redacted(
+    r: &Report,
+    original: &Report,
+    profile: &Profile,
+    p: &Pseudonymizer,
+) -> Result<Anonymized, AnonymizeError> {
     if profile.is_identity() {
         return Ok(Anonymized {
             report: r.clone(),
@@ -206,6 +218,9 @@ pub fn anonymize(
     let mut out = r.clone();
     let mut known: Vec<(String, String)> = Vec::new();
     let exempt = |ptr: &str| profile.fields.get(ptr) == Some(&Treatment::Keep);
+    if !std::ptr::eq(r, original) {
+        known.extend(removed_victim_values(original, profile, p));
+    }
 
     // Victim-side values first: they win over an attacker indicator with the same value.
     let mut victim_values: HashSet<String> = HashSet::new();
@@ -424,6 +439,52 @@ pub fn anonymize(
         replacements,
         removed,
     })
+}
+
+/// The pseudonyms of the original report's victim-side values (the reporter, assets,
+/// victim-side indicators), as the profile would give them.
+fn removed_victim_values(
+    original: &Report,
+    profile: &Profile,
+    p: &Pseudonymizer,
+) -> Vec<(String, String)> {
+    let mut known = Vec::new();
+    if profile.reporter != Treatment::Keep {
+        let rep = &original.reporter;
+        if rep.name != policy::WITHHELD {
+            known.push((rep.name.clone(), p.person(&rep.name)));
+        }
+        known.extend(
+            rep.organization
+                .iter()
+                .map(|o| (o.clone(), p.organization(o))),
+        );
+        known.extend(
+            rep.email
+                .iter()
+                .map(|e| (e.clone(), p.email(e, profile.keep_email_domain))),
+        );
+        known.extend(rep.phone.iter().map(|n| (n.clone(), p.phone(n))));
+    }
+    if profile.assets != Treatment::Keep {
+        for a in &original.assets {
+            known.push((a.name.clone(), p.asset(&a.name)));
+            known.extend(a.address.iter().map(|x| (x.clone(), address(x, p))));
+            known.extend(a.owner.iter().map(|o| (o.clone(), p.organization(o))));
+        }
+    }
+    for (i, ind) in original.indicators.iter().enumerate() {
+        let t = profile.indicator_treatment(i, ind);
+        if ind.role.is_victim_side() && t != Treatment::Keep {
+            let t = if t == Treatment::Drop {
+                Treatment::Pseudonymize
+            } else {
+                t
+            };
+            known.push((ind.value.clone(), transform(ind, t, profile, p).1));
+        }
+    }
+    known
 }
 
 fn out_has(r: &Report, ptr: &str) -> bool {

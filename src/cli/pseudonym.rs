@@ -19,6 +19,10 @@ pub struct Args {
     /// Keep the domain of e-mail addresses (as a profile with `keep_email_domain` does).
     #[arg(long)]
     pub keep_email_domain: bool,
+    /// The values' type, instead of detecting it (a user name such as `m.schmidt` reads as
+    /// a host name otherwise).
+    #[arg(long = "type", value_name = "T", value_parser = ["ip", "cidr", "email", "url", "mac", "digest", "asn", "host", "phone", "user", "person", "org", "asset"])]
+    pub kind: Option<String>,
     /// The values.
     #[arg(required = true, value_name = "VALUE")]
     pub values: Vec<String>,
@@ -60,6 +64,31 @@ pub fn pseudonym_of(p: &Pseudonymizer, v: &str, keep_email_domain: bool) -> Stri
     }
 }
 
+/// The pseudonym of a value of a given type.
+fn typed(
+    p: &Pseudonymizer,
+    kind: &str,
+    v: &str,
+    keep_email_domain: bool,
+) -> Result<String, String> {
+    let bad = || format!("`{v}` is not a valid {kind}");
+    Ok(match kind {
+        "ip" => p.ip(v.parse().map_err(|_| bad())?).to_string(),
+        "cidr" => p.cidr(v.parse().map_err(|_| bad())?).to_string(),
+        "email" => p.email(v, keep_email_domain),
+        "url" => p.url(v),
+        "mac" => p.mac_addr(v),
+        "digest" => p.digest(v, v.len()),
+        "asn" => p.asn(v),
+        "host" => p.host(v),
+        "phone" => p.phone(v),
+        "person" => p.person(v),
+        "org" => p.organization(v),
+        "asset" => p.asset(v),
+        _ => p.username(v),
+    })
+}
+
 /// Runs `irtx pseudonym`.
 pub fn run(cli: &Cli, args: &Args) -> Result<(), Failure> {
     let key = match &args.key_file {
@@ -74,7 +103,15 @@ pub fn run(cli: &Cli, args: &Args) -> Result<(), Failure> {
     };
     let p = Pseudonymizer::new(&key);
     for v in &args.values {
-        println!("{}", pseudonym_of(&p, v.trim(), args.keep_email_domain));
+        let v = v.trim();
+        let out = match args.kind.as_deref() {
+            None => pseudonym_of(&p, v, args.keep_email_domain),
+            Some(kind) => typed(&p, kind, v, args.keep_email_domain).map_err(|e| Failure {
+                code: 3,
+                message: Some(e),
+            })?,
+        };
+        println!("{out}");
     }
     Ok(())
 }

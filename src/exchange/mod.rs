@@ -80,7 +80,7 @@ pub fn render(
         }
     } else {
         let p = key.ok_or_else(|| RenderError::NeedsKey(to.profile.name.clone()))?;
-        anonymize::anonymize(&plan.report, to.profile, p)?
+        anonymize::anonymize_redacted(&plan.report, report, to.profile, p)?
     };
     let document = convert::convert(&anonymized.report, team, to.format);
     let problems = convert::check_output(&document, to.format);

@@ -1,6 +1,7 @@
 //! irtx integration tests: one binary, a module per feature (STYLE.md, Testing).
 
 mod cli;
+mod disclosure;
 mod helpers;
 mod invalid;
 mod iodef;

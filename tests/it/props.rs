@@ -193,7 +193,7 @@ fn break_report(r: &mut Value, m: usize) -> &'static str {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: crate::helpers::cases(96), ..ProptestConfig::default() })]
 
     #[test]
     fn generated_reports_convert_to_valid_documents(r in report()) {
