@@ -74,9 +74,44 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+/// Anonymization of a report with 1,000 indicators (a fifth of them victim-side), and the
+/// whole per-peer path: decide, redact, anonymize, convert, check.
+fn anonymize(c: &mut Criterion) {
+    use irtx::anonymize::{anonymize, Key, Profile, Pseudonymizer};
+    let team = Team::new("cert-bench".parse().unwrap(), "CERT Bench");
+    let r = irtx::report::parse(&report(1000)).unwrap();
+    let p = Pseudonymizer::new(&Key::from_bytes([7; 32]));
+    let mut g = c.benchmark_group("anonymize");
+    for name in ["pseudonymize", "strict"] {
+        let profile = Profile::builtin(name).unwrap();
+        g.bench_function(format!("{name}/1000"), |b| {
+            b.iter(|| anonymize(&r, &profile, &p).unwrap())
+        });
+    }
+    let profile = Profile::builtin("pseudonymize").unwrap();
+    for fmt in [Format::Stix, Format::Iodef] {
+        let to = irtx::exchange::Recipient {
+            policy: irtx::peer::PeerPolicy {
+                id: "cert-b".parse().unwrap(),
+                max_tlp: irtx::tlp::Tlp::Amber,
+                audience: irtx::peer::Audience::Community,
+            },
+            profile: &profile,
+            format: fmt,
+        };
+        g.bench_function(format!("render-for-peer/{fmt}/1000"), |b| {
+            b.iter(|| {
+                irtx::exchange::render(&r, &irtx::tlp::policy::Origin::Own, &to, Some(&p), &team)
+                    .unwrap()
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20);
-    targets = bench
+    targets = bench, anonymize
 }
 criterion_main!(benches);

@@ -2,8 +2,9 @@
 # Checks irtx's STIX output with the OASIS stix2-validator (PyPI), the way a peer would.
 #
 # Installs stix2-validator into a venv under target/ (once), converts every valid example
-# report in tests/data/valid to a STIX 2.1 bundle with the irtx binary, and runs the
-# validator on each bundle in strict mode except for the warnings listed in ALLOWED below
+# report in tests/data/valid to a STIX 2.1 bundle with the irtx binary (as it is, and as
+# three kinds of peer would get it: redacted and anonymized), and runs the validator on each
+# bundle in strict mode except for the warnings listed in DISABLED below
 # (each one justified in README.md, "Interoperability checks"). Exits non-zero on any error or
 # unjustified warning. Needs no network beyond PyPI for the first install.
 set -euo pipefail
@@ -29,12 +30,24 @@ fi
 
 OUT="$ROOT/target/stix-validator-out"
 rm -rf "$OUT" && mkdir -p "$OUT"
+# A throwaway anonymization key for the anonymized variants.
+(umask 077 && python3 -c 'import os; print(os.urandom(32).hex())' > "$OUT/anon.key")
 for report in "$ROOT"/tests/data/valid/*.json; do
     name="$(basename "$report" .json)"
     # Run where no irtx.toml is, so the team comes from IRTX_TEAM__* alone.
     (cd "$OUT" && IRTX_TEAM__ID=cert-test IRTX_TEAM__NAME="CERT Test" \
         IRTX_TEAM__DOMAIN=cert-test.example "$IRTX" convert --to stix "$report") \
         > "$OUT/$name.stix.json"
+    # The same report as peers would get it: redacted to their cap and anonymized. A report
+    # the policy withholds (exit 4) gives no document.
+    for peer in "AMBER community pseudonymize" "AMBER+STRICT own-organization strict" "GREEN client pseudonymize"; do
+        set -- $peer
+        out="$OUT/$name.$1-$2-$3.stix.json"
+        rc=0
+        (cd "$OUT" && IRTX_TEAM__ID=cert-test "$IRTX" convert --to stix --max-tlp "$1" \
+            --audience "$2" --profile "$3" --key-file "$OUT/anon.key" "$report") > "$out" 2>/dev/null || rc=$?
+        if [ $rc -eq 4 ]; then rm -f "$out"; elif [ $rc -ne 0 ]; then echo "convert failed ($rc): $out"; exit 1; fi
+    done
 done
 
 # Warnings we accept, each justified in README.md ("Interoperability checks"):

@@ -407,7 +407,8 @@ pub fn anonymize_redacted(
             });
         }
     }
-    removed.retain(|x| out_has(&out, &x.pointer));
+    let snapshot = serde_json::to_value(&out).expect("a report serializes");
+    removed.retain(|x| snapshot.pointer(&x.pointer).is_some());
     let report = if removed.is_empty() {
         report::validate::parse_value(&serde_json::to_value(&out).expect("serializes")).map_err(
             |v| AnonymizeError::Invalid {
@@ -485,12 +486,6 @@ fn removed_victim_values(
         }
     }
     known
-}
-
-fn out_has(r: &Report, ptr: &str) -> bool {
-    serde_json::to_value(r)
-        .ok()
-        .is_some_and(|v| v.pointer(ptr).is_some())
 }
 
 /// An asset address's pseudonym, by what it is.

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
 
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::Regex;
 
 use super::pseudonym::Pseudonymizer;
@@ -44,7 +45,10 @@ pub enum Found {
 
 /// Replaces sensitive values in free text.
 pub struct Scanner<'a> {
-    known: Option<Regex>,
+    /// The known values, matched leftmost-longest and ASCII-case-insensitively.
+    known: Option<AhoCorasick>,
+    /// The known values, by pattern index.
+    literals: Vec<String>,
     /// Known values (lowercase) and their pseudonyms.
     map: HashMap<String, String>,
     /// Values (lowercase) that stay in clear: attacker-side indicators a profile keeps.
@@ -63,37 +67,31 @@ impl<'a> Scanner<'a> {
         p: &'a Pseudonymizer,
         keep_email_domain: bool,
     ) -> Self {
-        let mut lits: Vec<&str> = known
+        let mut literals: Vec<String> = known
             .iter()
-            .map(|(k, _)| k.as_str())
+            .map(|(k, _)| k.clone())
             .filter(|k| !k.is_empty())
             .collect();
-        lits.sort_by_key(|k| std::cmp::Reverse(k.len()));
-        lits.dedup();
-        let known_re = if lits.is_empty() {
+        literals.sort();
+        literals.dedup();
+        let known_ac = if literals.is_empty() {
             None
         } else {
-            let alts: Vec<String> = lits
-                .iter()
-                .map(|l| {
-                    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-                    let pre = if word(l.chars().next()) { r"\b" } else { "" };
-                    let post = if word(l.chars().last()) { r"\b" } else { "" };
-                    format!("{pre}{}{post}", regex::escape(l))
-                })
-                .collect();
-            let re = regex::RegexBuilder::new(&format!("(?i:{})", alts.join("|")))
-                .size_limit(64 << 20)
-                .build()
-                .expect("escaped literals compile");
-            Some(re)
+            Some(
+                AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .ascii_case_insensitive(true)
+                    .build(&literals)
+                    .expect("literal patterns build"),
+            )
         };
         let map = known
             .iter()
             .map(|(k, v)| (k.to_lowercase(), v.clone()))
             .collect();
         Scanner {
-            known: known_re,
+            known: known_ac,
+            literals,
             map,
             keep,
             p,
@@ -107,14 +105,25 @@ impl<'a> Scanner<'a> {
         // the stretches between them, so no pseudonym is ever scanned again.
         let mut out = String::with_capacity(text.len());
         let mut last = 0;
-        if let Some(re) = &self.known {
-            for m in re.find_iter(text) {
+        if let Some(ac) = &self.known {
+            let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+            for m in ac.find_iter(text) {
+                // Whole tokens only: `fs01` is not replaced inside `fs012`.
+                let lit = &self.literals[m.pattern().as_usize()];
+                let before = text[..m.start()].chars().next_back();
+                let after = text[m.end()..].chars().next();
+                if (word(lit.chars().next()) && word(before))
+                    || (word(lit.chars().next_back()) && word(after))
+                {
+                    continue;
+                }
                 out.push_str(&self.detect(&text[last..m.start()]));
+                let found = &text[m.start()..m.end()];
                 let replacement = self
                     .map
-                    .get(&m.as_str().to_lowercase())
+                    .get(&found.to_lowercase())
                     .cloned()
-                    .unwrap_or_else(|| self.p.other("text", m.as_str()));
+                    .unwrap_or_else(|| self.p.other("text", found));
                 out.push_str(&replacement);
                 last = m.end();
             }
