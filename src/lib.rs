@@ -12,6 +12,7 @@ pub mod anonymize;
 pub mod cli;
 pub mod config;
 pub mod convert;
+pub mod envelope;
 pub mod exchange;
 pub mod keys;
 pub mod peer;
