@@ -18,6 +18,7 @@ pub mod keys;
 pub mod peer;
 pub mod report;
 pub mod schema;
+pub mod store;
 pub mod team;
 pub mod tlp;
 

@@ -60,7 +60,9 @@ pub fn parse_public_jwk(jwk: &Value) -> Result<VerifyingKey, JwkError> {
         return Err(JwkError("`crv` must be \"Ed25519\"".into()));
     }
     if jwk.get("d").is_some() {
-        return Err(JwkError("it holds a private key (`d`); give the public key only".into()));
+        return Err(JwkError(
+            "it holds a private key (`d`); give the public key only".into(),
+        ));
     }
     let x = jwk
         .get("x")
@@ -292,7 +294,10 @@ mod tests {
         opened.verify(&key.verifying_key()).unwrap();
         let mut t = jws.clone();
         t.payload = URL_SAFE_NO_PAD.encode(b"{\"a\":2}");
-        assert!(matches!(open(&t).unwrap().verify(&key.verifying_key()), Err(JwsError::BadSignature(_))));
+        assert!(matches!(
+            open(&t).unwrap().verify(&key.verifying_key()),
+            Err(JwsError::BadSignature(_))
+        ));
         let other = SigningKey::from_bytes(&[7; 32]);
         assert!(open(&jws).unwrap().verify(&other.verifying_key()).is_err());
         let mut t = jws.clone();
@@ -323,9 +328,17 @@ mod tests {
         )
         .unwrap();
         let out = String::from_utf8(canonical(&sorting)).unwrap();
-        let order: Vec<&str> = ["Carriage Return", "One", "Control", "Latin Small", "Euro Sign", "Emoji", "Hebrew"]
-            .into_iter()
-            .collect();
+        let order: Vec<&str> = [
+            "Carriage Return",
+            "One",
+            "Control",
+            "Latin Small",
+            "Euro Sign",
+            "Emoji",
+            "Hebrew",
+        ]
+        .into_iter()
+        .collect();
         let positions: Vec<usize> = order.iter().map(|w| out.find(w).unwrap()).collect();
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{out}");
     }
@@ -360,7 +373,11 @@ mod tests {
             (0x43143ff3c1cb0959, "1424953923781206.2"),
         ] {
             let v = json!([f64::from_bits(bits)]);
-            assert_eq!(String::from_utf8(canonical(&v)).unwrap(), format!("[{text}]"), "{bits:016x}");
+            assert_eq!(
+                String::from_utf8(canonical(&v)).unwrap(),
+                format!("[{text}]"),
+                "{bits:016x}"
+            );
         }
     }
 
@@ -369,6 +386,9 @@ mod tests {
         assert!(parse_public_jwk(&json!({"kty": "EC", "crv": "P-256", "x": "a"})).is_err());
         assert!(parse_public_jwk(&json!({"kty": "OKP", "crv": "Ed25519"})).is_err());
         let private = json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "d": "x"});
-        assert!(parse_public_jwk(&private).unwrap_err().to_string().contains("private"));
+        assert!(parse_public_jwk(&private)
+            .unwrap_err()
+            .to_string()
+            .contains("private"));
     }
 }

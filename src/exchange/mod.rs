@@ -2,6 +2,9 @@
 //! convert, check the output. The only core module that uses the others together. Pure:
 //! keys and the team come in as arguments; signing and sending are elsewhere.
 
+pub mod inbound;
+pub mod outbound;
+
 use serde_json::Value;
 
 use crate::anonymize::{self, Anonymized, Profile, Pseudonymizer};

@@ -36,7 +36,7 @@ pub enum Origin {
 }
 
 /// One field removed for a peer.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Removal {
     /// The field's pointer in the report as submitted.
     pub pointer: String,

@@ -1,0 +1,161 @@
+//! One conformance suite for every [`Store`] backend (Garage's `db/test.rs` pattern). It
+//! panics on the first behaviour that differs from the trait's contract.
+
+use serde_json::json;
+
+use super::{
+    Alert, DecisionRecord, Delivered, DeliveryState, Imported, OutboxItem, PeerRecord, Store,
+    StoredReport,
+};
+use crate::envelope::{Jws, Receipt, ReceiptStatus};
+
+fn jws(tag: &str) -> Jws {
+    Jws {
+        payload: tag.into(),
+        protected: "p".into(),
+        signature: "s".into(),
+    }
+}
+
+fn item(peer: &str, id: &str) -> OutboxItem {
+    OutboxItem {
+        message_id: id.into(),
+        report_id: "r1".into(),
+        peer: peer.into(),
+        jws: jws(id),
+        sha256: format!("sha-{id}"),
+        queued_at: "2026-11-24T00:00:00Z".into(),
+        attempts: 0,
+        next_attempt_ms: 0,
+        state: DeliveryState::Queued,
+        last_error: None,
+    }
+}
+
+fn alert(sender: &str, message_id: &str, sha: &str) -> Alert {
+    Alert {
+        id: format!("alert-{sender}-{message_id}-{sha}"),
+        sender: sender.into(),
+        kid: "kid".into(),
+        received_at: "2026-11-24T00:00:00Z".into(),
+        message_id: message_id.into(),
+        sha256: sha.into(),
+        tlp: "GREEN".into(),
+        format: "stix-2.1".into(),
+        document: json!({"type": "bundle"}),
+        jws: jws(message_id),
+    }
+}
+
+/// Runs the suite on an empty store.
+pub fn suite(s: &dyn Store) {
+    // Reports.
+    assert!(s.report("r1").unwrap().is_none());
+    let r = StoredReport {
+        id: "r1".into(),
+        report: json!({"title": "t"}),
+        submitted_at: "2026-11-24T00:00:00Z".into(),
+    };
+    s.put_report(&r).unwrap();
+    assert_eq!(s.report("r1").unwrap(), Some(r.clone()));
+    assert_eq!(s.reports().unwrap(), vec![r]);
+
+    // Peers.
+    let p = PeerRecord {
+        id: "cert-b".into(),
+        url: "http://127.0.0.1:1".into(),
+        keys: vec![],
+        max_tlp: "AMBER".into(),
+        audience: "community".into(),
+        profile: "none".into(),
+        format: "stix".into(),
+        key_domain: "federation".into(),
+    };
+    s.put_peer(&p).unwrap();
+    assert_eq!(s.peer("cert-b").unwrap(), Some(p.clone()));
+    assert_eq!(s.peers().unwrap().len(), 1);
+    assert!(s.remove_peer("cert-b").unwrap());
+    assert!(!s.remove_peer("cert-b").unwrap());
+    assert!(s.peer("cert-b").unwrap().is_none());
+
+    // Outbox: ordered per peer; a dead letter does not block; delivery moves atomically.
+    let a1 = s.enqueue(&item("b", "m1")).unwrap();
+    let c1 = s.enqueue(&item("c", "m2")).unwrap();
+    let a2 = s.enqueue(&item("b", "m3")).unwrap();
+    assert!(a1 < c1 && c1 < a2, "sequence numbers increase");
+    assert_eq!(s.outbox_head("b").unwrap().unwrap().1.message_id, "m1");
+    assert_eq!(s.outbox_head("c").unwrap().unwrap().1.message_id, "m2");
+    let mut dead = item("b", "m1");
+    dead.state = DeliveryState::DeadLettered;
+    dead.attempts = 5;
+    s.update_outbox(a1, &dead).unwrap();
+    assert_eq!(s.outbox_head("b").unwrap().unwrap().1.message_id, "m3");
+    let receipt = Receipt {
+        message_id: "m3".into(),
+        message_sha256: "sha-m3".into(),
+        from: "b".into(),
+        to: "a".into(),
+        received: "2026-11-24T00:00:01Z".into(),
+        status: ReceiptStatus::Accepted,
+        reasons: vec![],
+    };
+    let d = Delivered {
+        item: item("b", "m3"),
+        receipt_jws: jws("r"),
+        receipt,
+        delivered_at: "2026-11-24T00:00:02Z".into(),
+    };
+    s.mark_delivered(a2, &d).unwrap();
+    assert!(s.outbox_head("b").unwrap().is_none());
+    assert_eq!(s.delivered().unwrap(), vec![d]);
+    let left: Vec<String> = s
+        .outbox()
+        .unwrap()
+        .into_iter()
+        .map(|(_, i)| i.message_id)
+        .collect();
+    assert_eq!(left, vec!["m1", "m2"]);
+
+    // Decisions keep their order.
+    for peer in ["b", "c"] {
+        s.record_decision(&DecisionRecord {
+            at: "2026-11-24T00:00:00Z".into(),
+            report_id: "r1".into(),
+            peer: peer.into(),
+            decision: "withheld".into(),
+            reason: Some("test".into()),
+            removed: vec![],
+            message_id: None,
+            marking: None,
+            profile: None,
+            format: None,
+        })
+        .unwrap();
+    }
+    let peers: Vec<String> = s.decisions().unwrap().into_iter().map(|d| d.peer).collect();
+    assert_eq!(peers, vec!["b", "c"]);
+
+    // Import: once; the same again is a duplicate; other content under the id a conflict.
+    let first = alert("b", "m9", "aaa");
+    assert_eq!(s.import(&first).unwrap(), Imported::New);
+    assert_eq!(
+        s.import(&alert("b", "m9", "aaa")).unwrap(),
+        Imported::Duplicate
+    );
+    assert_eq!(
+        s.import(&alert("b", "m9", "bbb")).unwrap(),
+        Imported::Conflict
+    );
+    assert_eq!(
+        s.import(&alert("c", "m9", "aaa")).unwrap(),
+        Imported::New,
+        "ids are per sender"
+    );
+    assert_eq!(s.alerts().unwrap().len(), 2);
+    assert_eq!(s.alert(&first.id).unwrap(), Some(first));
+    assert!(s.alert("nope").unwrap().is_none());
+
+    // Quarantine.
+    s.quarantine(&json!({"reason": "x"})).unwrap();
+    assert_eq!(s.quarantined().unwrap(), vec![json!({"reason": "x"})]);
+}
