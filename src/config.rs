@@ -22,6 +22,27 @@ pub const DEFAULT_PATH: &str = "irtx.toml";
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// Listener address. Default `127.0.0.1:8443`; tests use `127.0.0.1:0`.
+    #[serde(default = "default_listen")]
+    pub listen: std::net::SocketAddr,
+    /// Data directory holding the sled store. Default `data` beside the config file.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// The analyst API.
+    #[serde(default)]
+    pub api: ApiConfig,
+    /// What inbound messages must meet.
+    #[serde(default)]
+    pub exchange: ExchangeConfig,
+    /// Outbound delivery: retries, backoff, timeouts.
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+    /// TLS for the listener.
+    #[serde(default)]
+    pub tls: TlsConfig,
+    /// Where relative paths in this config are resolved: the config file's directory.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
     /// This gateway's team.
     pub team: TeamConfig,
     /// Anonymization keys.
@@ -34,6 +55,148 @@ pub struct Config {
     /// Peers defined in the config file, by id.
     #[serde(default)]
     pub peers: BTreeMap<PeerId, PeerConfig>,
+}
+
+fn default_listen() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 8443))
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+
+/// `[api]`: the analyst API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// File holding the analyst bearer token (mode 0600). Default `analyst.token`.
+    #[serde(default = "default_token_file")]
+    pub analyst_token_file: PathBuf,
+    /// Largest request body accepted, in bytes (reports and inbound messages). Default 4 MiB.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// Longest a request may take, in milliseconds. Default 30,000.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_ms: u64,
+    /// The base URL commands such as `irtx peer add` reach the gateway at. Default
+    /// `http://<listen>`.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            analyst_token_file: default_token_file(),
+            max_body_bytes: default_max_body(),
+            request_timeout_ms: default_request_timeout(),
+            url: None,
+        }
+    }
+}
+
+fn default_token_file() -> PathBuf {
+    PathBuf::from("analyst.token")
+}
+fn default_max_body() -> usize {
+    4 << 20
+}
+fn default_request_timeout() -> u64 {
+    30_000
+}
+
+/// `[exchange]`: what inbound messages must meet.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeConfig {
+    /// How old a message's `created` may be, in seconds. It must cover the longest outage a
+    /// sender keeps retrying through. Default 7 days.
+    #[serde(default = "default_replay_window")]
+    pub replay_window_s: i64,
+    /// How far in the future `created` may be (clock skew), in seconds. Default 300.
+    #[serde(default = "default_future_skew")]
+    pub future_skew_s: i64,
+}
+
+impl Default for ExchangeConfig {
+    fn default() -> Self {
+        ExchangeConfig {
+            replay_window_s: default_replay_window(),
+            future_skew_s: default_future_skew(),
+        }
+    }
+}
+
+fn default_replay_window() -> i64 {
+    7 * 24 * 3600
+}
+fn default_future_skew() -> i64 {
+    300
+}
+
+/// `[delivery]`: how the outbox is delivered.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// First retry delay in milliseconds; doubles per attempt, with jitter. Default 1,000.
+    #[serde(default = "default_base_delay")]
+    pub base_delay_ms: u64,
+    /// Longest retry delay in milliseconds. Default 600,000 (10 min).
+    #[serde(default = "default_max_delay")]
+    pub max_delay_ms: u64,
+    /// Attempts before a message is dead-lettered. Default 20.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// Timeout of one delivery attempt, in milliseconds. Default 10,000.
+    #[serde(default = "default_attempt_timeout")]
+    pub timeout_ms: u64,
+    /// How often the worker looks for due messages, in milliseconds. Default 500.
+    #[serde(default = "default_poll")]
+    pub poll_ms: u64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            base_delay_ms: default_base_delay(),
+            max_delay_ms: default_max_delay(),
+            max_attempts: default_max_attempts(),
+            timeout_ms: default_attempt_timeout(),
+            poll_ms: default_poll(),
+        }
+    }
+}
+
+fn default_base_delay() -> u64 {
+    1_000
+}
+fn default_max_delay() -> u64 {
+    600_000
+}
+fn default_max_attempts() -> u32 {
+    20
+}
+fn default_attempt_timeout() -> u64 {
+    10_000
+}
+fn default_poll() -> u64 {
+    500
+}
+
+/// `[tls]`: HTTPS for the listener.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain. With `key_file`, the listener speaks HTTPS.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (mode 0600).
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address. Default false: plain HTTP is for loopback
+    /// only (ISO/IEC 27035-2 9.1: communication that cannot be eavesdropped).
+    #[serde(default)]
+    pub allow_plain_http: bool,
 }
 
 /// `[anonymize]`: where the pseudonymization keys are. Each file holds 32 bytes as 64 hex
@@ -123,6 +286,10 @@ pub struct PeerConfig {
     pub key_domain: KeyDomain,
 }
 
+fn default_team_key() -> PathBuf {
+    PathBuf::from("team.key")
+}
+
 fn default_profile() -> String {
     "pseudonymize".into()
 }
@@ -143,6 +310,10 @@ fn de_format<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Format, D::Error>
 pub struct TeamConfig {
     /// Team id, a slug such as `cert-a`. Required.
     pub id: TeamId,
+    /// The team's Ed25519 signing key: 32 bytes as 64 hex digits, mode 0600. Default
+    /// `team.key`.
+    #[serde(default = "default_team_key")]
+    pub key_file: PathBuf,
     /// Display name. Default: the id.
     #[serde(default)]
     pub name: Option<String>,
@@ -186,7 +357,22 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::from_toml(&text, path, env)
+        let mut c = Self::from_toml(&text, path, env)?;
+        c.base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        Ok(c)
+    }
+
+    /// A path from the config, resolved against the config file's directory.
+    pub fn path(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
     }
 
     /// Parses TOML text and overlays `IRTX_*` variables from `env`.
@@ -201,7 +387,8 @@ impl Config {
         };
         let mut table: toml::Table = text.parse().map_err(|e| invalid(format!("{e}")))?;
         overlay_env(&mut table, env).map_err(invalid)?;
-        let config: Config = table.try_into().map_err(|e| invalid(format!("{e}")))?;
+        let mut config: Config = table.try_into().map_err(|e| invalid(format!("{e}")))?;
+        config.base_dir = PathBuf::from(".");
         let problems = config.validate();
         if problems.is_empty() {
             Ok(config)
@@ -283,9 +470,21 @@ impl Config {
     }
 
     /// Every problem with the config that parsing cannot see: unknown profile names, bad
-    /// profile settings.
+    /// profile settings, impossible limits.
     pub fn validate(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if self.delivery.max_attempts == 0 {
+            out.push("delivery.max_attempts must be at least 1".into());
+        }
+        if self.delivery.base_delay_ms > self.delivery.max_delay_ms {
+            out.push("delivery.base_delay_ms is above delivery.max_delay_ms".into());
+        }
+        if self.exchange.replay_window_s <= 0 {
+            out.push("exchange.replay_window_s must be positive".into());
+        }
+        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
+            out.push("tls: give both cert_file and key_file, or neither".into());
+        }
         for name in self.profiles.keys() {
             if let Err(e) = self.profile(name) {
                 out.push(e);

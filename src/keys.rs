@@ -90,3 +90,85 @@ mod tests {
         assert!(!e.contains("5e5e"), "{e}");
     }
 }
+
+/// Writes a new secret file with mode 0600; refuses to overwrite one.
+pub fn write_secret_file(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(content.as_bytes())?;
+    f.sync_all()
+}
+
+/// 32 random bytes from the operating system, as 64 hex digits.
+pub fn random_hex32() -> String {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).expect("the OS has randomness");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Reads a secret text file (a token) with mode 0600 or stricter, trimmed.
+pub fn read_secret_text(path: &Path) -> Result<String, KeyFileError> {
+    check_mode(path)?;
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .map_err(|source| KeyFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// The team's Ed25519 signing key. Its `Debug` shows only the key id.
+pub struct TeamKey(pub ed25519_dalek::SigningKey);
+
+impl std::fmt::Debug for TeamKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "TeamKey(kid {})",
+            crate::envelope::thumbprint(&self.0.verifying_key())
+        )
+    }
+}
+
+impl TeamKey {
+    /// Reads the team key (64 hex digits, mode 0600 or stricter).
+    pub fn load(path: &Path) -> Result<Self, KeyFileError> {
+        let k = read_key_file(path)?;
+        Ok(TeamKey(ed25519_dalek::SigningKey::from_bytes(k.bytes())))
+    }
+
+    /// The RFC 7638 thumbprint: the `kid` of everything this key signs.
+    pub fn kid(&self) -> String {
+        crate::envelope::thumbprint(&self.0.verifying_key())
+    }
+}
+
+/// The anonymization key of a key domain: `federation` (the federation's shared key,
+/// `[anonymize] federation_key_file`), or `peer:ID` (derived from this team's own
+/// `[anonymize] key_file`). `Ok(None)` when the needed file is not configured.
+pub fn domain_key(
+    config: &crate::config::Config,
+    domain: &str,
+) -> Result<Option<Key>, KeyFileError> {
+    let a = &config.anonymize;
+    if domain == "federation" {
+        return match &a.federation_key_file {
+            Some(f) => Ok(Some(read_key_file(&config.path(f))?.derive("federation"))),
+            None => Ok(None),
+        };
+    }
+    let peer = domain.strip_prefix("peer:").unwrap_or(domain);
+    match &a.key_file {
+        Some(f) => Ok(Some(
+            read_key_file(&config.path(f))?.derive(&format!("peer:{peer}")),
+        )),
+        None => Ok(None),
+    }
+}

@@ -9,17 +9,21 @@
 //! arguments. A test in `tests/` keeps it so.
 
 pub mod anonymize;
+pub mod api;
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod convert;
 pub mod envelope;
 pub mod exchange;
+pub mod federation;
 pub mod keys;
 pub mod peer;
 pub mod report;
 pub mod schema;
 pub mod store;
 pub mod team;
+pub mod telemetry;
 pub mod tlp;
 
 /// The UUIDv5 namespace of every id irtx derives (reports without an id, STIX object ids,

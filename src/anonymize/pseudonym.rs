@@ -26,6 +26,11 @@ impl Key {
         Key(b)
     }
 
+    /// The key's bytes (for building ciphers; never log them).
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// A key from 64 hex digits (surrounding blanks and a final newline allowed).
     pub fn from_hex(s: &str) -> Result<Self, KeyError> {
         let s = s.trim();

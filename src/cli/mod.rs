@@ -2,8 +2,13 @@
 //! subcommand. Exit codes (DESIGN.md section 4): 0 success, 1 runtime failure, 2 usage error,
 //! 3 invalid input, 4 withheld by policy.
 
+mod client;
 mod convert;
+pub mod init;
+mod peer;
 mod pseudonym;
+mod report;
+mod serve;
 mod validate;
 mod vocab;
 
@@ -35,6 +40,18 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Make a new gateway: irtx.toml, the team's Ed25519 key, an analyst token and
+    /// anonymization keys (each mode 0600), and the data directory. Prints the team id, key
+    /// id, public JWK and analyst token as JSON.
+    Init(init::Args),
+    /// Run the gateway (embedded store; nothing else to install). Logs the address.
+    Serve(serve::Args),
+    /// Manage the running gateway's peers.
+    #[command(subcommand)]
+    Peer(peer::PeerCommand),
+    /// Submit reports to the running gateway.
+    #[command(subcommand)]
+    Report(report::ReportCommand),
     /// Validate reports, STIX 2.1 bundles or IODEF v2 JSON documents (detected per file).
     ///
     /// Prints `FILE: ok (...)` for each valid file and `FILE: /json/pointer: reason` for every
@@ -89,6 +106,10 @@ impl Failure {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
     let result = match &cli.command {
+        Command::Init(a) => init::run(a),
+        Command::Serve(a) => serve::run(&cli, a),
+        Command::Peer(c) => peer::run(&cli, c),
+        Command::Report(c) => report::run(&cli, c),
         Command::Validate(a) => validate::run(a),
         Command::Convert(a) => convert::run(&cli, a),
         Command::Vocab(a) => vocab::run(a),
@@ -152,34 +173,32 @@ fn team_of(config: Option<&Config>) -> Team {
     }
 }
 
-/// The anonymization key of a named key domain: `federation` (the federation's shared key),
-/// or `peer:ID` / a configured peer's id (derived from this team's own key).
+/// The anonymization key of a named key domain: `federation`, or `peer:ID` / a configured
+/// peer's id.
 fn domain_key(config: Option<&Config>, domain: &str) -> Result<crate::anonymize::Key, Failure> {
     let Some(c) = config else {
         return Err(Failure::runtime(format!(
             "key domain `{domain}` needs a config with [anonymize] key files (or use --key-file)"
         )));
     };
-    let read = |file: &Option<PathBuf>, setting: &str| -> Result<crate::anonymize::Key, Failure> {
-        let path = file.as_ref().ok_or_else(|| {
-            Failure::runtime(format!(
-                "key domain `{domain}` needs [anonymize] {setting} in the config"
-            ))
-        })?;
-        crate::keys::read_key_file(path).map_err(|e| Failure::runtime(e.to_string()))
-    };
-    if domain == "federation" {
-        return Ok(
-            read(&c.anonymize.federation_key_file, "federation_key_file")?.derive("federation"),
-        );
+    let known_peer = c.peers.keys().any(|p| p.as_str() == domain);
+    if domain != "federation" && !domain.starts_with("peer:") && !known_peer {
+        return Err(Failure::runtime(format!(
+            "`{domain}` is not a key domain; use `federation`, `peer:ID`, or a configured peer's id"
+        )));
     }
-    let peer = domain.strip_prefix("peer:").unwrap_or(domain);
-    if domain.starts_with("peer:") || c.peers.keys().any(|p| p.as_str() == peer) {
-        return Ok(read(&c.anonymize.key_file, "key_file")?.derive(&format!("peer:{peer}")));
+    match crate::keys::domain_key(c, domain) {
+        Ok(Some(k)) => Ok(k),
+        Ok(None) => Err(Failure::runtime(format!(
+            "key domain `{domain}` needs [anonymize] {} in the config",
+            if domain == "federation" {
+                "federation_key_file"
+            } else {
+                "key_file"
+            }
+        ))),
+        Err(e) => Err(Failure::runtime(e.to_string())),
     }
-    Err(Failure::runtime(format!(
-        "`{domain}` is not a key domain; use `federation`, `peer:ID`, or a configured peer's id"
-    )))
 }
 
 #[cfg(test)]

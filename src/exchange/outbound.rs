@@ -67,6 +67,10 @@ pub fn seal(
 }
 
 /// Builds and signs a receipt.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each is one field of the receipt"
+)]
 pub fn receipt(
     message_id: &str,
     message_sha256: &str,
@@ -90,9 +94,37 @@ pub fn receipt(
     (r, jws)
 }
 
+/// What a receipt must name: the message and the two teams.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    /// The message id.
+    pub message_id: &'a str,
+    /// SHA-256 of the message's payload.
+    pub sha256: &'a str,
+    /// Us (the message's sender).
+    pub us: &'a str,
+    /// The peer (the message's recipient).
+    pub peer: &'a str,
+}
+
+impl<'a> From<&'a Sealed> for Expected<'a> {
+    fn from(s: &'a Sealed) -> Self {
+        Expected {
+            message_id: &s.message.id,
+            sha256: &s.sha256,
+            us: &s.message.from,
+            peer: &s.message.to,
+        }
+    }
+}
+
 /// Checks a receipt for a message we sent: signed by one of the peer's keys (valid when it
 /// was received), from the peer, to us, for this message and these exact bytes.
-pub fn check_receipt(jws: &Jws, sealed: &Sealed, peer_keys: &[PeerKey]) -> Result<Receipt, String> {
+pub fn check_receipt(
+    jws: &Jws,
+    expected: Expected<'_>,
+    peer_keys: &[PeerKey],
+) -> Result<Receipt, String> {
     let opened = envelope::open(jws).map_err(|e| e.to_string())?;
     let key = peer_keys
         .iter()
@@ -111,14 +143,14 @@ pub fn check_receipt(jws: &Jws, sealed: &Sealed, peer_keys: &[PeerKey]) -> Resul
             key.kid, r.received
         ));
     }
-    let m = &sealed.message;
-    if r.message_id != m.id || r.message_sha256 != sealed.sha256 {
+    let e = expected;
+    if r.message_id != e.message_id || r.message_sha256 != e.sha256 {
         return Err("the receipt names another message".into());
     }
-    if r.from != m.to || r.to != m.from {
+    if r.from != e.peer || r.to != e.us {
         return Err(format!(
             "the receipt is from `{}` to `{}`, expected from `{}` to `{}`",
-            r.from, r.to, m.to, m.from
+            r.from, r.to, e.peer, e.us
         ));
     }
     Ok(r)
@@ -187,7 +219,7 @@ mod tests {
             now,
             &b,
         );
-        let r = check_receipt(&rj, &sealed, &[peer_key(&b)]).unwrap();
+        let r = check_receipt(&rj, (&sealed).into(), &[peer_key(&b)]).unwrap();
         assert_eq!(r.status, ReceiptStatus::Accepted);
         // A receipt for other bytes, or signed by someone else, is refused.
         let (_, wrong) = receipt(
@@ -200,8 +232,8 @@ mod tests {
             now,
             &b,
         );
-        assert!(check_receipt(&wrong, &sealed, &[peer_key(&b)]).is_err());
-        assert!(check_receipt(&rj, &sealed, &[peer_key(&a)]).is_err());
+        assert!(check_receipt(&wrong, (&sealed).into(), &[peer_key(&b)]).is_err());
+        assert!(check_receipt(&rj, (&sealed).into(), &[peer_key(&a)]).is_err());
         // The receiver refuses what is not for it, too old, or from a stranger.
         assert_eq!(
             check(&body, "cert-c", keys, now, limits)

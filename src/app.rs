@@ -1,0 +1,125 @@
+//! Composition: `App::build(config)` does all fallible setup and logs each step (open the
+//! store, load the key, bind), `local_addr()` says where it listens, and
+//! `run_until(shutdown)` serves the API and runs the delivery worker until `shutdown`
+//! resolves; undelivered messages stay in the outbox for the next start.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::federation::Gateway;
+use crate::keys::{self, TeamKey};
+use crate::store::sled_store::SledStore;
+use crate::store::Store;
+
+/// A built gateway, bound and ready to run.
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl App {
+    /// Opens the store, loads the keys, and binds the listener.
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let data = config.path(&config.data_dir);
+        std::fs::create_dir_all(&data)
+            .with_context(|| format!("cannot create the data directory `{}`", data.display()))?;
+        let store: Arc<dyn Store> = Arc::new(
+            SledStore::open(&data.join("store"))
+                .with_context(|| format!("opening the store in `{}`", data.display()))?,
+        );
+        tracing::info!(data_dir = %data.display(), "store opened");
+        let key =
+            TeamKey::load(&config.path(&config.team.key_file)).context("loading the team key")?;
+        tracing::info!(kid = %key.kid(), team.id = %config.team.id, "team key loaded");
+        let token = keys::read_secret_text(&config.path(&config.api.analyst_token_file))
+            .context("loading the analyst token")?;
+        if token.len() < 16 {
+            bail!(
+                "the analyst token in `{}` is shorter than 16 characters",
+                config.api.analyst_token_file.display()
+            );
+        }
+        let token_sha256: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if config.tls.cert_file.is_some() {
+            bail!("[tls] is configured, but this build serves plain HTTP only; put a TLS-terminating proxy in front, or remove [tls]");
+        }
+        if !config.listen.ip().is_loopback() && !config.tls.allow_plain_http {
+            bail!(
+                "refusing to serve plain HTTP on {} (not loopback): messages between teams must not be readable on the way. Configure [tls], or set tls.allow_plain_http = true if a proxy terminates TLS",
+                config.listen
+            );
+        }
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let team = config.team();
+        let gateway = Gateway::new(store, team, key, config).map_err(anyhow::Error::msg)?;
+        Ok(App {
+            listener,
+            state: AppState {
+                gateway: Arc::new(gateway),
+                token_sha256,
+            },
+        })
+    }
+
+    /// Where the gateway listens.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The services (tests drive the worker with `run_once`).
+    pub fn gateway(&self) -> Arc<Gateway> {
+        self.state.gateway.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then stops the worker after its attempts in flight.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let addr = self.local_addr();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let worker = tokio::spawn(self.state.gateway.clone().run_worker(stop_rx));
+        tracing::info!(%addr, "irtx listening on http://{addr}");
+        axum::serve(self.listener, api::router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving")?;
+        let _ = stop_tx.send(true);
+        let _ = worker.await;
+        tracing::info!("irtx stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,110 @@
+//! `irtx init --team-id ID [--name N] [--dir DIR]`: a new gateway's config, keys and token.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::Failure;
+use crate::keys::{random_hex32, write_secret_file, TeamKey};
+
+/// Arguments of `irtx init`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The team's id, a slug such as `cert-a`.
+    #[arg(long, value_name = "ID")]
+    pub team_id: String,
+    /// Display name. Default: the id.
+    #[arg(long, value_name = "N")]
+    pub name: Option<String>,
+    /// Directory for irtx.toml, the keys, the token and the data. Default `.`.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+}
+
+/// What `irtx init` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct Initialized {
+    /// The team id.
+    pub team_id: String,
+    /// The config file written.
+    pub config: String,
+    /// The team key's id (RFC 7638 thumbprint).
+    pub kid: String,
+    /// The public key, for peers.
+    pub public_jwk: serde_json::Value,
+    /// The analyst token (also in `analyst.token`, mode 0600).
+    pub analyst_token: String,
+}
+
+/// Writes `DIR/irtx.toml`, the team key, the analyst token and two anonymization keys (each
+/// mode 0600), and makes the data directory. Refuses to overwrite an existing config.
+pub fn initialize(dir: &Path, team_id: &str, name: Option<&str>) -> Result<Initialized, String> {
+    let id: crate::team::TeamId = team_id
+        .parse()
+        .map_err(|e: crate::team::TeamIdError| e.to_string())?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+    let config = dir.join("irtx.toml");
+    if config.exists() {
+        return Err(format!("`{}` exists; not overwriting it", config.display()));
+    }
+    let secret = |file: &str, content: &str| {
+        write_secret_file(&dir.join(file), content)
+            .map_err(|e| format!("cannot write `{}`: {e}", dir.join(file).display()))
+    };
+    secret("team.key", &random_hex32())?;
+    let token = random_hex32();
+    secret("analyst.token", &token)?;
+    secret("anonymize.key", &random_hex32())?;
+    secret("federation.key", &random_hex32())?;
+    std::fs::create_dir_all(dir.join("data"))
+        .map_err(|e| format!("cannot create the data directory: {e}"))?;
+    let name = name.unwrap_or(team_id);
+    let created = crate::exchange::outbound::rfc3339(time::OffsetDateTime::now_utc());
+    let text = format!(
+        r#"# irtx gateway of team `{id}`. Relative paths are relative to this file.
+# Every setting can be overridden by an IRTX_SECTION__FIELD environment variable.
+
+listen = "127.0.0.1:8443"
+data_dir = "data"
+
+[team]
+id = "{id}"
+name = {name:?}
+# domain = "cert.example.org"   # your DNS name: IODEF IncidentID@name
+created = "{created}"
+key_file = "team.key"
+
+[api]
+analyst_token_file = "analyst.token"
+
+[anonymize]
+key_file = "anonymize.key"
+# The federation's shared key: replace this file with the one your federation hands out, so
+# pseudonyms agree between members.
+federation_key_file = "federation.key"
+
+[delivery]
+max_attempts = 20
+base_delay_ms = 1000
+max_delay_ms = 600000
+"#
+    );
+    std::fs::write(&config, text)
+        .map_err(|e| format!("cannot write `{}`: {e}", config.display()))?;
+    let key = TeamKey::load(&dir.join("team.key")).map_err(|e| e.to_string())?;
+    Ok(Initialized {
+        team_id: id.to_string(),
+        config: config.display().to_string(),
+        kid: key.kid(),
+        public_jwk: crate::envelope::public_jwk(&key.0.verifying_key()),
+        analyst_token: token,
+    })
+}
+
+/// Runs `irtx init`.
+pub fn run(args: &Args) -> Result<(), Failure> {
+    let out =
+        initialize(&args.dir, &args.team_id, args.name.as_deref()).map_err(Failure::runtime)?;
+    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    Ok(())
+}
