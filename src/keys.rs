@@ -69,28 +69,6 @@ fn check_mode(_path: &Path) -> Result<(), KeyFileError> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::fs::PermissionsExt as _;
-
-    #[test]
-    fn loose_modes_are_refused_and_errors_hide_the_key() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("k");
-        let secret = "5e".repeat(32);
-        std::fs::write(&p, &secret).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let e = read_key_file(&p).unwrap_err().to_string();
-        assert!(e.contains("chmod 600"), "{e}");
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(read_key_file(&p).is_ok());
-        std::fs::write(&p, "5e5e-not-a-key").unwrap();
-        let e = read_key_file(&p).unwrap_err().to_string();
-        assert!(!e.contains("5e5e"), "{e}");
-    }
-}
-
 /// Writes a new secret file with mode 0600; refuses to overwrite one.
 pub fn write_secret_file(path: &Path, content: &str) -> std::io::Result<()> {
     use std::io::Write as _;
@@ -170,5 +148,27 @@ pub fn domain_key(
             read_key_file(&config.path(f))?.derive(&format!("peer:{peer}")),
         )),
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    #[test]
+    fn loose_modes_are_refused_and_errors_hide_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k");
+        let secret = "5e".repeat(32);
+        std::fs::write(&p, &secret).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = read_key_file(&p).unwrap_err().to_string();
+        assert!(e.contains("chmod 600"), "{e}");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(read_key_file(&p).is_ok());
+        std::fs::write(&p, "5e5e-not-a-key").unwrap();
+        let e = read_key_file(&p).unwrap_err().to_string();
+        assert!(!e.contains("5e5e"), "{e}");
     }
 }

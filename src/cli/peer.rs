@@ -9,7 +9,7 @@ use super::{Cli, Failure};
 #[derive(Debug, clap::Subcommand)]
 pub enum PeerCommand {
     /// Add (or replace) a peer.
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// List the peers.
     List,
     /// Show one peer (`--jwk` prints only its current public key).
