@@ -2,6 +2,8 @@
 
 mod cli;
 mod disclosure;
+mod federation;
+mod gateway;
 mod helpers;
 mod invalid;
 mod iodef;

@@ -1,0 +1,192 @@
+//! `TestGateway`: a real gateway on 127.0.0.1:0 with its own temp dir, key and store, and a
+//! typed method per endpoint (STYLE.md, Testing).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use irtx::app::App;
+use irtx::config::Config;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+pub struct TestGateway {
+    pub team: String,
+    pub url: String,
+    pub token: String,
+    pub jwk: Value,
+    pub dir: PathBuf,
+    pub addr: std::net::SocketAddr,
+    http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    done: Option<tokio::task::JoinHandle<()>>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+/// Fast retries for tests: 50 ms first delay, a second at most, 2 s per attempt.
+pub fn fast(c: &mut Config) {
+    c.delivery.base_delay_ms = 50;
+    c.delivery.max_delay_ms = 1_000;
+    c.delivery.poll_ms = 50;
+    c.delivery.timeout_ms = 2_000;
+}
+
+impl TestGateway {
+    /// A fresh gateway for `team`.
+    pub async fn spawn(team: &str) -> Self {
+        Self::spawn_with(team, |_| {}).await
+    }
+
+    /// A fresh gateway, with the config adjusted by `tune`.
+    pub async fn spawn_with(team: &str, tune: impl FnOnce(&mut Config)) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let init = irtx::cli::init::initialize(&dir, team, Some(&format!("Team {team}"))).unwrap();
+        let mut g = Self::start(&dir, "127.0.0.1:0".parse().unwrap(), tune).await;
+        assert_eq!(g.jwk, init.public_jwk);
+        g._tmp = Some(tmp);
+        g
+    }
+
+    /// Starts (or restarts) the gateway in `dir` on `listen`.
+    pub async fn start(dir: &Path, listen: std::net::SocketAddr, tune: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config::load(&dir.join("irtx.toml"), Vec::<(String, String)>::new()).unwrap();
+        config.listen = listen;
+        fast(&mut config);
+        tune(&mut config);
+        let team = config.team.id.to_string();
+        let app = App::build(config).await.unwrap();
+        let addr = app.local_addr();
+        let g = app.gateway();
+        let jwk = irtx::envelope::public_jwk(&g.key.0.verifying_key());
+        let token = std::fs::read_to_string(dir.join("analyst.token")).unwrap().trim().to_string();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let done = tokio::spawn(async move {
+            app.run_until(async move {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestGateway {
+            team,
+            url: format!("http://{addr}"),
+            token,
+            jwk,
+            dir: dir.to_path_buf(),
+            addr,
+            http: reqwest::Client::new(),
+            stop: Some(stop),
+            done: Some(done),
+            _tmp: None,
+        }
+    }
+
+    /// Stops the gateway and waits until it has (its temp dir stays).
+    pub async fn shutdown(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(d) = self.done.take() {
+            let _ = d.await;
+        }
+    }
+
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.url)).bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let (s, v) = self.call(reqwest::Method::GET, path, None).await;
+        assert_eq!(s, 200, "{path}: {v}");
+        v
+    }
+
+    /// Adds `other` as a peer with these settings.
+    pub async fn add_peer(&self, other: &TestGateway, max_tlp: &str, audience: &str, profile: &str, format: &str) {
+        let body = json!({"id": other.team, "url": other.url, "keys": [{"jwk": other.jwk}],
+                          "max_tlp": max_tlp, "audience": audience, "profile": profile, "format": format});
+        let (s, v) = self.call(reqwest::Method::POST, "/api/v1/peers", Some(body)).await;
+        assert_eq!(s, 201, "{v}");
+    }
+
+    /// Submits a report; returns its id.
+    pub async fn submit(&self, report: &Value) -> String {
+        let (s, v) = self.call(reqwest::Method::POST, "/api/v1/reports", Some(report.clone())).await;
+        assert_eq!(s, 201, "{v}");
+        v["id"].as_str().unwrap().to_string()
+    }
+
+    /// Shares a report; returns the per-peer decisions.
+    pub async fn share(&self, id: &str, peers: &[&str]) -> Vec<Value> {
+        let (s, v) = self.call(reqwest::Method::POST, &format!("/api/v1/reports/{id}/share"), Some(json!({"peers": peers}))).await;
+        assert_eq!(s, 200, "{v}");
+        v["decisions"].as_array().unwrap().clone()
+    }
+
+    pub async fn alerts(&self) -> Vec<Value> {
+        self.get("/api/v1/alerts").await.as_array().unwrap().clone()
+    }
+
+    pub async fn deliveries(&self) -> Vec<Value> {
+        self.get("/api/v1/deliveries").await.as_array().unwrap().clone()
+    }
+
+    pub async fn outbox(&self) -> Vec<Value> {
+        self.get("/api/v1/outbox").await.as_array().unwrap().clone()
+    }
+
+    pub async fn decisions(&self) -> Vec<Value> {
+        self.get("/api/v1/decisions").await.as_array().unwrap().clone()
+    }
+
+    /// POSTs raw bytes to the inbox.
+    pub async fn post_inbox(&self, body: Vec<u8>) -> (u16, Value) {
+        let resp = self
+            .http
+            .post(format!("{}/exchange/v1/messages", self.url))
+            .header("content-type", "application/jose+json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// Polls `check` every 50 ms until it holds or `limit` passes; the test's bound, not a sleep.
+pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out after {limit:?} waiting for: {what}");
+}
+
+/// A report from tests/data/valid.
+pub fn example(name: &str) -> Value {
+    crate::helpers::read_json(&crate::helpers::root().join(format!("tests/data/valid/{name}.json")))
+}
