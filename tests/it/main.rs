@@ -4,6 +4,7 @@ mod cli;
 mod disclosure;
 mod federation;
 mod gateway;
+mod inbound;
 mod helpers;
 mod invalid;
 mod iodef;
