@@ -16,11 +16,16 @@ fn assert_receipt(d: &Value, receiver: &TestGateway) {
     let receipt_jws: Jws = serde_json::from_value(d["receipt_jws"].clone()).unwrap();
     let opened = envelope::open(&receipt_jws).unwrap();
     let key = envelope::parse_public_jwk(&receiver.jwk).unwrap();
-    opened.verify(&key).expect("the receipt is signed by the receiver");
+    opened
+        .verify(&key)
+        .expect("the receipt is signed by the receiver");
     let receipt: Value = serde_json::from_slice(&opened.payload).unwrap();
     let sent: Jws = serde_json::from_value(d["item"]["jws"].clone()).unwrap();
     let sent_payload = envelope::open(&sent).unwrap().payload;
-    assert_eq!(receipt["message_sha256"], envelope::sha256_hex(&sent_payload));
+    assert_eq!(
+        receipt["message_sha256"],
+        envelope::sha256_hex(&sent_payload)
+    );
     assert_eq!(receipt["from"], receiver.team.as_str());
     assert_eq!(receipt["status"], "accepted");
 }
@@ -33,14 +38,24 @@ async fn three_gateways_share_by_policy() {
 
     // The organization forwards incidents to the sector CERT it outsources response to, and
     // shares GREEN with the national CERT.
-    org.add_peer(&sector, "AMBER+STRICT", "service-provider", "none", "stix").await;
-    org.add_peer(&national, "GREEN", "community", "pseudonymize", "iodef").await;
+    org.add_peer(&sector, "AMBER+STRICT", "service-provider", "none", "stix")
+        .await;
+    org.add_peer(&national, "GREEN", "community", "pseudonymize", "iodef")
+        .await;
     // The national CERT shares with the sector CERT (pseudonymized STIX) and its constituent.
-    national.add_peer(&sector, "AMBER", "community", "pseudonymize", "stix").await;
-    national.add_peer(&org, "AMBER", "client", "none", "iodef").await;
+    national
+        .add_peer(&sector, "AMBER", "community", "pseudonymize", "stix")
+        .await;
+    national
+        .add_peer(&org, "AMBER", "client", "none", "iodef")
+        .await;
     // Everyone knows everyone's key, so receipts and messages verify.
-    sector.add_peer(&org, "AMBER", "client", "strict", "iodef").await;
-    sector.add_peer(&national, "AMBER", "community", "none", "stix").await;
+    sector
+        .add_peer(&org, "AMBER", "client", "strict", "iodef")
+        .await;
+    sector
+        .add_peer(&national, "AMBER", "community", "none", "stix")
+        .await;
 
     // 1. An AMBER incident at the organization: to the sector CERT in full (its RED reporter
     //    removed); withheld from the national CERT (GREEN only).
@@ -48,19 +63,36 @@ async fn three_gateways_share_by_policy() {
     let id = org.submit(&incident).await;
     let decisions = org.share(&id, &["cert-sec", "cert-nat"]).await;
     assert_eq!(decisions[0]["decision"], "queued", "{decisions:?}");
-    assert!(decisions[0]["removed"].as_array().unwrap().iter().any(|r| r["pointer"] == "/reporter"));
+    assert!(decisions[0]["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["pointer"] == "/reporter"));
     assert_eq!(decisions[1]["decision"], "withheld");
-    assert!(decisions[1]["reason"].as_str().unwrap().contains("above TLP:GREEN"));
+    assert!(decisions[1]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("above TLP:GREEN"));
 
-    eventually(Duration::from_secs(15), "the sector CERT imports the incident", || async { sector.alerts().await.len() == 1 }).await;
+    eventually(
+        Duration::from_secs(15),
+        "the sector CERT imports the incident",
+        || async { sector.alerts().await.len() == 1 },
+    )
+    .await;
     let alert = &sector.alerts().await[0];
     assert_eq!(alert["sender"], "org-x");
     assert_eq!(alert["format"], "stix-2.1");
     assert_eq!(alert["tlp"], "AMBER+STRICT");
     let doc = alert["document"].to_string();
-    assert!(doc.contains("10.20.1.11"), "profile none keeps the victim side for the outsourced IRT");
+    assert!(
+        doc.contains("10.20.1.11"),
+        "profile none keeps the victim side for the outsourced IRT"
+    );
     assert!(!doc.contains("Jana Novak"), "the RED reporter never leaves");
-    assert!(irtx::convert::check_output(&alert["document"], irtx::convert::Format::Stix).is_empty());
+    assert!(
+        irtx::convert::check_output(&alert["document"], irtx::convert::Format::Stix).is_empty()
+    );
 
     // 2. A CLEAR report at the national CERT: to both peers, each in its own format and
     //    anonymization.
@@ -68,18 +100,36 @@ async fn three_gateways_share_by_policy() {
     let id = national.submit(&phishing).await;
     let d = national.share(&id, &["cert-sec", "org-x"]).await;
     assert!(d.iter().all(|x| x["decision"] == "queued"), "{d:?}");
-    eventually(Duration::from_secs(15), "both peers import the phishing report", || async {
-        sector.alerts().await.len() == 2 && org.alerts().await.len() == 1
-    })
+    eventually(
+        Duration::from_secs(15),
+        "both peers import the phishing report",
+        || async { sector.alerts().await.len() == 2 && org.alerts().await.len() == 1 },
+    )
     .await;
-    let at_sector = sector.alerts().await.into_iter().find(|a| a["sender"] == "cert-nat").unwrap();
+    let at_sector = sector
+        .alerts()
+        .await
+        .into_iter()
+        .find(|a| a["sender"] == "cert-nat")
+        .unwrap();
     assert_eq!(at_sector["format"], "stix-2.1");
     let text = at_sector["document"].to_string();
-    assert!(!text.contains("Constituent abuse desk") && !text.contains("abuse@cert.example.net"), "pseudonymize drops the reporter");
-    assert!(text.contains("tax-refund.phish.example"), "attacker indicators stay usable");
+    assert!(
+        !text.contains("Constituent abuse desk") && !text.contains("abuse@cert.example.net"),
+        "pseudonymize drops the reporter"
+    );
+    assert!(
+        text.contains("tax-refund.phish.example"),
+        "attacker indicators stay usable"
+    );
     let at_org = &org.alerts().await[0];
     assert_eq!(at_org["format"], "iodef-2");
-    assert!(at_org["document"].to_string().contains("abuse@cert.example.net"), "profile none keeps the reporter");
+    assert!(
+        at_org["document"]
+            .to_string()
+            .contains("abuse@cert.example.net"),
+        "profile none keeps the reporter"
+    );
 
     // 3. The senders hold a valid signed receipt per delivery; nothing is left queued.
     eventually(Duration::from_secs(10), "receipts stored", || async {
@@ -90,14 +140,23 @@ async fn three_gateways_share_by_policy() {
         assert_receipt(&d, &sector);
     }
     for d in national.deliveries().await {
-        let receiver = if d["item"]["peer"] == "cert-sec" { &sector } else { &org };
+        let receiver = if d["item"]["peer"] == "cert-sec" {
+            &sector
+        } else {
+            &org
+        };
         assert_receipt(&d, receiver);
     }
     assert!(org.outbox().await.is_empty() && national.outbox().await.is_empty());
 
     // 4. The national CERT got nothing from the organization, and the decision is on record.
     assert!(national.alerts().await.is_empty());
-    let withheld: Vec<Value> = org.decisions().await.into_iter().filter(|d| d["decision"] == "withheld").collect();
+    let withheld: Vec<Value> = org
+        .decisions()
+        .await
+        .into_iter()
+        .filter(|d| d["decision"] == "withheld")
+        .collect();
     assert_eq!(withheld.len(), 1);
     assert_eq!(withheld[0]["peer"], "cert-nat");
 }

@@ -48,8 +48,13 @@ impl TestGateway {
     }
 
     /// Starts (or restarts) the gateway in `dir` on `listen`.
-    pub async fn start(dir: &Path, listen: std::net::SocketAddr, tune: impl FnOnce(&mut Config)) -> Self {
-        let mut config = Config::load(&dir.join("irtx.toml"), Vec::<(String, String)>::new()).unwrap();
+    pub async fn start(
+        dir: &Path,
+        listen: std::net::SocketAddr,
+        tune: impl FnOnce(&mut Config),
+    ) -> Self {
+        let mut config =
+            Config::load(&dir.join("irtx.toml"), Vec::<(String, String)>::new()).unwrap();
         config.listen = listen;
         fast(&mut config);
         tune(&mut config);
@@ -58,7 +63,10 @@ impl TestGateway {
         let addr = app.local_addr();
         let g = app.gateway();
         let jwk = irtx::envelope::public_jwk(&g.key.0.verifying_key());
-        let token = std::fs::read_to_string(dir.join("analyst.token")).unwrap().trim().to_string();
+        let token = std::fs::read_to_string(dir.join("analyst.token"))
+            .unwrap()
+            .trim()
+            .to_string();
         let (stop, stopped) = oneshot::channel::<()>();
         let done = tokio::spawn(async move {
             app.run_until(async move {
@@ -91,15 +99,26 @@ impl TestGateway {
         }
     }
 
-    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.url)).bearer_auth(&self.token);
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.token);
         if let Some(b) = body {
             req = req.json(&b);
         }
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn get(&self, path: &str) -> Value {
@@ -109,23 +128,44 @@ impl TestGateway {
     }
 
     /// Adds `other` as a peer with these settings.
-    pub async fn add_peer(&self, other: &TestGateway, max_tlp: &str, audience: &str, profile: &str, format: &str) {
+    pub async fn add_peer(
+        &self,
+        other: &TestGateway,
+        max_tlp: &str,
+        audience: &str,
+        profile: &str,
+        format: &str,
+    ) {
         let body = json!({"id": other.team, "url": other.url, "keys": [{"jwk": other.jwk}],
                           "max_tlp": max_tlp, "audience": audience, "profile": profile, "format": format});
-        let (s, v) = self.call(reqwest::Method::POST, "/api/v1/peers", Some(body)).await;
+        let (s, v) = self
+            .call(reqwest::Method::POST, "/api/v1/peers", Some(body))
+            .await;
         assert_eq!(s, 201, "{v}");
     }
 
     /// Submits a report; returns its id.
     pub async fn submit(&self, report: &Value) -> String {
-        let (s, v) = self.call(reqwest::Method::POST, "/api/v1/reports", Some(report.clone())).await;
+        let (s, v) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/reports",
+                Some(report.clone()),
+            )
+            .await;
         assert_eq!(s, 201, "{v}");
         v["id"].as_str().unwrap().to_string()
     }
 
     /// Shares a report; returns the per-peer decisions.
     pub async fn share(&self, id: &str, peers: &[&str]) -> Vec<Value> {
-        let (s, v) = self.call(reqwest::Method::POST, &format!("/api/v1/reports/{id}/share"), Some(json!({"peers": peers}))).await;
+        let (s, v) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/v1/reports/{id}/share"),
+                Some(json!({"peers": peers})),
+            )
+            .await;
         assert_eq!(s, 200, "{v}");
         v["decisions"].as_array().unwrap().clone()
     }
@@ -135,7 +175,11 @@ impl TestGateway {
     }
 
     pub async fn deliveries(&self) -> Vec<Value> {
-        self.get("/api/v1/deliveries").await.as_array().unwrap().clone()
+        self.get("/api/v1/deliveries")
+            .await
+            .as_array()
+            .unwrap()
+            .clone()
     }
 
     pub async fn outbox(&self) -> Vec<Value> {
@@ -143,7 +187,11 @@ impl TestGateway {
     }
 
     pub async fn decisions(&self) -> Vec<Value> {
-        self.get("/api/v1/decisions").await.as_array().unwrap().clone()
+        self.get("/api/v1/decisions")
+            .await
+            .as_array()
+            .unwrap()
+            .clone()
     }
 
     /// POSTs raw bytes to the inbox.
@@ -158,7 +206,10 @@ impl TestGateway {
             .unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 }
 

@@ -2,10 +2,11 @@
 
 mod cli;
 mod disclosure;
+mod faults;
 mod federation;
 mod gateway;
-mod inbound;
 mod helpers;
+mod inbound;
 mod invalid;
 mod iodef;
 mod layering;

@@ -1,0 +1,370 @@
+//! Faults on loopback: a peer that is down and comes back, a peer that answers 500, one that
+//! hangs, and a sender killed with SIGKILL in the middle of a stream of deliveries.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::post;
+use serde_json::{json, Value};
+
+use crate::gateway::{eventually, example, TestGateway};
+
+/// A peer that answers every message with `status` after `delay`, counting the hits.
+async fn fake_peer(status: u16, delay: Duration) -> (String, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    let app = axum::Router::new().route(
+        "/exchange/v1/messages",
+        post(move || {
+            let h = h.clone();
+            async move {
+                h.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(delay).await;
+                (
+                    axum::http::StatusCode::from_u16(status).unwrap(),
+                    "{\"error\": \"down for maintenance\"}",
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, hits)
+}
+
+async fn add_raw_peer(a: &TestGateway, id: &str, url: &str) {
+    let jwk = irtx::envelope::public_jwk(
+        &ed25519_dalek::SigningKey::from_bytes(&[5; 32]).verifying_key(),
+    );
+    let body = json!({"id": id, "url": url, "keys": [{"jwk": jwk}], "max_tlp": "AMBER", "audience": "community", "profile": "none", "format": "stix"});
+    let (s, v) = a
+        .call(reqwest::Method::POST, "/api/v1/peers", Some(body))
+        .await;
+    assert_eq!(s, 201, "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_down_for_a_while_gets_every_message_once_in_order() {
+    let a = TestGateway::spawn("cert-a").await;
+    let mut b = TestGateway::spawn("cert-b").await;
+    a.add_peer(&b, "AMBER", "community", "none", "stix").await;
+    b.add_peer(&a, "AMBER", "community", "none", "stix").await;
+    let (dir, addr) = (b.dir.clone(), b.addr);
+    b.shutdown().await;
+
+    let id = a.submit(&example("incident-ddos-minimal")).await;
+    let mut sent = Vec::new();
+    for _ in 0..5 {
+        let d = a.share(&id, &["cert-b"]).await;
+        sent.push(d[0]["message_id"].as_str().unwrap().to_string());
+    }
+    eventually(
+        Duration::from_secs(10),
+        "the sender notices the peer is down",
+        || async {
+            a.outbox().await.first().is_some_and(|i| {
+                i["attempts"].as_u64().unwrap_or(0) >= 2 && i["state"] == "failing"
+            })
+        },
+    )
+    .await;
+
+    // The peer comes back on the same address, with the same store.
+    let b = TestGateway::start(&dir, addr, |_| {}).await;
+    eventually(Duration::from_secs(20), "all five imported", || async {
+        b.alerts().await.len() == 5
+    })
+    .await;
+    let got: Vec<String> = b
+        .alerts()
+        .await
+        .iter()
+        .map(|x| x["message_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(got, sent, "in the order queued, each once");
+    eventually(Duration::from_secs(10), "receipts for all five", || async {
+        a.deliveries().await.len() == 5
+    })
+    .await;
+    assert!(a.outbox().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_and_hanging_peers_are_retried_with_backoff_and_block_no_one() {
+    let a = TestGateway::spawn("cert-a").await;
+    let c = TestGateway::spawn("cert-c").await;
+    a.add_peer(&c, "AMBER", "community", "none", "stix").await;
+    c.add_peer(&a, "AMBER", "community", "none", "stix").await;
+    let (url500, hits500) = fake_peer(500, Duration::ZERO).await;
+    let (url_hang, hits_hang) = fake_peer(200, Duration::from_secs(30)).await;
+    add_raw_peer(&a, "fails", &url500).await;
+    add_raw_peer(&a, "hangs", &url_hang).await;
+
+    let id = a.submit(&example("incident-ddos-minimal")).await;
+    let d = a.share(&id, &["hangs", "fails", "cert-c"]).await;
+    assert!(d.iter().all(|x| x["decision"] == "queued"), "{d:?}");
+    // The healthy peer is served while the others fail or hang (attempt timeout 2 s).
+    eventually(
+        Duration::from_secs(5),
+        "cert-c imports despite the others",
+        || async { c.alerts().await.len() == 1 },
+    )
+    .await;
+    let id2 = a.submit(&example("event-scan-suspected")).await;
+    a.share(&id2, &["cert-c"]).await;
+    eventually(Duration::from_secs(5), "and keeps being served", || async {
+        c.alerts().await.len() == 2
+    })
+    .await;
+
+    eventually(
+        Duration::from_secs(15),
+        "retries of the failing peer",
+        || async { hits500.load(Ordering::SeqCst) >= 4 },
+    )
+    .await;
+    eventually(
+        Duration::from_secs(15),
+        "the hanging peer's attempt times out",
+        || async {
+            a.outbox()
+                .await
+                .iter()
+                .any(|i| i["peer"] == "hangs" && i["attempts"].as_u64() >= Some(1))
+        },
+    )
+    .await;
+    let outbox = a.outbox().await;
+    let failing = outbox.iter().find(|i| i["peer"] == "fails").unwrap();
+    assert_eq!(failing["state"], "failing");
+    assert!(
+        failing["last_error"].as_str().unwrap().starts_with("500"),
+        "{failing}"
+    );
+    // Backoff: the next attempt is scheduled ahead, not hammered every 50 ms poll.
+    let attempts = failing["attempts"].as_u64().unwrap();
+    assert!(hits500.load(Ordering::SeqCst) as u64 <= attempts + 1);
+    let hanging = outbox.iter().find(|i| i["peer"] == "hangs").unwrap();
+    assert!(
+        hanging["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("timed out"),
+        "{hanging}"
+    );
+    assert!(hits_hang.load(Ordering::SeqCst) >= 1);
+    // Ten seconds of 50 ms polls would be 200 attempts without backoff.
+    assert!(attempts < 40, "{attempts} attempts: no backoff?");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_lettered_message_can_be_retried() {
+    let a = TestGateway::spawn_with("cert-a", |c| c.delivery.max_attempts = 2).await;
+    let (url, hits) = fake_peer(503, Duration::ZERO).await;
+    add_raw_peer(&a, "flaky", &url).await;
+    let id = a.submit(&example("incident-ddos-minimal")).await;
+    a.share(&id, &["flaky"]).await;
+    eventually(
+        Duration::from_secs(10),
+        "dead-lettered after 2 attempts",
+        || async {
+            a.outbox()
+                .await
+                .first()
+                .is_some_and(|i| i["state"] == "dead-lettered")
+        },
+    )
+    .await;
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    let seq = a.outbox().await[0]["seq"].as_u64().unwrap();
+    let (s, v) = a
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/outbox/{seq}/retry"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    eventually(Duration::from_secs(10), "two more attempts", || async {
+        hits.load(Ordering::SeqCst) >= 4
+    })
+    .await;
+}
+
+/// Starts `irtx serve` in `dir` on a free port; returns the child and the API's base URL.
+fn serve(dir: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_irtx"))
+        .current_dir(dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .env("IRTX_DELIVERY__BASE_DELAY_MS", "50")
+        .env("IRTX_DELIVERY__MAX_DELAY_MS", "500")
+        .env("IRTX_DELIVERY__POLL_MS", "50")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(i) = line.find("listening on http://") {
+                let url = line[i + "listening on ".len()..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .to_string();
+                let _ = tx.send(url);
+            }
+        }
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("irtx serve logs its address");
+    (child, url)
+}
+
+async fn api(
+    url: &str,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{url}{path}"))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    assert!(resp.status().is_success(), "{path}: {}", resp.status());
+    resp.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_killed_mid_stream_delivers_everything_once_after_restart() {
+    const N: usize = 30;
+    let b = TestGateway::spawn("cert-b").await;
+    // Each delivery takes 100 ms through this proxy, so the kill lands mid-stream.
+    let target = b.url.clone();
+    let proxy = axum::Router::new().route(
+        "/exchange/v1/messages",
+        post(move |body: axum::body::Bytes| {
+            let target = target.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let r = reqwest::Client::new()
+                    .post(format!("{target}/exchange/v1/messages"))
+                    .header("content-type", "application/jose+json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = axum::http::StatusCode::from_u16(r.status().as_u16()).unwrap();
+                (status, r.bytes().await.unwrap())
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, proxy).await.unwrap() });
+
+    let tmp = tempfile::tempdir().unwrap();
+    let init = irtx::cli::init::initialize(tmp.path(), "cert-a", None).unwrap();
+    let token = init.analyst_token.clone();
+    let body = json!({"id": "cert-a", "url": "http://127.0.0.1:9", "keys": [{"jwk": init.public_jwk}],
+                      "max_tlp": "AMBER", "audience": "community", "profile": "none", "format": "stix"});
+    assert_eq!(
+        b.call(reqwest::Method::POST, "/api/v1/peers", Some(body))
+            .await
+            .0,
+        201
+    );
+
+    let (mut child, url) = serve(tmp.path());
+    let peer = json!({"id": "cert-b", "url": proxy_url, "keys": [{"jwk": b.jwk}], "max_tlp": "AMBER",
+                      "audience": "community", "profile": "none", "format": "stix"});
+    api(
+        &url,
+        &token,
+        reqwest::Method::POST,
+        "/api/v1/peers",
+        Some(peer),
+    )
+    .await;
+    let report = api(
+        &url,
+        &token,
+        reqwest::Method::POST,
+        "/api/v1/reports",
+        Some(example("incident-ddos-minimal")),
+    )
+    .await;
+    let id = report["id"].as_str().unwrap().to_string();
+    for _ in 0..N {
+        api(
+            &url,
+            &token,
+            reqwest::Method::POST,
+            &format!("/api/v1/reports/{id}/share"),
+            Some(json!({"peers": ["cert-b"]})),
+        )
+        .await;
+    }
+    eventually(
+        Duration::from_secs(20),
+        "some, not all, delivered",
+        || async { b.alerts().await.len() >= 5 },
+    )
+    .await;
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before = b.alerts().await.len();
+    assert!(
+        before < N,
+        "the kill came too late to test anything ({before} delivered)"
+    );
+
+    let (mut child, url) = serve(tmp.path());
+    eventually(
+        Duration::from_secs(30),
+        "everything queued is imported",
+        || async { b.alerts().await.len() == N },
+    )
+    .await;
+    let ids: std::collections::HashSet<String> = b
+        .alerts()
+        .await
+        .iter()
+        .map(|a| a["message_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), N, "each message imported exactly once");
+    let url2 = url.clone();
+    let token2 = token.clone();
+    eventually(
+        Duration::from_secs(10),
+        "the sender holds a receipt for each",
+        move || {
+            let (u, t) = (url2.clone(), token2.clone());
+            async move {
+                api(&u, &t, reqwest::Method::GET, "/api/v1/deliveries", None)
+                    .await
+                    .as_array()
+                    .unwrap()
+                    .len()
+                    == N
+            }
+        },
+    )
+    .await;
+    let outbox = api(&url, &token, reqwest::Method::GET, "/api/v1/outbox", None).await;
+    assert!(outbox.as_array().unwrap().is_empty(), "{outbox}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
