@@ -55,6 +55,43 @@ pub struct Config {
     /// Peers defined in the config file, by id.
     #[serde(default)]
     pub peers: BTreeMap<PeerId, PeerConfig>,
+    /// Routing rules: reports that match are shared automatically when submitted.
+    #[serde(default)]
+    pub routing: Vec<RoutingRule>,
+}
+
+/// `[[routing]]`: share matching reports automatically on submission. The TLP decision
+/// still applies per peer; a rule only saves the analyst the `share` call.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingRule {
+    /// The peers to share with.
+    pub peers: Vec<String>,
+    /// Categories that match (`intrusions/system-compromise`, or a class with `/*`). Empty:
+    /// any.
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// Report kinds that match (`event`, `incident`, `vulnerability`). Empty: any.
+    #[serde(default)]
+    pub kinds: Vec<String>,
+    /// Only reports labelled at most this TLP match. Default: any.
+    #[serde(default)]
+    pub max_tlp: Option<Tlp>,
+}
+
+impl RoutingRule {
+    /// Whether a report matches this rule.
+    pub fn matches(&self, r: &crate::report::Report) -> bool {
+        let cat = r.category.map(|c| c.code()).unwrap_or("");
+        let cat_ok = self.categories.is_empty()
+            || self.categories.iter().any(|c| match c.strip_suffix("/*") {
+                Some(class) => cat.split('/').next() == Some(class),
+                None => c == cat,
+            });
+        let kind_ok = self.kinds.is_empty() || self.kinds.iter().any(|k| k == r.kind.as_str());
+        let tlp_ok = self.max_tlp.is_none_or(|m| r.tlp <= m);
+        cat_ok && kind_ok && tlp_ok
+    }
 }
 
 fn default_listen() -> std::net::SocketAddr {
@@ -481,6 +518,30 @@ impl Config {
         }
         if self.exchange.replay_window_s <= 0 {
             out.push("exchange.replay_window_s must be positive".into());
+        }
+        for (i, r) in self.routing.iter().enumerate() {
+            if r.peers.is_empty() {
+                out.push(format!("routing[{i}]: no peers"));
+            }
+            for c in &r.categories {
+                let class_only = c.strip_suffix("/*").is_some_and(|cl| {
+                    crate::report::vocab::CATEGORIES
+                        .iter()
+                        .any(|(code, _)| code.split('/').next() == Some(cl))
+                });
+                if !class_only && c.parse::<crate::report::Category>().is_err() {
+                    out.push(format!(
+                        "routing[{i}]: `{c}` is not a category or `class/*`"
+                    ));
+                }
+            }
+            for k in &r.kinds {
+                if !["event", "incident", "vulnerability"].contains(&k.as_str()) {
+                    out.push(format!(
+                        "routing[{i}]: `{k}` is not event, incident or vulnerability"
+                    ));
+                }
+            }
         }
         if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
             out.push("tls: give both cert_file and key_file, or neither".into());

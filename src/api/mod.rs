@@ -187,8 +187,12 @@ async fn submit_report(
 ) -> Result<Response, ApiError> {
     let bytes = body(b, s.gateway.config.api.max_body_bytes)?;
     let g = s.gateway.clone();
-    let id = blocking(move || g.submit(&bytes)).await?;
-    Ok((StatusCode::CREATED, Json(json!({"id": id}))).into_response())
+    let (id, routed) = blocking(move || g.submit_and_route(&bytes)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": id, "routed": routed})),
+    )
+        .into_response())
 }
 
 async fn list_reports(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {

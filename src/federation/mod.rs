@@ -203,6 +203,35 @@ impl Gateway {
         })
     }
 
+    /// Validates and stores a report, then shares it as the routing rules say. Returns the
+    /// id and the automatic decisions.
+    pub fn submit_and_route(
+        &self,
+        raw: &[u8],
+    ) -> Result<(String, Vec<ShareOutcome>), ServiceError> {
+        let id = self.submit(raw)?;
+        let stored = self
+            .store
+            .report(&id)?
+            .ok_or_else(|| ServiceError::Internal("report vanished".into()))?;
+        let r: Report = report::validate::parse_value(&stored.report)
+            .map_err(|v| ServiceError::Internal(v[0].to_string()))?;
+        let mut peers: Vec<String> = Vec::new();
+        for rule in self.config.routing.iter().filter(|rule| rule.matches(&r)) {
+            for p in &rule.peers {
+                if !peers.contains(p) {
+                    peers.push(p.clone());
+                }
+            }
+        }
+        let decisions = if peers.is_empty() {
+            Vec::new()
+        } else {
+            self.share(&id, &peers)?
+        };
+        Ok((id, decisions))
+    }
+
     /// Validates and stores a report; assigns an id when it has none. The report is on disk
     /// when this returns.
     #[tracing::instrument(skip_all)]

@@ -205,3 +205,47 @@ fn vocab_lists_the_whole_mapping() {
         String::from_utf8_lossy(&table.stdout).contains("rsit:intrusions=\"system-compromise\"")
     );
 }
+
+#[test]
+fn the_readme_run_command_serves_and_answers_healthz() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new("bash")
+        .arg(crate::helpers::root().join("scripts/run.sh"))
+        .args(["--listen", "127.0.0.1:0"])
+        .env("IRTX_BIN", env!("CARGO_BIN_EXE_irtx"))
+        .env("IRTX_DIR", dir.path().join("gw"))
+        .env("IRTX_TEAM_ID", "cert-readme")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = crate::gateway::listening_url(&mut child);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let health: Value = rt.block_on(async {
+        reqwest::get(format!("{url}/healthz"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(health["status"], "ok");
+    // The API wants the analyst token that init wrote with mode 0600.
+    let token = dir.path().join("gw/analyst.token");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&token).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let status = rt.block_on(async {
+        reqwest::get(format!("{url}/api/v1/reports"))
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    assert_eq!(status, 401);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

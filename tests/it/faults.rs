@@ -1,7 +1,6 @@
 //! Faults on loopback: a peer that is down and comes back, a peer that answers 500, one that
 //! hangs, and a sender killed with SIGKILL in the middle of a stream of deliveries.
 
-use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -209,23 +208,7 @@ fn serve(dir: &std::path::Path) -> (Child, String) {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(i) = line.find("listening on http://") {
-                let url = line[i + "listening on ".len()..]
-                    .split_whitespace()
-                    .next()
-                    .unwrap()
-                    .to_string();
-                let _ = tx.send(url);
-            }
-        }
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("irtx serve logs its address");
+    let url = crate::gateway::listening_url(&mut child);
     (child, url)
 }
 

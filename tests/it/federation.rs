@@ -160,3 +160,48 @@ async fn three_gateways_share_by_policy() {
     assert_eq!(withheld.len(), 1);
     assert_eq!(withheld[0]["peer"], "cert-nat");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routing_rules_share_matching_reports_on_submission() {
+    let b = TestGateway::spawn("cert-b").await;
+    let a = TestGateway::spawn_with("cert-a", |c| {
+        c.routing.push(irtx::config::RoutingRule {
+            peers: vec!["cert-b".into()],
+            categories: vec!["malicious-code/*".into()],
+            kinds: vec![],
+            max_tlp: Some(irtx::tlp::Tlp::Amber),
+        })
+    })
+    .await;
+    a.add_peer(&b, "AMBER+STRICT", "community", "none", "stix")
+        .await;
+    b.add_peer(&a, "AMBER", "community", "none", "stix").await;
+
+    let (s, v) = a
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/reports",
+            Some(example("incident-ransomware-full")),
+        )
+        .await;
+    assert_eq!(s, 201);
+    assert_eq!(v["routed"][0]["peer"], "cert-b");
+    assert_eq!(v["routed"][0]["decision"], "queued");
+    let (_, v) = a
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/reports",
+            Some(example("incident-ddos-minimal")),
+        )
+        .await;
+    assert!(
+        v["routed"].as_array().unwrap().is_empty(),
+        "a DDoS report matches no rule"
+    );
+    eventually(
+        Duration::from_secs(10),
+        "the routed report arrives",
+        || async { b.alerts().await.len() == 1 },
+    )
+    .await;
+}

@@ -241,3 +241,27 @@ where
 pub fn example(name: &str) -> Value {
     crate::helpers::read_json(&crate::helpers::root().join(format!("tests/data/valid/{name}.json")))
 }
+
+/// Waits for a child `irtx serve` to log its address; returns its base URL.
+pub fn listening_url(child: &mut std::process::Child) -> String {
+    use std::io::BufRead as _;
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(i) = line.find("listening on http") {
+                let url = line[i + "listening on ".len()..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .to_string();
+                let _ = tx.send(url);
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("irtx serve logs its address")
+}
