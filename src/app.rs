@@ -23,6 +23,7 @@ use crate::store::Store;
 pub struct App {
     listener: TcpListener,
     state: AppState,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
 }
 
 impl App {
@@ -48,10 +49,26 @@ impl App {
             );
         }
         let token_sha256: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if config.tls.cert_file.is_some() {
-            bail!("[tls] is configured, but this build serves plain HTTP only; put a TLS-terminating proxy in front, or remove [tls]");
-        }
-        if !config.listen.ip().is_loopback() && !config.tls.allow_plain_http {
+        let tls = match (&config.tls.cert_file, &config.tls.key_file) {
+            (Some(cert), Some(key)) => {
+                let (cert, key) = (config.path(cert), config.path(key));
+                // The private key is a secret: same rule as every key file.
+                keys::read_secret_text(&key).context("the TLS private key")?;
+                let c = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "loading the TLS certificate `{}` and key `{}`",
+                            cert.display(),
+                            key.display()
+                        )
+                    })?;
+                tracing::info!(cert = %cert.display(), "TLS certificate loaded");
+                Some(c)
+            }
+            _ => None,
+        };
+        if tls.is_none() && !config.listen.ip().is_loopback() && !config.tls.allow_plain_http {
             bail!(
                 "refusing to serve plain HTTP on {} (not loopback): messages between teams must not be readable on the way. Configure [tls], or set tls.allow_plain_http = true if a proxy terminates TLS",
                 config.listen
@@ -68,7 +85,17 @@ impl App {
                 gateway: Arc::new(gateway),
                 token_sha256,
             },
+            tls,
         })
+    }
+
+    /// `https` or `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
     }
 
     /// Where the gateway listens.
@@ -91,11 +118,32 @@ impl App {
         let addr = self.local_addr();
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = tokio::spawn(self.state.gateway.clone().run_worker(stop_rx));
-        tracing::info!(%addr, "irtx listening on http://{addr}");
-        axum::serve(self.listener, api::router(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving")?;
+        let router = api::router(self.state);
+        match self.tls {
+            Some(tls) => {
+                tracing::info!(%addr, "irtx listening on https://{addr}");
+                let handle = axum_server::Handle::new();
+                let h = handle.clone();
+                tokio::spawn(async move {
+                    shutdown.await;
+                    h.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+                });
+                let std_listener = self.listener.into_std().context("the listener")?;
+                axum_server::tls_rustls::from_tcp_rustls(std_listener, tls)
+                    .context("the TLS listener")?
+                    .handle(handle)
+                    .serve(router.into_make_service())
+                    .await
+                    .context("serving")?;
+            }
+            None => {
+                tracing::info!(%addr, "irtx listening on http://{addr}");
+                axum::serve(self.listener, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+                    .context("serving")?;
+            }
+        }
         let _ = stop_tx.send(true);
         let _ = worker.await;
         tracing::info!("irtx stopped");

@@ -190,6 +190,10 @@ pub struct DeliveryConfig {
     /// How often the worker looks for due messages, in milliseconds. Default 500.
     #[serde(default = "default_poll")]
     pub poll_ms: u64,
+    /// Extra PEM CA certificates to trust for peers' HTTPS (for a federation's own CA or a
+    /// peer's self-signed certificate), besides the public web roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for DeliveryConfig {
@@ -200,6 +204,7 @@ impl Default for DeliveryConfig {
             max_attempts: default_max_attempts(),
             timeout_ms: default_attempt_timeout(),
             poll_ms: default_poll(),
+            ca_file: None,
         }
     }
 }

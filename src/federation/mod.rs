@@ -183,7 +183,18 @@ impl Gateway {
         key: TeamKey,
         config: Config,
     ) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if let Some(ca) = &config.delivery.ca_file {
+            let path = config.path(ca);
+            let pem = std::fs::read(&path)
+                .map_err(|e| format!("cannot read delivery.ca_file `{}`: {e}", path.display()))?;
+            for cert in reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| format!("delivery.ca_file `{}`: {e}", path.display()))?
+            {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder
             .timeout(std::time::Duration::from_millis(config.delivery.timeout_ms))
             .connect_timeout(std::time::Duration::from_millis(
                 config.delivery.timeout_ms.min(5_000),

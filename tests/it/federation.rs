@@ -205,3 +205,41 @@ async fn routing_rules_share_matching_reports_on_submission() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_talk_https_when_a_certificate_is_configured() {
+    // B serves HTTPS with a self-signed certificate; A trusts it through delivery.ca_file.
+    let tmp = tempfile::tempdir().unwrap();
+    let bdir = tmp.path().join("b");
+    irtx::cli::init::initialize(&bdir, "cert-b", None).unwrap();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    std::fs::write(bdir.join("tls.crt"), cert.cert.pem()).unwrap();
+    irtx::keys::write_secret_file(&bdir.join("tls.key"), &cert.signing_key.serialize_pem())
+        .unwrap();
+    let b = TestGateway::start(&bdir, "127.0.0.1:0".parse().unwrap(), |c| {
+        c.tls.cert_file = Some("tls.crt".into());
+        c.tls.key_file = Some("tls.key".into());
+    })
+    .await;
+    assert!(b.url.starts_with("https://"), "{}", b.url);
+    let ca = bdir.join("tls.crt");
+    let a = TestGateway::spawn_with("cert-a", move |c| c.delivery.ca_file = Some(ca)).await;
+    a.add_peer(&b, "AMBER", "community", "none", "stix").await;
+    b.add_peer(&a, "AMBER", "community", "none", "stix").await;
+    let id = a.submit(&example("incident-ddos-minimal")).await;
+    a.share(&id, &["cert-b"]).await;
+    eventually(Duration::from_secs(10), "delivered over HTTPS", || async {
+        b.alerts().await.len() == 1
+    })
+    .await;
+    eventually(Duration::from_secs(10), "receipt stored", || async {
+        a.deliveries().await.len() == 1
+    })
+    .await;
+    // A client that does not trust the certificate gets no answer.
+    assert!(
+        reqwest::get(format!("{}/healthz", b.url)).await.is_err(),
+        "an untrusted certificate was accepted"
+    );
+}

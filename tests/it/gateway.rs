@@ -59,7 +59,13 @@ impl TestGateway {
         fast(&mut config);
         tune(&mut config);
         let team = config.team.id.to_string();
+        let mut http = reqwest::Client::builder();
+        if let Some(cert) = &config.tls.cert_file {
+            let pem = std::fs::read(config.path(cert)).unwrap();
+            http = http.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
+        }
         let app = App::build(config).await.unwrap();
+        let scheme = app.scheme();
         let addr = app.local_addr();
         let g = app.gateway();
         let jwk = irtx::envelope::public_jwk(&g.key.0.verifying_key());
@@ -77,12 +83,12 @@ impl TestGateway {
         });
         TestGateway {
             team,
-            url: format!("http://{addr}"),
+            url: format!("{scheme}://{addr}"),
             token,
             jwk,
             dir: dir.to_path_buf(),
             addr,
-            http: reqwest::Client::new(),
+            http: http.build().unwrap(),
             stop: Some(stop),
             done: Some(done),
             _tmp: None,
