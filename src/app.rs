@@ -117,6 +117,7 @@ impl App {
     ) -> anyhow::Result<()> {
         let addr = self.local_addr();
         let (stop_tx, stop_rx) = watch::channel(false);
+        let gateway = self.state.gateway.clone();
         let worker = tokio::spawn(self.state.gateway.clone().run_worker(stop_rx));
         let router = api::router(self.state);
         match self.tls {
@@ -146,6 +147,18 @@ impl App {
         }
         let _ = stop_tx.send(true);
         let _ = worker.await;
+        // Sign the ledger's head, so a ledger cut short after this stop is caught.
+        let at = crate::exchange::outbound::rfc3339(time::OffsetDateTime::now_utc());
+        match gateway.ledger.checkpoint(
+            gateway.store.as_ref(),
+            gateway.team.id.as_str(),
+            &at,
+            &gateway.key.0,
+        ) {
+            Ok(Some(c)) => tracing::info!(seq = c.seq, "ledger checkpoint signed"),
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "cannot sign a ledger checkpoint"),
+        }
         tracing::info!("irtx stopped");
         Ok(())
     }

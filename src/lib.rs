@@ -18,6 +18,7 @@ pub mod envelope;
 pub mod exchange;
 pub mod federation;
 pub mod keys;
+pub mod ledger;
 pub mod peer;
 pub mod report;
 pub mod schema;

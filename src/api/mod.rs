@@ -127,6 +127,9 @@ pub fn router(state: AppState) -> Router {
         .route("/peers", post(add_peer).get(list_peers))
         .route("/peers/{id}", get(get_peer).delete(remove_peer))
         .route("/identity", get(identity))
+        .route("/disclosures", get(disclosures))
+        .route("/ledger/checkpoint", post(ledger_checkpoint))
+        .route("/ledger/export", get(ledger_export))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .nest("/api/v1", api)
@@ -277,7 +280,7 @@ async fn retry_outbox(
     Path(seq): Path<u64>,
 ) -> Result<Json<Value>, ApiError> {
     let g = s.gateway.clone();
-    let i = blocking(move || g.retry(seq)).await?;
+    let i = blocking(move || g.retry(seq, "an analyst (API)")).await?;
     Ok(Json(
         json!({"seq": seq, "message_id": i.message_id, "state": i.state}),
     ))
@@ -523,6 +526,81 @@ async fn inbound(
         answer.body.to_string(),
     )
         .into_response())
+}
+
+/// Query of `GET /api/v1/disclosures`.
+#[derive(Debug, Deserialize)]
+struct DisclosureQuery {
+    peer: Option<String>,
+    report: Option<String>,
+    indicator: Option<String>,
+    since: Option<String>,
+    state: Option<String>,
+}
+
+/// `GET /api/v1/disclosures?peer=&report=&indicator=&since=&state=`: ledger entries.
+async fn disclosures(
+    State(s): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<DisclosureQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let since = match &q.since {
+        Some(t) => Some(
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| {
+                    ApiError::Invalid(vec![Violation::new(
+                        "/since",
+                        format!("`{t}` is not an RFC 3339 time"),
+                    )])
+                })?,
+        ),
+        None => None,
+    };
+    let query = crate::ledger::Query {
+        peer: q.peer,
+        report: q.report,
+        indicator: q.indicator,
+        since,
+        state: q.state,
+    };
+    let g = s.gateway.clone();
+    let entries = blocking(move || {
+        let mut out = Vec::new();
+        for e in g.store.ledger_entries() {
+            let e = e?;
+            if query.matches(&e) {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(Json(json!(entries)))
+}
+
+/// `POST /api/v1/ledger/checkpoint`: sign the head now.
+async fn ledger_checkpoint(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let g = s.gateway.clone();
+    let c = blocking(move || {
+        let at = crate::exchange::outbound::rfc3339(time::OffsetDateTime::now_utc());
+        Ok(g.ledger
+            .checkpoint(g.store.as_ref(), g.team.id.as_str(), &at, &g.key.0)?)
+    })
+    .await?;
+    Ok(Json(json!(c)))
+}
+
+/// `GET /api/v1/ledger/export`: JSON lines (header, checkpoints, entries), after a fresh
+/// checkpoint, verifiable with the team's public key alone.
+async fn ledger_export(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let g = s.gateway.clone();
+    let text = blocking(move || {
+        let mut out = Vec::new();
+        crate::ledger::export(g.store.as_ref(), &g.ledger, &g.team, &g.key.0, &mut out)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        Ok(out)
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "application/jsonl")], text).into_response())
 }
 
 async fn healthz() -> Json<Value> {

@@ -41,6 +41,35 @@ impl ApiClient {
         })
     }
 
+    /// A GET whose answer is text (the ledger export).
+    pub fn call_text(&self, method: reqwest::Method, path: &str) -> Result<String, Failure> {
+        let url = format!("{}{path}", self.base);
+        self.rt.block_on(async {
+            let resp = self
+                .http
+                .request(method, &url)
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .map_err(|e| {
+                    Failure::runtime(format!(
+                        "cannot reach the gateway at {}: {}",
+                        self.base,
+                        e.without_url()
+                    ))
+                })?;
+            if !resp.status().is_success() {
+                return Err(Failure::runtime(format!(
+                    "the gateway answered {}",
+                    resp.status()
+                )));
+            }
+            resp.text()
+                .await
+                .map_err(|e| Failure::runtime(e.to_string()))
+        })
+    }
+
     /// Calls the API; a 4xx becomes exit 3 with every detail, anything else unexpected exit 1.
     pub fn call(
         &self,

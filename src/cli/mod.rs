@@ -5,6 +5,7 @@
 mod client;
 mod convert;
 pub mod init;
+mod ledger;
 mod peer;
 mod pseudonym;
 mod report;
@@ -52,6 +53,9 @@ pub enum Command {
     /// Submit reports to the running gateway.
     #[command(subcommand)]
     Report(report::ReportCommand),
+    /// The disclosure ledger: what was disclosed to whom, provably.
+    #[command(subcommand)]
+    Ledger(ledger::LedgerCommand),
     /// Validate reports, STIX 2.1 bundles or IODEF v2 JSON documents (detected per file).
     ///
     /// Prints `FILE: ok (...)` for each valid file and `FILE: /json/pointer: reason` for every
@@ -110,6 +114,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve(a) => serve::run(&cli, a),
         Command::Peer(c) => peer::run(&cli, c),
         Command::Report(c) => report::run(&cli, c),
+        Command::Ledger(c) => ledger::run(&cli, c),
         Command::Validate(a) => validate::run(a),
         Command::Convert(a) => convert::run(&cli, a),
         Command::Vocab(a) => vocab::run(a),

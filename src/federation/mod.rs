@@ -96,6 +96,8 @@ pub struct Gateway {
     pub metrics: Metrics,
     /// Peers whose queue a delivery task is working on.
     in_flight: Mutex<HashSet<String>>,
+    /// The disclosure ledger's writer.
+    pub ledger: crate::ledger::Ledger,
 }
 
 /// What went wrong in a service call.
@@ -211,7 +213,21 @@ impl Gateway {
             wake: Notify::new(),
             metrics: Metrics::new(),
             in_flight: Mutex::new(HashSet::new()),
+            ledger: crate::ledger::Ledger::new(),
         })
+    }
+
+    /// Appends a ledger entry; a ledger failure is a store failure and fails the call.
+    pub fn record(&self, body: crate::ledger::chain::EntryBody) -> Result<(), ServiceError> {
+        self.ledger
+            .append(
+                self.store.as_ref(),
+                body,
+                self.team.id.as_str(),
+                &self.key.0,
+            )
+            .map(|_| ())
+            .map_err(ServiceError::from)
     }
 
     /// Validates and stores a report, then shares it as the routing rules say. Returns the
@@ -362,6 +378,17 @@ impl Gateway {
                 record.decision = "withheld".into();
                 record.reason = Some(w.to_string());
                 self.store.record_decision(&record)?;
+                self.record(crate::ledger::chain::EntryBody {
+                    at: record.at.clone(),
+                    event: "withheld".into(),
+                    report_id: report_id.to_string(),
+                    report_digest: Some(report_digest(report)),
+                    peer: p.id.clone(),
+                    reason: record.reason.clone(),
+                    profile: record.profile.clone(),
+                    format: record.format.clone(),
+                    ..Default::default()
+                })?;
                 tracing::info!(peer.id = %p.id, "report withheld from peer by policy");
                 return Ok(ShareOutcome {
                     peer: p.id,
@@ -415,6 +442,46 @@ impl Gateway {
         record.message_id = Some(sealed.message.id.clone());
         record.marking = Some(ready.marking.as_str().to_string());
         self.store.record_decision(&record)?;
+        let replaced: std::collections::HashMap<&str, &str> = ready
+            .anonymized
+            .replacements
+            .iter()
+            .map(|r| (r.original.as_str(), r.pseudonym.as_str()))
+            .collect();
+        let indicators = ready
+            .plan
+            .report
+            .indicators
+            .iter()
+            .map(|i| crate::ledger::chain::Disclosed {
+                value: i.value.clone(),
+                sent_as: replaced
+                    .get(i.value.as_str())
+                    .map_or(i.value.clone(), |p| p.to_string()),
+            })
+            .collect();
+        self.record(crate::ledger::chain::EntryBody {
+            at: record.at.clone(),
+            event: "queued".into(),
+            report_id: report_id.to_string(),
+            report_digest: Some(report_digest(report)),
+            peer: p.id.clone(),
+            reason: None,
+            removed: removed.clone(),
+            marking: record.marking.clone(),
+            profile: record.profile.clone(),
+            key_domain: Some(if profile.needs_key() {
+                domain.clone()
+            } else {
+                "none".into()
+            }),
+            format: record.format.clone(),
+            document_sha256: Some(envelope::sha256_hex(&envelope::canonical(&ready.document))),
+            message_id: Some(sealed.message.id.clone()),
+            message_sha256: Some(sealed.sha256.clone()),
+            indicators,
+            receipt: None,
+        })?;
         tracing::info!(peer.id = %p.id, message.id = %sealed.message.id, tlp = %ready.marking, "message queued for peer");
         Ok(ShareOutcome {
             peer: p.id,
@@ -527,8 +594,8 @@ impl Gateway {
         }
     }
 
-    /// Marks a dead-lettered message for another round of attempts.
-    pub fn retry(&self, seq: u64) -> Result<OutboxItem, ServiceError> {
+    /// Marks a dead-lettered message for another round of attempts; `by` says who asked.
+    pub fn retry(&self, seq: u64, by: &str) -> Result<OutboxItem, ServiceError> {
         let (_, mut item) = self
             .store
             .outbox()?
@@ -544,7 +611,24 @@ impl Gateway {
         item.attempts = 0;
         item.next_attempt_ms = 0;
         self.store.update_outbox(seq, &item)?;
+        self.record(crate::ledger::chain::EntryBody {
+            at: rfc3339(OffsetDateTime::now_utc()),
+            event: "retried".into(),
+            report_id: item.report_id.clone(),
+            peer: item.peer.clone(),
+            reason: Some(format!("retried by {by}")),
+            message_id: Some(item.message_id.clone()),
+            message_sha256: Some(item.sha256.clone()),
+            ..Default::default()
+        })?;
         self.wake.notify_one();
         Ok(item)
     }
+}
+
+/// SHA-256 of a report version's canonical JSON.
+pub fn report_digest(r: &Report) -> String {
+    envelope::sha256_hex(&envelope::canonical(
+        &serde_json::to_value(r).expect("a report serializes"),
+    ))
 }

@@ -126,6 +126,7 @@ impl Gateway {
                         tracing::error!(peer.id = %peer, error = %e, "cannot record a delivery");
                         return delivered;
                     }
+                    self.ledger_state(&item, "delivered", None, Some(d.receipt_jws.clone()));
                     tracing::info!(peer.id = %peer, message.id = %item.message_id, status = ?d.receipt.status, "message delivered; receipt stored");
                     delivered += 1;
                 }
@@ -151,11 +152,49 @@ impl Gateway {
                     if let Err(e) = self.store.update_outbox(seq, &item) {
                         tracing::error!(peer.id = %peer, error = %e, "cannot record a delivery attempt");
                     }
+                    // The ledger records state changes, not every retry.
+                    match item.state {
+                        DeliveryState::DeadLettered => {
+                            let event = if permanent {
+                                "refused"
+                            } else {
+                                "dead-lettered"
+                            };
+                            self.ledger_state(&item, event, Some(why), None);
+                        }
+                        _ if item.attempts == 1 => {
+                            self.ledger_state(&item, "failing", Some(why), None)
+                        }
+                        _ => {}
+                    }
                     if item.state == DeliveryState::Failing {
                         return delivered;
                     }
                 }
             }
+        }
+    }
+
+    fn ledger_state(
+        &self,
+        item: &OutboxItem,
+        event: &str,
+        reason: Option<String>,
+        receipt: Option<Jws>,
+    ) {
+        let body = crate::ledger::chain::EntryBody {
+            at: rfc3339(OffsetDateTime::now_utc()),
+            event: event.to_string(),
+            report_id: item.report_id.clone(),
+            peer: item.peer.clone(),
+            reason,
+            message_id: Some(item.message_id.clone()),
+            message_sha256: Some(item.sha256.clone()),
+            receipt,
+            ..Default::default()
+        };
+        if let Err(e) = self.record(body) {
+            tracing::error!(peer.id = %item.peer, error = %e, "cannot append to the ledger");
         }
     }
 

@@ -155,6 +155,29 @@ pub fn suite(s: &dyn Store) {
     assert_eq!(s.alert(&first.id).unwrap(), Some(first));
     assert!(s.alert("nope").unwrap().is_none());
 
+    // Ledger: appended in order, read back in order, last is the head.
+    assert!(s.ledger_last().unwrap().is_none());
+    let mut last = None;
+    for i in 0..3 {
+        let e = crate::ledger::chain::link(
+            last.as_ref(),
+            crate::ledger::chain::EntryBody {
+                event: "queued".into(),
+                report_id: format!("r{i}"),
+                ..Default::default()
+            },
+        );
+        s.ledger_put(&e).unwrap();
+        last = Some(e);
+    }
+    assert_eq!(s.ledger_last().unwrap(), last);
+    let seqs: Vec<u64> = s.ledger_entries().map(|e| e.unwrap().seq).collect();
+    assert_eq!(seqs, vec![0, 1, 2]);
+    let key = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
+    let cp = crate::ledger::chain::checkpoint(last.as_ref().unwrap(), "a", "t", &key);
+    s.put_checkpoint(&cp).unwrap();
+    assert_eq!(s.checkpoints().unwrap(), vec![cp]);
+
     // Quarantine.
     s.quarantine(&json!({"reason": "x"})).unwrap();
     assert_eq!(s.quarantined().unwrap(), vec![json!({"reason": "x"})]);

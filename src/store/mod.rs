@@ -239,6 +239,17 @@ pub trait Store: Send + Sync {
     fn alert(&self, id: &str) -> Result<Option<Alert>>;
     /// All alerts, oldest first.
     fn alerts(&self) -> Result<Vec<Alert>>;
+    /// The last ledger entry.
+    fn ledger_last(&self) -> Result<Option<crate::ledger::chain::Entry>>;
+    /// Appends a ledger entry (its `seq` is the key). The caller serializes appends.
+    fn ledger_put(&self, e: &crate::ledger::chain::Entry) -> Result<()>;
+    /// Every ledger entry in `seq` order, streamed.
+    fn ledger_entries(&self) -> Box<dyn Iterator<Item = Result<crate::ledger::chain::Entry>> + '_>;
+    /// Stores a checkpoint.
+    fn put_checkpoint(&self, c: &crate::ledger::chain::Checkpoint) -> Result<()>;
+    /// Every checkpoint, in `seq` order.
+    fn checkpoints(&self) -> Result<Vec<crate::ledger::chain::Checkpoint>>;
+
     /// Keeps a refused message whose markings were not exact TLP ids, for an analyst.
     fn quarantine(&self, record: &Value) -> Result<()>;
     /// The quarantined messages.

@@ -27,6 +27,8 @@ pub struct SledStore {
     alert_ids: sled::Tree,
     seen: sled::Tree,
     quarantine: sled::Tree,
+    ledger: sled::Tree,
+    checkpoints: sled::Tree,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -45,6 +47,11 @@ fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
 }
 
 impl SledStore {
+    /// The underlying sled database (tools and tests that inspect or repair the store).
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
         let db = sled::Config::new().path(dir).open().map_err(|e| {
@@ -74,6 +81,8 @@ impl SledStore {
             alert_ids: t("alert_ids")?,
             seen: t("seen")?,
             quarantine: t("quarantine")?,
+            ledger: t("ledger")?,
+            checkpoints: t("checkpoints")?,
             db,
         })
     }
@@ -253,6 +262,39 @@ impl Store for SledStore {
 
     fn alerts(&self) -> Result<Vec<Alert>> {
         Self::all(&self.alerts)
+    }
+
+    fn ledger_last(&self) -> Result<Option<crate::ledger::chain::Entry>> {
+        self.ledger
+            .last()
+            .map_err(backend)?
+            .map(|(k, v)| decode(&k, &v))
+            .transpose()
+    }
+
+    fn ledger_put(&self, e: &crate::ledger::chain::Entry) -> Result<()> {
+        self.ledger
+            .insert(e.seq.to_be_bytes(), encode(e))
+            .map_err(backend)?;
+        self.flush()
+    }
+
+    fn ledger_entries(&self) -> Box<dyn Iterator<Item = Result<crate::ledger::chain::Entry>> + '_> {
+        Box::new(self.ledger.iter().map(|kv| {
+            let (k, v) = kv.map_err(backend)?;
+            decode(&k, &v)
+        }))
+    }
+
+    fn put_checkpoint(&self, c: &crate::ledger::chain::Checkpoint) -> Result<()> {
+        self.checkpoints
+            .insert(c.seq.to_be_bytes(), encode(c))
+            .map_err(backend)?;
+        self.flush()
+    }
+
+    fn checkpoints(&self) -> Result<Vec<crate::ledger::chain::Checkpoint>> {
+        Self::all(&self.checkpoints)
     }
 
     fn quarantine(&self, record: &Value) -> Result<()> {

@@ -10,5 +10,6 @@ mod inbound;
 mod invalid;
 mod iodef;
 mod layering;
+mod ledger;
 mod props;
 mod stix;

@@ -1,0 +1,208 @@
+//! The disclosure ledger: an append-only, hash-chained record of every decision and every
+//! delivery state change, with checkpoints the team key signs (ISO/IEC 27035-2 6.7: all
+//! communications with outside parties documented; Annex A k: tamper-proof audit trails).
+//! [`chain`] is the pure part; [`Ledger`] appends through the store.
+
+pub mod chain;
+
+use std::sync::Mutex;
+
+use chain::{Checkpoint, Entry, EntryBody};
+use ed25519_dalek::SigningKey;
+
+use crate::store::{Result, Store};
+
+/// How many entries between automatic checkpoints.
+pub const CHECKPOINT_EVERY: u64 = 100;
+
+/// Appends to the ledger in one store, one writer at a time.
+pub struct Ledger {
+    lock: Mutex<()>,
+}
+
+impl Default for Ledger {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Ledger {
+    /// A ledger writer.
+    pub fn new() -> Self {
+        Ledger {
+            lock: Mutex::new(()),
+        }
+    }
+
+    /// Appends `body`, and writes a signed checkpoint every [`CHECKPOINT_EVERY`] entries.
+    pub fn append(
+        &self,
+        store: &dyn Store,
+        body: EntryBody,
+        team: &str,
+        key: &SigningKey,
+    ) -> Result<Entry> {
+        let _guard = self.lock.lock().expect("ledger lock");
+        let last = store.ledger_last()?;
+        let e = chain::link(last.as_ref(), body);
+        store.ledger_put(&e)?;
+        if (e.seq + 1) % CHECKPOINT_EVERY == 0 {
+            store.put_checkpoint(&chain::checkpoint(&e, team, &e.body.at, key))?;
+        }
+        Ok(e)
+    }
+
+    /// Signs the current head now (an export ends with one).
+    pub fn checkpoint(
+        &self,
+        store: &dyn Store,
+        team: &str,
+        at: &str,
+        key: &SigningKey,
+    ) -> Result<Option<Checkpoint>> {
+        let _guard = self.lock.lock().expect("ledger lock");
+        let Some(last) = store.ledger_last()? else {
+            return Ok(None);
+        };
+        let c = chain::checkpoint(&last, team, at, key);
+        store.put_checkpoint(&c)?;
+        Ok(Some(c))
+    }
+}
+
+/// A filter over ledger entries (`irtx ledger list`, `GET /api/v1/disclosures`).
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// Only this peer.
+    pub peer: Option<String>,
+    /// Only this report.
+    pub report: Option<String>,
+    /// Only entries that carried this value, in clear or as its pseudonym.
+    pub indicator: Option<String>,
+    /// Only entries at or after this time (RFC 3339, compared as time).
+    pub since: Option<time::OffsetDateTime>,
+    /// Only this event (`queued`, `withheld`, `delivered`, ...).
+    pub state: Option<String>,
+}
+
+impl Query {
+    /// Whether an entry matches.
+    pub fn matches(&self, e: &Entry) -> bool {
+        let b = &e.body;
+        self.peer.as_ref().is_none_or(|p| *p == b.peer)
+            && self.report.as_ref().is_none_or(|r| *r == b.report_id)
+            && self.state.as_ref().is_none_or(|s| *s == b.event)
+            && self.indicator.as_ref().is_none_or(|v| {
+                let v = v.to_lowercase();
+                b.indicators
+                    .iter()
+                    .any(|d| d.value.to_lowercase() == v || d.sent_as.to_lowercase() == v)
+            })
+            && self.since.is_none_or(|t| {
+                time::OffsetDateTime::parse(&b.at, &time::format_description::well_known::Rfc3339)
+                    .is_ok_and(|at| at >= t)
+            })
+    }
+}
+
+/// Writes the ledger as JSON lines: a header (team, public JWK), every checkpoint (a fresh one
+/// first signs the current head), then every entry. A third party verifies it with the
+/// team's public key and nothing else ([`verify_export`]).
+pub fn export(
+    store: &dyn Store,
+    ledger: &Ledger,
+    team: &crate::team::Team,
+    key: &SigningKey,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<u64> {
+    let io = |e: crate::store::StoreError| std::io::Error::other(e.to_string());
+    let at = crate::exchange::outbound::rfc3339(time::OffsetDateTime::now_utc());
+    ledger
+        .checkpoint(store, team.id.as_str(), &at, key)
+        .map_err(io)?;
+    let header = serde_json::json!({"type": "header", "format": "irtx-ledger-export/1", "team": team.id.as_str(),
+        "public_jwk": crate::envelope::public_jwk(&key.verifying_key()), "exported_at": at});
+    writeln!(out, "{header}")?;
+    for c in store.checkpoints().map_err(io)? {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"type": "checkpoint", "checkpoint": c})
+        )?;
+    }
+    let mut n = 0;
+    for e in store.ledger_entries() {
+        let e = e.map_err(io)?;
+        writeln!(out, "{}", serde_json::json!({"type": "entry", "entry": e}))?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Verifies an export read line by line: the checkpoints (with `key`), then the chain,
+/// streamed. A line that does not parse is named by its number.
+pub fn verify_export(
+    input: impl std::io::BufRead,
+    key: &ed25519_dalek::VerifyingKey,
+) -> std::result::Result<chain::Verified, String> {
+    let mut checkpoints = Vec::new();
+    let mut lines = input.lines().enumerate().peekable();
+    let mut entries_start = None;
+    while let Some((i, line)) = lines.next() {
+        let line = line.map_err(|e| format!("line {}: {e}", i + 1))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&line).map_err(|e| format!("line {}: not JSON: {e}", i + 1))?;
+        match v["type"].as_str() {
+            Some("header") => {}
+            Some("checkpoint") => checkpoints.push(
+                serde_json::from_value::<Checkpoint>(v["checkpoint"].clone())
+                    .map_err(|e| format!("line {}: {e}", i + 1))?,
+            ),
+            Some("entry") => {
+                entries_start = Some((i, v));
+                break;
+            }
+            other => return Err(format!("line {}: unknown line type {other:?}", i + 1)),
+        }
+    }
+    let mut bad_line: Option<String> = None;
+    let first =
+        entries_start.map(|(i, v)| (i, Ok::<String, std::io::Error>(String::new()), Some(v)));
+    let rest = lines.map(|(i, l)| (i, l, None));
+    let entries = first
+        .into_iter()
+        .chain(rest)
+        .map_while(|(i, line, parsed)| {
+            let v = match parsed {
+                Some(v) => v,
+                None => {
+                    let line = match line {
+                        Ok(l) => l,
+                        Err(e) => {
+                            bad_line = Some(format!("line {}: {e}", i + 1));
+                            return None;
+                        }
+                    };
+                    match serde_json::from_str::<serde_json::Value>(&line) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            bad_line = Some(format!("line {}: not JSON: {e}", i + 1));
+                            return None;
+                        }
+                    }
+                }
+            };
+            match serde_json::from_value::<Entry>(v["entry"].clone()) {
+                Ok(e) => Some(e),
+                Err(e) => {
+                    bad_line = Some(format!("line {}: not a ledger entry: {e}", i + 1));
+                    None
+                }
+            }
+        });
+    let result = chain::verify(entries, &checkpoints, key);
+    if let Some(b) = bad_line {
+        return Err(b);
+    }
+    result.map_err(|b| b.to_string())
+}
