@@ -146,9 +146,9 @@ pub fn verify_export(
     key: &ed25519_dalek::VerifyingKey,
 ) -> std::result::Result<chain::Verified, String> {
     let mut checkpoints = Vec::new();
-    let mut lines = input.lines().enumerate().peekable();
+    let mut lines = input.lines().enumerate();
     let mut entries_start = None;
-    while let Some((i, line)) = lines.next() {
+    for (i, line) in lines.by_ref() {
         let line = line.map_err(|e| format!("line {}: {e}", i + 1))?;
         let v: serde_json::Value =
             serde_json::from_str(&line).map_err(|e| format!("line {}: not JSON: {e}", i + 1))?;
