@@ -85,7 +85,8 @@ async fn tampering_is_caught_and_the_first_bad_entry_named() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("ledger intact"));
 
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut Vec<Entry>)>, &str)> = vec![
+    type Tamper = Box<dyn FnOnce(&mut Vec<Entry>)>;
+    let cases: Vec<(&str, Tamper, &str)> = vec![
         (
             "alter",
             Box::new(|v: &mut Vec<Entry>| v[2].body.peer = "cert-x".into()),
