@@ -4,7 +4,8 @@
 # 1. formatting and lints must be clean;
 # 2. the OASIS stix2-validator (PyPI, installed into target/ on first use) checks the STIX
 #    that irtx makes from every valid example report;
-# 3. the Rust tests: unit, integration (CLI driven as a user would), property tests.
+# 3. the Rust tests: unit, integration (CLI driven as a user would, real gateways on
+#    loopback, the analyst pages in headless Chromium), property tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,5 +16,7 @@ cargo clippy --quiet --all-targets -- -D warnings
 echo "== OASIS stix2-validator on irtx's STIX output"
 cargo build --quiet --bin irtx
 bash scripts/stix-validator.sh
+echo "== browser for the UI test (Debian chromium + chromium-driver)"
+bash scripts/install-browser.sh
 echo "== cargo test"
 cargo test --lib --bins --tests 2>&1

@@ -29,6 +29,7 @@ pub struct App {
 impl App {
     /// Opens the store, loads the keys, and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<App> {
+        crate::federation::install_crypto_provider();
         let data = config.path(&config.data_dir);
         std::fs::create_dir_all(&data)
             .with_context(|| format!("cannot create the data directory `{}`", data.display()))?;
@@ -84,6 +85,7 @@ impl App {
             state: AppState {
                 gateway: Arc::new(gateway),
                 token_sha256,
+                sessions: Arc::default(),
             },
             tls,
         })

@@ -3,6 +3,8 @@
 //! are thin: extract, call one service, map the result. [`ApiError`] is the one place that
 //! turns errors into status codes and the JSON error shape.
 
+pub mod ui;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +33,8 @@ pub struct AppState {
     /// SHA-256 of the analyst token (the token itself is not kept in memory longer than
     /// needed to hash it).
     pub token_sha256: [u8; 32],
+    /// Web sessions of logged-in analysts.
+    pub sessions: Arc<ui::Sessions>,
 }
 
 /// Every error an endpoint answers with.
@@ -131,8 +135,29 @@ pub fn router(state: AppState) -> Router {
         .route("/ledger/checkpoint", post(ledger_checkpoint))
         .route("/ledger/export", get(ledger_export))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    let pages = Router::new()
+        .route("/", get(ui::overview))
+        .route("/login", get(ui::login_page).post(ui::login))
+        .route("/logout", post(ui::logout))
+        .route("/style.css", get(ui::style))
+        .route("/reports", get(ui::reports).post(ui::submit))
+        .route("/reports/{id}", get(ui::report))
+        .route("/reports/{id}/share", post(ui::share))
+        .route("/outbox", get(ui::outbox))
+        .route("/outbox/{seq}/retry", post(ui::retry))
+        .route("/disclosures", get(ui::disclosures))
+        .route("/alerts", get(ui::alerts))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            ui::require_session,
+        ));
     Router::new()
         .nest("/api/v1", api)
+        .nest("/ui", pages)
+        .route(
+            "/ui/",
+            get(|| async { axum::response::Redirect::to("/ui") }),
+        )
         .route("/exchange/v1/messages", post(inbound))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))

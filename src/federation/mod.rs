@@ -632,3 +632,9 @@ pub fn report_digest(r: &Report) -> String {
         &serde_json::to_value(r).expect("a report serializes"),
     ))
 }
+
+/// Selects rustls's `ring` provider for the process (once), so TLS works the same whichever
+/// other rustls backends dependencies enable.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,5 +1,6 @@
 //! irtx integration tests: one binary, a module per feature (STYLE.md, Testing).
 
+mod browser;
 mod cli;
 mod disclosure;
 mod faults;
