@@ -184,16 +184,16 @@ pub fn run(cli: &Cli, cmd: &LedgerCommand) -> Result<(), Failure> {
                 since,
                 state: a.state.clone(),
             };
-            let entries: Vec<Entry> = match open_store(&c)? {
+            let mut printer = Printer::new(&a.format, a.indicator.clone());
+            match open_store(&c)? {
+                // Streamed: a million entries need no more memory than one.
                 Some(store) => {
-                    let mut v = Vec::new();
                     for e in store.ledger_entries() {
                         let e = e.map_err(|e| Failure::runtime(e.to_string()))?;
                         if q.matches(&e) {
-                            v.push(e);
+                            printer.entry(&e)?;
                         }
                     }
-                    v
                 }
                 None => {
                     let api = ApiClient::from_cli(cli)?;
@@ -214,10 +214,14 @@ pub fn run(cli: &Cli, cmd: &LedgerCommand) -> Result<(), Failure> {
                         }
                     }
                     let (_, v) = api.call(reqwest::Method::GET, &path, None)?;
-                    serde_json::from_value(v).map_err(|e| Failure::runtime(e.to_string()))?
+                    let entries: Vec<Entry> =
+                        serde_json::from_value(v).map_err(|e| Failure::runtime(e.to_string()))?;
+                    for e in &entries {
+                        printer.entry(e)?;
+                    }
                 }
-            };
-            print_entries(&entries, &a.format, a.indicator.as_deref())
+            }
+            printer.finish()
         }
     }
 }
@@ -238,105 +242,146 @@ fn report_verify(r: Result<ledger::chain::Verified, String>) -> Result<(), Failu
     }
 }
 
-fn print_entries(entries: &[Entry], format: &str, indicator: Option<&str>) -> Result<(), Failure> {
-    let sent_as = |e: &Entry| {
-        indicator
-            .and_then(|v| {
-                e.body
-                    .indicators
-                    .iter()
-                    .find(|d| d.value.eq_ignore_ascii_case(v) || d.sent_as.eq_ignore_ascii_case(v))
-            })
-            .map(|d| {
-                if d.value == d.sent_as {
-                    "in clear".to_string()
-                } else {
-                    format!("as {}", d.sent_as)
-                }
-            })
-            .unwrap_or_default()
-    };
-    match format {
-        "json" => println!(
-            "{}",
-            serde_json::to_string_pretty(entries).unwrap_or_default()
-        ),
-        "csv" => {
-            let mut w = csv::Writer::from_writer(std::io::stdout());
-            let _ = w.write_record([
-                "seq",
-                "at",
-                "event",
-                "peer",
-                "report",
-                "marking",
-                "profile",
-                "format",
-                "message",
-                "removed",
-                "indicators",
-                "reason",
-            ]);
-            for e in entries {
-                let b = &e.body;
-                let removed: Vec<&str> = b.removed.iter().map(|r| r.pointer.as_str()).collect();
-                let _ = w.write_record([
-                    e.seq.to_string(),
-                    b.at.clone(),
-                    b.event.clone(),
-                    b.peer.clone(),
-                    b.report_id.clone(),
-                    b.marking.clone().unwrap_or_default(),
-                    b.profile.clone().unwrap_or_default(),
-                    b.format.clone().unwrap_or_default(),
-                    b.message_id.clone().unwrap_or_default(),
-                    removed.join(" "),
-                    b.indicators.len().to_string(),
-                    b.reason.clone().unwrap_or_default(),
-                ]);
+/// Prints entries as they come, in a table, CSV or a JSON array.
+struct Printer {
+    format: String,
+    indicator: Option<String>,
+    out: std::io::BufWriter<std::io::Stdout>,
+    csv: Option<csv::Writer<std::io::Stdout>>,
+    first: bool,
+}
+
+impl Printer {
+    fn new(format: &str, indicator: Option<String>) -> Self {
+        use std::io::Write as _;
+        let mut out = std::io::BufWriter::new(std::io::stdout());
+        let mut csv = None;
+        match format {
+            "json" => {
+                let _ = write!(out, "[");
             }
-            w.flush().map_err(|e| Failure::runtime(e.to_string()))?;
-        }
-        _ => {
-            println!(
-                "{:>6}  {:<20}  {:<13}  {:<12}  {:<16}  {:<13}  DETAIL",
-                "SEQ", "AT", "EVENT", "PEER", "REPORT", "MARKING"
-            );
-            for e in entries {
-                let b = &e.body;
-                let mut detail = Vec::new();
-                if !b.removed.is_empty() {
-                    detail.push(format!(
-                        "removed {}",
-                        b.removed
-                            .iter()
-                            .map(|r| r.pointer.as_str())
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    ));
-                }
-                let s = sent_as(e);
-                if !s.is_empty() {
-                    detail.push(s);
-                }
-                if let Some(r) = &b.reason {
-                    detail.push(r.clone());
-                }
-                println!(
-                    "{:>6}  {:<20}  {:<13}  {:<12}  {:<16}  {:<13}  {}",
-                    e.seq,
-                    b.at.get(..19).unwrap_or(&b.at),
-                    b.event,
-                    b.peer,
-                    b.report_id,
-                    b.marking
-                        .as_deref()
-                        .map(|m| format!("TLP:{m}"))
-                        .unwrap_or_default(),
-                    detail.join("; ")
+            "csv" => {
+                let mut w = csv::Writer::from_writer(std::io::stdout());
+                let _ = w.write_record([
+                    "seq",
+                    "at",
+                    "event",
+                    "peer",
+                    "report",
+                    "marking",
+                    "profile",
+                    "format",
+                    "message",
+                    "removed",
+                    "indicators",
+                    "reason",
+                ]);
+                csv = Some(w);
+            }
+            _ => {
+                let _ = writeln!(
+                    out,
+                    "{:>7}  {:<20}  {:<13}  {:<12}  {:<16}  {:<17}  DETAIL",
+                    "SEQ", "AT", "EVENT", "PEER", "REPORT", "MARKING"
                 );
             }
         }
+        Printer {
+            format: format.to_string(),
+            indicator,
+            out,
+            csv,
+            first: true,
+        }
     }
-    Ok(())
+
+    fn entry(&mut self, e: &Entry) -> Result<(), Failure> {
+        use std::io::Write as _;
+        let io = |e: std::io::Error| Failure::runtime(e.to_string());
+        let b = &e.body;
+        if let Some(w) = &mut self.csv {
+            let removed: Vec<&str> = b.removed.iter().map(|r| r.pointer.as_str()).collect();
+            w.write_record([
+                e.seq.to_string(),
+                b.at.clone(),
+                b.event.clone(),
+                b.peer.clone(),
+                b.report_id.clone(),
+                b.marking.clone().unwrap_or_default(),
+                b.profile.clone().unwrap_or_default(),
+                b.format.clone().unwrap_or_default(),
+                b.message_id.clone().unwrap_or_default(),
+                removed.join(" "),
+                b.indicators.len().to_string(),
+                b.reason.clone().unwrap_or_default(),
+            ])
+            .map_err(|e| Failure::runtime(e.to_string()))?;
+            return Ok(());
+        }
+        if self.format == "json" {
+            let sep = if self.first { "\n" } else { ",\n" };
+            write!(
+                self.out,
+                "{sep}{}",
+                serde_json::to_string(e).unwrap_or_default()
+            )
+            .map_err(io)?;
+            self.first = false;
+            return Ok(());
+        }
+        let mut detail = Vec::new();
+        if !b.removed.is_empty() {
+            detail.push(format!(
+                "removed {}",
+                b.removed
+                    .iter()
+                    .map(|r| r.pointer.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ));
+        }
+        if let Some(v) = &self.indicator {
+            if let Some(d) = b
+                .indicators
+                .iter()
+                .find(|d| d.value.eq_ignore_ascii_case(v) || d.sent_as.eq_ignore_ascii_case(v))
+            {
+                detail.push(if d.value == d.sent_as {
+                    "in clear".to_string()
+                } else {
+                    format!("as {}", d.sent_as)
+                });
+            }
+        }
+        if let Some(r) = &b.reason {
+            detail.push(r.clone());
+        }
+        writeln!(
+            self.out,
+            "{:>7}  {:<20}  {:<13}  {:<12}  {:<16}  {:<17}  {}",
+            e.seq,
+            b.at.get(..19).unwrap_or(&b.at),
+            b.event,
+            b.peer,
+            b.report_id,
+            b.marking
+                .as_deref()
+                .map(|m| format!("TLP:{m}"))
+                .unwrap_or_default(),
+            detail.join("; ")
+        )
+        .map_err(io)
+    }
+
+    fn finish(mut self) -> Result<(), Failure> {
+        use std::io::Write as _;
+        let io = |e: std::io::Error| Failure::runtime(e.to_string());
+        if self.format == "json" {
+            writeln!(self.out, "\n]").map_err(io)?;
+        }
+        if let Some(w) = &mut self.csv {
+            w.flush().map_err(io)?;
+        }
+        self.out.flush().map_err(io)
+    }
 }
