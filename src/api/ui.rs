@@ -529,19 +529,25 @@ pub struct DisclosureFilter {
     indicator: String,
     #[serde(default)]
     state: String,
+    #[serde(default)]
+    since: String,
 }
 
-/// `GET /ui/disclosures?peer=&report=&indicator=&state=`.
+/// `GET /ui/disclosures?peer=&report=&indicator=&state=&since=`.
 pub async fn disclosures(
     State(s): State<AppState>,
     Query(f): Query<DisclosureFilter>,
 ) -> Result<Markup, Response> {
     let some = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_string());
+    let since = some(&f.since).and_then(|t| {
+        time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok()
+    });
+    let bad_since = some(&f.since).is_some() && since.is_none();
     let q = crate::ledger::Query {
         peer: some(&f.peer),
         report: some(&f.report),
         indicator: some(&f.indicator),
-        since: None,
+        since,
         state: some(&f.state),
     };
     let entries: Vec<Entry> = read(&s, move |g| {
@@ -557,8 +563,10 @@ pub async fn disclosures(
                 label { "Report " input name="report" id="f-report" value=(f.report); } " "
                 label { "Indicator " input name="indicator" id="f-indicator" value=(f.indicator); } " "
                 label { "State " input name="state" id="f-state" value=(f.state); } " "
+                label { "Since " input name="since" id="f-since" value=(f.since) placeholder="2026-11-01T00:00:00Z"; } " "
                 button type="submit" id="filter" { "Filter" }
             }
+            @if bad_since { p.err { "`Since` must be an RFC 3339 time such as 2026-11-01T00:00:00Z; it was ignored." } }
             p.note { (entries.len()) " entries" }
             table #disclosures {
                 tr { th { "#" } th { "At" } th { "Peer" } th { "Report" } th { "Event" } th { "Marking" } th { "Profile" } th { "Removed" } th { "Indicator sent as" } }

@@ -336,3 +336,49 @@ async fn the_ledger_answers_what_each_peer_received() {
     assert_eq!(by_pseudonym.as_array().unwrap().len(), 1);
     assert_eq!(by_pseudonym[0]["body"]["peer"], "cert-sec");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_list_filters_and_formats() {
+    let (a, _b) = ledger_with_entries().await;
+    let list = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_irtx"))
+            .current_dir(&a.dir)
+            .arg("ledger")
+            .arg("list")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let all: Vec<Value> = serde_json::from_str(&list(&["--format", "json"])).unwrap();
+    let to_b: Vec<Value> =
+        serde_json::from_str(&list(&["--format", "json", "--peer", "cert-b"])).unwrap();
+    assert!(!to_b.is_empty() && to_b.len() <= all.len());
+    assert!(to_b.iter().all(|e| e["body"]["peer"] == "cert-b"));
+    let withheld: Vec<Value> =
+        serde_json::from_str(&list(&["--format", "json", "--state", "withheld"])).unwrap();
+    assert_eq!(withheld.len(), 1, "the RED vulnerability report");
+    let csv = list(&["--format", "csv", "--peer", "cert-b"]);
+    assert_eq!(csv.lines().count(), to_b.len() + 1, "{csv}");
+    assert!(csv.starts_with("seq,at,event,peer"));
+    // The victim address went out pseudonymized: found by its value, shown with its pseudonym.
+    let table = list(&["--indicator", "10.20.1.11"]);
+    assert!(table.contains("queued") && table.contains("as "), "{table}");
+    let none: Vec<Value> =
+        serde_json::from_str(&list(&["--format", "json", "--indicator", "192.0.2.250"])).unwrap();
+    assert!(none.is_empty());
+    let later: Vec<Value> = serde_json::from_str(&list(&[
+        "--format",
+        "json",
+        "--since",
+        "2999-01-01T00:00:00Z",
+    ]))
+    .unwrap();
+    assert!(later.is_empty());
+}
