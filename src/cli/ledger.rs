@@ -71,7 +71,8 @@ fn open_store(c: &Config) -> Result<Option<SledStore>, Failure> {
     if !dir.exists() {
         return Err(Failure::runtime(format!("no store at `{}`", dir.display())));
     }
-    match SledStore::open(&dir) {
+    // One pass over the ledger: a small cache keeps memory flat however long it is.
+    match SledStore::open_with_cache(&dir, 32 << 20) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.to_string().contains("lock") || e.to_string().contains("WouldBlock") => {
             Ok(None)
@@ -143,10 +144,10 @@ pub fn run(cli: &Cli, cmd: &LedgerCommand) -> Result<(), Failure> {
         LedgerCommand::Export { out } => {
             let c = config(cli)?;
             let mut sink: Box<dyn std::io::Write> = match out {
-                Some(p) => Box::new(std::fs::File::create(p).map_err(|e| {
-                    Failure::runtime(format!("cannot write `{}`: {e}", p.display()))
-                })?),
-                None => Box::new(std::io::stdout().lock()),
+                Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(
+                    |e| Failure::runtime(format!("cannot write `{}`: {e}", p.display())),
+                )?)),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
             };
             match open_store(&c)? {
                 Some(store) => {
@@ -154,12 +155,14 @@ pub fn run(cli: &Cli, cmd: &LedgerCommand) -> Result<(), Failure> {
                         .map_err(|e| Failure::runtime(e.to_string()))?;
                     let n = ledger::export(&store, &Ledger::new(), &c.team(), &key.0, &mut sink)
                         .map_err(|e| Failure::runtime(e.to_string()))?;
+                    sink.flush().map_err(|e| Failure::runtime(e.to_string()))?;
                     eprintln!("exported {n} entries");
                 }
                 None => {
                     let api = ApiClient::from_cli(cli)?;
                     let text = api.call_text(reqwest::Method::GET, "/api/v1/ledger/export")?;
                     sink.write_all(text.as_bytes())
+                        .and_then(|_| sink.flush())
                         .map_err(|e| Failure::runtime(e.to_string()))?;
                 }
             }

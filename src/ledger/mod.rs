@@ -133,7 +133,8 @@ pub fn export(
     let mut n = 0;
     for e in store.ledger_entries() {
         let e = e.map_err(io)?;
-        writeln!(out, "{}", serde_json::json!({"type": "entry", "entry": e}))?;
+        let entry = serde_json::to_string(&e).map_err(std::io::Error::other)?;
+        writeln!(out, "{{\"type\":\"entry\",\"entry\":{entry}}}")?;
         n += 1;
     }
     Ok(n)

@@ -52,11 +52,21 @@ impl SledStore {
         &self.db
     }
 
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) the store in `dir`, with a 256 MiB page cache.
     pub fn open(dir: &Path) -> Result<Self> {
-        let db = sled::Config::new().path(dir).open().map_err(|e| {
-            StoreError::Backend(format!("cannot open the store at `{}`: {e}", dir.display()))
-        })?;
+        Self::open_with_cache(dir, 256 << 20)
+    }
+
+    /// Opens the store with a page cache of `cache_bytes` (commands that stream the ledger
+    /// once need little cache; sled's default is 1 GiB).
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Self> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .open()
+            .map_err(|e| {
+                StoreError::Backend(format!("cannot open the store at `{}`: {e}", dir.display()))
+            })?;
         Self::from_db(db)
     }
 
