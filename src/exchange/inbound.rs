@@ -190,47 +190,43 @@ pub fn check(
             Tlp::Red
         }
     };
+    // Per format: its schema, its markings, and the acceptance criteria.
+    type Checks = (
+        fn(&Value) -> Vec<schema::Violation>,
+        fn(&Value) -> (Vec<Tlp>, Vec<String>),
+        fn(&Value) -> Vec<String>,
+    );
+    let checks: Option<Checks> = match message.format.as_str() {
+        "stix-2.1" => Some((schema::check_stix_bundle, stix_markings, stix_acceptance)),
+        "iodef-2" => Some((
+            |d| schema::check(schema::iodef_rfc8727(), d),
+            iodef_restrictions,
+            iodef_acceptance,
+        )),
+        other => {
+            reasons.push(format!("`format` `{other}` is not stix-2.1 or iodef-2"));
+            None
+        }
+    };
     let mut quarantine = false;
-    match message.format.as_str() {
-        "stix-2.1" => {
-            let problems = schema::check_stix_bundle(&message.document);
-            reasons.extend(problems.iter().map(|p| format!("document {p}")));
-            if problems.is_empty() {
-                let (marks, unknown) = stix_markings(&message.document);
-                if !unknown.is_empty() {
-                    quarantine = true;
-                    reasons.extend(unknown);
-                }
-                if let Some(max) = marks.into_iter().max() {
-                    if max > tlp {
-                        reasons.push(format!(
-                            "the document carries TLP:{max}, above the message's TLP:{tlp}"
-                        ));
-                    }
-                }
-                reasons.extend(stix_acceptance(&message.document));
+    if let Some((validate, markings, acceptance)) = checks {
+        let problems = validate(&message.document);
+        reasons.extend(problems.iter().map(|p| format!("document {p}")));
+        if problems.is_empty() {
+            let (marks, unknown) = markings(&message.document);
+            if !unknown.is_empty() {
+                quarantine = true;
+                reasons.extend(unknown);
             }
-        }
-        "iodef-2" => {
-            let problems = schema::check(schema::iodef_rfc8727(), &message.document);
-            reasons.extend(problems.iter().map(|p| format!("document {p}")));
-            if problems.is_empty() {
-                let (marks, unknown) = iodef_restrictions(&message.document);
-                if !unknown.is_empty() {
-                    quarantine = true;
-                    reasons.extend(unknown);
+            if let Some(max) = marks.into_iter().max() {
+                if max > tlp {
+                    reasons.push(format!(
+                        "the document carries TLP:{max}, above the message's TLP:{tlp}"
+                    ));
                 }
-                if let Some(max) = marks.into_iter().max() {
-                    if max > tlp {
-                        reasons.push(format!(
-                            "the document carries TLP:{max}, above the message's TLP:{tlp}"
-                        ));
-                    }
-                }
-                reasons.extend(iodef_acceptance(&message.document));
             }
+            reasons.extend(acceptance(&message.document));
         }
-        other => reasons.push(format!("`format` `{other}` is not stix-2.1 or iodef-2")),
     }
     if !reasons.is_empty() {
         return Err(identified(refuse(status, reasons, quarantine)));
