@@ -560,31 +560,34 @@ struct DisclosureQuery {
     report: Option<String>,
     indicator: Option<String>,
     since: Option<String>,
+    until: Option<String>,
     state: Option<String>,
 }
 
-/// `GET /api/v1/disclosures?peer=&report=&indicator=&since=&state=`: ledger entries.
+/// `GET /api/v1/disclosures?peer=&report=&indicator=&since=&until=&state=`: ledger entries.
 async fn disclosures(
     State(s): State<AppState>,
     axum::extract::Query(q): axum::extract::Query<DisclosureQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let since = match &q.since {
-        Some(t) => Some(
-            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-                .map_err(|_| {
-                    ApiError::Invalid(vec![Violation::new(
-                        "/since",
-                        format!("`{t}` is not an RFC 3339 time"),
-                    )])
-                })?,
-        ),
-        None => None,
+    let time = |name: &str, v: &Option<String>| -> Result<Option<time::OffsetDateTime>, ApiError> {
+        v.as_deref()
+            .map(|t| {
+                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                    .map_err(|_| {
+                        ApiError::Invalid(vec![Violation::new(
+                            format!("/{name}"),
+                            format!("`{t}` is not an RFC 3339 time"),
+                        )])
+                    })
+            })
+            .transpose()
     };
     let query = crate::ledger::Query {
+        since: time("since", &q.since)?,
+        until: time("until", &q.until)?,
         peer: q.peer,
         report: q.report,
         indicator: q.indicator,
-        since,
         state: q.state,
     };
     let g = s.gateway.clone();

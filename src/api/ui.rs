@@ -548,6 +548,7 @@ pub async fn disclosures(
         report: some(&f.report),
         indicator: some(&f.indicator),
         since,
+        until: None,
         state: some(&f.state),
     };
     let entries: Vec<Entry> = read(&s, move |g| {

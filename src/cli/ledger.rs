@@ -52,6 +52,9 @@ pub struct ListArgs {
     /// Only entries at or after this time (RFC 3339).
     #[arg(long)]
     pub since: Option<String>,
+    /// Only entries before this time (RFC 3339).
+    #[arg(long)]
+    pub until: Option<String>,
     /// Only this event: queued, withheld, delivered, failing, dead-lettered, refused, retried.
     #[arg(long)]
     pub state: Option<String>,
@@ -170,21 +173,27 @@ pub fn run(cli: &Cli, cmd: &LedgerCommand) -> Result<(), Failure> {
         }
         LedgerCommand::List(a) => {
             let c = config(cli)?;
-            let since = match &a.since {
-                Some(t) => Some(
-                    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-                        .map_err(|_| Failure {
-                            code: 2,
-                            message: Some(format!("--since `{t}` is not an RFC 3339 time")),
-                        })?,
-                ),
-                None => None,
-            };
+            let time =
+                |name: &str, v: &Option<String>| -> Result<Option<time::OffsetDateTime>, Failure> {
+                    v.as_deref()
+                        .map(|t| {
+                            time::OffsetDateTime::parse(
+                                t,
+                                &time::format_description::well_known::Rfc3339,
+                            )
+                            .map_err(|_| Failure {
+                                code: 2,
+                                message: Some(format!("--{name} `{t}` is not an RFC 3339 time")),
+                            })
+                        })
+                        .transpose()
+                };
             let q = Query {
                 peer: a.peer.clone(),
                 report: a.report.clone(),
                 indicator: a.indicator.clone(),
-                since,
+                since: time("since", &a.since)?,
+                until: time("until", &a.until)?,
                 state: a.state.clone(),
             };
             let mut printer = Printer::new(&a.format, a.indicator.clone());
@@ -206,6 +215,7 @@ pub fn run(cli: &Cli, cmd: &LedgerCommand) -> Result<(), Failure> {
                         ("report", &a.report),
                         ("indicator", &a.indicator),
                         ("since", &a.since),
+                        ("until", &a.until),
                         ("state", &a.state),
                     ] {
                         if let Some(v) = v {

@@ -81,6 +81,8 @@ pub struct Query {
     pub indicator: Option<String>,
     /// Only entries at or after this time (RFC 3339, compared as time).
     pub since: Option<time::OffsetDateTime>,
+    /// Only entries before this time.
+    pub until: Option<time::OffsetDateTime>,
     /// Only this event (`queued`, `withheld`, `delivered`, ...).
     pub state: Option<String>,
 }
