@@ -138,16 +138,19 @@ impl Gateway {
                         Attempt::Delivered(_) => unreachable!("handled above"),
                     };
                     item.last_error = Some(why.clone());
+                    // A peer's reasons may quote the document: logs get only the cause's head;
+                    // the full text is in the outbox for the analyst.
+                    let cause = why.split(':').next().unwrap_or("").to_string();
                     if permanent || item.attempts >= self.config.delivery.max_attempts {
                         item.state = DeliveryState::DeadLettered;
                         Metrics::count(&self.metrics.deliveries, "dead-lettered");
-                        tracing::error!(peer.id = %peer, message.id = %item.message_id, attempts = item.attempts, "delivery to `{peer}` gave up; message dead-lettered: {why}");
+                        tracing::error!(peer.id = %peer, message.id = %item.message_id, attempts = item.attempts, "delivery to `{peer}` gave up; message dead-lettered ({cause}); see the outbox");
                     } else {
                         item.state = DeliveryState::Failing;
                         let delay = self.backoff(item.attempts);
                         item.next_attempt_ms = now_ms() + delay.as_millis() as i64;
                         Metrics::count(&self.metrics.deliveries, "retry");
-                        tracing::warn!(peer.id = %peer, message.id = %item.message_id, attempt = item.attempts, retry_in_ms = delay.as_millis() as u64, "delivery to `{peer}` failed; retrying: {why}");
+                        tracing::warn!(peer.id = %peer, message.id = %item.message_id, attempt = item.attempts, retry_in_ms = delay.as_millis() as u64, "delivery to `{peer}` failed ({cause}); retrying");
                     }
                     if let Err(e) = self.store.update_outbox(seq, &item) {
                         tracing::error!(peer.id = %peer, error = %e, "cannot record a delivery attempt");
