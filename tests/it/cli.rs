@@ -2,6 +2,7 @@
 
 use std::io::Write as _;
 use std::process::Stdio;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -248,4 +249,148 @@ fn the_readme_run_command_serves_and_answers_healthz() {
     assert_eq!(status, 401);
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// Runs the irtx binary in a gateway's directory, reaching its API at `url`.
+fn irtx_at(dir: &std::path::Path, url: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_irtx"))
+        .current_dir(dir)
+        .env("IRTX_API__URL", url)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_report_and_ledger_commands_work_against_a_running_gateway() {
+    let a = crate::gateway::TestGateway::spawn("cert-a").await;
+    let b = crate::gateway::TestGateway::spawn("cert-b").await;
+    b.add_peer(&a, "AMBER", "community", "none", "stix").await;
+    let jwk = a.dir.join("cert-b.jwk");
+    std::fs::write(&jwk, b.jwk.to_string()).unwrap();
+    let (dir, url) = (a.dir.clone(), a.url.clone());
+    let run = move |args: Vec<String>| {
+        let (dir, url) = (dir.clone(), url.clone());
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                irtx_at(&dir, &url, &args)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+
+    // A bad peer is refused with every problem, pointer by pointer.
+    let out = run(s(&[
+        "peer",
+        "add",
+        "--id",
+        "cert-b",
+        "--url",
+        "ftp://x",
+        "--key",
+        &format!("@{}", jwk.display()),
+        "--max-tlp",
+        "PURPLE",
+        "--audience",
+        "community",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/url") && err.contains("/max_tlp"), "{err}");
+
+    let out = run(s(&[
+        "peer",
+        "add",
+        "--id",
+        "cert-b",
+        "--url",
+        &b.url,
+        "--key",
+        &format!("@{}", jwk.display()),
+        "--max-tlp",
+        "AMBER",
+        "--audience",
+        "community",
+        "--profile",
+        "pseudonymize",
+    ]))
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(s(&["peer", "list"])).await;
+    assert!(String::from_utf8_lossy(&out.stdout).contains("cert-b"));
+    let out = run(s(&["peer", "show", "cert-b", "--jwk"])).await;
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown[0]["x"], b.jwk["x"]);
+
+    // Submit and share through the CLI; the decision and removals are printed.
+    let report = crate::helpers::root().join("tests/data/valid/incident-ransomware-full.json");
+    let out = run(s(&[
+        "report",
+        "submit",
+        report.to_str().unwrap(),
+        "--share",
+        "cert-b",
+    ]))
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("submitted report `INC-2026-0142`")
+            && text.contains("cert-b: queued as message"),
+        "{text}"
+    );
+    assert!(text.contains("removed /reporter (TLP:RED)"), "{text}");
+    crate::gateway::eventually(Duration::from_secs(10), "delivered", || async {
+        b.alerts().await.len() == 1
+    })
+    .await;
+    crate::gateway::eventually(Duration::from_secs(10), "receipt", || async {
+        a.deliveries().await.len() == 1
+    })
+    .await;
+
+    // The store is in use by the gateway: the ledger commands go through its API.
+    let out = run(s(&[
+        "ledger", "list", "--peer", "cert-b", "--format", "json",
+    ]))
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let entries: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(entries.iter().any(|e| e["body"]["event"] == "delivered"));
+    let out = run(s(&["ledger", "verify"])).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // An invalid report is refused with its pointers and exit 3; a missing peer on remove too.
+    let bad = crate::helpers::root().join("tests/data/invalid/cidr-host-bits-set.json");
+    let out = run(s(&["report", "submit", bad.to_str().unwrap()])).await;
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/indicators/0/value"));
+    let out = run(s(&["peer", "remove", "cert-b"])).await;
+    assert_eq!(out.status.code(), Some(0));
+    let out = run(s(&["peer", "remove", "cert-b"])).await;
+    assert_eq!(out.status.code(), Some(3));
 }
