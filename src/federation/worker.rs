@@ -201,20 +201,12 @@ impl Gateway {
         }
     }
 
-    /// Peers with a message due now.
+    /// Peers with a message due now (reads one message per pending peer).
     fn due_peers(&self) -> Vec<String> {
         let now = now_ms();
-        let mut peers: Vec<String> = self
-            .store
-            .outbox()
+        self.store
+            .peers_with_pending()
             .unwrap_or_default()
-            .into_iter()
-            .filter(|(_, i)| matches!(i.state, DeliveryState::Queued | DeliveryState::Failing))
-            .map(|(_, i)| i.peer)
-            .collect();
-        peers.sort();
-        peers.dedup();
-        peers
             .into_iter()
             .filter(|p| {
                 self.store

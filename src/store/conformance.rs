@@ -85,6 +85,7 @@ pub fn suite(s: &dyn Store) {
     assert!(a1 < c1 && c1 < a2, "sequence numbers increase");
     assert_eq!(s.outbox_head("b").unwrap().unwrap().1.message_id, "m1");
     assert_eq!(s.outbox_head("c").unwrap().unwrap().1.message_id, "m2");
+    assert_eq!(s.peers_with_pending().unwrap(), vec!["b", "c"]);
     let mut dead = item("b", "m1");
     dead.state = DeliveryState::DeadLettered;
     dead.attempts = 5;
@@ -107,6 +108,17 @@ pub fn suite(s: &dyn Store) {
     };
     s.mark_delivered(a2, &d).unwrap();
     assert!(s.outbox_head("b").unwrap().is_none());
+    assert_eq!(
+        s.peers_with_pending().unwrap(),
+        vec!["c"],
+        "dead letters and deliveries are not pending"
+    );
+    // A retried dead letter is pending again.
+    let mut again = dead.clone();
+    again.state = DeliveryState::Failing;
+    s.update_outbox(a1, &again).unwrap();
+    assert_eq!(s.outbox_head("b").unwrap().unwrap().1.message_id, "m1");
+    s.update_outbox(a1, &dead).unwrap();
     assert_eq!(s.delivered().unwrap(), vec![d]);
     let left: Vec<String> = s
         .outbox()

@@ -220,6 +220,8 @@ pub trait Store: Send + Sync {
     fn outbox(&self) -> Result<Vec<(u64, OutboxItem)>>;
     /// The oldest message for `peer` that is still to be delivered (queued or failing).
     fn outbox_head(&self, peer: &str) -> Result<Option<(u64, OutboxItem)>>;
+    /// The peers that have messages still to be delivered, without reading the messages.
+    fn peers_with_pending(&self) -> Result<Vec<String>>;
     /// Replaces an outbox entry (after an attempt).
     fn update_outbox(&self, seq: u64, item: &OutboxItem) -> Result<()>;
     /// Moves an outbox entry to the delivered messages, with its receipt, atomically.

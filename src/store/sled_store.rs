@@ -29,6 +29,20 @@ pub struct SledStore {
     quarantine: sled::Tree,
     ledger: sled::Tree,
     checkpoints: sled::Tree,
+    /// Index of the messages still to deliver: `peer NUL seq` -> nothing. Keeps the worker's
+    /// per-poll work proportional to the peers, not to the outbox.
+    pending: sled::Tree,
+}
+
+fn pending_key(peer: &str, seq: u64) -> Vec<u8> {
+    let mut k = peer.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn is_pending(i: &OutboxItem) -> bool {
+    matches!(i.state, DeliveryState::Queued | DeliveryState::Failing)
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -93,8 +107,42 @@ impl SledStore {
             quarantine: t("quarantine")?,
             ledger: t("ledger")?,
             checkpoints: t("checkpoints")?,
+            pending: t("pending")?,
             db,
         })
+        .and_then(|s| {
+            // A store written before the index existed: build it once.
+            if s.pending.is_empty() && !s.outbox.is_empty() {
+                for (seq, item) in s.outbox()? {
+                    if is_pending(&item) {
+                        s.pending
+                            .insert(pending_key(&item.peer, seq), &[])
+                            .map_err(backend)?;
+                    }
+                }
+                s.flush()?;
+            }
+            Ok(s)
+        })
+    }
+
+    /// Writes an outbox entry and its index entry together, then flushes.
+    fn write_outbox(&self, seq: u64, item: &OutboxItem) -> Result<()> {
+        let value = encode(item);
+        let pkey = pending_key(&item.peer, seq);
+        let active = is_pending(item);
+        (&self.outbox, &self.pending)
+            .transaction(|(outbox, pending)| {
+                outbox.insert(&seq.to_be_bytes(), value.clone())?;
+                if active {
+                    pending.insert(pkey.as_slice(), &[])?;
+                } else {
+                    pending.remove(pkey.as_slice())?;
+                }
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e: TransactionError<()>| backend(format!("{e:?}")))?;
+        self.flush()
     }
 
     fn flush(&self) -> Result<()> {
@@ -169,10 +217,7 @@ impl Store for SledStore {
 
     fn enqueue(&self, item: &OutboxItem) -> Result<u64> {
         let seq = self.next_seq()?;
-        self.outbox
-            .insert(seq.to_be_bytes(), encode(item))
-            .map_err(backend)?;
-        self.flush()?;
+        self.write_outbox(seq, item)?;
         Ok(seq)
     }
 
@@ -192,24 +237,52 @@ impl Store for SledStore {
     }
 
     fn outbox_head(&self, peer: &str) -> Result<Option<(u64, OutboxItem)>> {
-        Ok(self.outbox()?.into_iter().find(|(_, i)| {
-            i.peer == peer && matches!(i.state, DeliveryState::Queued | DeliveryState::Failing)
-        }))
+        let mut prefix = peer.as_bytes().to_vec();
+        prefix.push(0);
+        let Some(kv) = self.pending.scan_prefix(&prefix).next() else {
+            return Ok(None);
+        };
+        let (k, _) = kv.map_err(backend)?;
+        let seq_bytes: [u8; 8] = k[prefix.len()..]
+            .try_into()
+            .map_err(|_| StoreError::Corrupt {
+                key: String::from_utf8_lossy(&k).into_owned(),
+                reason: "pending key does not end in a sequence number".into(),
+            })?;
+        let Some(v) = self.outbox.get(seq_bytes).map_err(backend)? else {
+            return Err(StoreError::Corrupt {
+                key: String::from_utf8_lossy(&k).into_owned(),
+                reason: "indexed outbox entry is missing".into(),
+            });
+        };
+        Ok(Some((u64::from_be_bytes(seq_bytes), decode(&k, &v)?)))
+    }
+
+    fn peers_with_pending(&self) -> Result<Vec<String>> {
+        let mut peers: Vec<String> = Vec::new();
+        for kv in self.pending.iter() {
+            let (k, _) = kv.map_err(backend)?;
+            let peer = k.split(|b| *b == 0).next().unwrap_or_default();
+            let peer = String::from_utf8_lossy(peer).into_owned();
+            if peers.last() != Some(&peer) {
+                peers.push(peer);
+            }
+        }
+        Ok(peers)
     }
 
     fn update_outbox(&self, seq: u64, item: &OutboxItem) -> Result<()> {
-        self.outbox
-            .insert(seq.to_be_bytes(), encode(item))
-            .map_err(backend)?;
-        self.flush()
+        self.write_outbox(seq, item)
     }
 
     fn mark_delivered(&self, seq: u64, d: &Delivered) -> Result<()> {
         let id = self.next_seq()?;
         let value = encode(d);
-        (&self.outbox, &self.delivered)
-            .transaction(|(outbox, delivered)| {
+        let pkey = pending_key(&d.item.peer, seq);
+        (&self.outbox, &self.delivered, &self.pending)
+            .transaction(|(outbox, delivered, pending)| {
                 outbox.remove(&seq.to_be_bytes())?;
+                pending.remove(pkey.as_slice())?;
                 delivered.insert(&id.to_be_bytes(), value.clone())?;
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
