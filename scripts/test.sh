@@ -16,6 +16,8 @@ cargo clippy --quiet --all-targets -- -D warnings
 echo "== OASIS stix2-validator on irtx's STIX output"
 cargo build --quiet --bin irtx
 bash scripts/stix-validator.sh
+echo "== a standard JOSE library for the wire-format interop test (PyPI joserfc, rfc8785)"
+bash scripts/jose-interop.sh
 echo "== browser for the UI test (Debian chromium + chromium-driver)"
 bash scripts/install-browser.sh
 echo "== cargo test"

@@ -8,6 +8,7 @@ mod federation;
 mod gateway;
 mod helpers;
 mod inbound;
+mod interop;
 mod invalid;
 mod iodef;
 mod layering;
