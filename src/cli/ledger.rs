@@ -74,14 +74,26 @@ fn open_store(c: &Config) -> Result<Option<SledStore>, Failure> {
     if !dir.exists() {
         return Err(Failure::runtime(format!("no store at `{}`", dir.display())));
     }
-    // One pass over the ledger: a small cache keeps memory flat however long it is.
-    match SledStore::open_with_cache(&dir, 32 << 20) {
-        Ok(s) => Ok(Some(s)),
-        Err(e) if e.to_string().contains("lock") || e.to_string().contains("WouldBlock") => {
-            Ok(None)
+    // One pass over the ledger: a small cache keeps memory flat however long it is. A store
+    // that a gateway holds is locked; one that a gateway is just letting go of soon is not.
+    for attempt in 0..20 {
+        match SledStore::open_with_cache(&dir, 32 << 20) {
+            Ok(s) => return Ok(Some(s)),
+            Err(e) if e.to_string().contains("lock") || e.to_string().contains("WouldBlock") => {
+                let serving = std::net::TcpStream::connect_timeout(
+                    &c.listen,
+                    std::time::Duration::from_millis(200),
+                )
+                .is_ok();
+                if serving || c.api.url.is_some() || attempt == 19 {
+                    return Ok(None);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(e) => return Err(Failure::runtime(e.to_string())),
         }
-        Err(e) => Err(Failure::runtime(e.to_string())),
     }
+    Ok(None)
 }
 
 fn read_jwk(arg: &str) -> Result<ed25519_dalek::VerifyingKey, Failure> {

@@ -24,6 +24,28 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Opens a stopped gateway's store once its own instance has let go of it.
+async fn hold_store(dir: &Path) -> sled::Db {
+    let path = dir.join("data/store");
+    for _ in 0..200 {
+        if let Ok(db) = sled::open(&path) {
+            db.flush().unwrap();
+            return db;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the stopped gateway never released its store");
+}
+
+/// `irtx ledger verify` on a store this test holds open: on a copy, so the lock is free.
+fn verify_held(dir: &Path, _held: &sled::Db) -> std::process::Output {
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(dir, copy.path());
+    let out = verify(copy.path());
+    drop(copy);
+    out
+}
+
 fn verify(dir: &Path) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_irtx"))
         .current_dir(dir)
@@ -76,7 +98,10 @@ async fn ledger_with_entries() -> (TestGateway, TestGateway) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampering_is_caught_and_the_first_bad_entry_named() {
     let (a, _b) = ledger_with_entries().await;
-    let out = verify(&a.dir);
+    // Hold the stopped store open (no writes) while copying it: opening succeeds only once the
+    // gateway's instance has released it, so every copy is of a quiet store.
+    let held = hold_store(&a.dir).await;
+    let out = verify_held(&a.dir, &held);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -129,6 +154,7 @@ async fn tampering_is_caught_and_the_first_bad_entry_named() {
     for (what, f, words) in cases {
         let copy = tempfile::tempdir().unwrap();
         copy_dir(&a.dir, copy.path());
+        let _ = &held;
         tamper(copy.path(), f);
         let out = verify(copy.path());
         assert_eq!(
