@@ -37,6 +37,22 @@ fn jose(py: &PathBuf, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// joserfc's verdict on a JWS file: it must verify; returns the payload digest and id lines.
+fn verified(py: &PathBuf, jws: &str, jwk: &str) -> Vec<String> {
+    let out = jose(py, &["verify", jws, jwk]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standard_jose_library_verifies_irtx_and_irtx_accepts_it() {
     let Some(py) = python() else { return };
@@ -67,18 +83,7 @@ async fn a_standard_jose_library_verifies_irtx_and_irtx_accepts_it() {
         "cert-a.jwk",
         &envelope::public_jwk(&irtx_key.verifying_key()),
     );
-    let out = jose(&py, &["verify", &jws_file, &jwk_file]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let lines = verified(&py, &jws_file, &jwk_file);
     assert_eq!(lines[0], sealed.sha256, "the same bytes were signed");
     assert_eq!(lines[1], sealed.message.id);
     // ... and refuses it once tampered.
@@ -131,20 +136,6 @@ async fn a_standard_jose_library_verifies_irtx_and_irtx_accepts_it() {
 
     // 3. joserfc verifies the gateway's signed receipt.
     let receipt_file = write("receipt.json", &receipt);
-    let out = jose(
-        &py,
-        &["verify", &receipt_file, &write("cert-b.jwk", &b.jwk)],
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let lines = verified(&py, &receipt_file, &write("cert-b.jwk", &b.jwk));
     assert_eq!(lines[1], message["id"].as_str().unwrap());
 }
