@@ -71,7 +71,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             ),
             Ok(Detected::Stix(n)) => println!("{name}: ok (STIX 2.1 bundle, {n} objects)"),
             Ok(Detected::Iodef(n)) => {
-                println!("{name}: ok (IODEF v2 document, {n} incidents, RFC 8727 schema)")
+                let s = if n == 1 { "" } else { "s" };
+                println!("{name}: ok (IODEF v2 document, {n} incident{s}, RFC 8727 schema)")
             }
             Err(problems) => {
                 invalid = true;
