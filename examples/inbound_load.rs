@@ -19,7 +19,11 @@ async fn main() {
     let conc: usize = args.next().map_or(16, |v| v.parse().expect("C"));
     let dir = tempfile::tempdir().unwrap();
     irtx::cli::init::initialize(dir.path(), "cert-b", None).unwrap();
-    let mut config = irtx::config::Config::load(&dir.path().join("irtx.toml"), Vec::<(String, String)>::new()).unwrap();
+    let mut config = irtx::config::Config::load(
+        &dir.path().join("irtx.toml"),
+        Vec::<(String, String)>::new(),
+    )
+    .unwrap();
     config.listen = "127.0.0.1:0".parse().unwrap();
     let app = irtx::app::App::build(config).await.unwrap();
     let url = format!("http://{}/exchange/v1/messages", app.local_addr());
@@ -33,25 +37,42 @@ async fn main() {
     let key = SigningKey::from_bytes(&[77; 32]);
     let jwk = irtx::envelope::public_jwk(&key.verifying_key());
     let record = irtx::api::check_new_peer(
-        &serde_json::from_value(json!({"id": "cert-a", "url": "http://127.0.0.1:9", "keys": [{"jwk": jwk}],
-            "max_tlp": "AMBER", "audience": "community", "profile": "none", "format": "stix"}))
+        &serde_json::from_value(
+            json!({"id": "cert-a", "url": "http://127.0.0.1:9", "keys": [{"jwk": jwk}],
+            "max_tlp": "AMBER", "audience": "community", "profile": "none", "format": "stix"}),
+        )
         .unwrap(),
         &gateway.config,
     )
     .unwrap();
     gateway.store.put_peer(&record).unwrap();
-    let report = irtx::report::parse(include_bytes!("../tests/data/valid/event-scan-suspected.json")).unwrap();
+    let report = irtx::report::parse(include_bytes!(
+        "../tests/data/valid/event-scan-suspected.json"
+    ))
+    .unwrap();
     let team = irtx::team::Team::new("cert-a".parse().unwrap(), "CERT A");
     let doc = irtx::convert::convert(&report, &team, Format::Stix);
     let t0 = Instant::now();
     let bodies: Vec<Vec<u8>> = (0..n)
         .map(|_| {
-            let s = irtx::exchange::outbound::seal(doc.clone(), Format::Stix, irtx::tlp::Tlp::Amber, "cert-a", "cert-b",
-                uuid::Uuid::new_v4(), time::OffsetDateTime::now_utc(), &key);
+            let s = irtx::exchange::outbound::seal(
+                doc.clone(),
+                Format::Stix,
+                irtx::tlp::Tlp::Amber,
+                "cert-a",
+                "cert-b",
+                uuid::Uuid::new_v4(),
+                time::OffsetDateTime::now_utc(),
+                &key,
+            );
             serde_json::to_vec(&s.jws).unwrap()
         })
         .collect();
-    eprintln!("signed {n} messages ({} bytes each) in {:.2}s", bodies[0].len(), t0.elapsed().as_secs_f64());
+    eprintln!(
+        "signed {n} messages ({} bytes each) in {:.2}s",
+        bodies[0].len(),
+        t0.elapsed().as_secs_f64()
+    );
 
     let client = reqwest::Client::new();
     let queue = Arc::new(tokio::sync::Mutex::new(bodies));
@@ -62,9 +83,17 @@ async fn main() {
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             loop {
-                let Some(body) = queue.lock().await.pop() else { break };
+                let Some(body) = queue.lock().await.pop() else {
+                    break;
+                };
                 let t = Instant::now();
-                let r = client.post(&url).header("content-type", "application/jose+json").body(body).send().await.unwrap();
+                let r = client
+                    .post(&url)
+                    .header("content-type", "application/jose+json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
                 assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
                 lat.push(t.elapsed());
             }
@@ -77,7 +106,8 @@ async fn main() {
     }
     let secs = start.elapsed().as_secs_f64();
     lat.sort();
-    let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
+    let p =
+        |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
     println!(
         "inbound: {n} messages, concurrency {conc}: {:.0} accepted/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (durable: flushed before each receipt)",
         n as f64 / secs, p(0.50), p(0.99), p(1.0)

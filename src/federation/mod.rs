@@ -436,12 +436,10 @@ impl Gateway {
             state: DeliveryState::Queued,
             last_error: None,
         };
-        self.store.enqueue(&item)?;
         record.decision = "queued".into();
         record.removed = removed.clone();
         record.message_id = Some(sealed.message.id.clone());
         record.marking = Some(ready.marking.as_str().to_string());
-        self.store.record_decision(&record)?;
         let replaced: std::collections::HashMap<&str, &str> = ready
             .anonymized
             .replacements
@@ -460,7 +458,7 @@ impl Gateway {
                     .map_or(i.value.clone(), |p| p.to_string()),
             })
             .collect();
-        self.record(crate::ledger::chain::EntryBody {
+        let body = crate::ledger::chain::EntryBody {
             at: record.at.clone(),
             event: "queued".into(),
             report_id: report_id.to_string(),
@@ -481,7 +479,14 @@ impl Gateway {
             message_sha256: Some(sealed.sha256.clone()),
             indicators,
             receipt: None,
-        })?;
+        };
+        // The message and its ledger entry are written together, or not at all.
+        let store = self.store.as_ref();
+        self.ledger
+            .append_with(store, body, self.team.id.as_str(), &self.key.0, |entry| {
+                store.enqueue_recorded(&item, entry)
+            })?;
+        self.store.record_decision(&record)?;
         tracing::info!(peer.id = %p.id, message.id = %sealed.message.id, tlp = %ready.marking, "message queued for peer");
         Ok(ShareOutcome {
             peer: p.id,

@@ -122,11 +122,21 @@ impl Gateway {
             match self.attempt(&item).await {
                 Attempt::Delivered(d) => {
                     Metrics::count(&self.metrics.deliveries, "delivered");
-                    if let Err(e) = self.store.mark_delivered(seq, &d) {
+                    // The delivery and its ledger entry are written together.
+                    let body =
+                        self.state_entry(&item, "delivered", None, Some(d.receipt_jws.clone()));
+                    let store = self.store.as_ref();
+                    let written = self.ledger.append_with(
+                        store,
+                        body,
+                        self.team.id.as_str(),
+                        &self.key.0,
+                        |entry| store.mark_delivered_recorded(seq, &d, entry),
+                    );
+                    if let Err(e) = written {
                         tracing::error!(peer.id = %peer, error = %e, "cannot record a delivery");
                         return delivered;
                     }
-                    self.ledger_state(&item, "delivered", None, Some(d.receipt_jws.clone()));
                     tracing::info!(peer.id = %peer, message.id = %item.message_id, status = ?d.receipt.status, "message delivered; receipt stored");
                     delivered += 1;
                 }
@@ -185,7 +195,21 @@ impl Gateway {
         reason: Option<String>,
         receipt: Option<Jws>,
     ) {
-        let body = crate::ledger::chain::EntryBody {
+        let body = self.state_entry(item, event, reason, receipt);
+        if let Err(e) = self.record(body) {
+            tracing::error!(peer.id = %item.peer, error = %e, "cannot append to the ledger");
+        }
+    }
+
+    /// The ledger entry of a delivery state change.
+    fn state_entry(
+        &self,
+        item: &OutboxItem,
+        event: &str,
+        reason: Option<String>,
+        receipt: Option<Jws>,
+    ) -> crate::ledger::chain::EntryBody {
+        crate::ledger::chain::EntryBody {
             at: rfc3339(OffsetDateTime::now_utc()),
             event: event.to_string(),
             report_id: item.report_id.clone(),
@@ -195,9 +219,6 @@ impl Gateway {
             message_sha256: Some(item.sha256.clone()),
             receipt,
             ..Default::default()
-        };
-        if let Err(e) = self.record(body) {
-            tracing::error!(peer.id = %item.peer, error = %e, "cannot append to the ledger");
         }
     }
 

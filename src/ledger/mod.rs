@@ -52,6 +52,26 @@ impl Ledger {
         Ok(e)
     }
 
+    /// Appends `body` through `write`, which must store the entry it is given (together with
+    /// whatever else belongs in the same atomic write), and checkpoints like [`Self::append`].
+    pub fn append_with<T>(
+        &self,
+        store: &dyn Store,
+        body: EntryBody,
+        team: &str,
+        key: &SigningKey,
+        write: impl FnOnce(&Entry) -> Result<T>,
+    ) -> Result<(T, Entry)> {
+        let _guard = self.lock.lock().expect("ledger lock");
+        let last = store.ledger_last()?;
+        let e = chain::link(last.as_ref(), body);
+        let out = write(&e)?;
+        if (e.seq + 1) % CHECKPOINT_EVERY == 0 {
+            store.put_checkpoint(&chain::checkpoint(&e, team, &e.body.at, key))?;
+        }
+        Ok((out, e))
+    }
+
     /// Signs the current head now (an export ends with one).
     pub fn checkpoint(
         &self,

@@ -47,6 +47,23 @@ fn alert(sender: &str, message_id: &str, sha: &str) -> Alert {
     }
 }
 
+fn d2_for(peer: &str, id: &str) -> Delivered {
+    Delivered {
+        item: item(peer, id),
+        receipt_jws: jws("r2"),
+        receipt: Receipt {
+            message_id: id.into(),
+            message_sha256: format!("sha-{id}"),
+            from: peer.into(),
+            to: "a".into(),
+            received: "2026-11-24T00:00:01Z".into(),
+            status: ReceiptStatus::Accepted,
+            reasons: vec![],
+        },
+        delivered_at: "2026-11-24T00:00:02Z".into(),
+    }
+}
+
 /// Runs the suite on an empty store.
 pub fn suite(s: &dyn Store) {
     // Reports.
@@ -189,6 +206,30 @@ pub fn suite(s: &dyn Store) {
     let cp = crate::ledger::chain::checkpoint(last.as_ref().unwrap(), "a", "t", &key);
     s.put_checkpoint(&cp).unwrap();
     assert_eq!(s.checkpoints().unwrap(), vec![cp]);
+
+    // Queuing and delivering together with the ledger entry.
+    let e3 = crate::ledger::chain::link(
+        last.as_ref(),
+        crate::ledger::chain::EntryBody {
+            event: "queued".into(),
+            ..Default::default()
+        },
+    );
+    let q = s.enqueue_recorded(&item("d", "m20"), &e3).unwrap();
+    assert_eq!(s.outbox_head("d").unwrap().unwrap().1.message_id, "m20");
+    assert_eq!(s.ledger_last().unwrap().unwrap().seq, 3);
+    let e4 = crate::ledger::chain::link(
+        Some(&e3),
+        crate::ledger::chain::EntryBody {
+            event: "delivered".into(),
+            ..Default::default()
+        },
+    );
+    let mut dd = d2_for("d", "m20");
+    dd.item = item("d", "m20");
+    s.mark_delivered_recorded(q, &dd, &e4).unwrap();
+    assert!(s.outbox_head("d").unwrap().is_none());
+    assert_eq!(s.ledger_last().unwrap().unwrap(), e4);
 
     // Quarantine.
     s.quarantine(&json!({"reason": "x"})).unwrap();

@@ -228,6 +228,20 @@ pub trait Store: Send + Sync {
     fn mark_delivered(&self, seq: u64, d: &Delivered) -> Result<()>;
     /// Every delivered message, in delivery order.
     fn delivered(&self) -> Result<Vec<Delivered>>;
+    /// [`Store::enqueue`] and [`Store::ledger_put`] in one atomic write: a message is never
+    /// queued without its ledger entry, nor recorded without being queued.
+    fn enqueue_recorded(
+        &self,
+        item: &OutboxItem,
+        entry: &crate::ledger::chain::Entry,
+    ) -> Result<u64>;
+    /// [`Store::mark_delivered`] and [`Store::ledger_put`] in one atomic write.
+    fn mark_delivered_recorded(
+        &self,
+        seq: u64,
+        d: &Delivered,
+        entry: &crate::ledger::chain::Entry,
+    ) -> Result<()>;
 
     /// Appends a disclosure decision.
     fn record_decision(&self, d: &DecisionRecord) -> Result<u64>;

@@ -290,6 +290,47 @@ impl Store for SledStore {
         self.flush()
     }
 
+    fn enqueue_recorded(
+        &self,
+        item: &OutboxItem,
+        entry: &crate::ledger::chain::Entry,
+    ) -> Result<u64> {
+        let seq = self.next_seq()?;
+        let (value, ledger_value) = (encode(item), encode(entry));
+        let pkey = pending_key(&item.peer, seq);
+        (&self.outbox, &self.pending, &self.ledger)
+            .transaction(|(outbox, pending, ledger)| {
+                outbox.insert(&seq.to_be_bytes(), value.clone())?;
+                pending.insert(pkey.as_slice(), &[])?;
+                ledger.insert(&entry.seq.to_be_bytes(), ledger_value.clone())?;
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e: TransactionError<()>| backend(format!("{e:?}")))?;
+        self.flush()?;
+        Ok(seq)
+    }
+
+    fn mark_delivered_recorded(
+        &self,
+        seq: u64,
+        d: &Delivered,
+        entry: &crate::ledger::chain::Entry,
+    ) -> Result<()> {
+        let id = self.next_seq()?;
+        let (value, ledger_value) = (encode(d), encode(entry));
+        let pkey = pending_key(&d.item.peer, seq);
+        (&self.outbox, &self.delivered, &self.pending, &self.ledger)
+            .transaction(|(outbox, delivered, pending, ledger)| {
+                outbox.remove(&seq.to_be_bytes())?;
+                pending.remove(pkey.as_slice())?;
+                delivered.insert(&id.to_be_bytes(), value.clone())?;
+                ledger.insert(&entry.seq.to_be_bytes(), ledger_value.clone())?;
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e: TransactionError<()>| backend(format!("{e:?}")))?;
+        self.flush()
+    }
+
     fn delivered(&self) -> Result<Vec<Delivered>> {
         Self::all(&self.delivered)
     }
