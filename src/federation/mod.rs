@@ -404,6 +404,18 @@ impl Gateway {
                 record.decision = "error".into();
                 record.reason = Some(e.to_string());
                 self.store.record_decision(&record)?;
+                // Nothing left, and the ledger says why.
+                self.record(crate::ledger::chain::EntryBody {
+                    at: record.at.clone(),
+                    event: "error".into(),
+                    report_id: report_id.to_string(),
+                    report_digest: Some(report_digest(report)),
+                    peer: p.id.clone(),
+                    reason: record.reason.clone(),
+                    profile: record.profile.clone(),
+                    format: record.format.clone(),
+                    ..Default::default()
+                })?;
                 return Ok(error(e.to_string()));
             }
         };
