@@ -243,3 +243,31 @@ async fn peers_talk_https_when_a_certificate_is_configured() {
         "an untrusted certificate was accepted"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_that_cannot_be_applied_sends_nothing_and_says_why() {
+    let b = TestGateway::spawn("cert-b").await;
+    // No federation key: a `pseudonymize` peer in the federation key domain cannot be served.
+    let a = TestGateway::spawn_with("cert-a", |c| c.anonymize.federation_key_file = None).await;
+    a.add_peer(&b, "AMBER", "community", "pseudonymize", "stix")
+        .await;
+    let id = a.submit(&example("incident-ddos-minimal")).await;
+    let d = a.share(&id, &["cert-b"]).await;
+    assert_eq!(d[0]["decision"], "error");
+    assert!(
+        d[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("needs an anonymization key"),
+        "{d:?}"
+    );
+    assert!(a.outbox().await.is_empty(), "nothing queued");
+    let (_, e) = a
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/disclosures?state=error",
+            None,
+        )
+        .await;
+    assert_eq!(e.as_array().unwrap().len(), 1, "{e}");
+}
