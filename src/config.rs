@@ -584,6 +584,9 @@ pub fn env_has_settings(env: impl IntoIterator<Item = (String, String)>) -> bool
         .any(|(k, _)| k.starts_with("IRTX_") && k.contains("__"))
 }
 
+/// The settings outside any section that `IRTX_<NAME>` may set.
+const TOP_LEVEL: &[&str] = &["listen", "data_dir"];
+
 /// Sets `IRTX_SECTION__FIELD=value` as `[section] field = value`. A value that reads as a
 /// TOML integer, float or boolean is taken as one; anything else is a string.
 fn overlay_env(
@@ -595,7 +598,10 @@ fn overlay_env(
             continue;
         };
         let parts: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
-        if parts.len() < 2 || parts.iter().any(String::is_empty) {
+        // Top-level settings are `IRTX_LISTEN` and `IRTX_DATA_DIR`; any other single-part
+        // `IRTX_*` name belongs to someone else (scripts use `IRTX_TEAM_ID`, `IRTX_BIN`).
+        let top_level = parts.len() == 1 && TOP_LEVEL.contains(&parts[0].as_str());
+        if (parts.len() < 2 && !top_level) || parts.iter().any(String::is_empty) {
             continue;
         }
         let parsed = value
@@ -681,6 +687,21 @@ key_domain = "peer"
         .unwrap_err()
         .to_string();
         assert!(bad.contains("`nope` is not a profile"), "{bad}");
+    }
+
+    #[test]
+    fn top_level_settings_from_the_environment() {
+        let c = Config::from_toml(
+            "[team]\nid = \"cert-a\"\n",
+            Path::new("x.toml"),
+            env(&[
+                ("IRTX_LISTEN", "0.0.0.0:9443"),
+                ("IRTX_TEAM_ID", "ignored"),
+                ("IRTX_BIN", "/x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "0.0.0.0:9443");
     }
 
     #[test]

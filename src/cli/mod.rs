@@ -27,7 +27,7 @@ use crate::team::Team;
 #[derive(Debug, Parser)]
 #[command(name = "irtx", version, about, long_about = None)]
 #[command(
-    after_help = "Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 invalid input, 4 withheld by policy.\nEvery setting can also be given as an IRTX_SECTION__FIELD environment variable (IRTX_TEAM__ID=cert-a)."
+    after_help = "Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 invalid input, 4 withheld by policy.\nEvery setting can also be given as an environment variable: IRTX_SECTION__FIELD for one in a section (IRTX_TEAM__ID=cert-a), IRTX_LISTEN and IRTX_DATA_DIR for the top-level ones."
 )]
 pub struct Cli {
     /// Config file.
