@@ -153,6 +153,14 @@ pub struct ExchangeConfig {
     /// How far in the future `created` may be (clock skew), in seconds. Default 300.
     #[serde(default = "default_future_skew")]
     pub future_skew_s: i64,
+    /// Messages one peer may send per minute (a burst of as many is allowed); more get 429
+    /// and are retried by the sender. 0: no limit. Default 6,000.
+    #[serde(default = "default_rate")]
+    pub max_messages_per_minute: u32,
+}
+
+fn default_rate() -> u32 {
+    6_000
 }
 
 impl Default for ExchangeConfig {
@@ -160,6 +168,7 @@ impl Default for ExchangeConfig {
         ExchangeConfig {
             replay_window_s: default_replay_window(),
             future_skew_s: default_future_skew(),
+            max_messages_per_minute: default_rate(),
         }
     }
 }

@@ -90,6 +90,20 @@ pub fn check(
     now: OffsetDateTime,
     limits: Limits,
 ) -> Result<Verified, Refusal> {
+    check_admitted(body, me, keys_of, |_| true, now, limits)
+}
+
+/// [`check`], with `admit` asked once the sender is authentic and before the document is
+/// checked (a per-peer rate limit: a stranger cannot spend a peer's quota, and a peer over
+/// its quota costs no validation). A sender it turns away gets a 429.
+pub fn check_admitted(
+    body: &[u8],
+    me: &str,
+    keys_of: impl Fn(&str) -> Option<Vec<PeerKey>>,
+    admit: impl Fn(&str) -> bool,
+    now: OffsetDateTime,
+    limits: Limits,
+) -> Result<Verified, Refusal> {
     let jws: Jws = serde_json::from_slice(body)
         .map_err(|e| Refusal::new(400, format!("not a flattened JWS JSON object: {e}")))?;
     let opened = envelope::open(&jws).map_err(|e| Refusal::new(400, e.to_string()))?;
@@ -160,6 +174,17 @@ pub fn check(
     opened
         .verify(&key.key)
         .map_err(|e| identified(refuse(401, vec![e.to_string()], false)))?;
+
+    if !admit(&message.from) {
+        return Err(refuse(
+            429,
+            vec![format!(
+                "too many messages from `{}`; retry later",
+                message.from
+            )],
+            false,
+        ));
+    }
 
     // The sender is authentic from here on; collect every remaining problem.
     let mut reasons = Vec::new();

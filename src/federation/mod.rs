@@ -98,6 +98,8 @@ pub struct Gateway {
     in_flight: Mutex<HashSet<String>>,
     /// The disclosure ledger's writer.
     pub ledger: crate::ledger::Ledger,
+    /// Per-peer limit on inbound messages (`[exchange] max_messages_per_minute`).
+    inbound_limit: Option<governor::DefaultKeyedRateLimiter<String>>,
 }
 
 /// What went wrong in a service call.
@@ -204,6 +206,8 @@ impl Gateway {
             .user_agent(concat!("irtx/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let inbound_limit = std::num::NonZeroU32::new(config.exchange.max_messages_per_minute)
+            .map(|n| governor::RateLimiter::keyed(governor::Quota::per_minute(n)));
         Ok(Gateway {
             store,
             team,
@@ -214,6 +218,7 @@ impl Gateway {
             metrics: Metrics::new(),
             in_flight: Mutex::new(HashSet::new()),
             ledger: crate::ledger::Ledger::new(),
+            inbound_limit,
         })
     }
 
@@ -521,7 +526,12 @@ impl Gateway {
         let keys_of = |id: &str| store.peer(id).ok().flatten().map(|p| peer_keys(&p));
         let now = OffsetDateTime::now_utc();
         let me = self.team.id.as_str();
-        match inbound::check(body, me, keys_of, now, limits) {
+        let admit = |peer: &str| {
+            self.inbound_limit
+                .as_ref()
+                .is_none_or(|l| l.check_key(&peer.to_string()).is_ok())
+        };
+        match inbound::check_admitted(body, me, keys_of, admit, now, limits) {
             Ok(v) => {
                 let alert = Alert {
                     id: uuid::Uuid::new_v4().to_string(),

@@ -387,3 +387,18 @@ async fn a_sender_killed_mid_stream_delivers_everything_once_after_restart() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_answering_429_is_retried_not_dead_lettered() {
+    let a = TestGateway::spawn_with("cert-a", |c| c.delivery.max_attempts = 50).await;
+    let (url, hits) = fake_peer(429, Duration::ZERO).await;
+    add_raw_peer(&a, "busy", &url).await;
+    let id = a.submit(&example("incident-ddos-minimal")).await;
+    a.share(&id, &["busy"]).await;
+    eventually(Duration::from_secs(10), "three attempts", || async {
+        hits.load(Ordering::SeqCst) >= 3
+    })
+    .await;
+    let item = &a.outbox().await[0];
+    assert_eq!(item["state"], "failing", "{item}");
+}

@@ -296,3 +296,43 @@ async fn an_expired_key_is_refused_and_a_rotated_one_accepted() {
     assert_eq!(s, 200, "{v}");
     assert_eq!(b.alerts().await.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_over_its_rate_is_told_to_come_back_later() {
+    let a = SigningKey::from_bytes(&[41; 32]);
+    let b = TestGateway::spawn_with("cert-b", |c| c.exchange.max_messages_per_minute = 3).await;
+    let jwk = envelope::public_jwk(&a.verifying_key());
+    let body = json!({"id": "cert-a", "url": "http://127.0.0.1:9", "keys": [{"jwk": jwk}],
+                      "max_tlp": "AMBER", "audience": "community", "profile": "none", "format": "stix"});
+    assert_eq!(
+        b.call(reqwest::Method::POST, "/api/v1/peers", Some(body))
+            .await
+            .0,
+        201
+    );
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let (s, _) = b
+            .post_inbox(serde_json::to_vec(&sign(&message("cert-b", bundle()), &a)).unwrap())
+            .await;
+        statuses.push(s);
+    }
+    assert_eq!(statuses, vec![200, 200, 200, 429, 429]);
+    assert_eq!(b.alerts().await.len(), 3);
+    // A stranger claiming to be cert-a cannot spend cert-a's quota: it fails the signature
+    // check before the limit is asked.
+    let b2 = TestGateway::spawn_with("cert-b", |c| c.exchange.max_messages_per_minute = 1).await;
+    assert_eq!(b2.call(reqwest::Method::POST, "/api/v1/peers", Some(json!({"id": "cert-a", "url": "http://127.0.0.1:9",
+        "keys": [{"jwk": envelope::public_jwk(&a.verifying_key())}], "max_tlp": "AMBER", "audience": "community"}))).await.0, 201);
+    let forger = SigningKey::from_bytes(&[42; 32]);
+    for _ in 0..3 {
+        let (s, _) = b2
+            .post_inbox(serde_json::to_vec(&sign(&message("cert-b", bundle()), &forger)).unwrap())
+            .await;
+        assert_eq!(s, 401);
+    }
+    let (s, v) = b2
+        .post_inbox(serde_json::to_vec(&sign(&message("cert-b", bundle()), &a)).unwrap())
+        .await;
+    assert_eq!(s, 200, "{v}");
+}
