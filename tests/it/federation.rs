@@ -159,6 +159,44 @@ async fn three_gateways_share_by_policy() {
         .collect();
     assert_eq!(withheld.len(), 1);
     assert_eq!(withheld[0]["peer"], "cert-nat");
+
+    // 5. The senders' ledgers answer what each peer received (tests/it/ledger.rs goes
+    //    further: a pseudonymized disclosure found by its original value and its pseudonym).
+    let (_, to_sector) = org
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/disclosures?peer=cert-sec&state=queued",
+            None,
+        )
+        .await;
+    assert_eq!(to_sector[0]["body"]["marking"], "AMBER+STRICT");
+    assert_eq!(to_sector[0]["body"]["removed"][0]["pointer"], "/reporter");
+    let (_, about) = national
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/disclosures?indicator=tax-refund.phish.example&state=queued",
+            None,
+        )
+        .await;
+    let peers: Vec<&str> = about
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["body"]["peer"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        peers,
+        vec!["cert-sec", "org-x"],
+        "attacker indicators went to both, in clear"
+    );
+    let (_, nat) = org
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/disclosures?peer=cert-nat",
+            None,
+        )
+        .await;
+    assert_eq!(nat[0]["body"]["event"], "withheld");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
