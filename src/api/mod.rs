@@ -317,9 +317,17 @@ async fn list_deliveries(State(s): State<AppState>) -> Result<Json<Value>, ApiEr
     Ok(Json(json!(d)))
 }
 
+/// `GET /api/v1/decisions`: every decision (queued, withheld, error), from the ledger.
 async fn list_decisions(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
     let g = s.gateway.clone();
-    let d = blocking(move || Ok(g.store.decisions()?)).await?;
+    let d = blocking(move || {
+        let mut out = Vec::new();
+        for e in g.store.ledger_entries() {
+            out.extend(crate::ledger::Decision::of(&e?));
+        }
+        Ok(out)
+    })
+    .await?;
     Ok(Json(json!(d)))
 }
 

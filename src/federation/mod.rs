@@ -28,8 +28,7 @@ use crate::peer::PeerPolicy;
 use crate::report::{self, Report};
 use crate::schema::Violation;
 use crate::store::{
-    Alert, DecisionRecord, DeliveryState, Imported, OutboxItem, PeerRecord, Store, StoreError,
-    StoredReport,
+    Alert, DeliveryState, Imported, OutboxItem, PeerRecord, Store, StoreError, StoredReport,
 };
 use crate::team::Team;
 use crate::tlp::policy::{Origin, Removal};
@@ -241,13 +240,7 @@ impl Gateway {
         &self,
         raw: &[u8],
     ) -> Result<(String, Vec<ShareOutcome>), ServiceError> {
-        let id = self.submit(raw)?;
-        let stored = self
-            .store
-            .report(&id)?
-            .ok_or_else(|| ServiceError::Internal("report vanished".into()))?;
-        let r: Report = report::validate::parse_value(&stored.report)
-            .map_err(|v| ServiceError::Internal(v[0].to_string()))?;
+        let (id, r) = self.store_report(raw)?;
         let mut peers: Vec<String> = Vec::new();
         for rule in self.config.routing.iter().filter(|rule| rule.matches(&r)) {
             for p in &rule.peers {
@@ -259,15 +252,20 @@ impl Gateway {
         let decisions = if peers.is_empty() {
             Vec::new()
         } else {
-            self.share(&id, &peers)?
+            self.share_report(&r, &id, &peers)?
         };
         Ok((id, decisions))
     }
 
     /// Validates and stores a report; assigns an id when it has none. The report is on disk
     /// when this returns.
-    #[tracing::instrument(skip_all)]
     pub fn submit(&self, raw: &[u8]) -> Result<String, ServiceError> {
+        self.store_report(raw).map(|(id, _)| id)
+    }
+
+    /// [`Self::submit`], also returning the validated report.
+    #[tracing::instrument(skip_all)]
+    fn store_report(&self, raw: &[u8]) -> Result<(String, Report), ServiceError> {
         let mut value: Value = serde_json::from_slice(raw).map_err(|e| {
             ServiceError::Invalid(vec![Violation::new("", format!("not valid JSON: {e}"))])
         })?;
@@ -284,7 +282,7 @@ impl Gateway {
         self.store.put_report(&stored)?;
         self.metrics.reports.inc();
         tracing::info!(report.id = %id, "report stored");
-        Ok(id)
+        Ok((id, r))
     }
 
     /// Decides, renders, seals and queues a report for each peer; records every decision.
@@ -304,10 +302,19 @@ impl Gateway {
                 v[0]
             ))
         })?;
+        self.share_report(&report, report_id, peers)
+    }
+
+    fn share_report(
+        &self,
+        report: &Report,
+        report_id: &str,
+        peers: &[String],
+    ) -> Result<Vec<ShareOutcome>, ServiceError> {
+        let digest = report_digest(report);
         let mut out = Vec::new();
         for peer in peers {
-            let outcome = self.share_one(&report, report_id, peer)?;
-            out.push(outcome);
+            out.push(self.share_one(report, report_id, &digest, peer)?);
         }
         self.wake.notify_one();
         Ok(out)
@@ -317,6 +324,7 @@ impl Gateway {
         &self,
         report: &Report,
         report_id: &str,
+        digest: &str,
         peer_id: &str,
     ) -> Result<ShareOutcome, ServiceError> {
         let error = |reason: String| ShareOutcome {
@@ -360,17 +368,31 @@ impl Gateway {
             format,
         };
         let now = OffsetDateTime::now_utc();
-        let mut record = DecisionRecord {
+        // The ledger entry of this decision; a decision that sends nothing is recorded here.
+        let entry = |event: &str| crate::ledger::chain::EntryBody {
             at: rfc3339(now),
+            event: event.to_string(),
             report_id: report_id.to_string(),
+            report_digest: Some(digest.to_string()),
             peer: p.id.clone(),
-            decision: String::new(),
-            reason: None,
-            removed: vec![],
-            message_id: None,
-            marking: None,
             profile: Some(profile.name.clone()),
             format: Some(format.wire_name().to_string()),
+            ..Default::default()
+        };
+        let not_sent = |event: &str, reason: String| -> Result<ShareOutcome, ServiceError> {
+            self.record(crate::ledger::chain::EntryBody {
+                reason: Some(reason.clone()),
+                ..entry(event)
+            })?;
+            tracing::info!(peer.id = %p.id, decision = event, "nothing sent to peer");
+            Ok(ShareOutcome {
+                peer: p.id.clone(),
+                decision: event.to_string(),
+                reason: Some(reason),
+                message_id: None,
+                removed: vec![],
+                marking: None,
+            })
         };
         let ready = match exchange::render(
             report,
@@ -379,50 +401,9 @@ impl Gateway {
             pseudonymizer.as_ref(),
             &self.team,
         ) {
-            Ok(Outcome::Withheld(w)) => {
-                record.decision = "withheld".into();
-                record.reason = Some(w.to_string());
-                self.store.record_decision(&record)?;
-                self.record(crate::ledger::chain::EntryBody {
-                    at: record.at.clone(),
-                    event: "withheld".into(),
-                    report_id: report_id.to_string(),
-                    report_digest: Some(report_digest(report)),
-                    peer: p.id.clone(),
-                    reason: record.reason.clone(),
-                    profile: record.profile.clone(),
-                    format: record.format.clone(),
-                    ..Default::default()
-                })?;
-                tracing::info!(peer.id = %p.id, "report withheld from peer by policy");
-                return Ok(ShareOutcome {
-                    peer: p.id,
-                    decision: "withheld".into(),
-                    reason: record.reason,
-                    message_id: None,
-                    removed: vec![],
-                    marking: None,
-                });
-            }
+            Ok(Outcome::Withheld(w)) => return not_sent("withheld", w.to_string()),
             Ok(Outcome::Ready(r)) => r,
-            Err(e) => {
-                record.decision = "error".into();
-                record.reason = Some(e.to_string());
-                self.store.record_decision(&record)?;
-                // Nothing left, and the ledger says why.
-                self.record(crate::ledger::chain::EntryBody {
-                    at: record.at.clone(),
-                    event: "error".into(),
-                    report_id: report_id.to_string(),
-                    report_digest: Some(report_digest(report)),
-                    peer: p.id.clone(),
-                    reason: record.reason.clone(),
-                    profile: record.profile.clone(),
-                    format: record.format.clone(),
-                    ..Default::default()
-                })?;
-                return Ok(error(e.to_string()));
-            }
+            Err(e) => return not_sent("error", e.to_string()),
         };
         let sealed = outbound::seal(
             ready.document.clone(),
@@ -453,10 +434,6 @@ impl Gateway {
             state: DeliveryState::Queued,
             last_error: None,
         };
-        record.decision = "queued".into();
-        record.removed = removed.clone();
-        record.message_id = Some(sealed.message.id.clone());
-        record.marking = Some(ready.marking.as_str().to_string());
         let replaced: std::collections::HashMap<&str, &str> = ready
             .anonymized
             .replacements
@@ -476,34 +453,25 @@ impl Gateway {
             })
             .collect();
         let body = crate::ledger::chain::EntryBody {
-            at: record.at.clone(),
-            event: "queued".into(),
-            report_id: report_id.to_string(),
-            report_digest: Some(report_digest(report)),
-            peer: p.id.clone(),
-            reason: None,
             removed: removed.clone(),
-            marking: record.marking.clone(),
-            profile: record.profile.clone(),
+            marking: Some(ready.marking.as_str().to_string()),
             key_domain: Some(if profile.needs_key() {
                 domain.clone()
             } else {
                 "none".into()
             }),
-            format: record.format.clone(),
             document_sha256: Some(envelope::sha256_hex(&envelope::canonical(&ready.document))),
             message_id: Some(sealed.message.id.clone()),
             message_sha256: Some(sealed.sha256.clone()),
             indicators,
-            receipt: None,
+            ..entry("queued")
         };
         // The message and its ledger entry are written together, or not at all.
         let store = self.store.as_ref();
         self.ledger
-            .append_with(store, body, self.team.id.as_str(), &self.key.0, |entry| {
-                store.enqueue_recorded(&item, entry)
+            .append_with(store, body, self.team.id.as_str(), &self.key.0, |e| {
+                store.enqueue_recorded(&item, e)
             })?;
-        self.store.record_decision(&record)?;
         tracing::info!(peer.id = %p.id, message.id = %sealed.message.id, tlp = %ready.marking, "message queued for peer");
         Ok(ShareOutcome {
             peer: p.id,

@@ -90,6 +90,51 @@ impl Ledger {
     }
 }
 
+/// A disclosure decision for one report and one peer, as the ledger records it: the view
+/// of `GET /api/v1/decisions`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Decision {
+    /// When (RFC 3339).
+    pub at: String,
+    /// The report.
+    pub report_id: String,
+    /// The peer.
+    pub peer: String,
+    /// `queued`, `withheld` or `error`.
+    pub decision: String,
+    /// Why withheld, or what went wrong.
+    pub reason: Option<String>,
+    /// Fields removed before sending.
+    pub removed: Vec<crate::tlp::policy::Removal>,
+    /// The message, when one was queued.
+    pub message_id: Option<String>,
+    /// The marking sent.
+    pub marking: Option<String>,
+    /// The profile applied.
+    pub profile: Option<String>,
+    /// The format sent.
+    pub format: Option<String>,
+}
+
+impl Decision {
+    /// The decision an entry records; `None` for a delivery state change.
+    pub fn of(e: &Entry) -> Option<Decision> {
+        let b = &e.body;
+        matches!(b.event.as_str(), "queued" | "withheld" | "error").then(|| Decision {
+            at: b.at.clone(),
+            report_id: b.report_id.clone(),
+            peer: b.peer.clone(),
+            decision: b.event.clone(),
+            reason: b.reason.clone(),
+            removed: b.removed.clone(),
+            message_id: b.message_id.clone(),
+            marking: b.marking.clone(),
+            profile: b.profile.clone(),
+            format: b.format.clone(),
+        })
+    }
+}
+
 /// A filter over ledger entries (`irtx ledger list`, `GET /api/v1/disclosures`).
 #[derive(Debug, Clone, Default)]
 pub struct Query {

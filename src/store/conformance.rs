@@ -4,8 +4,7 @@
 use serde_json::json;
 
 use super::{
-    Alert, DecisionRecord, Delivered, DeliveryState, Imported, OutboxItem, PeerRecord, Store,
-    StoredReport,
+    Alert, Delivered, DeliveryState, Imported, OutboxItem, PeerRecord, Store, StoredReport,
 };
 use crate::envelope::{Jws, Receipt, ReceiptStatus};
 
@@ -144,25 +143,6 @@ pub fn suite(s: &dyn Store) {
         .map(|(_, i)| i.message_id)
         .collect();
     assert_eq!(left, vec!["m1", "m2"]);
-
-    // Decisions keep their order.
-    for peer in ["b", "c"] {
-        s.record_decision(&DecisionRecord {
-            at: "2026-11-24T00:00:00Z".into(),
-            report_id: "r1".into(),
-            peer: peer.into(),
-            decision: "withheld".into(),
-            reason: Some("test".into()),
-            removed: vec![],
-            message_id: None,
-            marking: None,
-            profile: None,
-            format: None,
-        })
-        .unwrap();
-    }
-    let peers: Vec<String> = s.decisions().unwrap().into_iter().map(|d| d.peer).collect();
-    assert_eq!(peers, vec!["b", "c"]);
 
     // Import: once; the same again is a duplicate; other content under the id a conflict.
     let first = alert("b", "m9", "aaa");

@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::envelope::{Jws, Receipt};
-use crate::tlp::policy::Removal;
 
 /// A failure of the store itself.
 #[derive(Debug, thiserror::Error)]
@@ -129,37 +128,6 @@ pub struct Delivered {
     pub delivered_at: String,
 }
 
-/// A disclosure decision for one report and one peer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DecisionRecord {
-    /// When (RFC 3339).
-    pub at: String,
-    /// The report.
-    pub report_id: String,
-    /// The peer.
-    pub peer: String,
-    /// `queued` or `withheld`.
-    pub decision: String,
-    /// Why withheld, or a summary.
-    #[serde(default)]
-    pub reason: Option<String>,
-    /// Fields removed before sending.
-    #[serde(default)]
-    pub removed: Vec<Removal>,
-    /// The message, when one was queued.
-    #[serde(default)]
-    pub message_id: Option<String>,
-    /// The marking sent.
-    #[serde(default)]
-    pub marking: Option<String>,
-    /// The profile applied.
-    #[serde(default)]
-    pub profile: Option<String>,
-    /// The format sent.
-    #[serde(default)]
-    pub format: Option<String>,
-}
-
 /// An imported message with its provenance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
@@ -242,11 +210,6 @@ pub trait Store: Send + Sync {
         d: &Delivered,
         entry: &crate::ledger::chain::Entry,
     ) -> Result<()>;
-
-    /// Appends a disclosure decision.
-    fn record_decision(&self, d: &DecisionRecord) -> Result<u64>;
-    /// Every decision, in order.
-    fn decisions(&self) -> Result<Vec<DecisionRecord>>;
 
     /// Imports a message as an alert unless (sender, message id) was seen: the same content is
     /// a duplicate, other content a conflict. Atomic.

@@ -11,8 +11,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::{
-    Alert, DecisionRecord, Delivered, DeliveryState, Imported, OutboxItem, PeerRecord, Result,
-    Store, StoreError, StoredReport,
+    Alert, Delivered, DeliveryState, Imported, OutboxItem, PeerRecord, Result, Store, StoreError,
+    StoredReport,
 };
 
 /// The sled-backed store.
@@ -22,7 +22,6 @@ pub struct SledStore {
     peers: sled::Tree,
     outbox: sled::Tree,
     delivered: sled::Tree,
-    decisions: sled::Tree,
     alerts: sled::Tree,
     alert_ids: sled::Tree,
     seen: sled::Tree,
@@ -100,7 +99,6 @@ impl SledStore {
             peers: t("peers")?,
             outbox: t("outbox")?,
             delivered: t("delivered")?,
-            decisions: t("decisions")?,
             alerts: t("alerts")?,
             alert_ids: t("alert_ids")?,
             seen: t("seen")?,
@@ -333,19 +331,6 @@ impl Store for SledStore {
 
     fn delivered(&self) -> Result<Vec<Delivered>> {
         Self::all(&self.delivered)
-    }
-
-    fn record_decision(&self, d: &DecisionRecord) -> Result<u64> {
-        let seq = self.next_seq()?;
-        self.decisions
-            .insert(seq.to_be_bytes(), encode(d))
-            .map_err(backend)?;
-        self.flush()?;
-        Ok(seq)
-    }
-
-    fn decisions(&self) -> Result<Vec<DecisionRecord>> {
-        Self::all(&self.decisions)
     }
 
     fn import(&self, alert: &Alert) -> Result<Imported> {
