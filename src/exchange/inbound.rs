@@ -41,6 +41,8 @@ pub struct Limits {
 pub struct Verified {
     /// The message.
     pub message: Message,
+    /// The JWS as received (kept with the alert, so its signature stays checkable).
+    pub jws: Jws,
     /// The key that signed it.
     pub kid: String,
     /// SHA-256 of the decoded payload bytes (the receipt's `message_sha256`).
@@ -257,6 +259,7 @@ pub fn check_admitted(
         return Err(identified(refuse(status, reasons, quarantine)));
     }
     Ok(Verified {
+        jws,
         kid: opened.kid,
         sha256,
         tlp,

@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 use crate::anonymize::Pseudonymizer;
 use crate::config::Config;
 use crate::convert::Format;
-use crate::envelope::{self, Jws, ReceiptStatus};
+use crate::envelope::{self, ReceiptStatus};
 use crate::exchange::inbound::{self, Limits, PeerKey};
 use crate::exchange::outbound::{self, rfc3339};
 use crate::exchange::{self, Outcome, Recipient};
@@ -511,8 +511,7 @@ impl Gateway {
                     tlp: v.tlp.as_str().to_string(),
                     format: v.message.format.clone(),
                     document: v.message.document.clone(),
-                    jws: serde_json::from_slice::<Jws>(body)
-                        .map_err(|e| ServiceError::Internal(e.to_string()))?,
+                    jws: v.jws.clone(),
                 };
                 let (status, code, reasons) = match store.import(&alert)? {
                     Imported::New => (ReceiptStatus::Accepted, 200, vec![]),
