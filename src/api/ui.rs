@@ -201,14 +201,78 @@ fn internal(e: String) -> Response {
         .into_response()
 }
 
-fn ledger(g: &crate::federation::Gateway) -> Result<Vec<Entry>, crate::store::StoreError> {
-    g.store.ledger_entries().collect()
+/// The ledger entries that `keep` selects, read in one streamed pass (a page never holds
+/// the whole ledger).
+fn ledger_where(
+    g: &crate::federation::Gateway,
+    keep: impl Fn(&Entry) -> bool,
+) -> Result<Vec<Entry>, crate::store::StoreError> {
+    let mut out = Vec::new();
+    for e in g.store.ledger_entries() {
+        let e = e?;
+        if keep(&e) {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+/// Per day, counts per series (a peer, a TLP label).
+type Daily = BTreeMap<String, BTreeMap<String, usize>>;
+
+/// What the overview draws, gathered in one pass over the ledger.
+#[derive(Default)]
+struct Counts {
+    entries: u64,
+    by_peer: Daily,
+    by_tlp: Daily,
+    refusals: BTreeMap<String, usize>,
+}
+
+impl Counts {
+    fn add(&mut self, e: &Entry) {
+        self.entries += 1;
+        let b = &e.body;
+        match b.event.as_str() {
+            "queued" => {
+                let day = b.at.get(..10).unwrap_or("?").to_string();
+                let tlp = format!("TLP:{}", b.marking.clone().unwrap_or_default());
+                *self
+                    .by_peer
+                    .entry(day.clone())
+                    .or_default()
+                    .entry(b.peer.clone())
+                    .or_default() += 1;
+                *self.by_tlp.entry(day).or_default().entry(tlp).or_default() += 1;
+            }
+            "withheld" | "refused" | "dead-lettered" => {
+                // Group by the reason's shape, not its details.
+                let reason = b.reason.clone().unwrap_or_default();
+                let short: String = reason
+                    .split(':')
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .take(60)
+                    .collect();
+                *self
+                    .refusals
+                    .entry(format!("{}: {}", b.event, short))
+                    .or_default() += 1;
+            }
+            _ => {}
+        }
+    }
 }
 
 /// `GET /ui`: the overview and the charts.
 pub async fn overview(State(s): State<AppState>) -> Result<Markup, Response> {
-    let (entries, outbox, alerts) = read(&s, |g| {
-        Ok((ledger(g)?, g.store.outbox()?, g.store.alerts()?.len()))
+    let (counts, outbox, alerts) = read(&s, |g| {
+        let mut counts = Counts::default();
+        for e in g.store.ledger_entries() {
+            counts.add(&e?);
+        }
+        Ok((counts, g.store.outbox()?, g.store.alerts()?.len()))
     })
     .await?;
     let dead = outbox
@@ -218,13 +282,13 @@ pub async fn overview(State(s): State<AppState>) -> Result<Markup, Response> {
     Ok(page(
         "Overview",
         html! {
-            p { (entries.len()) " ledger entries · " (outbox.len() - dead) " messages waiting · " (dead) " dead-lettered · " (alerts) " alerts imported" }
+            p { (counts.entries) " ledger entries · " (outbox.len() - dead) " messages waiting · " (dead) " dead-lettered · " (alerts) " alerts imported" }
             h2 { "Disclosures over time, by peer" }
-            (PreEscaped(chart_by(&entries, |e| e.body.peer.clone())))
+            (PreEscaped(daily_chart(&counts.by_peer)))
             h2 { "Disclosures over time, by TLP" }
-            (PreEscaped(chart_by(&entries, |e| format!("TLP:{}", e.body.marking.clone().unwrap_or_default()))))
+            (PreEscaped(daily_chart(&counts.by_tlp)))
             h2 { "Refusals and withholdings, by reason" }
-            (PreEscaped(refusals_chart(&entries)))
+            (PreEscaped(refusals_chart(&counts.refusals)))
         },
     ))
 }
@@ -243,22 +307,17 @@ fn series_colour(name: &str, i: usize) -> &'static str {
     }
 }
 
-/// A stacked bar chart (SVG) of delivered-or-queued disclosures per day, split by `key`.
-pub fn chart_by(entries: &[Entry], key: impl Fn(&Entry) -> String) -> String {
-    let mut days: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
-    let mut series: Vec<String> = Vec::new();
-    for e in entries.iter().filter(|e| e.body.event == "queued") {
-        let day = e.body.at.get(..10).unwrap_or("?").to_string();
-        let k = key(e);
-        if !series.contains(&k) {
-            series.push(k.clone());
-        }
-        *days.entry(day).or_default().entry(k).or_default() += 1;
-    }
+/// A stacked bar chart (SVG) of disclosures per day, one colour per series.
+fn daily_chart(days: &Daily) -> String {
     if days.is_empty() {
         return "<p class=\"note\">No disclosures yet.</p>".into();
     }
-    series.sort();
+    let series: Vec<&String> = days
+        .values()
+        .flat_map(|m| m.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let max = days
         .values()
         .map(|m| m.values().sum::<usize>())
@@ -271,7 +330,7 @@ pub fn chart_by(entries: &[Entry], key: impl Fn(&Entry) -> String) -> String {
         let x = 50 + i * 50;
         let mut y = h;
         for (si, name) in series.iter().enumerate() {
-            let n = counts.get(name).copied().unwrap_or(0);
+            let n = counts.get(*name).copied().unwrap_or(0);
             if n == 0 {
                 continue;
             }
@@ -303,26 +362,7 @@ pub fn chart_by(entries: &[Entry], key: impl Fn(&Entry) -> String) -> String {
 }
 
 /// A horizontal bar chart (SVG) of refusals and withholdings by reason.
-pub fn refusals_chart(entries: &[Entry]) -> String {
-    let mut by: BTreeMap<String, usize> = BTreeMap::new();
-    for e in entries.iter().filter(|e| {
-        matches!(
-            e.body.event.as_str(),
-            "withheld" | "refused" | "dead-lettered"
-        )
-    }) {
-        let reason = e.body.reason.clone().unwrap_or_default();
-        // Group by the reason's shape, not its details.
-        let short: String = reason
-            .split(':')
-            .next()
-            .unwrap_or("")
-            .chars()
-            .take(60)
-            .collect();
-        *by.entry(format!("{}: {}", e.body.event, short))
-            .or_default() += 1;
-    }
+fn refusals_chart(by: &BTreeMap<String, usize>) -> String {
     if by.is_empty() {
         return "<p class=\"note\">No refusals.</p>".into();
     }
@@ -347,18 +387,29 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The latest event per peer for one report.
-fn per_peer(entries: &[Entry], report: &str) -> BTreeMap<String, Entry> {
-    let mut m = BTreeMap::new();
-    for e in entries.iter().filter(|e| e.body.report_id == report) {
-        m.insert(e.body.peer.clone(), e.clone());
-    }
-    m
+/// The latest event per peer, for entries of one report.
+fn per_peer(entries: &[Entry]) -> BTreeMap<String, Entry> {
+    entries
+        .iter()
+        .map(|e| (e.body.peer.clone(), e.clone()))
+        .collect()
 }
 
 /// `GET /ui/reports`.
 pub async fn reports(State(s): State<AppState>) -> Result<Markup, Response> {
-    let (reports, entries) = read(&s, |g| Ok((g.store.reports()?, ledger(g)?))).await?;
+    // One pass: the latest event per (report, peer).
+    let (reports, latest) = read(&s, |g| {
+        let mut latest: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        for e in g.store.ledger_entries() {
+            let e = e?;
+            latest
+                .entry(e.body.report_id)
+                .or_default()
+                .insert(e.body.peer, e.body.event);
+        }
+        Ok((g.store.reports()?, latest))
+    })
+    .await?;
     Ok(page(
         "Reports",
         html! {
@@ -376,7 +427,7 @@ pub async fn reports(State(s): State<AppState>) -> Result<Markup, Response> {
                         td { (r.report["kind"].as_str().unwrap_or("")) }
                         td { (r.report["title"].as_str().unwrap_or("")) }
                         td { (tlp_badge(r.report["tlp"].as_str().unwrap_or(""))) }
-                        td { @for (peer, e) in per_peer(&entries, &r.id) { span class=(e.body.event) { (peer) ": " (e.body.event) } " " } }
+                        td { @for (peer, event) in latest.get(&r.id).into_iter().flatten() { span class=(event) { (peer) ": " (event) } " " } }
                     }
                 }
             }
@@ -416,8 +467,9 @@ fn urlencode(s: &str) -> String {
 /// `GET /ui/reports/{id}`: the report, the share form, the decisions and the timeline.
 pub async fn report(State(s): State<AppState>, Path(id): Path<String>) -> Result<Markup, Response> {
     let rid = id.clone();
-    let (report, peers, entries) = read(&s, move |g| {
-        Ok((g.store.report(&rid)?, g.store.peers()?, ledger(g)?))
+    let (report, peers, timeline) = read(&s, move |g| {
+        let timeline = ledger_where(g, |e| e.body.report_id == rid)?;
+        Ok((g.store.report(&rid)?, g.store.peers()?, timeline))
     })
     .await?;
     let Some(report) = report else {
@@ -427,7 +479,6 @@ pub async fn report(State(s): State<AppState>, Path(id): Path<String>) -> Result
         )
             .into_response());
     };
-    let timeline: Vec<&Entry> = entries.iter().filter(|e| e.body.report_id == id).collect();
     let r = &report.report;
     Ok(page(
         &format!("Report {id}"),
@@ -443,7 +494,7 @@ pub async fn report(State(s): State<AppState>, Path(id): Path<String>) -> Result
             h2 { "Decision per peer" }
             table #decisions {
                 tr { th { "Peer" } th { "State" } th { "Marking" } th { "Removed" } th { "Detail" } }
-                @for (peer, e) in per_peer(&entries, &id) {
+                @for (peer, e) in per_peer(&timeline) {
                     tr {
                         td { (peer) }
                         td class=(e.body.event) { (e.body.event) }
@@ -551,10 +602,7 @@ pub async fn disclosures(
         until: None,
         state: some(&f.state),
     };
-    let entries: Vec<Entry> = read(&s, move |g| {
-        Ok(ledger(g)?.into_iter().filter(|e| q.matches(e)).collect())
-    })
-    .await?;
+    let entries: Vec<Entry> = read(&s, move |g| ledger_where(g, |e| q.matches(e))).await?;
     let wanted = some(&f.indicator).map(|v| v.to_lowercase());
     Ok(page(
         "Disclosures",
