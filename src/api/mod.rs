@@ -600,14 +600,9 @@ async fn disclosures(
     };
     let g = s.gateway.clone();
     let entries = blocking(move || {
-        let mut out = Vec::new();
-        for e in g.store.ledger_entries() {
-            let e = e?;
-            if query.matches(&e) {
-                out.push(e);
-            }
-        }
-        Ok(out)
+        Ok(crate::ledger::select(g.store.as_ref(), |e| {
+            query.matches(e)
+        })?)
     })
     .await?;
     Ok(Json(json!(entries)))

@@ -201,22 +201,6 @@ fn internal(e: String) -> Response {
         .into_response()
 }
 
-/// The ledger entries that `keep` selects, read in one streamed pass (a page never holds
-/// the whole ledger).
-fn ledger_where(
-    g: &crate::federation::Gateway,
-    keep: impl Fn(&Entry) -> bool,
-) -> Result<Vec<Entry>, crate::store::StoreError> {
-    let mut out = Vec::new();
-    for e in g.store.ledger_entries() {
-        let e = e?;
-        if keep(&e) {
-            out.push(e);
-        }
-    }
-    Ok(out)
-}
-
 /// Per day, counts per series (a peer, a TLP label).
 type Daily = BTreeMap<String, BTreeMap<String, usize>>;
 
@@ -468,7 +452,7 @@ fn urlencode(s: &str) -> String {
 pub async fn report(State(s): State<AppState>, Path(id): Path<String>) -> Result<Markup, Response> {
     let rid = id.clone();
     let (report, peers, timeline) = read(&s, move |g| {
-        let timeline = ledger_where(g, |e| e.body.report_id == rid)?;
+        let timeline = crate::ledger::select(g.store.as_ref(), |e| e.body.report_id == rid)?;
         Ok((g.store.report(&rid)?, g.store.peers()?, timeline))
     })
     .await?;
@@ -602,7 +586,10 @@ pub async fn disclosures(
         until: None,
         state: some(&f.state),
     };
-    let entries: Vec<Entry> = read(&s, move |g| ledger_where(g, |e| q.matches(e))).await?;
+    let entries: Vec<Entry> = read(&s, move |g| {
+        crate::ledger::select(g.store.as_ref(), |e| q.matches(e))
+    })
+    .await?;
     let wanted = some(&f.indicator).map(|v| v.to_lowercase());
     Ok(page(
         "Disclosures",

@@ -90,6 +90,19 @@ impl Ledger {
     }
 }
 
+/// The entries `keep` selects, in one streamed pass: what a query holds in memory is its
+/// answer, never the whole ledger.
+pub fn select(store: &dyn Store, keep: impl Fn(&Entry) -> bool) -> Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    for e in store.ledger_entries() {
+        let e = e?;
+        if keep(&e) {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
 /// A disclosure decision for one report and one peer, as the ledger records it: the view
 /// of `GET /api/v1/decisions`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
