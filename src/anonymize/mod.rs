@@ -271,55 +271,31 @@ pub fn anonymize_redacted(
             if exempt(&format!("/assets/{i}")) {
                 continue;
             }
-            let name = p.asset(&a.name);
-            known.push((a.name.clone(), name.clone()));
-            a.name = name;
-            if let Some(addr) = &a.address {
-                let pseudo = address(addr, p);
-                known.push((addr.clone(), pseudo.clone()));
-                a.address = Some(pseudo);
-            }
-            if let Some(owner) = &a.owner {
-                let pseudo = p.organization(owner);
-                known.push((owner.clone(), pseudo.clone()));
-                a.owner = Some(pseudo);
-            }
+            let pseudo = pseudonymized_asset(a, p);
+            known.extend(value_pairs(&[
+                (Some(&a.name), Some(&pseudo.name)),
+                (a.address.as_ref(), pseudo.address.as_ref()),
+                (a.owner.as_ref(), pseudo.owner.as_ref()),
+            ]));
+            *a = pseudo;
         }
     }
 
     // The reporter: its values are known either way, so prose that names them is covered.
     if profile.reporter != Treatment::Keep && !exempt("/reporter") {
-        let rep = &r.reporter;
-        let mut pairs = vec![(rep.name.clone(), p.person(&rep.name))];
-        pairs.extend(
-            rep.organization
-                .iter()
-                .map(|o| (o.clone(), p.organization(o))),
-        );
-        pairs.extend(
-            rep.email
-                .iter()
-                .map(|e| (e.clone(), p.email(e, profile.keep_email_domain))),
-        );
-        pairs.extend(rep.phone.iter().map(|n| (n.clone(), p.phone(n))));
-        if profile.reporter == Treatment::Pseudonymize {
-            out.reporter.name = p.person(&rep.name);
-            out.reporter.organization = rep.organization.as_ref().map(|o| p.organization(o));
-            out.reporter.email = rep
-                .email
-                .as_ref()
-                .map(|e| p.email(e, profile.keep_email_domain));
-            out.reporter.phone = rep.phone.as_ref().map(|n| p.phone(n));
+        let pseudo = pseudonymized_reporter(&r.reporter, profile, p);
+        known.extend(reporter_pairs(&r.reporter, &pseudo));
+        out.reporter = if profile.reporter == Treatment::Pseudonymize {
+            pseudo
         } else {
-            out.reporter = report::Reporter {
+            report::Reporter {
                 name: policy::WITHHELD.to_string(),
                 organization: None,
                 email: None,
                 phone: None,
                 role: None,
-            };
-        }
-        known.extend(pairs);
+            }
+        };
     }
 
     // Free text.
@@ -452,26 +428,19 @@ fn removed_victim_values(
     let mut known = Vec::new();
     if profile.reporter != Treatment::Keep {
         let rep = &original.reporter;
-        if rep.name != policy::WITHHELD {
-            known.push((rep.name.clone(), p.person(&rep.name)));
-        }
-        known.extend(
-            rep.organization
-                .iter()
-                .map(|o| (o.clone(), p.organization(o))),
-        );
-        known.extend(
-            rep.email
-                .iter()
-                .map(|e| (e.clone(), p.email(e, profile.keep_email_domain))),
-        );
-        known.extend(rep.phone.iter().map(|n| (n.clone(), p.phone(n))));
+        known.extend(reporter_pairs(
+            rep,
+            &pseudonymized_reporter(rep, profile, p),
+        ));
     }
     if profile.assets != Treatment::Keep {
         for a in &original.assets {
-            known.push((a.name.clone(), p.asset(&a.name)));
-            known.extend(a.address.iter().map(|x| (x.clone(), address(x, p))));
-            known.extend(a.owner.iter().map(|o| (o.clone(), p.organization(o))));
+            let pseudo = pseudonymized_asset(a, p);
+            known.extend(value_pairs(&[
+                (Some(&a.name), Some(&pseudo.name)),
+                (a.address.as_ref(), pseudo.address.as_ref()),
+                (a.owner.as_ref(), pseudo.owner.as_ref()),
+            ]));
         }
     }
     for (i, ind) in original.indicators.iter().enumerate() {
@@ -486,6 +455,54 @@ fn removed_victim_values(
         }
     }
     known
+}
+
+/// The reporter with every identifying field pseudonymized (its role kept).
+fn pseudonymized_reporter(
+    rep: &report::Reporter,
+    profile: &Profile,
+    p: &Pseudonymizer,
+) -> report::Reporter {
+    report::Reporter {
+        name: p.person(&rep.name),
+        organization: rep.organization.as_ref().map(|o| p.organization(o)),
+        email: rep
+            .email
+            .as_ref()
+            .map(|e| p.email(e, profile.keep_email_domain)),
+        phone: rep.phone.as_ref().map(|n| p.phone(n)),
+        role: rep.role.clone(),
+    }
+}
+
+/// The reporter's (value, pseudonym) pairs, for replacing them in free text. A name that is
+/// already the redaction placeholder is not a value to replace.
+fn reporter_pairs(rep: &report::Reporter, pseudo: &report::Reporter) -> Vec<(String, String)> {
+    let name = (rep.name != policy::WITHHELD).then_some(&rep.name);
+    value_pairs(&[
+        (name, Some(&pseudo.name)),
+        (rep.organization.as_ref(), pseudo.organization.as_ref()),
+        (rep.email.as_ref(), pseudo.email.as_ref()),
+        (rep.phone.as_ref(), pseudo.phone.as_ref()),
+    ])
+}
+
+/// The asset with its name, address and owner pseudonymized.
+fn pseudonymized_asset(a: &report::Asset, p: &Pseudonymizer) -> report::Asset {
+    report::Asset {
+        name: p.asset(&a.name),
+        address: a.address.as_ref().map(|x| address(x, p)),
+        owner: a.owner.as_ref().map(|o| p.organization(o)),
+        ..a.clone()
+    }
+}
+
+/// (value, pseudonym) pairs of the fields present on both sides.
+fn value_pairs(fields: &[(Option<&String>, Option<&String>)]) -> Vec<(String, String)> {
+    fields
+        .iter()
+        .filter_map(|(v, p)| Some(((*v)?.clone(), (*p)?.clone())))
+        .collect()
 }
 
 /// An asset address's pseudonym, by what it is.
