@@ -18,12 +18,7 @@ fn validate_accepts_every_valid_example() {
     let mut args = vec!["validate"];
     args.extend(files.iter().map(String::as_str));
     let out = irtx(dir.path(), &args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::helpers::succeeded(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         stdout.lines().filter(|l| l.contains(": ok (")).count(),
@@ -45,12 +40,7 @@ fn validate_detects_stix_and_iodef_documents() {
         let file = dir.path().join(format!("out.{fmt}.json"));
         std::fs::write(&file, &conv.stdout).unwrap();
         let out = irtx(dir.path(), &["validate", file.to_str().unwrap()]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::helpers::succeeded(&out);
         assert!(String::from_utf8_lossy(&out.stdout).contains(word));
         // Break it: a STIX object without `created`, an IODEF incident without Contact.
         let mut doc: Value = serde_json::from_slice(&conv.stdout).unwrap();
@@ -90,12 +80,7 @@ fn convert_prints_the_library_document() {
                 dir.path(),
                 &["convert", "--to", fmt.as_str(), path.to_str().unwrap()],
             );
-            assert_eq!(
-                out.status.code(),
-                Some(0),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            crate::helpers::succeeded(&out);
             let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
             assert_eq!(
                 doc,
@@ -127,12 +112,7 @@ fn convert_reads_standard_input_and_the_config_file() {
         .unwrap();
     child.stdin.take().unwrap().write_all(&report).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::helpers::succeeded(&out);
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         doc["Incident"][0]["IncidentID"]["name"],
@@ -319,12 +299,7 @@ async fn peer_report_and_ledger_commands_work_against_a_running_gateway() {
         "pseudonymize",
     ]))
     .await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::helpers::succeeded(&out);
     let out = run(s(&["peer", "list"])).await;
     assert!(String::from_utf8_lossy(&out.stdout).contains("cert-b"));
     let out = run(s(&["peer", "show", "cert-b", "--jwk"])).await;
@@ -341,12 +316,7 @@ async fn peer_report_and_ledger_commands_work_against_a_running_gateway() {
         "cert-b",
     ]))
     .await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::helpers::succeeded(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("submitted report `INC-2026-0142`")
@@ -368,21 +338,11 @@ async fn peer_report_and_ledger_commands_work_against_a_running_gateway() {
         "ledger", "list", "--peer", "cert-b", "--format", "json",
     ]))
     .await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::helpers::succeeded(&out);
     let entries: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert!(entries.iter().any(|e| e["body"]["event"] == "delivered"));
     let out = run(s(&["ledger", "verify"])).await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::helpers::succeeded(&out);
 
     // An invalid report is refused with its pointers and exit 3; a missing peer on remove too.
     let bad = crate::helpers::root().join("tests/data/invalid/cidr-host-bits-set.json");

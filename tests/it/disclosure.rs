@@ -337,12 +337,7 @@ fn irtx_pseudonym_reproduces_the_crypto_pan_sample() {
             "141.223.7.43",
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::helpers::succeeded(&out);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "135.242.180.132\n134.136.186.123\n133.68.164.234\n141.167.8.160\n"
@@ -383,12 +378,7 @@ fn key_domains_in_config_give_unlinkable_pseudonyms() {
             ])
             .output()
             .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::helpers::succeeded(&out);
         String::from_utf8(out.stdout).unwrap()
     };
     let (b, b2, c, fed) = (
@@ -446,12 +436,7 @@ profile = "strict"
             .unwrap()
     };
     let out = run("cert-b", "stix");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::helpers::succeeded(&out);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("decision: send to `cert-b`"), "{err}");
     assert!(
@@ -493,12 +478,7 @@ profile = "strict"
             report.to_str().unwrap(),
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::helpers::succeeded(&out);
     let out = irtx(
         dir.path(),
         &[

@@ -83,3 +83,15 @@ pub fn cases(default: u32) -> u32 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
+
+/// Asserts a command exited 0 (showing its standard error if not); returns its output.
+#[track_caller]
+pub fn succeeded(out: &std::process::Output) -> &std::process::Output {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}

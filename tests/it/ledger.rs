@@ -102,12 +102,7 @@ async fn tampering_is_caught_and_the_first_bad_entry_named() {
     // gateway's instance has released it, so every copy is of a quiet store.
     let held = hold_store(&a.dir).await;
     let out = verify_held(&a.dir, &held);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::helpers::succeeded(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("ledger intact"));
 
     type Tamper = Box<dyn FnOnce(&mut Vec<Entry>)>;
@@ -182,12 +177,7 @@ async fn an_export_verifies_with_nothing_but_itself_and_the_public_key() {
         .args(["ledger", "export", "--out", export.to_str().unwrap()])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::helpers::succeeded(&out);
     let jwk = third.path().join("cert-a.jwk");
     std::fs::write(&jwk, a.jwk.to_string()).unwrap();
     // The third party: no config, no store, only the export and the key.
@@ -206,12 +196,7 @@ async fn an_export_verifies_with_nothing_but_itself_and_the_public_key() {
             .unwrap()
     };
     let out = check(&export);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::helpers::succeeded(&out);
     // An edited export fails.
     let text = std::fs::read_to_string(&export).unwrap();
     let edited = third.path().join("edited.jsonl");
@@ -374,12 +359,7 @@ async fn ledger_list_filters_and_formats() {
             .args(args)
             .output()
             .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::helpers::succeeded(&out);
         String::from_utf8(out.stdout).unwrap()
     };
     let all: Vec<Value> = serde_json::from_str(&list(&["--format", "json"])).unwrap();
