@@ -37,13 +37,12 @@ async fn hold_store(dir: &Path) -> sled::Db {
     panic!("the stopped gateway never released its store");
 }
 
-/// `irtx ledger verify` on a store this test holds open: on a copy, so the lock is free.
-fn verify_held(dir: &Path, _held: &sled::Db) -> std::process::Output {
+/// `irtx ledger verify` on a copy of the gateway in `dir` whose ledger `f` rewrote.
+fn verify_copy(dir: &Path, f: impl FnOnce(&mut Vec<Entry>)) -> std::process::Output {
     let copy = tempfile::tempdir().unwrap();
     copy_dir(dir, copy.path());
-    let out = verify(copy.path());
-    drop(copy);
-    out
+    tamper(copy.path(), f);
+    verify(copy.path())
 }
 
 fn verify(dir: &Path) -> std::process::Output {
@@ -100,8 +99,8 @@ async fn tampering_is_caught_and_the_first_bad_entry_named() {
     let (a, _b) = ledger_with_entries().await;
     // Hold the stopped store open (no writes) while copying it: opening succeeds only once the
     // gateway's instance has released it, so every copy is of a quiet store.
-    let held = hold_store(&a.dir).await;
-    let out = verify_held(&a.dir, &held);
+    let _held = hold_store(&a.dir).await;
+    let out = verify_copy(&a.dir, |_| {});
     crate::helpers::succeeded(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("ledger intact"));
 
@@ -147,11 +146,7 @@ async fn tampering_is_caught_and_the_first_bad_entry_named() {
         ),
     ];
     for (what, f, words) in cases {
-        let copy = tempfile::tempdir().unwrap();
-        copy_dir(&a.dir, copy.path());
-        let _ = &held;
-        tamper(copy.path(), f);
-        let out = verify(copy.path());
+        let out = verify_copy(&a.dir, f);
         assert_eq!(
             out.status.code(),
             Some(3),
