@@ -2,6 +2,7 @@
 
 mod browser;
 mod cli;
+mod compat;
 mod disclosure;
 mod faults;
 mod federation;
