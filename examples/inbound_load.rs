@@ -36,13 +36,13 @@ async fn main() {
     // The sender: a peer with its own key, and a 15-object-ish bundle per message.
     let key = SigningKey::from_bytes(&[77; 32]);
     let jwk = irtx::envelope::public_jwk(&key.verifying_key());
-    let record = irtx::api::check_new_peer(
+    let record = irtx::exchange::check_peer(
         &serde_json::from_value(
             json!({"id": "cert-a", "url": "http://127.0.0.1:9", "keys": [{"jwk": jwk}],
             "max_tlp": "AMBER", "audience": "community", "profile": "none", "format": "stix"}),
         )
         .unwrap(),
-        &gateway.config,
+        &gateway.profiles,
     )
     .unwrap();
     gateway.store.put_peer(&record).unwrap();
@@ -52,6 +52,7 @@ async fn main() {
     .unwrap();
     let team = irtx::team::Team::new("cert-a".parse().unwrap(), "CERT A");
     let doc = irtx::convert::convert(&report, &team, Format::Stix);
+    let (from, to) = ("cert-a".parse().unwrap(), "cert-b".parse().unwrap());
     let t0 = Instant::now();
     let bodies: Vec<Vec<u8>> = (0..n)
         .map(|_| {
@@ -59,10 +60,12 @@ async fn main() {
                 doc.clone(),
                 Format::Stix,
                 irtx::tlp::Tlp::Amber,
-                "cert-a",
-                "cert-b",
-                uuid::Uuid::new_v4(),
-                time::OffsetDateTime::now_utc(),
+                irtx::exchange::outbound::Envelope {
+                    from: &from,
+                    to: &to,
+                    id: irtx::envelope::MessageId::random(),
+                    now: time::OffsetDateTime::now_utc(),
+                },
                 &key,
             );
             serde_json::to_vec(&s.jws).unwrap()

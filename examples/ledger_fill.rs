@@ -4,7 +4,7 @@
 //!
 //! Usage: cargo run --release --example ledger_fill -- DIR N
 
-use irtx::ledger::chain::{self, Disclosed, EntryBody};
+use irtx::disclosure::{chain, Disclosed, Entry, EntryBody, Event};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -20,43 +20,49 @@ fn main() {
     let checkpoints = db.open_tree("checkpoints").unwrap();
     let peers = ["cert-nat", "cert-sec", "org-x", "mssp", "isac-energy"];
     let events = [
-        "queued",
-        "delivered",
-        "queued",
-        "delivered",
-        "withheld",
-        "failing",
+        Event::Queued,
+        Event::Delivered,
+        Event::Queued,
+        Event::Delivered,
+        Event::Withheld,
+        Event::Failing,
     ];
-    let mut last: Option<chain::Entry> = None;
+    let mut last: Option<Entry> = None;
     let start = std::time::Instant::now();
     for i in 0..n {
         let event = events[(i % events.len() as u64) as usize];
-        let body = EntryBody {
-            at: format!(
-                "2026-{:02}-{:02}T{:02}:{:02}:00Z",
-                1 + (i / 100_000) % 12,
-                1 + (i / 3_000) % 28,
-                (i / 60) % 24,
-                i % 60
-            ),
-            event: event.into(),
-            report_id: format!("INC-2026-{:06}", i / 6),
-            report_digest: Some(format!("{:064x}", i * 7919)),
-            peer: peers[(i % peers.len() as u64) as usize].into(),
-            reason: (event == "withheld")
-                .then(|| "the report is TLP:AMBER: TLP:AMBER is above TLP:GREEN".to_string()),
-            marking: Some("AMBER".into()),
-            profile: Some("pseudonymize".into()),
-            format: Some("stix-2.1".into()),
-            message_id: Some(format!("00000000-0000-4000-8000-{i:012x}")),
-            indicators: (0..3)
-                .map(|k| Disclosed {
-                    value: format!("198.51.{}.{}", (i + k) % 256, k),
-                    sent_as: format!("10.{}.{}.{}", k, i % 256, (i / 256) % 256),
-                })
-                .collect(),
-            ..Default::default()
-        };
+        let at = format!(
+            "2026-{:02}-{:02}T{:02}:{:02}:00Z",
+            1 + (i / 100_000) % 12,
+            1 + (i / 3_000) % 28,
+            (i / 60) % 24,
+            i % 60
+        );
+        let mut body = EntryBody::new(
+            at,
+            event,
+            format!("INC-2026-{:06}", i / 6).parse().unwrap(),
+            peers[(i % peers.len() as u64) as usize].parse().unwrap(),
+        );
+        if event == Event::Withheld {
+            body = body.because(
+                irtx::disclosure::Cause::AboveMaxTlp,
+                "the report is TLP:AMBER: TLP:AMBER is above TLP:GREEN",
+            );
+        }
+        body.report_digest = Some(format!("{:064x}", i * 7919));
+        body.marking = Some(irtx::tlp::Tlp::Amber);
+        body.profile = Some("pseudonymize".into());
+        body.format = Some(irtx::peer::Format::Stix);
+        body.message_id = Some(irtx::envelope::MessageId(uuid::Uuid::from_u128(
+            0x4000_8000_0000_0000_0000 + u128::from(i),
+        )));
+        body.indicators = (0..3)
+            .map(|k| Disclosed {
+                value: format!("198.51.{}.{}", (i + k) % 256, k),
+                sent_as: format!("10.{}.{}.{}", k, i % 256, (i / 256) % 256),
+            })
+            .collect();
         let e = chain::link(last.as_ref(), body);
         ledger
             .insert(e.seq.to_be_bytes(), serde_json::to_vec(&e).unwrap())

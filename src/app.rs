@@ -8,13 +8,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
-use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::api::auth::AnalystToken;
 use crate::api::{self, AppState};
 use crate::config::Config;
-use crate::federation::Gateway;
+use crate::federation::clock::{Clock, SystemClock};
+use crate::federation::{Gateway, Parts};
 use crate::keys::{self, TeamKey};
 use crate::store::sled_store::SledStore;
 use crate::store::Store;
@@ -23,12 +24,62 @@ use crate::store::Store;
 pub struct App {
     listener: TcpListener,
     state: AppState,
+    limits: api::Limits,
+    run_worker: bool,
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
+}
+
+/// How a gateway is built beyond its config.
+pub struct Options {
+    /// Where the services read the time.
+    pub clock: Arc<dyn Clock>,
+    /// Run the delivery worker (tests that step it with `run_once` turn it off).
+    pub run_worker: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            clock: Arc::new(SystemClock),
+            run_worker: true,
+        }
+    }
+}
+
+/// Writes the config's `[peers.*]` into the store's list of peers (each replacing a peer of
+/// the same id); returns how many.
+pub fn seed_peers(
+    store: &dyn Store,
+    config: &Config,
+    profiles: &crate::anonymize::Profiles,
+) -> anyhow::Result<usize> {
+    let requests = config.peer_requests()?;
+    for req in &requests {
+        let peer = crate::exchange::check_peer(req, profiles).map_err(|v| {
+            anyhow::anyhow!(
+                "[peers.{}] in the config: {}",
+                req.id,
+                v.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        })?;
+        store
+            .put_peer(&peer)
+            .with_context(|| format!("writing peer `{}` from the config", req.id))?;
+    }
+    Ok(requests.len())
 }
 
 impl App {
     /// Opens the store, loads the keys, and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<App> {
+        Self::build_with(config, Options::default()).await
+    }
+
+    /// [`Self::build`], with the clock and the worker chosen (tests).
+    pub async fn build_with(config: Config, options: Options) -> anyhow::Result<App> {
         crate::federation::install_crypto_provider();
         let data = config.path(&config.data_dir);
         std::fs::create_dir_all(&data)
@@ -49,7 +100,17 @@ impl App {
                 config.api.analyst_token_file.display()
             );
         }
-        let token_sha256: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let profiles = config.profiles().context("the anonymization profiles")?;
+        let key_ring = config
+            .key_ring()
+            .context("loading the anonymization keys ([anonymize])")?;
+        let seeded = seed_peers(store.as_ref(), &config, &profiles)?;
+        if seeded > 0 {
+            tracing::info!(
+                peers = seeded,
+                "peers from the config applied to the list of peers"
+            );
+        }
         let tls = match (&config.tls.cert_file, &config.tls.key_file) {
             (Some(cert), Some(key)) => {
                 let (cert, key) = (config.path(cert), config.path(key));
@@ -75,18 +136,47 @@ impl App {
                 config.listen
             );
         }
+        let roots = match &config.delivery.ca_file {
+            Some(ca) => {
+                let path = config.path(ca);
+                Some(std::fs::read(&path).with_context(|| {
+                    format!("cannot read delivery.ca_file `{}`", path.display())
+                })?)
+            }
+            None => None,
+        };
+        let client = crate::federation::http_client(
+            roots.as_deref(),
+            std::time::Duration::from_millis(config.delivery.timeout_ms),
+        )
+        .context("building the HTTP client for deliveries (delivery.ca_file?)")?;
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
-        let team = config.team();
-        let gateway = Gateway::new(store, team, key, config).map_err(anyhow::Error::msg)?;
+        let gateway = Gateway::new(Parts {
+            store,
+            team: config.team(),
+            key,
+            profiles,
+            keys: key_ring,
+            routing: config.routing.clone(),
+            exchange: config.exchange.clone(),
+            delivery: config.delivery.clone(),
+            client,
+            clock: options.clock,
+        });
         Ok(App {
             listener,
             state: AppState {
                 gateway: Arc::new(gateway),
-                token_sha256,
+                token: AnalystToken::new(&token),
                 sessions: Arc::default(),
             },
+            limits: api::Limits {
+                max_body_bytes: config.api.max_body_bytes,
+                request_timeout: std::time::Duration::from_millis(config.api.request_timeout_ms),
+            },
+            run_worker: options.run_worker,
             tls,
         })
     }
@@ -120,8 +210,10 @@ impl App {
         let addr = self.local_addr();
         let (stop_tx, stop_rx) = watch::channel(false);
         let gateway = self.state.gateway.clone();
-        let worker = tokio::spawn(self.state.gateway.clone().run_worker(stop_rx));
-        let router = api::router(self.state);
+        let worker = self
+            .run_worker
+            .then(|| tokio::spawn(self.state.gateway.clone().run_worker(stop_rx)));
+        let router = api::router(self.state, self.limits);
         match self.tls {
             Some(tls) => {
                 tracing::info!(%addr, "irtx listening on https://{addr}");
@@ -148,15 +240,14 @@ impl App {
             }
         }
         let _ = stop_tx.send(true);
-        let _ = worker.await;
+        if let Some(w) = worker {
+            let _ = w.await;
+        }
         // Sign the ledger's head, so a ledger cut short after this stop is caught.
-        let at = crate::exchange::outbound::rfc3339(time::OffsetDateTime::now_utc());
-        match gateway.ledger.checkpoint(
-            gateway.store.as_ref(),
-            gateway.team.id.as_str(),
-            &at,
-            &gateway.key.0,
-        ) {
+        match tokio::task::spawn_blocking(move || gateway.checkpoint())
+            .await
+            .unwrap_or_else(|e| Err(crate::federation::ServiceError::Corrupt(e.to_string())))
+        {
             Ok(Some(c)) => tracing::info!(seq = c.seq, "ledger checkpoint signed"),
             Ok(None) => {}
             Err(e) => tracing::error!(error = %e, "cannot sign a ledger checkpoint"),

@@ -8,9 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::anonymize::{Profile, Treatment};
-use crate::convert::Format;
-use crate::peer::{Audience, PeerId, PeerPolicy};
+use crate::anonymize::{Profile, Profiles, Treatment};
+use crate::peer::{KeyRequest, PeerId, PeerRequest};
 use crate::report::{Role, Timestamp};
 use crate::team::{Team, TeamId};
 use crate::tlp::Tlp;
@@ -199,6 +198,9 @@ pub struct DeliveryConfig {
     /// How often the worker looks for due messages, in milliseconds. Default 500.
     #[serde(default = "default_poll")]
     pub poll_ms: u64,
+    /// Peers whose queues are worked at once; more wait their turn. Default 64.
+    #[serde(default = "default_concurrent_peers")]
+    pub max_concurrent_peers: usize,
     /// Extra PEM CA certificates to trust for peers' HTTPS (for a federation's own CA or a
     /// peer's self-signed certificate), besides the public web roots.
     #[serde(default)]
@@ -213,6 +215,7 @@ impl Default for DeliveryConfig {
             max_attempts: default_max_attempts(),
             timeout_ms: default_attempt_timeout(),
             poll_ms: default_poll(),
+            max_concurrent_peers: default_concurrent_peers(),
             ca_file: None,
         }
     }
@@ -232,6 +235,9 @@ fn default_attempt_timeout() -> u64 {
 }
 fn default_poll() -> u64 {
     500
+}
+fn default_concurrent_peers() -> usize {
+    64
 }
 
 /// `[tls]`: HTTPS for the listener.
@@ -304,55 +310,41 @@ pub struct ProfileConfig {
     pub ipv6_prefix: Option<u8>,
 }
 
-/// Which key a peer's pseudonyms are made with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum KeyDomain {
-    /// The federation's shared key: peers can correlate pseudonyms with each other.
-    #[default]
-    Federation,
-    /// A key derived for this peer alone: its pseudonyms link to no other peer's.
-    Peer,
-}
-
-/// `[peers.ID]`: a peer.
+/// `[peers.ID]`: a peer, declared in the config. At start, `irtx serve` writes each one into
+/// the gateway's one list of peers (the store), replacing a peer of the same id; from then on
+/// it is shown and used like a peer added with `irtx peer add`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PeerConfig {
-    /// The peer's base URL.
+    /// The peer's base URL: messages go to `{url}/exchange/v1/messages`. Required.
+    pub url: String,
+    /// A file holding the peer's public JWK (relative to this config). Give this or `jwk`.
     #[serde(default)]
-    pub url: Option<String>,
-    /// The highest TLP label of our own content it may receive.
-    pub max_tlp: Tlp,
+    pub key_file: Option<PathBuf>,
+    /// The peer's public JWK, inline (`{ kty = "OKP", crv = "Ed25519", x = "..." }`).
+    #[serde(default)]
+    pub jwk: Option<toml::Table>,
+    /// The highest TLP label of our own content it may receive. Required.
+    pub max_tlp: String,
     /// Its relation to us (own-organization, client, service-provider, community, public).
-    pub audience: Audience,
+    /// Required.
+    pub audience: String,
     /// Its anonymization profile. Default `pseudonymize`.
-    #[serde(default = "default_profile")]
-    pub profile: String,
-    /// The format it accepts. Default `stix`.
-    #[serde(default = "default_format", deserialize_with = "de_format")]
-    pub format: Format,
-    /// Which key its pseudonyms are made with. Default `federation`.
     #[serde(default)]
-    pub key_domain: KeyDomain,
+    pub profile: Option<String>,
+    /// The format it accepts (`stix` or `iodef`). Default `stix`.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// Which key its pseudonyms are made with (`federation` or `peer`). Default `federation`.
+    #[serde(default)]
+    pub key_domain: Option<String>,
+    /// How it is reached. Default `irtx`.
+    #[serde(default)]
+    pub transport: Option<String>,
 }
 
 fn default_team_key() -> PathBuf {
     PathBuf::from("team.key")
-}
-
-fn default_profile() -> String {
-    "pseudonymize".into()
-}
-
-fn default_format() -> Format {
-    Format::Stix
-}
-
-fn de_format<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Format, D::Error> {
-    String::deserialize(d)?
-        .parse()
-        .map_err(serde::de::Error::custom)
 }
 
 /// `[team]`: who this gateway speaks for.
@@ -448,8 +440,32 @@ impl Config {
         }
     }
 
+    /// The anonymization key ring, read from the files `[anonymize]` names (mode 0600).
+    pub fn key_ring(&self) -> Result<crate::anonymize::KeyRing, crate::keys::KeyFileError> {
+        let a = &self.anonymize;
+        crate::keys::key_ring(
+            a.key_file.as_ref().map(|f| self.path(f)).as_deref(),
+            a.federation_key_file
+                .as_ref()
+                .map(|f| self.path(f))
+                .as_deref(),
+        )
+    }
+
+    /// Every profile: the built-in ones and those of `[profiles]`.
+    pub fn profiles(&self) -> Result<Profiles, ConfigError> {
+        let mut all = Profiles::builtin();
+        for name in self.profiles.keys() {
+            all.insert(self.profile(name).map_err(|message| ConfigError::Invalid {
+                path: self.base_dir.join(DEFAULT_PATH),
+                message,
+            })?);
+        }
+        Ok(all)
+    }
+
     /// An anonymization profile by name: one from `[profiles]`, or a built-in one.
-    pub fn profile(&self, name: &str) -> Result<Profile, String> {
+    fn profile(&self, name: &str) -> Result<Profile, String> {
         if let Some(pc) = self.profiles.get(name) {
             let mut p = Profile::builtin(&pc.base).ok_or_else(|| {
                 format!(
@@ -494,30 +510,55 @@ impl Config {
         })
     }
 
-    /// A configured peer's policy, or why there is none.
-    pub fn peer(&self, id: &str) -> Result<(PeerPolicy, &PeerConfig), String> {
-        let pid: PeerId = id
-            .parse()
-            .map_err(|e: crate::team::TeamIdError| e.to_string())?;
-        let pc = self.peers.get(&pid).ok_or_else(|| {
-            let known: Vec<String> = self.peers.keys().map(ToString::to_string).collect();
-            format!(
-                "no peer `{id}` in the config; known: {}",
-                if known.is_empty() {
-                    "none".into()
-                } else {
-                    known.join(", ")
+    /// The `[peers.*]` tables as peer requests, each key read from its file.
+    pub fn peer_requests(&self) -> Result<Vec<PeerRequest>, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: self.base_dir.join(DEFAULT_PATH),
+            message,
+        };
+        let mut out = Vec::new();
+        for (id, pc) in &self.peers {
+            let jwk = match (&pc.key_file, &pc.jwk) {
+                (Some(f), None) => {
+                    let path = self.path(f);
+                    let text = std::fs::read_to_string(&path).map_err(|e| {
+                        invalid(format!(
+                            "peer `{id}`: cannot read key_file `{}`: {e}",
+                            path.display()
+                        ))
+                    })?;
+                    serde_json::from_str(&text).map_err(|e| {
+                        invalid(format!(
+                            "peer `{id}`: key_file `{}` is not a JWK: {e}",
+                            path.display()
+                        ))
+                    })?
                 }
-            )
-        })?;
-        Ok((
-            PeerPolicy {
-                id: pid,
-                max_tlp: pc.max_tlp,
-                audience: pc.audience,
-            },
-            pc,
-        ))
+                (None, Some(t)) => serde_json::to_value(t)
+                    .map_err(|e| invalid(format!("peer `{id}`: jwk: {e}")))?,
+                _ => {
+                    return Err(invalid(format!(
+                        "peer `{id}`: give its public key as key_file = \"FILE\" or as jwk = {{ ... }} (one of the two)"
+                    )))
+                }
+            };
+            out.push(PeerRequest {
+                id: id.to_string(),
+                url: pc.url.clone(),
+                keys: vec![KeyRequest {
+                    jwk,
+                    valid_from: None,
+                    valid_until: None,
+                }],
+                max_tlp: pc.max_tlp.clone(),
+                audience: pc.audience.clone(),
+                profile: pc.profile.clone(),
+                format: pc.format.clone(),
+                key_domain: pc.key_domain.clone(),
+                transport: pc.transport.clone(),
+            });
+        }
+        Ok(out)
     }
 
     /// Every problem with the config that parsing cannot see: unknown profile names, bad
@@ -566,8 +607,9 @@ impl Config {
             }
         }
         for (id, p) in &self.peers {
-            if let Err(e) = self.profile(&p.profile) {
-                out.push(format!("peer `{id}`: {e}"));
+            let name = p.profile.as_deref().unwrap_or(crate::peer::DEFAULT_PROFILE);
+            if !self.profiles.contains_key(name) && Profile::builtin(name).is_none() {
+                out.push(format!("peer `{id}`: `{name}` is not a profile"));
             }
         }
         out
@@ -670,6 +712,8 @@ ipv4_prefix = 16
 roles = { c2 = "keep" }
 fields = { "/environment" = "drop" }
 [peers.cert-b]
+url = "https://gw.cert-b.example"
+jwk = { kty = "OKP", crv = "Ed25519", x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" }
 max_tlp = "AMBER"
 audience = "community"
 profile = "research"
@@ -680,16 +724,21 @@ key_domain = "peer"
             env(&[]),
         )
         .unwrap();
-        let (policy, pc) = c.peer("cert-b").unwrap();
-        assert_eq!(policy.max_tlp, Tlp::Amber);
-        assert_eq!(pc.format, Format::Iodef);
-        assert_eq!(pc.key_domain, KeyDomain::Peer);
-        let p = c.profile("research").unwrap();
+        let requests = c.peer_requests().unwrap();
+        assert_eq!(requests.len(), 1);
+        let r = &requests[0];
+        assert_eq!(
+            (r.id.as_str(), r.max_tlp.as_str(), r.format.as_deref()),
+            ("cert-b", "AMBER", Some("iodef"))
+        );
+        assert_eq!(r.keys[0].jwk["crv"], "Ed25519");
+        let profiles = c.profiles().unwrap();
+        let p = profiles.get("research").unwrap();
         assert_eq!(p.ipv4_prefix, 16);
         assert_eq!(p.roles.get(&Role::C2), Some(&Treatment::Keep));
-        assert!(c.peer("cert-x").unwrap_err().contains("cert-b"));
+        assert!(profiles.get("strict").is_ok());
         let bad = Config::from_toml(
-            "[team]\nid = \"a\"\n[peers.b]\nmax_tlp = \"GREEN\"\naudience = \"community\"\nprofile = \"nope\"\n",
+            "[team]\nid = \"a\"\n[peers.b]\nurl = \"http://b\"\nmax_tlp = \"GREEN\"\naudience = \"community\"\nprofile = \"nope\"\n",
             Path::new("x.toml"),
             env(&[]),
         )

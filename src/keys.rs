@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::anonymize::Key;
+use crate::anonymize::{Key, KeyRing};
 
 /// Why a key file could not be used. No variant carries key material.
 #[derive(Debug, thiserror::Error)]
@@ -128,27 +128,13 @@ impl TeamKey {
     }
 }
 
-/// The anonymization key of a key domain: `federation` (the federation's shared key,
-/// `[anonymize] federation_key_file`), or `peer:ID` (derived from this team's own
-/// `[anonymize] key_file`). `Ok(None)` when the needed file is not configured.
-pub fn domain_key(
-    config: &crate::config::Config,
-    domain: &str,
-) -> Result<Option<Key>, KeyFileError> {
-    let a = &config.anonymize;
-    if domain == "federation" {
-        return match &a.federation_key_file {
-            Some(f) => Ok(Some(read_key_file(&config.path(f))?.derive("federation"))),
-            None => Ok(None),
-        };
-    }
-    let peer = domain.strip_prefix("peer:").unwrap_or(domain);
-    match &a.key_file {
-        Some(f) => Ok(Some(
-            read_key_file(&config.path(f))?.derive(&format!("peer:{peer}")),
-        )),
-        None => Ok(None),
-    }
+/// The anonymization key ring from its files (each 64 hex digits, mode 0600): this team's own
+/// secret and the federation's shared key, either of which may be absent.
+pub fn key_ring(own: Option<&Path>, federation: Option<&Path>) -> Result<KeyRing, KeyFileError> {
+    Ok(KeyRing {
+        own: own.map(read_key_file).transpose()?,
+        federation: federation.map(read_key_file).transpose()?,
+    })
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod convert;
+pub mod disclosure;
 pub mod envelope;
 pub mod exchange;
 pub mod federation;
@@ -25,6 +26,7 @@ pub mod schema;
 pub mod store;
 pub mod team;
 pub mod telemetry;
+pub mod timestamp;
 pub mod tlp;
 
 /// The UUIDv5 namespace of every id irtx derives (reports without an id, STIX object ids,

@@ -45,6 +45,12 @@ impl fmt::Display for TeamId {
     }
 }
 
+impl PartialEq<str> for TeamId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
 impl Serialize for TeamId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.0)

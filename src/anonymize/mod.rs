@@ -19,6 +19,7 @@
 //! every report under one key. Pure.
 
 pub mod cryptopan;
+pub mod profiles;
 pub mod pseudonym;
 pub mod text;
 
@@ -28,9 +29,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 
+use crate::report::redact::{self, Removal};
 use crate::report::validate::{classify_address, AddressKind};
 use crate::report::{self, Indicator, IndicatorType, Report, Role};
-use crate::tlp::policy::{self, Removal};
+pub use profiles::{KeyRing, Profiles, UnknownProfile};
 pub use pseudonym::{Key, Pseudonymizer};
 use text::Scanner;
 
@@ -289,7 +291,7 @@ pub fn anonymize_redacted(
             pseudo
         } else {
             report::Reporter {
-                name: policy::WITHHELD.to_string(),
+                name: redact::WITHHELD.to_string(),
                 organization: None,
                 email: None,
                 phone: None,
@@ -397,7 +399,7 @@ pub fn anonymize_redacted(
             },
         )?
     } else {
-        policy::redact(&out, &removed).map_err(|w| AnonymizeError::Invalid {
+        redact::redact(&out, &removed).map_err(|w| AnonymizeError::Invalid {
             profile: profile.name.clone(),
             detail: w.to_string(),
         })?
@@ -478,7 +480,7 @@ fn pseudonymized_reporter(
 /// The reporter's (value, pseudonym) pairs, for replacing them in free text. A name that is
 /// already the redaction placeholder is not a value to replace.
 fn reporter_pairs(rep: &report::Reporter, pseudo: &report::Reporter) -> Vec<(String, String)> {
-    let name = (rep.name != policy::WITHHELD).then_some(&rep.name);
+    let name = (rep.name != redact::WITHHELD).then_some(&rep.name);
     value_pairs(&[
         (name, Some(&pseudo.name)),
         (rep.organization.as_ref(), pseudo.organization.as_ref()),
@@ -621,7 +623,7 @@ mod tests {
         ] {
             assert!(out.contains(attacker), "{attacker} lost");
         }
-        assert_eq!(a.report.reporter.name, policy::WITHHELD);
+        assert_eq!(a.report.reporter.name, redact::WITHHELD);
         assert!(a.replacements.iter().any(|x| x.original == "10.20.1.11"));
     }
 

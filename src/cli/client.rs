@@ -1,11 +1,12 @@
-//! Commands that work through the running gateway's API: `peer ...`, `report submit`.
+//! The running gateway's API, for commands that go through it: at `--gateway URL` (or
+//! `IRTX_GATEWAY`), else the config's `[api] url`, else `http://<listen>`.
 
 use serde_json::Value;
 
 use super::{Cli, Failure};
 use crate::config::Config;
 
-/// The gateway's API: base URL and analyst token, from the config.
+/// The gateway's API: base URL and analyst token.
 pub struct ApiClient {
     base: String,
     token: String,
@@ -14,14 +15,12 @@ pub struct ApiClient {
 }
 
 impl ApiClient {
-    /// From the config (`[api] url`, else `http://<listen>`; the token file).
-    pub fn from_cli(cli: &Cli) -> Result<Self, Failure> {
-        let env: Vec<(String, String)> = std::env::vars().collect();
-        let c = Config::load(&cli.config, env).map_err(|e| Failure::runtime(e.to_string()))?;
-        let base = c
-            .api
-            .url
+    /// The API of the gateway `cli` and `config` point at, with the config's analyst token.
+    pub fn new(cli: &Cli, c: &Config) -> Result<Self, Failure> {
+        let base = cli
+            .gateway
             .clone()
+            .or_else(|| c.api.url.clone())
             .unwrap_or_else(|| format!("http://{}", c.listen));
         let token = crate::keys::read_secret_text(&c.path(&c.api.analyst_token_file))
             .map_err(|e| Failure::runtime(e.to_string()))?;
@@ -29,6 +28,7 @@ impl ApiClient {
             .enable_all()
             .build()
             .map_err(|e| Failure::runtime(e.to_string()))?;
+        crate::federation::install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(60))
             .build()
@@ -41,6 +41,20 @@ impl ApiClient {
         })
     }
 
+    /// The config's gateway: [`Self::new`] with the config `cli` names.
+    pub fn from_cli(cli: &Cli) -> Result<Self, Failure> {
+        let c = super::require_config(cli)?;
+        Self::new(cli, &c)
+    }
+
+    fn unreachable(&self, e: reqwest::Error) -> Failure {
+        Failure::runtime(format!(
+            "cannot reach the gateway at {}: {} (is `irtx serve` running? --gateway URL or IRTX_GATEWAY says where)",
+            self.base,
+            e.without_url()
+        ))
+    }
+
     /// A GET whose answer is text (the ledger export).
     pub fn call_text(&self, method: reqwest::Method, path: &str) -> Result<String, Failure> {
         let url = format!("{}{path}", self.base);
@@ -51,13 +65,7 @@ impl ApiClient {
                 .bearer_auth(&self.token)
                 .send()
                 .await
-                .map_err(|e| {
-                    Failure::runtime(format!(
-                        "cannot reach the gateway at {}: {}",
-                        self.base,
-                        e.without_url()
-                    ))
-                })?;
+                .map_err(|e| self.unreachable(e))?;
             if !resp.status().is_success() {
                 return Err(Failure::runtime(format!(
                     "the gateway answered {}",
@@ -83,13 +91,7 @@ impl ApiClient {
             if let Some(b) = body {
                 req = req.header("content-type", "application/json").body(b);
             }
-            let resp = req.send().await.map_err(|e| {
-                Failure::runtime(format!(
-                    "cannot reach the gateway at {}: {} (is `irtx serve` running?)",
-                    self.base,
-                    e.without_url()
-                ))
-            })?;
+            let resp = req.send().await.map_err(|e| self.unreachable(e))?;
             let status = resp.status().as_u16();
             let text = resp
                 .text()
@@ -97,12 +99,12 @@ impl ApiClient {
                 .map_err(|e| Failure::runtime(e.to_string()))?;
             let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
             if (400..500).contains(&status) {
-                let mut msg = format!("{status}: {}", v["error"].as_str().unwrap_or("refused"));
+                let mut msg = v["error"].as_str().unwrap_or("refused").to_string();
                 for d in v["details"].as_array().into_iter().flatten() {
                     let p = d["pointer"].as_str().unwrap_or("");
                     msg.push_str(&format!(
                         "\n  {}: {}",
-                        if p.is_empty() { "(document)" } else { p },
+                        if p.is_empty() { "(request)" } else { p },
                         d["reason"].as_str().unwrap_or("")
                     ));
                 }
@@ -112,7 +114,10 @@ impl ApiClient {
                 });
             }
             if status >= 500 {
-                return Err(Failure::runtime(format!("the gateway answered {status}")));
+                return Err(Failure::runtime(format!(
+                    "the gateway answered {status}: {}",
+                    v["error"].as_str().unwrap_or("")
+                )));
             }
             Ok((status, v))
         })

@@ -3,12 +3,13 @@
 
 use std::path::PathBuf;
 
-use super::{domain_key, load_config, read_input, team_of, Cli, Failure};
-use crate::anonymize::{Profile, Pseudonymizer};
-use crate::config::{Config, KeyDomain};
+use super::state::State;
+use super::{load_config, read_input, team_of, Cli, Failure};
+use crate::anonymize::{KeyRing, Profiles, Pseudonymizer};
+use crate::config::Config;
 use crate::convert::{convert_json, ConvertError, Format};
-use crate::exchange::{self, Outcome, Recipient};
-use crate::peer::{Audience, PeerPolicy};
+use crate::exchange::{self, Outcome, Recipient, Rendered};
+use crate::peer::{Audience, KeyDomain, Peer};
 use crate::report;
 use crate::tlp::policy::Origin;
 use crate::tlp::Tlp;
@@ -19,8 +20,8 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
     pub to: Format,
-    /// Preview what this configured peer would receive (its max TLP, audience, profile and
-    /// key domain).
+    /// Preview exactly what this peer, from the gateway's list of peers, receives (its max
+    /// TLP, audience, profile and key domain).
     #[arg(long, value_name = "ID", conflicts_with_all = ["max_tlp", "audience", "profile"])]
     pub peer: Option<String>,
     /// Preview for a peer with this max TLP (with --audience and --profile).
@@ -53,6 +54,7 @@ pub struct Args {
 
 fn parse_format(s: &str) -> Result<Format, String> {
     s.parse()
+        .map_err(|e: crate::peer::UnknownValue| e.to_string())
 }
 
 fn parse_tlp(s: &str) -> Result<Tlp, String> {
@@ -62,6 +64,7 @@ fn parse_tlp(s: &str) -> Result<Tlp, String> {
 
 fn parse_audience(s: &str) -> Result<Audience, String> {
     s.parse()
+        .map_err(|e: crate::peer::UnknownValue| e.to_string())
 }
 
 /// Runs `irtx convert`.
@@ -92,15 +95,6 @@ pub fn run(cli: &Cli, args: &Args) -> Result<(), Failure> {
             return Err(Failure::invalid());
         }
     };
-    let (policy, profile, key_domain) = recipient(config.as_ref(), args)?;
-    let key = match (&args.key_file, profile.needs_key()) {
-        (Some(f), _) => {
-            Some(crate::keys::read_key_file(f).map_err(|e| Failure::runtime(e.to_string()))?)
-        }
-        (None, false) => None,
-        (None, true) => Some(domain_key(config.as_ref(), &key_domain)?),
-    };
-    let pseudonymizer = key.as_ref().map(Pseudonymizer::new);
     let origin = match &args.received_from {
         Some(source) => Origin::Received {
             source: source.clone(),
@@ -108,44 +102,86 @@ pub fn run(cli: &Cli, args: &Args) -> Result<(), Failure> {
         },
         None => Origin::Own,
     };
-    let to = Recipient {
-        policy: policy.clone(),
-        profile: &profile,
-        format: args.to,
-    };
     let team = team_of(config.as_ref());
+    let profiles = match &config {
+        Some(c) => c.profiles().map_err(|e| Failure::runtime(e.to_string()))?,
+        None => Profiles::builtin(),
+    };
+    let mut peer = recipient(cli, config.as_ref(), args)?;
+    if peer.format != args.to {
+        eprintln!(
+            "irtx: note: `{}` receives {}; showing {} as --to asks",
+            peer.id, peer.format, args.to
+        );
+    }
+    // The document is in the format asked for; everything else is the peer's.
+    peer.format = args.to;
+    let rendered = match &args.key_file {
+        // A key file is used as it is, not derived per domain.
+        Some(f) => {
+            let key = crate::keys::read_key_file(f).map_err(|e| Failure::runtime(e.to_string()))?;
+            let profile = profiles.get(&peer.profile).map_err(|e| Failure {
+                code: 2,
+                message: Some(e.to_string()),
+            })?;
+            let to = Recipient {
+                policy: peer.policy(),
+                profile,
+                format: peer.format,
+            };
+            exchange::render(
+                &report,
+                &origin,
+                &to,
+                Some(&Pseudonymizer::new(&key)),
+                &team,
+            )
+            .map(|outcome| Rendered {
+                outcome,
+                profile: profile.name.clone(),
+                key_domain: "from --key-file".into(),
+                format: peer.format,
+            })
+        }
+        None => {
+            let keys = match &config {
+                Some(c) => c.key_ring().map_err(|e| Failure::runtime(e.to_string()))?,
+                None => KeyRing::default(),
+            };
+            exchange::render_for_peer(&report, &origin, &peer, &profiles, &keys, &team)
+        }
+    };
     let settings = format!(
         "max TLP:{}, audience {}, profile {}",
-        policy.max_tlp, policy.audience, profile.name
+        peer.max_tlp, peer.audience, peer.profile
     );
-    match exchange::render(&report, &origin, &to, pseudonymizer.as_ref(), &team) {
-        Ok(Outcome::Withheld(why)) => {
-            eprintln!(
-                "decision: withhold from `{}` ({settings}): {why}",
-                policy.id
-            );
+    match rendered {
+        Ok(Rendered {
+            outcome: Outcome::Withheld(why),
+            ..
+        }) => {
+            eprintln!("decision: withhold from `{}` ({settings}): {why}", peer.id);
             Err(Failure {
                 code: 4,
                 message: None,
             })
         }
-        Ok(Outcome::Ready(ready)) => {
+        Ok(Rendered {
+            outcome: Outcome::Ready(ready),
+            key_domain,
+            ..
+        }) => {
             eprintln!(
                 "decision: send to `{}` ({settings}); marked up to TLP:{}",
-                policy.id, ready.marking
+                peer.id, ready.marking
             );
             for r in ready.plan.removed.iter().chain(&ready.anonymized.removed) {
                 eprintln!("removed {} (TLP:{}): {}", r.pointer, r.tlp, r.reason);
             }
             if !ready.anonymized.replacements.is_empty() {
                 eprintln!(
-                    "pseudonymized {} values (key domain {})",
+                    "pseudonymized {} values (key domain {key_domain})",
                     ready.anonymized.replacements.len(),
-                    if args.key_file.is_some() {
-                        "from --key-file"
-                    } else {
-                        key_domain.as_str()
-                    }
                 );
             }
             print_doc(&ready.document)
@@ -154,52 +190,60 @@ pub fn run(cli: &Cli, args: &Args) -> Result<(), Failure> {
     }
 }
 
-/// The peer policy, profile and key domain named on the command line.
-fn recipient(
-    config: Option<&Config>,
-    args: &Args,
-) -> Result<(PeerPolicy, Profile, String), Failure> {
+/// The peer the preview is for: one from the gateway's list of peers (`--peer`), or an
+/// ad-hoc one from `--max-tlp`, `--audience` and `--profile`.
+fn recipient(cli: &Cli, config: Option<&Config>, args: &Args) -> Result<Peer, Failure> {
     if let Some(id) = &args.peer {
         let c = config.ok_or_else(|| {
             Failure::runtime(format!(
-                "--peer {id}: no config (irtx.toml) with [peers] here"
+                "--peer {id}: no config (irtx.toml) here, so no list of peers"
             ))
         })?;
-        let (policy, pc) = c.peer(id).map_err(Failure::runtime)?;
-        let profile = c.profile(&pc.profile).map_err(Failure::runtime)?;
-        let domain = match pc.key_domain {
-            KeyDomain::Federation => "federation".to_string(),
-            KeyDomain::Peer => format!("peer:{id}"),
-        };
-        return Ok((policy, profile, domain));
+        let id: crate::peer::PeerId =
+            id.parse().map_err(|e: crate::team::TeamIdError| Failure {
+                code: 2,
+                message: Some(e.to_string()),
+            })?;
+        return State::open(cli, c.clone())?.peer(&id);
     }
-    let (Some(max_tlp), Some(audience), Some(pname)) = (args.max_tlp, args.audience, &args.profile)
+    let (Some(max_tlp), Some(audience), Some(profile)) =
+        (args.max_tlp, args.audience, &args.profile)
     else {
         return Err(Failure {
             code: 2,
             message: Some("give --peer ID, or all of --max-tlp, --audience and --profile".into()),
         });
     };
-    let profile = match config {
-        Some(c) => c.profile(pname),
-        None => Profile::builtin(pname).ok_or_else(|| {
-            format!("`{pname}` is not a profile; known: none, pseudonymize, strict")
-        }),
-    }
-    .map_err(|e| Failure {
-        code: 2,
-        message: Some(e),
-    })?;
-    let policy = PeerPolicy {
-        id: "preview".parse().expect("`preview` is a peer id"),
+    let id: crate::peer::PeerId = "preview".parse().expect("`preview` is a peer id");
+    let key_domain = match args.domain.as_deref() {
+        None | Some("federation") => KeyDomain::Federation,
+        Some(d) if d.starts_with("peer:") => KeyDomain::Peer,
+        Some(d) => {
+            return Err(Failure {
+                code: 2,
+                message: Some(format!("--domain `{d}`: use `federation` or `peer:ID`")),
+            })
+        }
+    };
+    // `peer:ID` names the peer whose key to use.
+    let id = match args.domain.as_deref().and_then(|d| d.strip_prefix("peer:")) {
+        Some(p) => p.parse().map_err(|e: crate::team::TeamIdError| Failure {
+            code: 2,
+            message: Some(e.to_string()),
+        })?,
+        None => id,
+    };
+    Ok(Peer {
+        id,
+        url: "http://preview.invalid".into(),
+        keys: vec![],
         max_tlp,
         audience,
-    };
-    Ok((
-        policy,
-        profile,
-        args.domain.clone().unwrap_or_else(|| "federation".into()),
-    ))
+        profile: profile.clone(),
+        format: args.to,
+        key_domain,
+        transport: Default::default(),
+    })
 }
 
 fn print_doc(doc: &serde_json::Value) -> Result<(), Failure> {

@@ -59,7 +59,7 @@ pub fn initialize(dir: &Path, team_id: &str, name: Option<&str>) -> Result<Initi
     std::fs::create_dir_all(dir.join("data"))
         .map_err(|e| format!("cannot create the data directory: {e}"))?;
     let name = name.unwrap_or(team_id);
-    let created = crate::exchange::outbound::rfc3339(time::OffsetDateTime::now_utc());
+    let created = crate::timestamp::rfc3339(time::OffsetDateTime::now_utc());
     let text = format!(
         r#"# irtx gateway of team `{id}`. Relative paths are relative to this file.
 # Every setting can be overridden by an IRTX_SECTION__FIELD environment variable.

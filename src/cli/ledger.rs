@@ -5,13 +5,12 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::client::ApiClient;
+use super::state::State;
 use super::{Cli, Failure};
 use crate::config::Config;
+use crate::disclosure::Entry;
 use crate::keys::TeamKey;
-use crate::ledger::chain::Entry;
-use crate::ledger::{self, Ledger, Query};
-use crate::store::sled_store::SledStore;
+use crate::ledger::{self, Ledger, QueryText};
 use crate::store::Store as _;
 
 /// `irtx ledger ...`
@@ -49,10 +48,10 @@ pub struct ListArgs {
     /// Only disclosures that carried this value (in clear or as its pseudonym).
     #[arg(long)]
     pub indicator: Option<String>,
-    /// Only entries at or after this time (RFC 3339).
+    /// Only entries at or after this time: RFC 3339, or a date (from its start, UTC).
     #[arg(long)]
     pub since: Option<String>,
-    /// Only entries before this time (RFC 3339).
+    /// Only entries before this time: RFC 3339, or a date (up to its end, UTC).
     #[arg(long)]
     pub until: Option<String>,
     /// Only this event: queued, withheld, delivered, failing, dead-lettered, refused, retried.
@@ -61,39 +60,6 @@ pub struct ListArgs {
     /// Output format.
     #[arg(long, default_value = "table", value_parser = ["table", "json", "csv"])]
     pub format: String,
-}
-
-fn config(cli: &Cli) -> Result<Config, Failure> {
-    let env: Vec<(String, String)> = std::env::vars().collect();
-    Config::load(&cli.config, env).map_err(|e| Failure::runtime(e.to_string()))
-}
-
-/// The store, or `None` when a running gateway holds it.
-fn open_store(c: &Config) -> Result<Option<SledStore>, Failure> {
-    let dir = c.path(&c.data_dir).join("store");
-    if !dir.exists() {
-        return Err(Failure::runtime(format!("no store at `{}`", dir.display())));
-    }
-    // One pass over the ledger: a small cache keeps memory flat however long it is. A store
-    // that a gateway holds is locked; one that a gateway is just letting go of soon is not.
-    for attempt in 0..20 {
-        match SledStore::open_with_cache(&dir, 32 << 20) {
-            Ok(s) => return Ok(Some(s)),
-            Err(e) if e.to_string().contains("lock") || e.to_string().contains("WouldBlock") => {
-                let serving = std::net::TcpStream::connect_timeout(
-                    &c.listen,
-                    std::time::Duration::from_millis(200),
-                )
-                .is_ok();
-                if serving || c.api.url.is_some() || attempt == 19 {
-                    return Ok(None);
-                }
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-            Err(e) => return Err(Failure::runtime(e.to_string())),
-        }
-    }
-    Ok(None)
 }
 
 fn read_jwk(arg: &str) -> Result<ed25519_dalek::VerifyingKey, Failure> {
@@ -112,6 +78,10 @@ fn read_jwk(arg: &str) -> Result<ed25519_dalek::VerifyingKey, Failure> {
     })
 }
 
+fn team_key(c: &Config) -> Result<TeamKey, Failure> {
+    TeamKey::load(&c.path(&c.team.key_file)).map_err(|e| Failure::runtime(e.to_string()))
+}
+
 /// Runs `irtx ledger ...`.
 pub fn run(cli: &Cli, cmd: &LedgerCommand) -> Result<(), Failure> {
     match cmd {
@@ -125,93 +95,93 @@ pub fn run(cli: &Cli, cmd: &LedgerCommand) -> Result<(), Failure> {
             report_verify(ledger::verify_export(std::io::BufReader::new(f), &key))
         }
         LedgerCommand::Verify { export: None, .. } => {
-            let c = config(cli)?;
-            let team_key = TeamKey::load(&c.path(&c.team.key_file))
-                .map_err(|e| Failure::runtime(e.to_string()))?;
-            let pk = team_key.0.verifying_key();
-            match open_store(&c)? {
-                Some(store) => {
-                    let checkpoints = store
-                        .checkpoints()
-                        .map_err(|e| Failure::runtime(e.to_string()))?;
-                    let mut read_error = None;
-                    let entries = store.ledger_entries().map_while(|e| match e {
-                        Ok(e) => Some(e),
-                        Err(err) => {
-                            read_error = Some(err.to_string());
-                            None
-                        }
-                    });
-                    let r = ledger::chain::verify(entries, &checkpoints, &pk)
-                        .map_err(|b| b.to_string());
-                    if let Some(e) = read_error {
-                        return report_verify(Err(format!("unreadable entry: {e}")));
-                    }
-                    report_verify(r)
-                }
-                None => {
-                    let api = ApiClient::from_cli(cli)?;
+            let state = State::open(cli, super::require_config(cli)?)?;
+            let pk = team_key(state.config())?.0.verifying_key();
+            match &state {
+                State::Local {
+                    store: Some(store), ..
+                } => report_verify(ledger::verify_store(store, &pk)),
+                State::Local { store: None, .. } => Err(Failure::runtime(format!(
+                    "no store at `{}`",
+                    super::state::store_dir(state.config()).display()
+                ))),
+                State::Remote { api, .. } => {
                     let text = api.call_text(reqwest::Method::GET, "/api/v1/ledger/export")?;
                     report_verify(ledger::verify_export(std::io::Cursor::new(text), &pk))
                 }
             }
         }
         LedgerCommand::Export { out } => {
-            let c = config(cli)?;
+            let state = State::open(cli, super::require_config(cli)?)?;
             let mut sink: Box<dyn std::io::Write> = match out {
                 Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(
                     |e| Failure::runtime(format!("cannot write `{}`: {e}", p.display())),
                 )?)),
                 None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
             };
-            match open_store(&c)? {
-                Some(store) => {
-                    let key = TeamKey::load(&c.path(&c.team.key_file))
-                        .map_err(|e| Failure::runtime(e.to_string()))?;
-                    let n = ledger::export(&store, &Ledger::new(), &c.team(), &key.0, &mut sink)
-                        .map_err(|e| Failure::runtime(e.to_string()))?;
-                    sink.flush().map_err(|e| Failure::runtime(e.to_string()))?;
+            let io = |e: std::io::Error| Failure::runtime(e.to_string());
+            match &state {
+                State::Local {
+                    store: Some(store),
+                    config,
+                } => {
+                    let key = team_key(config)?;
+                    let n = ledger::export(
+                        store,
+                        &Ledger::new(),
+                        &config.team(),
+                        &key.0,
+                        &mut sink,
+                        |_| {},
+                    )
+                    .map_err(io)?;
+                    sink.flush().map_err(io)?;
                     eprintln!("exported {n} entries");
                 }
-                None => {
-                    let api = ApiClient::from_cli(cli)?;
+                State::Local {
+                    store: None,
+                    config,
+                } => {
+                    return Err(Failure::runtime(format!(
+                        "no store at `{}`",
+                        super::state::store_dir(config).display()
+                    )))
+                }
+                State::Remote { api, .. } => {
                     let text = api.call_text(reqwest::Method::GET, "/api/v1/ledger/export")?;
                     sink.write_all(text.as_bytes())
                         .and_then(|_| sink.flush())
-                        .map_err(|e| Failure::runtime(e.to_string()))?;
+                        .map_err(io)?;
                 }
             }
             Ok(())
         }
         LedgerCommand::List(a) => {
-            let c = config(cli)?;
-            let time =
-                |name: &str, v: &Option<String>| -> Result<Option<time::OffsetDateTime>, Failure> {
-                    v.as_deref()
-                        .map(|t| {
-                            time::OffsetDateTime::parse(
-                                t,
-                                &time::format_description::well_known::Rfc3339,
-                            )
-                            .map_err(|_| Failure {
-                                code: 2,
-                                message: Some(format!("--{name} `{t}` is not an RFC 3339 time")),
-                            })
-                        })
-                        .transpose()
-                };
-            let q = Query {
+            let text = QueryText {
                 peer: a.peer.clone(),
                 report: a.report.clone(),
                 indicator: a.indicator.clone(),
-                since: time("since", &a.since)?,
-                until: time("until", &a.until)?,
+                since: a.since.clone(),
+                until: a.until.clone(),
                 state: a.state.clone(),
             };
+            let q = text.parse().map_err(|problems| Failure {
+                code: 2,
+                message: Some(
+                    problems
+                        .iter()
+                        .map(|p| format!("--{}: {}", p.pointer.trim_start_matches('/'), p.reason))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                ),
+            })?;
+            let state = State::open(cli, super::require_config(cli)?)?;
             let mut printer = Printer::new(&a.format, a.indicator.clone());
-            match open_store(&c)? {
+            match &state {
                 // Streamed: a million entries need no more memory than one.
-                Some(store) => {
+                State::Local {
+                    store: Some(store), ..
+                } => {
                     for e in store.ledger_entries() {
                         let e = e.map_err(|e| Failure::runtime(e.to_string()))?;
                         if q.matches(&e) {
@@ -219,8 +189,8 @@ pub fn run(cli: &Cli, cmd: &LedgerCommand) -> Result<(), Failure> {
                         }
                     }
                 }
-                None => {
-                    let api = ApiClient::from_cli(cli)?;
+                State::Local { store: None, .. } => {}
+                State::Remote { api, .. } => {
                     let mut path = String::from("/api/v1/disclosures?");
                     for (k, v) in [
                         ("peer", &a.peer),
@@ -251,7 +221,9 @@ pub fn run(cli: &Cli, cmd: &LedgerCommand) -> Result<(), Failure> {
     }
 }
 
-fn report_verify(r: Result<ledger::chain::Verified, String>) -> Result<(), Failure> {
+fn report_verify(
+    r: Result<crate::disclosure::Verified, ledger::VerifyExportError>,
+) -> Result<(), Failure> {
     match r {
         Ok(v) => {
             println!(
@@ -260,9 +232,17 @@ fn report_verify(r: Result<ledger::chain::Verified, String>) -> Result<(), Failu
             );
             Ok(())
         }
+        Err(e @ ledger::VerifyExportError::Store(_)) => Err(Failure::runtime(e.to_string())),
+        Err(e @ ledger::VerifyExportError::WrongKey { .. }) => Err(Failure {
+            code: 3,
+            message: Some(e.to_string()),
+        }),
         Err(e) => Err(Failure {
             code: 3,
-            message: Some(format!("ledger broken: {e}")),
+            message: Some(match e {
+                ledger::VerifyExportError::Broken(_) => e.to_string(),
+                e => format!("ledger broken: {e}"),
+            }),
         }),
     }
 }
@@ -329,13 +309,15 @@ impl Printer {
             w.write_record([
                 e.seq.to_string(),
                 b.at.clone(),
-                b.event.clone(),
-                b.peer.clone(),
-                b.report_id.clone(),
-                b.marking.clone().unwrap_or_default(),
+                b.event.to_string(),
+                b.peer.to_string(),
+                b.report_id.to_string(),
+                b.marking.map(|m| m.to_string()).unwrap_or_default(),
                 b.profile.clone().unwrap_or_default(),
-                b.format.clone().unwrap_or_default(),
-                b.message_id.clone().unwrap_or_default(),
+                b.format
+                    .map(|f| f.wire_name().to_string())
+                    .unwrap_or_default(),
+                b.message_id.map(|m| m.to_string()).unwrap_or_default(),
                 removed.join(" "),
                 b.indicators.len().to_string(),
                 b.reason.clone().unwrap_or_default(),
@@ -386,13 +368,10 @@ impl Printer {
             "{:>7}  {:<20}  {:<13}  {:<12}  {:<16}  {:<17}  {}",
             e.seq,
             b.at.get(..19).unwrap_or(&b.at),
-            b.event,
-            b.peer,
-            b.report_id,
-            b.marking
-                .as_deref()
-                .map(|m| format!("TLP:{m}"))
-                .unwrap_or_default(),
+            b.event.as_str(),
+            b.peer.as_str(),
+            b.report_id.as_str(),
+            b.marking.map(|m| format!("TLP:{m}")).unwrap_or_default(),
             detail.join("; ")
         )
         .map_err(io)

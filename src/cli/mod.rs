@@ -10,6 +10,7 @@ mod peer;
 mod pseudonym;
 mod report;
 mod serve;
+mod state;
 mod validate;
 mod vocab;
 
@@ -33,6 +34,10 @@ pub struct Cli {
     /// Config file.
     #[arg(long, global = true, value_name = "C", default_value = config::DEFAULT_PATH)]
     pub config: PathBuf,
+    /// The running gateway's base URL, for commands that go through it (default: the
+    /// config's `[api] url`, else `http://<listen>`).
+    #[arg(long, global = true, value_name = "URL", env = "IRTX_GATEWAY")]
+    pub gateway: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -75,6 +80,8 @@ pub enum Command {
     /// address, MD5/SHA digest, AS number, host name, phone number; anything else is taken as a
     /// user name.
     Pseudonym(pseudonym::Args),
+    /// Print this team's id, key id and public JWK: what peers need to add it.
+    Identity,
     /// Print the vocabulary mapping: report categories, severities and statuses to STIX 2.1
     /// and IODEF v2 and back (ISO/IEC 27035-2 6.2).
     Vocab(vocab::Args),
@@ -119,6 +126,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Convert(a) => convert::run(&cli, a),
         Command::Vocab(a) => vocab::run(a),
         Command::Pseudonym(a) => pseudonym::run(&cli, a),
+        Command::Identity => identity(&cli),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -178,32 +186,58 @@ fn team_of(config: Option<&Config>) -> Team {
     }
 }
 
-/// The anonymization key of a named key domain: `federation`, or `peer:ID` / a configured
-/// peer's id.
-fn domain_key(config: Option<&Config>, domain: &str) -> Result<crate::anonymize::Key, Failure> {
-    let Some(c) = config else {
-        return Err(Failure::runtime(format!(
-            "key domain `{domain}` needs a config with [anonymize] key files (or use --key-file)"
-        )));
+/// The config `--config` names, which must exist.
+fn require_config(cli: &Cli) -> Result<Config, Failure> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    Config::load(&cli.config, env).map_err(|e| {
+        Failure::runtime(format!(
+            "{e}\n(run `irtx init --team-id ID` to make a config, or give --config)"
+        ))
+    })
+}
+
+/// The anonymization key of a key domain: `federation`, `peer:ID`, or a peer's id (that
+/// peer's own key domain, so the pseudonyms are the ones it received).
+fn domain_key(cli: &Cli, domain: &str) -> Result<crate::anonymize::Key, Failure> {
+    let c = require_config(cli)?;
+    let ring = c.key_ring().map_err(|e| Failure::runtime(e.to_string()))?;
+    let label = if domain == "federation" || domain.starts_with("peer:") {
+        domain.to_string()
+    } else {
+        let id: crate::peer::PeerId = domain.parse().map_err(|_| Failure {
+            code: 2,
+            message: Some(format!(
+                "`{domain}` is not a key domain; use `federation`, `peer:ID`, or a peer's id"
+            )),
+        })?;
+        let peer = state::State::open(cli, c.clone())?.peer(&id)?;
+        peer.key_domain.label(&peer.id)
     };
-    let known_peer = c.peers.keys().any(|p| p.as_str() == domain);
-    if domain != "federation" && !domain.starts_with("peer:") && !known_peer {
-        return Err(Failure::runtime(format!(
-            "`{domain}` is not a key domain; use `federation`, `peer:ID`, or a configured peer's id"
-        )));
-    }
-    match crate::keys::domain_key(c, domain) {
-        Ok(Some(k)) => Ok(k),
-        Ok(None) => Err(Failure::runtime(format!(
-            "key domain `{domain}` needs [anonymize] {} in the config",
-            if domain == "federation" {
+    ring.named(&label).ok_or_else(|| {
+        Failure::runtime(format!(
+            "key domain `{label}` needs [anonymize] {} in the config",
+            if label == "federation" {
                 "federation_key_file"
             } else {
                 "key_file"
             }
-        ))),
-        Err(e) => Err(Failure::runtime(e.to_string())),
-    }
+        ))
+    })
+}
+
+/// `irtx identity`: what peers need to add this team.
+fn identity(cli: &Cli) -> Result<(), Failure> {
+    let c = require_config(cli)?;
+    let key = crate::keys::TeamKey::load(&c.path(&c.team.key_file))
+        .map_err(|e| Failure::runtime(e.to_string()))?;
+    let out = serde_json::json!({
+        "team_id": c.team.id.as_str(),
+        "name": c.team().name,
+        "kid": key.kid(),
+        "public_jwk": crate::envelope::public_jwk(&key.0.verifying_key()),
+    });
+    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
-//! `irtx peer add|list|show|remove`: peers of the running gateway.
+//! `irtx peer add|list|show|remove`: the gateway's one list of peers, in its store (directly,
+//! or through the running gateway's API).
 
 use serde_json::{json, Value};
 
-use super::client::ApiClient;
+use super::state::State;
 use super::{Cli, Failure};
+use crate::peer::{KeyRequest, PeerId, PeerRequest};
 
 /// `irtx peer ...`
 #[derive(Debug, clap::Subcommand)]
@@ -77,9 +79,16 @@ fn read_key(arg: &str) -> Result<Value, Failure> {
     })
 }
 
+fn peer_id(id: &str) -> Result<PeerId, Failure> {
+    id.parse().map_err(|e: crate::team::TeamIdError| Failure {
+        code: 2,
+        message: Some(e.to_string()),
+    })
+}
+
 /// Runs `irtx peer ...`.
 pub fn run(cli: &Cli, cmd: &PeerCommand) -> Result<(), Failure> {
-    let api = ApiClient::from_cli(cli)?;
+    let state = State::open(cli, super::require_config(cli)?)?;
     match cmd {
         PeerCommand::Add(a) => {
             if a.keys.is_empty() {
@@ -88,55 +97,53 @@ pub fn run(cli: &Cli, cmd: &PeerCommand) -> Result<(), Failure> {
                     message: Some("give the peer's public key with --key".into()),
                 });
             }
-            let keys: Vec<Value> = a
+            let keys = a
                 .keys
                 .iter()
-                .map(|k| read_key(k).map(|jwk| json!({"jwk": jwk, "valid_from": a.valid_from, "valid_until": a.valid_until})))
+                .map(|k| {
+                    read_key(k).map(|jwk| KeyRequest {
+                        jwk,
+                        valid_from: a.valid_from.clone(),
+                        valid_until: a.valid_until.clone(),
+                    })
+                })
                 .collect::<Result<_, _>>()?;
-            let body = json!({"id": a.id, "url": a.url, "keys": keys, "max_tlp": a.max_tlp, "audience": a.audience,
-                              "profile": a.profile, "format": a.format, "key_domain": a.key_domain});
-            let (_, v) = api.call(
-                reqwest::Method::POST,
-                "/api/v1/peers",
-                Some(body.to_string().into_bytes()),
-            )?;
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            let req = PeerRequest {
+                id: a.id.clone(),
+                url: a.url.clone(),
+                keys,
+                max_tlp: a.max_tlp.clone(),
+                audience: a.audience.clone(),
+                profile: Some(a.profile.clone()),
+                format: Some(a.format.clone()),
+                key_domain: Some(a.key_domain.clone()),
+                transport: Some(a.transport.clone()),
+            };
+            let peer = state.add_peer(&req)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&peer).unwrap_or_default()
+            );
         }
         PeerCommand::List => {
-            let (_, v) = api.call(reqwest::Method::GET, "/api/v1/peers", None)?;
-            for p in v.as_array().into_iter().flatten() {
+            for p in state.peers()? {
                 println!(
                     "{}\t{}\tmax TLP:{}\t{}\t{}\t{}",
-                    p["id"].as_str().unwrap_or(""),
-                    p["url"].as_str().unwrap_or(""),
-                    p["max_tlp"].as_str().unwrap_or(""),
-                    p["audience"].as_str().unwrap_or(""),
-                    p["profile"].as_str().unwrap_or(""),
-                    p["format"].as_str().unwrap_or("")
+                    p.id, p.url, p.max_tlp, p.audience, p.profile, p.format
                 );
             }
         }
         PeerCommand::Show { id, jwk } => {
-            let (_, v) = api.call(reqwest::Method::GET, &format!("/api/v1/peers/{id}"), None)?;
+            let p = state.peer(&peer_id(id)?)?;
             let out = if *jwk {
-                json!(v["keys"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|k| k["jwk"].clone())
-                    .collect::<Vec<_>>())
+                json!(p.keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>())
             } else {
-                v
+                json!(p)
             };
             println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         }
         PeerCommand::Remove { id } => {
-            let (status, _) = api.call(
-                reqwest::Method::DELETE,
-                &format!("/api/v1/peers/{id}"),
-                None,
-            )?;
-            if status == 404 {
+            if !state.remove_peer(&peer_id(id)?)? {
                 return Err(Failure {
                     code: 3,
                     message: Some(format!("no peer `{id}`")),

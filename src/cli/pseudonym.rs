@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use super::{domain_key, load_config, Cli, Failure};
+use super::{domain_key, Cli, Failure};
 use crate::anonymize::Pseudonymizer;
 
 /// Arguments of `irtx pseudonym`.
@@ -93,13 +93,7 @@ fn typed(
 pub fn run(cli: &Cli, args: &Args) -> Result<(), Failure> {
     let key = match &args.key_file {
         Some(f) => crate::keys::read_key_file(f).map_err(|e| Failure::runtime(e.to_string()))?,
-        None => {
-            let config = load_config(cli)?;
-            domain_key(
-                config.as_ref(),
-                args.domain.as_deref().unwrap_or("federation"),
-            )?
-        }
+        None => domain_key(cli, args.domain.as_deref().unwrap_or("federation"))?,
     };
     let p = Pseudonymizer::new(&key);
     for v in &args.values {

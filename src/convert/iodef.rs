@@ -31,7 +31,7 @@ use crate::tlp::Tlp;
 
 /// Converts a validated report to an IODEF v2 JSON document written by `team`.
 pub fn to_iodef(r: &Report, team: &Team) -> Value {
-    let rid = r.effective_id();
+    let rid = r.effective_id().to_string();
     let version = r.effective_version().to_string();
     let tlp_of = |ptrs: &[&str]| {
         ptrs.iter()

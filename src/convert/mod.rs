@@ -7,58 +7,12 @@
 pub mod iodef;
 pub mod stix;
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde_json::Value;
 
+pub use crate::peer::Format;
 use crate::report::{self, Report};
 use crate::schema::{self, Violation};
 use crate::team::Team;
-
-/// An exchange document format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Format {
-    /// A STIX 2.1 bundle.
-    Stix,
-    /// IODEF v2 in the RFC 8727 JSON binding.
-    Iodef,
-}
-
-impl Format {
-    /// The short name used on the command line and in peer config (`stix`, `iodef`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Stix => "stix",
-            Format::Iodef => "iodef",
-        }
-    }
-
-    /// The name a message's `format` field carries (DESIGN.md section 4).
-    pub fn wire_name(self) -> &'static str {
-        match self {
-            Format::Stix => "stix-2.1",
-            Format::Iodef => "iodef-2",
-        }
-    }
-}
-
-impl FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "stix" | "stix-2.1" => Ok(Format::Stix),
-            "iodef" | "iodef-2" => Ok(Format::Iodef),
-            _ => Err(format!("`{s}` is not a format; expected stix or iodef")),
-        }
-    }
-}
-
-impl fmt::Display for Format {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Converts a validated report.
 pub fn convert(r: &Report, team: &Team, format: Format) -> Value {

@@ -66,7 +66,7 @@ impl<'a> Builder<'a> {
         Builder {
             r,
             team,
-            rid: r.effective_id(),
+            rid: r.effective_id().to_string(),
             identity_id,
             created: r.reported_at.to_stix(),
             modified: r.modified().to_stix(),

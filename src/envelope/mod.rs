@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::team::TeamId;
+use crate::tlp::Tlp;
+
 /// RFC 8785: the canonical bytes of a JSON value.
 ///
 /// For the common case — every object key ASCII, every number an integer within ±2^53 —
@@ -201,20 +204,68 @@ pub fn open(jws: &Jws) -> Result<Opened, JwsError> {
     })
 }
 
+/// A message id: a UUID in its canonical form (lowercase, hyphenated), which is the only form
+/// accepted, so the id a receipt names compares byte for byte with the id sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MessageId(pub uuid::Uuid);
+
+/// Why a string is not a message id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("message id `{0}` is not a UUID in lowercase hyphenated form")]
+pub struct MessageIdError(pub String);
+
+impl MessageId {
+    /// A fresh random (v4) id.
+    pub fn random() -> Self {
+        MessageId(uuid::Uuid::new_v4())
+    }
+}
+
+impl std::str::FromStr for MessageId {
+    type Err = MessageIdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || MessageIdError(s.chars().take(64).collect());
+        let u = uuid::Uuid::try_parse(s).map_err(|_| bad())?;
+        if u.hyphenated().to_string() != s {
+            return Err(bad());
+        }
+        Ok(MessageId(u))
+    }
+}
+
+impl std::fmt::Display for MessageId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.hyphenated())
+    }
+}
+
+impl Serialize for MessageId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for MessageId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// A message between gateways (DESIGN.md section 4).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Message {
-    /// A UUID.
-    pub id: String,
+    /// A UUID (lowercase, hyphenated).
+    pub id: MessageId,
     /// The sending team.
-    pub from: String,
+    pub from: TeamId,
     /// The receiving team.
-    pub to: String,
+    pub to: TeamId,
     /// When it was signed (RFC 3339).
     pub created: String,
     /// The TLP label of the document (its most restrictive marking).
-    pub tlp: String,
+    pub tlp: Tlp,
     /// `stix-2.1` or `iodef-2`.
     pub format: String,
     /// The exchange document.
@@ -238,13 +289,13 @@ pub enum ReceiptStatus {
 #[serde(deny_unknown_fields)]
 pub struct Receipt {
     /// The message's id.
-    pub message_id: String,
+    pub message_id: MessageId,
     /// Lowercase hex SHA-256 of the message's decoded payload bytes.
     pub message_sha256: String,
     /// The receiver.
-    pub from: String,
+    pub from: TeamId,
     /// The sender of the message.
-    pub to: String,
+    pub to: TeamId,
     /// When the receiver got it (RFC 3339).
     pub received: String,
     /// Accepted, duplicate or rejected.

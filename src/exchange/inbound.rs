@@ -1,21 +1,25 @@
-//! The receiver's checks on one message, in the order of DESIGN.md section 2: known sender,
-//! key known and valid at `created`, signature over the exact bytes received, addressed to
-//! us, inside the replay window, a document that validates, marking ids that are exact TLP
-//! ids, and the acceptance criteria of ISO/IEC 27035-2 6.4 b 2. Deduplication needs the
-//! store and is done by the caller. Pure: the time and the peers' keys are arguments.
+//! The receiver's checks on one message, in the order of DESIGN.md section 2, in two stages
+//! so the caller can look the sender up in between (a failing lookup is the caller's error,
+//! never a refusal): [`parse`] reads the JWS and the message; [`verify`] checks the key (valid
+//! *now*, DESIGN.md section 11), the signature over the exact bytes received, the recipient,
+//! the replay window, the document, its markings (exact TLP ids) and the acceptance criteria
+//! of ISO/IEC 27035-2 6.4 b 2. Deduplication needs the store and is done by the caller.
+//! Pure: the time and the sender's keys are arguments. HTTP status codes are chosen by the
+//! API from [`RefusalKind`].
 
 use ed25519_dalek::VerifyingKey;
 use serde_json::Value;
-use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-use crate::envelope::{self, Jws, Message};
+use crate::envelope::{self, Jws, Message, MessageId, Opened};
+use crate::peer::{Format, Peer, PeerId};
 use crate::schema;
+use crate::timestamp::{parse_rfc3339, Timestamp};
 use crate::tlp::Tlp;
 
-/// A peer's signing key and when it may be used.
+/// A peer's signing key, ready to verify with, and when it may be used.
 #[derive(Debug, Clone)]
-pub struct PeerKey {
+pub struct TrustedKey {
     /// Its RFC 7638 thumbprint.
     pub kid: String,
     /// The key.
@@ -26,6 +30,30 @@ pub struct PeerKey {
     pub valid_until: Option<OffsetDateTime>,
 }
 
+impl TrustedKey {
+    /// Whether the key may be used at `t`.
+    pub fn valid_at(&self, t: OffsetDateTime) -> bool {
+        self.valid_from.is_none_or(|f| t >= f) && self.valid_until.is_none_or(|u| t < u)
+    }
+}
+
+/// A peer's keys, ready to verify with. A stored key that no longer parses (it was checked
+/// when the peer was added) is left out.
+pub fn trusted_keys(peer: &Peer) -> Vec<TrustedKey> {
+    peer.keys
+        .iter()
+        .filter_map(|k| {
+            let key = envelope::parse_public_jwk(&k.jwk).ok()?;
+            Some(TrustedKey {
+                kid: envelope::thumbprint(&key),
+                key,
+                valid_from: k.valid_from.map(|t: Timestamp| t.0),
+                valid_until: k.valid_until.map(|t: Timestamp| t.0),
+            })
+        })
+        .collect()
+}
+
 /// Bounds on what is accepted.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -34,6 +62,19 @@ pub struct Limits {
     pub replay_window: Duration,
     /// How far in the future `created` may be (clock skew).
     pub future_skew: Duration,
+}
+
+/// A message read from the bytes received, its signature not yet checked.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// The JWS as received.
+    pub jws: Jws,
+    /// Its decoded parts.
+    pub opened: Opened,
+    /// The message.
+    pub message: Message,
+    /// SHA-256 of the decoded payload bytes (the receipt's `message_sha256`).
+    pub sha256: String,
 }
 
 /// A message that passed every check but deduplication.
@@ -47,24 +88,41 @@ pub struct Verified {
     pub kid: String,
     /// SHA-256 of the decoded payload bytes (the receipt's `message_sha256`).
     pub sha256: String,
-    /// The message's label.
-    pub tlp: Tlp,
+    /// The document's format.
+    pub format: Format,
     /// `created`.
     pub created: OffsetDateTime,
 }
 
-/// A refusal: the HTTP status, every reason, and the sender if it could be identified (then
-/// the answer is a signed `rejected` receipt; otherwise the JSON error).
+/// What kind of refusal: the API picks the status code from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// Not a JWS, or its payload not a message.
+    Malformed,
+    /// The sender is not a peer.
+    UnknownSender,
+    /// Unknown or expired key, or a bad signature.
+    Unauthenticated,
+    /// Authentic, but not for us or outside the replay window.
+    Forbidden,
+    /// The sender is over its rate.
+    RateLimited,
+    /// Authentic and for us, but the document fails its checks.
+    Invalid,
+}
+
+/// A refusal: its kind, every reason, and the sender if it could be identified (then the
+/// answer is a signed `rejected` receipt; otherwise the JSON error).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    /// HTTP status (4xx).
-    pub status: u16,
+    /// What kind.
+    pub kind: RefusalKind,
     /// Why, for a person.
     pub reasons: Vec<String>,
     /// A known peer that sent it (signature checked or not), to address a receipt to.
-    pub sender: Option<String>,
+    pub sender: Option<PeerId>,
     /// The message id, when it could be read.
-    pub message_id: Option<String>,
+    pub message_id: Option<MessageId>,
     /// SHA-256 of the payload, when it could be decoded.
     pub sha256: Option<String>,
     /// The content is held for an analyst instead of imported (unknown markings).
@@ -72,9 +130,9 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn new(status: u16, reason: impl Into<String>) -> Self {
+    fn malformed(reason: impl Into<String>) -> Self {
         Refusal {
-            status,
+            kind: RefusalKind::Malformed,
             reasons: vec![reason.into()],
             sender: None,
             message_id: None,
@@ -84,117 +142,114 @@ impl Refusal {
     }
 }
 
-/// Runs every check but deduplication on a received body.
-pub fn check(
-    body: &[u8],
-    me: &str,
-    keys_of: impl Fn(&str) -> Option<Vec<PeerKey>>,
-    now: OffsetDateTime,
-    limits: Limits,
-) -> Result<Verified, Refusal> {
-    check_admitted(body, me, keys_of, |_| true, now, limits)
-}
-
-/// [`check`], with `admit` asked once the sender is authentic and before the document is
-/// checked (a per-peer rate limit: a stranger cannot spend a peer's quota, and a peer over
-/// its quota costs no validation). A sender it turns away gets a 429.
-pub fn check_admitted(
-    body: &[u8],
-    me: &str,
-    keys_of: impl Fn(&str) -> Option<Vec<PeerKey>>,
-    admit: impl Fn(&str) -> bool,
-    now: OffsetDateTime,
-    limits: Limits,
-) -> Result<Verified, Refusal> {
+/// Reads a received body: a flattened JWS whose payload is a message.
+pub fn parse(body: &[u8]) -> Result<Parsed, Refusal> {
     let jws: Jws = serde_json::from_slice(body)
-        .map_err(|e| Refusal::new(400, format!("not a flattened JWS JSON object: {e}")))?;
-    let opened = envelope::open(&jws).map_err(|e| Refusal::new(400, e.to_string()))?;
+        .map_err(|e| Refusal::malformed(format!("not a flattened JWS JSON object: {e}")))?;
+    let opened = envelope::open(&jws).map_err(|e| Refusal::malformed(e.to_string()))?;
     let sha256 = envelope::sha256_hex(&opened.payload);
     let message: Message = serde_json::from_slice(&opened.payload)
-        .map_err(|e| Refusal::new(400, format!("the payload is not a message: {e}")))?;
-    let refuse = |status: u16, reasons: Vec<String>, quarantine: bool| Refusal {
-        status,
+        .map_err(|e| Refusal::malformed(format!("the payload is not a message: {e}")))?;
+    Ok(Parsed {
+        jws,
+        opened,
+        message,
+        sha256,
+    })
+}
+
+/// Runs every check but deduplication on a parsed message. `keys` are the sender's keys, or
+/// `None` when the sender is not a peer. `admit` is asked once the sender is authentic and
+/// before the document is checked (a per-peer rate limit: a stranger cannot spend a peer's
+/// quota, and a peer over its quota costs no validation).
+pub fn verify(
+    parsed: Parsed,
+    me: &str,
+    keys: Option<&[TrustedKey]>,
+    admit: impl FnOnce(&PeerId) -> bool,
+    now: OffsetDateTime,
+    limits: Limits,
+) -> Result<Verified, Refusal> {
+    let Parsed {
+        jws,
+        opened,
+        message,
+        sha256,
+    } = parsed;
+    let refuse = |kind: RefusalKind, reasons: Vec<String>, quarantine: bool, known: bool| Refusal {
+        kind,
         reasons,
-        sender: None,
-        message_id: Some(message.id.clone()),
+        sender: known.then(|| message.from.clone()),
+        message_id: Some(message.id),
         sha256: Some(sha256.clone()),
         quarantine,
     };
-    let Some(keys) = keys_of(&message.from) else {
+    let Some(keys) = keys else {
         return Err(refuse(
-            403,
+            RefusalKind::UnknownSender,
             vec![format!("unknown sender `{}`", message.from)],
+            false,
             false,
         ));
     };
-    let identified = |mut r: Refusal| {
-        r.sender = Some(message.from.clone());
-        r
-    };
     let Some(key) = keys.iter().find(|k| k.kid == opened.kid) else {
-        return Err(identified(refuse(
-            401,
+        return Err(refuse(
+            RefusalKind::Unauthenticated,
             vec![format!(
                 "unknown key `{}` for sender `{}`",
                 opened.kid, message.from
             )],
             false,
-        )));
+            true,
+        ));
     };
-    let created = OffsetDateTime::parse(&message.created, &Rfc3339).map_err(|_| {
-        identified(refuse(
-            400,
-            vec![format!(
-                "`created` ({}) is not an RFC 3339 time",
-                message.created
-            )],
+    // DESIGN.md section 11: the key must be valid now, whatever the message says of its age.
+    if !key.valid_at(now) {
+        let why = match (key.valid_from, key.valid_until) {
+            (Some(f), _) if now < f => format!("key `{}` is not valid before {}", key.kid, fmt(f)),
+            (_, Some(u)) => format!("key `{}` expired at {}", key.kid, fmt(u)),
+            _ => format!("key `{}` is not valid now", key.kid),
+        };
+        return Err(refuse(RefusalKind::Unauthenticated, vec![why], false, true));
+    }
+    opened.verify(&key.key).map_err(|e| {
+        refuse(
+            RefusalKind::Unauthenticated,
+            vec![e.to_string()],
             false,
-        ))
+            true,
+        )
     })?;
-    if key.valid_from.is_some_and(|f| created < f) {
-        return Err(identified(refuse(
-            401,
-            vec![format!(
-                "key `{}` is not valid before {}",
-                key.kid,
-                fmt(key.valid_from)
-            )],
-            false,
-        )));
-    }
-    if key.valid_until.is_some_and(|u| created >= u) {
-        return Err(identified(refuse(
-            401,
-            vec![format!(
-                "key `{}` expired at {}",
-                key.kid,
-                fmt(key.valid_until)
-            )],
-            false,
-        )));
-    }
-    opened
-        .verify(&key.key)
-        .map_err(|e| identified(refuse(401, vec![e.to_string()], false)))?;
 
     if !admit(&message.from) {
         return Err(refuse(
-            429,
+            RefusalKind::RateLimited,
             vec![format!(
                 "too many messages from `{}`; retry later",
                 message.from
             )],
             false,
+            true,
         ));
     }
 
     // The sender is authentic from here on; collect every remaining problem.
     let mut reasons = Vec::new();
-    let mut status = 422;
-    if message.to != me {
+    let mut kind = RefusalKind::Invalid;
+    if message.to != *me {
         reasons.push(format!("addressed to `{}`, not to `{me}`", message.to));
-        status = 403;
+        kind = RefusalKind::Forbidden;
     }
+    let created = match parse_rfc3339(&message.created) {
+        Some(t) => t,
+        None => {
+            reasons.push(format!(
+                "`created` ({}) is not an RFC 3339 time",
+                message.created
+            ));
+            now
+        }
+    };
     let age = now - created;
     if age > limits.replay_window {
         reasons.push(format!(
@@ -202,74 +257,94 @@ pub fn check_admitted(
             age.whole_seconds(),
             limits.replay_window.whole_seconds()
         ));
-        status = 403;
+        kind = RefusalKind::Forbidden;
     } else if -age > limits.future_skew {
         reasons.push(format!(
             "`created` is {}s in the future",
             (-age).whole_seconds()
         ));
-        status = 403;
+        kind = RefusalKind::Forbidden;
     }
-    let tlp = match message.tlp.parse::<Tlp>() {
-        Ok(t) => t,
-        Err(e) => {
-            reasons.push(format!("`tlp`: {e}"));
-            Tlp::Red
+    let format = Format::from_wire_name(&message.format);
+    let mut quarantine = false;
+    match format {
+        None => reasons.push(format!(
+            "`format` `{}` is not stix-2.1 or iodef-2",
+            message.format
+        )),
+        Some(format) => {
+            let checked = check_document(&message.document, format, message.tlp);
+            quarantine = checked.quarantine;
+            reasons.extend(checked.reasons);
         }
-    };
-    // Per format: its schema, its markings, and the acceptance criteria.
+    }
+    match format {
+        Some(format) if reasons.is_empty() => Ok(Verified {
+            jws,
+            kid: opened.kid,
+            sha256,
+            format,
+            created,
+            message,
+        }),
+        _ => Err(refuse(kind, reasons, quarantine, true)),
+    }
+}
+
+/// What the document checks found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DocumentCheck {
+    /// Every problem.
+    pub reasons: Vec<String>,
+    /// Some marking is not an exact TLP marking: hold the document for an analyst.
+    pub quarantine: bool,
+    /// The most restrictive label the document carries.
+    pub max_marking: Option<Tlp>,
+}
+
+/// Checks an exchange document: its schema, its markings (exact TLP ids, none above `tlp`),
+/// and the acceptance criteria of ISO/IEC 27035-2 6.4 b 2.
+pub fn check_document(doc: &Value, format: Format, tlp: Tlp) -> DocumentCheck {
+    /// A format's schema check, marking reader and acceptance criteria.
     type Checks = (
         fn(&Value) -> Vec<schema::Violation>,
         fn(&Value) -> (Vec<Tlp>, Vec<String>),
         fn(&Value) -> Vec<String>,
     );
-    let checks: Option<Checks> = match message.format.as_str() {
-        "stix-2.1" => Some((schema::check_stix_bundle, stix_markings, stix_acceptance)),
-        "iodef-2" => Some((
+    let (validate, markings, acceptance): Checks = match format {
+        Format::Stix => (schema::check_stix_bundle, stix_markings, stix_acceptance),
+        Format::Iodef => (
             |d| schema::check(schema::iodef_rfc8727(), d),
             iodef_restrictions,
             iodef_acceptance,
-        )),
-        other => {
-            reasons.push(format!("`format` `{other}` is not stix-2.1 or iodef-2"));
-            None
-        }
+        ),
     };
-    let mut quarantine = false;
-    if let Some((validate, markings, acceptance)) = checks {
-        let problems = validate(&message.document);
-        reasons.extend(problems.iter().map(|p| format!("document {p}")));
-        if problems.is_empty() {
-            let (marks, unknown) = markings(&message.document);
-            if !unknown.is_empty() {
-                quarantine = true;
-                reasons.extend(unknown);
-            }
-            if let Some(max) = marks.into_iter().max() {
-                if max > tlp {
-                    reasons.push(format!(
-                        "the document carries TLP:{max}, above the message's TLP:{tlp}"
-                    ));
-                }
-            }
-            reasons.extend(acceptance(&message.document));
+    let mut out = DocumentCheck::default();
+    let problems = validate(doc);
+    out.reasons
+        .extend(problems.iter().map(|p| format!("document {p}")));
+    if !problems.is_empty() {
+        return out;
+    }
+    let (marks, unknown) = markings(doc);
+    if !unknown.is_empty() {
+        out.quarantine = true;
+        out.reasons.extend(unknown);
+    }
+    out.max_marking = marks.into_iter().max();
+    if let Some(max) = out.max_marking {
+        if max > tlp {
+            out.reasons.push(format!(
+                "the document carries TLP:{max}, above the message's TLP:{tlp}"
+            ));
         }
     }
-    if !reasons.is_empty() {
-        return Err(identified(refuse(status, reasons, quarantine)));
-    }
-    Ok(Verified {
-        jws,
-        kid: opened.kid,
-        sha256,
-        tlp,
-        created,
-        message,
-    })
+    out.reasons.extend(acceptance(doc));
+    out
 }
 
-fn fmt(t: Option<OffsetDateTime>) -> String {
-    t.and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default()
+fn fmt(t: OffsetDateTime) -> String {
+    crate::timestamp::rfc3339(t)
 }
 
 /// The TLP labels a bundle uses, and a reason for each marking that is not an exact TLP

@@ -1,19 +1,24 @@
 //! Composes the core for one report and one recipient: decide (TLP), redact, anonymize,
 //! convert, check the output. The only core module that uses the others together. Pure:
-//! keys and the team come in as arguments; signing and sending are elsewhere.
+//! keys, profiles and the team come in as arguments; signing and sending are elsewhere.
+//!
+//! [`render_for_peer`] is the one path from a stored peer to its document: sharing and the
+//! offline preview (`irtx convert --peer`) both take it, so the preview is exactly what is
+//! sent.
 
 pub mod inbound;
 pub mod outbound;
 
 use serde_json::Value;
 
-use crate::anonymize::{self, Anonymized, Profile, Pseudonymizer};
+use crate::anonymize::{self, Anonymized, KeyRing, Profile, Profiles, Pseudonymizer};
 use crate::convert::{self, Format};
-use crate::peer::PeerPolicy;
+use crate::disclosure::Cause;
+use crate::peer::{Peer, PeerPolicy};
 use crate::report::Report;
 use crate::schema::Violation;
 use crate::team::Team;
-use crate::tlp::policy::{self, Decision, Origin, Plan, Withheld};
+use crate::tlp::policy::{self, Decision, NotAllowed, Origin, Plan, Withheld};
 use crate::tlp::Tlp;
 
 /// Who a document is for.
@@ -52,15 +57,49 @@ pub enum Outcome {
 /// Why a document could not be made (not a policy decision: a configuration or a bug).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RenderError {
+    /// The peer's profile is not known.
+    #[error(transparent)]
+    UnknownProfile(#[from] anonymize::UnknownProfile),
     /// The profile needs a key and none was given.
-    #[error("profile `{0}` pseudonymizes, so it needs an anonymization key; none is configured")]
-    NeedsKey(String),
+    #[error("profile `{profile}` pseudonymizes, so it needs the anonymization key of domain `{domain}`; none is configured ([anonymize] in the config)")]
+    NeedsKey {
+        /// The profile.
+        profile: String,
+        /// The key domain it needs.
+        domain: String,
+    },
     /// The profile could not be applied.
     #[error(transparent)]
     Anonymize(#[from] anonymize::AnonymizeError),
     /// The document failed its schema: a bug; nothing is sent.
     #[error("irtx produced a document that fails its schema; this is a bug: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     BadOutput(Vec<Violation>),
+}
+
+impl RenderError {
+    /// The ledger's kind of this failure.
+    pub fn cause(&self) -> Cause {
+        match self {
+            RenderError::UnknownProfile(_) => Cause::UnknownProfile,
+            RenderError::NeedsKey { .. } => Cause::NoKey,
+            RenderError::Anonymize(_) => Cause::Profile,
+            RenderError::BadOutput(_) => Cause::BadOutput,
+        }
+    }
+}
+
+/// The ledger's kind of a withholding.
+pub fn withheld_cause(w: &Withheld) -> Cause {
+    match w {
+        Withheld::NeedsField { .. } => Cause::NeedsField,
+        Withheld::Label { reason, .. } => match reason {
+            NotAllowed::Red => Cause::Red,
+            NotAllowed::AboveMaxTlp { .. } => Cause::AboveMaxTlp,
+            NotAllowed::PublicPeer { .. } => Cause::PublicPeer,
+            NotAllowed::Audience { .. } => Cause::Audience,
+            NotAllowed::ProviderPermission { .. } => Cause::ProviderPermission,
+        },
+    }
 }
 
 /// Decides, redacts, anonymizes and converts `report` for `to`.
@@ -82,7 +121,10 @@ pub fn render(
             removed: Vec::new(),
         }
     } else {
-        let p = key.ok_or_else(|| RenderError::NeedsKey(to.profile.name.clone()))?;
+        let p = key.ok_or_else(|| RenderError::NeedsKey {
+            profile: to.profile.name.clone(),
+            domain: "(none given)".into(),
+        })?;
         anonymize::anonymize_redacted(&plan.report, report, to.profile, p)?
     };
     let document = convert::convert(&anonymized.report, team, to.format);
@@ -97,4 +139,79 @@ pub fn render(
         anonymized,
         marking,
     })))
+}
+
+/// A report rendered for one stored peer, with what the ledger records of how.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The decision and, if sent, the document.
+    pub outcome: Outcome,
+    /// The profile applied.
+    pub profile: String,
+    /// The key domain of the pseudonyms (`federation`, `peer:ID`), or `none` when the profile
+    /// pseudonymizes nothing.
+    pub key_domain: String,
+    /// The format.
+    pub format: Format,
+}
+
+/// Renders `report` for a stored `peer` with its profile and key domain: the one path both
+/// sharing and the preview take.
+pub fn render_for_peer(
+    report: &Report,
+    origin: &Origin,
+    peer: &Peer,
+    profiles: &Profiles,
+    keys: &KeyRing,
+    team: &Team,
+) -> Result<Rendered, RenderError> {
+    let profile = profiles.get(&peer.profile)?;
+    let (key, domain) = keys.for_peer(peer.key_domain, &peer.id);
+    let pseudonymizer = key.as_ref().map(Pseudonymizer::new);
+    let to = Recipient {
+        policy: peer.policy(),
+        profile,
+        format: peer.format,
+    };
+    // `render` decides first, so a report that may not go is withheld even without a key.
+    let outcome =
+        render(report, origin, &to, pseudonymizer.as_ref(), team).map_err(|e| match e {
+            RenderError::NeedsKey { profile, .. } => RenderError::NeedsKey {
+                profile,
+                domain: domain.clone(),
+            },
+            e => e,
+        })?;
+    Ok(Rendered {
+        outcome,
+        profile: profile.name.clone(),
+        key_domain: if profile.needs_key() {
+            domain
+        } else {
+            "none".into()
+        },
+        format: peer.format,
+    })
+}
+
+/// Checks a peer as the API, the command line or the config give it: every field, the
+/// profile among `profiles`, each key a public Ed25519 JWK (stored in its canonical form with
+/// its RFC 7638 thumbprint).
+pub fn check_peer(
+    req: &crate::peer::PeerRequest,
+    profiles: &Profiles,
+) -> Result<Peer, Vec<Violation>> {
+    req.check(
+        |name| profiles.get(name).map(|_| ()).map_err(|e| e.to_string()),
+        |jwk| {
+            crate::envelope::parse_public_jwk(jwk)
+                .map(|k| {
+                    (
+                        crate::envelope::public_jwk(&k),
+                        crate::envelope::thumbprint(&k),
+                    )
+                })
+                .map_err(|e| e.to_string())
+        },
+    )
 }

@@ -3,22 +3,14 @@
 
 use ed25519_dalek::SigningKey;
 use serde_json::Value;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::inbound::PeerKey;
-use crate::convert::Format;
-use crate::envelope::{self, Jws, Message, Receipt, ReceiptStatus};
+use super::inbound::TrustedKey;
+use crate::envelope::{self, Jws, Message, MessageId, Receipt, ReceiptStatus};
+use crate::peer::{Format, PeerId};
+use crate::team::TeamId;
+use crate::timestamp::{parse_rfc3339, rfc3339};
 use crate::tlp::Tlp;
-
-/// RFC 3339 in UTC, to the millisecond.
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    let t = t
-        .replace_nanosecond(t.millisecond() as u32 * 1_000_000)
-        .unwrap_or(t);
-    t.format(&Rfc3339).expect("a UTC time formats")
-}
 
 /// A sealed message: the message, its JWS, and the SHA-256 of the signed payload.
 #[derive(Debug, Clone)]
@@ -31,27 +23,33 @@ pub struct Sealed {
     pub sha256: String,
 }
 
-/// Builds and signs a message.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "each is one field of the message"
-)]
+/// Who a message goes from and to, its id and when it is signed.
+#[derive(Debug, Clone)]
+pub struct Envelope<'a> {
+    /// The sending team (us).
+    pub from: &'a TeamId,
+    /// The recipient.
+    pub to: &'a PeerId,
+    /// A fresh message id.
+    pub id: MessageId,
+    /// The signing time.
+    pub now: OffsetDateTime,
+}
+
+/// Builds and signs a message carrying `document`, marked `marking`.
 pub fn seal(
     document: Value,
     format: Format,
     marking: Tlp,
-    from: &str,
-    to: &str,
-    id: uuid::Uuid,
-    now: OffsetDateTime,
+    env: Envelope<'_>,
     key: &SigningKey,
 ) -> Sealed {
     let message = Message {
-        id: id.to_string(),
-        from: from.to_string(),
-        to: to.to_string(),
-        created: rfc3339(now),
-        tlp: marking.as_str().to_string(),
+        id: env.id,
+        from: env.from.clone(),
+        to: env.to.clone(),
+        created: rfc3339(env.now),
+        tlp: marking,
         format: format.wire_name().to_string(),
         document,
     };
@@ -66,26 +64,21 @@ pub fn seal(
     }
 }
 
-/// Builds and signs a receipt.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "each is one field of the receipt"
-)]
+/// Builds and signs a receipt for a message: `me` answers its sender.
 pub fn receipt(
-    message_id: &str,
-    message_sha256: &str,
-    me: &str,
-    sender: &str,
+    message: (&MessageId, &str),
+    me: &TeamId,
+    sender: &TeamId,
     status: ReceiptStatus,
     reasons: Vec<String>,
     now: OffsetDateTime,
     key: &SigningKey,
 ) -> (Receipt, Jws) {
     let r = Receipt {
-        message_id: message_id.to_string(),
-        message_sha256: message_sha256.to_string(),
-        from: me.to_string(),
-        to: sender.to_string(),
+        message_id: *message.0,
+        message_sha256: message.1.to_string(),
+        from: me.clone(),
+        to: sender.clone(),
         received: rfc3339(now),
         status,
         reasons,
@@ -98,13 +91,13 @@ pub fn receipt(
 #[derive(Debug, Clone, Copy)]
 pub struct Expected<'a> {
     /// The message id.
-    pub message_id: &'a str,
+    pub message_id: &'a MessageId,
     /// SHA-256 of the message's payload.
     pub sha256: &'a str,
     /// Us (the message's sender).
-    pub us: &'a str,
+    pub us: &'a TeamId,
     /// The peer (the message's recipient).
-    pub peer: &'a str,
+    pub peer: &'a PeerId,
 }
 
 impl<'a> From<&'a Sealed> for Expected<'a> {
@@ -118,40 +111,80 @@ impl<'a> From<&'a Sealed> for Expected<'a> {
     }
 }
 
+/// Why an answer is not a valid receipt for a message we sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReceiptError {
+    /// Not a JWS, or its payload not a receipt.
+    #[error("the answer is not a receipt: {0}")]
+    Malformed(String),
+    /// Signed with a key the peer does not have.
+    #[error("receipt signed with unknown key `{0}`")]
+    UnknownKey(String),
+    /// The signature does not verify.
+    #[error("the receipt's signature does not verify")]
+    BadSignature,
+    /// The key was not valid when the receipt says it was made.
+    #[error("receipt key `{kid}` was not valid at {at}")]
+    KeyNotValid {
+        /// The key.
+        kid: String,
+        /// The receipt's `received`.
+        at: String,
+    },
+    /// The receipt is for another message or other bytes.
+    #[error("the receipt names another message")]
+    OtherMessage,
+    /// The receipt is between other teams.
+    #[error("the receipt is from `{from}` to `{to}`, expected from `{peer}` to `{us}`")]
+    OtherTeams {
+        /// Its `from`.
+        from: String,
+        /// Its `to`.
+        to: String,
+        /// The peer.
+        peer: String,
+        /// Us.
+        us: String,
+    },
+}
+
 /// Checks a receipt for a message we sent: signed by one of the peer's keys (valid when it
 /// was received), from the peer, to us, for this message and these exact bytes.
 pub fn check_receipt(
     jws: &Jws,
     expected: Expected<'_>,
-    peer_keys: &[PeerKey],
-) -> Result<Receipt, String> {
-    let opened = envelope::open(jws).map_err(|e| e.to_string())?;
+    peer_keys: &[TrustedKey],
+) -> Result<Receipt, ReceiptError> {
+    let opened = envelope::open(jws).map_err(|e| ReceiptError::Malformed(e.to_string()))?;
     let key = peer_keys
         .iter()
         .find(|k| k.kid == opened.kid)
-        .ok_or_else(|| format!("receipt signed with unknown key `{}`", opened.kid))?;
-    opened.verify(&key.key).map_err(|e| e.to_string())?;
+        .ok_or_else(|| ReceiptError::UnknownKey(opened.kid.clone()))?;
+    opened
+        .verify(&key.key)
+        .map_err(|_| ReceiptError::BadSignature)?;
     let r: Receipt = serde_json::from_slice(&opened.payload)
-        .map_err(|e| format!("the receipt's payload is not a receipt: {e}"))?;
-    let received = OffsetDateTime::parse(&r.received, &Rfc3339)
-        .map_err(|_| "the receipt's `received` is not RFC 3339".to_string())?;
-    if key.valid_from.is_some_and(|f| received < f)
-        || key.valid_until.is_some_and(|u| received >= u)
-    {
-        return Err(format!(
-            "receipt key `{}` was not valid at {}",
-            key.kid, r.received
-        ));
+        .map_err(|e| ReceiptError::Malformed(format!("its payload is not a receipt: {e}")))?;
+    let received = parse_rfc3339(&r.received).ok_or_else(|| {
+        ReceiptError::Malformed("the receipt's `received` is not RFC 3339".into())
+    })?;
+    if !key.valid_at(received) {
+        return Err(ReceiptError::KeyNotValid {
+            kid: key.kid.clone(),
+            at: r.received,
+        });
     }
     let e = expected;
-    if r.message_id != e.message_id || r.message_sha256 != e.sha256 {
-        return Err("the receipt names another message".into());
+    if r.message_id != *e.message_id || r.message_sha256 != e.sha256 {
+        return Err(ReceiptError::OtherMessage);
     }
-    if r.from != e.peer || r.to != e.us {
-        return Err(format!(
-            "the receipt is from `{}` to `{}`, expected from `{}` to `{}`",
-            r.from, r.to, e.peer, e.us
-        ));
+    if r.from != *e.peer || r.to != *e.us {
+        return Err(ReceiptError::OtherTeams {
+            from: r.from.to_string(),
+            to: r.to.to_string(),
+            peer: e.peer.to_string(),
+            us: e.us.to_string(),
+        });
     }
     Ok(r)
 }
@@ -159,15 +192,14 @@ pub fn check_receipt(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::inbound::{check, Limits};
-    use serde_json::json;
+    use crate::exchange::inbound::{parse, verify, Limits, RefusalKind};
 
     fn key(b: u8) -> SigningKey {
         SigningKey::from_bytes(&[b; 32])
     }
 
-    fn peer_key(k: &SigningKey) -> PeerKey {
-        PeerKey {
+    fn trusted(k: &SigningKey) -> TrustedKey {
+        TrustedKey {
             kid: envelope::thumbprint(&k.verifying_key()),
             key: k.verifying_key(),
             valid_from: None,
@@ -190,15 +222,18 @@ mod tests {
     #[test]
     fn seal_check_and_receipt_round_trip() {
         let (a, b) = (key(1), key(2));
+        let (ta, tb): (TeamId, TeamId) = ("cert-a".parse().unwrap(), "cert-b".parse().unwrap());
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         let sealed = seal(
             bundle(),
             Format::Stix,
             Tlp::Green,
-            "cert-a",
-            "cert-b",
-            uuid::Uuid::from_u128(7),
-            now,
+            Envelope {
+                from: &ta,
+                to: &tb,
+                id: MessageId(uuid::Uuid::from_u128(7)),
+                now,
+            },
             &a,
         );
         let body = serde_json::to_vec(&sealed.jws).unwrap();
@@ -206,49 +241,56 @@ mod tests {
             replay_window: time::Duration::days(7),
             future_skew: time::Duration::minutes(5),
         };
-        let keys = |p: &str| (p == "cert-a").then(|| vec![peer_key(&a)]);
-        let v = check(&body, "cert-b", keys, now, limits).unwrap();
+        let keys = [trusted(&a)];
+        let check = |me: &str, keys: Option<&[TrustedKey]>, at: OffsetDateTime| {
+            verify(parse(&body).unwrap(), me, keys, |_| true, at, limits)
+        };
+        let v = check("cert-b", Some(&keys), now).unwrap();
         assert_eq!(v.sha256, sealed.sha256);
         let (_, rj) = receipt(
-            &v.message.id,
-            &v.sha256,
-            "cert-b",
-            "cert-a",
+            (&v.message.id, &v.sha256),
+            &tb,
+            &ta,
             ReceiptStatus::Accepted,
             vec![],
             now,
             &b,
         );
-        let r = check_receipt(&rj, (&sealed).into(), &[peer_key(&b)]).unwrap();
+        let r = check_receipt(&rj, (&sealed).into(), &[trusted(&b)]).unwrap();
         assert_eq!(r.status, ReceiptStatus::Accepted);
         // A receipt for other bytes, or signed by someone else, is refused.
         let (_, wrong) = receipt(
-            &v.message.id,
-            "00",
-            "cert-b",
-            "cert-a",
+            (&v.message.id, "00"),
+            &tb,
+            &ta,
             ReceiptStatus::Accepted,
             vec![],
             now,
             &b,
         );
-        assert!(check_receipt(&wrong, (&sealed).into(), &[peer_key(&b)]).is_err());
-        assert!(check_receipt(&rj, (&sealed).into(), &[peer_key(&a)]).is_err());
+        assert_eq!(
+            check_receipt(&wrong, (&sealed).into(), &[trusted(&b)]),
+            Err(ReceiptError::OtherMessage)
+        );
+        assert!(check_receipt(&rj, (&sealed).into(), &[trusted(&a)]).is_err());
         // The receiver refuses what is not for it, too old, or from a stranger.
         assert_eq!(
-            check(&body, "cert-c", keys, now, limits)
-                .unwrap_err()
-                .status,
-            403
+            check("cert-c", Some(&keys), now).unwrap_err().kind,
+            RefusalKind::Forbidden
         );
         let later = now + time::Duration::days(8);
-        assert!(check(&body, "cert-b", keys, later, limits)
-            .unwrap_err()
-            .reasons[0]
-            .contains("replay window"));
-        let nobody = |_: &str| None;
-        let e = check(&body, "cert-b", nobody, now, limits).unwrap_err();
-        assert_eq!((e.status, e.sender), (403, None));
-        let _ = json!({});
+        assert!(
+            check("cert-b", Some(&keys), later).unwrap_err().reasons[0].contains("replay window")
+        );
+        let e = check("cert-b", None, now).unwrap_err();
+        assert_eq!((e.kind, e.sender), (RefusalKind::UnknownSender, None));
+        // A key past its validity is refused at the time of receipt, whatever `created` says.
+        let retired = [TrustedKey {
+            valid_until: Some(now - time::Duration::seconds(1)),
+            ..trusted(&a)
+        }];
+        let e = check("cert-b", Some(&retired), now).unwrap_err();
+        assert_eq!(e.kind, RefusalKind::Unauthenticated);
+        assert!(e.reasons[0].contains("expired"), "{:?}", e.reasons);
     }
 }

@@ -1,39 +1,69 @@
 //! Outbox delivery. Per peer, messages go in the order they were queued: the head of a
 //! peer's queue is retried with exponential backoff and jitter until a valid signed receipt
 //! comes back or the attempts run out (dead letter, which an analyst sees and may retry).
-//! Each peer's queue is worked by its own task, so a peer that is down, answers 500 or hangs
-//! never delays another peer.
+//! Each peer's queue is worked by its own task, at most `[delivery] max_concurrent_peers` at
+//! once, so a peer that is down, answers 500 or hangs never delays another peer.
+//!
+//! Every store step runs on the blocking pool (sled flushes), never on the async threads; the
+//! network attempt is the only await in between. Tests drive the worker a step at a time with
+//! [`Gateway::run_once`] and a manual clock.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use time::OffsetDateTime;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
-use super::{now_ms, peer_keys, Gateway, Metrics};
-use crate::envelope::{Jws, ReceiptStatus};
-use crate::exchange::outbound::{check_receipt, rfc3339, Expected};
+use super::client::{self, Attempt};
+use super::{Gateway, Metrics, ServiceError};
+use crate::disclosure::{Cause, EntryBody, Event};
+use crate::peer::PeerId;
 use crate::store::{Delivered, DeliveryState, OutboxItem};
+use crate::timestamp::rfc3339;
 
-/// What one attempt came to.
-#[derive(Debug)]
-enum Attempt {
-    /// A valid receipt: accepted or duplicate.
-    Delivered(Box<Delivered>),
-    /// Try again later.
-    Retry(String),
-    /// The peer refused it for good (a 4xx): no point in retrying.
-    Refused(String),
+/// Marks a peer's queue as being worked; the mark goes when this is dropped, also when the
+/// task working the queue panics.
+struct InFlight {
+    set: Arc<Mutex<HashSet<PeerId>>>,
+    peer: PeerId,
 }
 
-/// The largest receipt we read.
-const MAX_RECEIPT_BYTES: usize = 1 << 20;
+impl InFlight {
+    /// Claims `peer`, unless a task already works its queue.
+    fn claim(set: &Arc<Mutex<HashSet<PeerId>>>, peer: &PeerId) -> Option<InFlight> {
+        let fresh = set
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(peer.clone());
+        fresh.then(|| InFlight {
+            set: Arc::clone(set),
+            peer: peer.clone(),
+        })
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.peer);
+    }
+}
+
+/// What to do after an attempt.
+enum Next {
+    /// Go on with the peer's next message.
+    Continue,
+    /// Leave the peer until its next attempt is due.
+    Stop,
+}
 
 impl Gateway {
     /// Backoff before attempt `attempts + 1`: base * 2^(attempts-1), capped, times a random
     /// factor in [0.5, 1) so peers that failed together do not retry together.
     fn backoff(&self, attempts: u32) -> Duration {
-        let d = &self.config.delivery;
+        let d = &self.delivery;
         let exp = d
             .base_delay_ms
             .saturating_mul(1u64 << attempts.saturating_sub(1).min(30))
@@ -44,207 +74,183 @@ impl Gateway {
         Duration::from_millis((exp as f64 * jitter) as u64)
     }
 
-    #[tracing::instrument(skip_all, fields(peer.id = %item.peer, message.id = %item.message_id, attempt = item.attempts + 1))]
-    async fn attempt(&self, item: &OutboxItem) -> Attempt {
-        let Ok(Some(peer)) = self.store.peer(&item.peer) else {
-            return Attempt::Retry(format!("peer `{}` is not configured", item.peer));
-        };
-        let url = format!("{}/exchange/v1/messages", peer.url.trim_end_matches('/'));
-        let body = serde_json::to_vec(&item.jws).expect("a JWS serializes");
-        let resp = match self
-            .client
-            .post(&url)
-            .header("content-type", "application/jose+json")
-            .body(body)
-            .send()
+    /// Runs a store step on the blocking pool.
+    async fn off_runtime<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Gateway) -> Result<T, ServiceError> + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        let g = Arc::clone(self);
+        tokio::task::spawn_blocking(move || f(&g))
             .await
-        {
-            Ok(r) => r,
-            Err(e) => return Attempt::Retry(format!("cannot reach `{}`: {}", peer.id, short(e))),
-        };
-        let status = resp.status().as_u16();
-        let bytes = match resp.bytes().await {
-            Ok(b) if b.len() <= MAX_RECEIPT_BYTES => b,
-            Ok(_) => return Attempt::Retry(format!("answer over {MAX_RECEIPT_BYTES} bytes")),
-            Err(e) => return Attempt::Retry(format!("reading the answer: {}", short(e))),
-        };
-        let expected = Expected {
-            message_id: &item.message_id,
-            sha256: &item.sha256,
-            us: self.team.id.as_str(),
-            peer: &peer.id,
-        };
-        let receipt = serde_json::from_slice::<Jws>(&bytes)
-            .map_err(|e| format!("the answer is not a receipt: {e}"))
-            .and_then(|jws| check_receipt(&jws, expected, &peer_keys(&peer)).map(|r| (jws, r)));
-        match (status, receipt) {
-            (200, Ok((jws, r))) if r.status != ReceiptStatus::Rejected => {
-                Attempt::Delivered(Box::new(Delivered {
-                    item: item.clone(),
-                    receipt_jws: jws,
-                    receipt: r,
-                    delivered_at: rfc3339(OffsetDateTime::now_utc()),
-                }))
-            }
-            (400..=499, Ok((_, r))) if status != 408 && status != 429 => {
-                Attempt::Refused(format!("{status}: {}", r.reasons.join("; ")))
-            }
-            (400..=499, Err(_)) if status != 408 && status != 429 => {
-                let text = String::from_utf8_lossy(&bytes);
-                Attempt::Refused(format!(
-                    "{status}: {}",
-                    text.chars().take(500).collect::<String>()
-                ))
-            }
-            (_, Err(why)) => Attempt::Retry(format!("{status}: {why}")),
-            (_, Ok((_, r))) => Attempt::Retry(format!("{status}: receipt {:?}", r.status)),
-        }
+            .unwrap_or_else(|e| {
+                Err(ServiceError::Corrupt(format!(
+                    "a delivery step failed: {e}"
+                )))
+            })
     }
 
     /// Works one peer's queue: delivers due messages in order until the queue is empty or an
     /// attempt fails. Returns how many were delivered.
-    pub async fn deliver_peer(&self, peer: &str) -> usize {
+    pub async fn deliver_peer(self: &Arc<Self>, peer: PeerId) -> usize {
         let mut delivered = 0;
         loop {
-            let head = match self.store.outbox_head(peer) {
-                Ok(h) => h,
+            let p = peer.clone();
+            let head = self
+                .off_runtime(move |g| Ok((g.store.outbox_head(&p)?, g.store.peer(&p)?)))
+                .await;
+            let (seq, item, record) = match head {
+                Ok((Some((seq, item)), record)) => (seq, item, record),
+                Ok((None, _)) => return delivered,
                 Err(e) => {
                     tracing::error!(peer.id = %peer, error = %e, "cannot read the outbox");
                     return delivered;
                 }
             };
-            let Some((seq, mut item)) = head else {
+            if item.next_attempt_ms > self.clock.now_ms() {
                 return delivered;
+            }
+            let attempt = match &record {
+                Some(p) => client::attempt(&self.client, p, &item, &self.team.id).await,
+                None => Attempt::Retry {
+                    cause: Cause::UnknownPeer,
+                    why: format!("peer `{peer}` is no longer in the list of peers"),
+                },
             };
-            if item.next_attempt_ms > now_ms() {
-                return delivered;
-            }
-            match self.attempt(&item).await {
-                Attempt::Delivered(d) => {
-                    Metrics::count(&self.metrics.deliveries, "delivered");
-                    // The delivery and its ledger entry are written together.
-                    let body =
-                        self.state_entry(&item, "delivered", None, Some(d.receipt_jws.clone()));
-                    let store = self.store.as_ref();
-                    let written = self.ledger.append_with(
-                        store,
-                        body,
-                        self.team.id.as_str(),
-                        &self.key.0,
-                        |entry| store.mark_delivered_recorded(seq, &d, entry),
-                    );
-                    if let Err(e) = written {
-                        tracing::error!(peer.id = %peer, error = %e, "cannot record a delivery");
-                        return delivered;
-                    }
-                    tracing::info!(peer.id = %peer, message.id = %item.message_id, status = ?d.receipt.status, "message delivered; receipt stored");
-                    delivered += 1;
-                }
-                outcome => {
-                    item.attempts += 1;
-                    let (why, permanent) = match outcome {
-                        Attempt::Retry(w) => (w, false),
-                        Attempt::Refused(w) => (w, true),
-                        Attempt::Delivered(_) => unreachable!("handled above"),
-                    };
-                    item.last_error = Some(why.clone());
-                    // A peer's reasons may quote the document: logs get only the cause's head;
-                    // the full text is in the outbox for the analyst.
-                    let cause = why.split(':').next().unwrap_or("").to_string();
-                    if permanent || item.attempts >= self.config.delivery.max_attempts {
-                        item.state = DeliveryState::DeadLettered;
-                        Metrics::count(&self.metrics.deliveries, "dead-lettered");
-                        tracing::error!(peer.id = %peer, message.id = %item.message_id, attempts = item.attempts, "delivery to `{peer}` gave up; message dead-lettered ({cause}); see the outbox");
-                    } else {
-                        item.state = DeliveryState::Failing;
-                        let delay = self.backoff(item.attempts);
-                        item.next_attempt_ms = now_ms() + delay.as_millis() as i64;
-                        Metrics::count(&self.metrics.deliveries, "retry");
-                        tracing::warn!(peer.id = %peer, message.id = %item.message_id, attempt = item.attempts, retry_in_ms = delay.as_millis() as u64, "delivery to `{peer}` failed ({cause}); retrying");
-                    }
-                    if let Err(e) = self.store.update_outbox(seq, &item) {
-                        tracing::error!(peer.id = %peer, error = %e, "cannot record a delivery attempt");
-                    }
-                    // The ledger records state changes, not every retry.
-                    match item.state {
-                        DeliveryState::DeadLettered => {
-                            let event = if permanent {
-                                "refused"
-                            } else {
-                                "dead-lettered"
-                            };
-                            self.ledger_state(&item, event, Some(why), None);
-                        }
-                        _ if item.attempts == 1 => {
-                            self.ledger_state(&item, "failing", Some(why), None)
-                        }
-                        _ => {}
-                    }
-                    if item.state == DeliveryState::Failing {
-                        return delivered;
-                    }
+            let ok = matches!(attempt, Attempt::Delivered { .. });
+            match self
+                .off_runtime(move |g| g.record_attempt(seq, item, attempt))
+                .await
+            {
+                Ok(Next::Continue) => delivered += usize::from(ok),
+                Ok(Next::Stop) => return delivered,
+                Err(e) => {
+                    tracing::error!(peer.id = %peer, error = %e, "cannot record a delivery attempt; the message stays queued");
+                    return delivered;
                 }
             }
         }
     }
 
-    fn ledger_state(
+    /// Records what an attempt came to: the outbox change and, for a change of state, its
+    /// ledger entry, in one atomic write.
+    fn record_attempt(
         &self,
-        item: &OutboxItem,
-        event: &str,
-        reason: Option<String>,
-        receipt: Option<Jws>,
-    ) {
-        let body = self.state_entry(item, event, reason, receipt);
-        if let Err(e) = self.record(body) {
-            tracing::error!(peer.id = %item.peer, error = %e, "cannot append to the ledger");
+        seq: u64,
+        mut item: OutboxItem,
+        attempt: Attempt,
+    ) -> Result<Next, ServiceError> {
+        let now = self.clock.now();
+        let entry = |event: Event| {
+            let mut e = EntryBody::new(
+                rfc3339(now),
+                event,
+                item.report_id.clone(),
+                item.peer.clone(),
+            );
+            e.message_id = Some(item.message_id);
+            e.message_sha256 = Some(item.sha256.clone());
+            e
+        };
+        let (cause, why, receipt, permanent) = match attempt {
+            Attempt::Delivered { jws, receipt } => {
+                Metrics::count(&self.metrics.deliveries, "delivered");
+                let status = receipt.status;
+                let body = EntryBody {
+                    receipt: Some(jws.clone()),
+                    ..entry(Event::Delivered)
+                };
+                let d = Delivered {
+                    item: item.clone(),
+                    receipt_jws: jws,
+                    receipt,
+                    delivered_at: rfc3339(now),
+                };
+                self.record_with(body, |store, e| store.mark_delivered_recorded(seq, &d, e))?;
+                tracing::info!(peer.id = %item.peer, message.id = %item.message_id, status = ?status, "message delivered; receipt stored");
+                return Ok(Next::Continue);
+            }
+            Attempt::Retry { cause, why } => (cause, why, None, false),
+            Attempt::Refused {
+                cause,
+                why,
+                receipt,
+            } => (cause, why, receipt, true),
+        };
+        item.attempts += 1;
+        item.last_error = Some(why.clone());
+        item.last_cause = Some(cause);
+        let peer = item.peer.clone();
+        let event = if permanent || item.attempts >= self.delivery.max_attempts {
+            item.state = DeliveryState::DeadLettered;
+            Metrics::count(&self.metrics.deliveries, "dead-lettered");
+            tracing::error!(peer.id = %peer, message.id = %item.message_id, attempts = item.attempts, cause = %cause, "delivery to `{peer}` gave up; message dead-lettered; see the outbox");
+            Some(if permanent {
+                Event::Refused
+            } else {
+                Event::DeadLettered
+            })
+        } else {
+            item.state = DeliveryState::Failing;
+            let delay = self.backoff(item.attempts);
+            item.next_attempt_ms = self.clock.now_ms() + delay.as_millis() as i64;
+            Metrics::count(&self.metrics.deliveries, "retry");
+            // A peer's reasons may quote the document: logs get the kind only; the full text
+            // is in the outbox for the analyst.
+            tracing::warn!(peer.id = %peer, message.id = %item.message_id, attempt = item.attempts, retry_in_ms = delay.as_millis() as u64, cause = %cause, "delivery to `{peer}` failed; retrying");
+            // The ledger records changes of state, not every retry.
+            (item.attempts == 1).then_some(Event::Failing)
+        };
+        match event {
+            Some(event) => {
+                let body = EntryBody {
+                    receipt,
+                    ..entry(event).because(cause, why)
+                };
+                self.record_with(body, |store, e| store.update_outbox_recorded(seq, &item, e))?;
+            }
+            None => self.store.update_outbox(seq, &item)?,
         }
-    }
-
-    /// The ledger entry of a delivery state change.
-    fn state_entry(
-        &self,
-        item: &OutboxItem,
-        event: &str,
-        reason: Option<String>,
-        receipt: Option<Jws>,
-    ) -> crate::ledger::chain::EntryBody {
-        crate::ledger::chain::EntryBody {
-            at: rfc3339(OffsetDateTime::now_utc()),
-            event: event.to_string(),
-            report_id: item.report_id.clone(),
-            peer: item.peer.clone(),
-            reason,
-            message_id: Some(item.message_id.clone()),
-            message_sha256: Some(item.sha256.clone()),
-            receipt,
-            ..Default::default()
-        }
+        Ok(match item.state {
+            DeliveryState::DeadLettered => Next::Continue,
+            _ => Next::Stop,
+        })
     }
 
     /// Peers with a message due now (reads one message per pending peer).
-    fn due_peers(&self) -> Vec<String> {
-        let now = now_ms();
-        self.store
-            .peers_with_pending()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|p| {
-                self.store
-                    .outbox_head(p)
-                    .ok()
-                    .flatten()
-                    .is_some_and(|(_, i)| i.next_attempt_ms <= now)
-            })
-            .collect()
+    fn due_peers(&self) -> Result<Vec<PeerId>, ServiceError> {
+        let now = self.clock.now_ms();
+        let mut due = Vec::new();
+        for p in self.store.peers_with_pending()? {
+            if self
+                .store
+                .outbox_head(&p)?
+                .is_some_and(|(_, i)| i.next_attempt_ms <= now)
+            {
+                due.push(p);
+            }
+        }
+        Ok(due)
     }
 
-    /// Works every peer's due queue once, concurrently; returns how many were delivered.
+    /// Works every peer's due queue once, concurrently, and waits for all of them; returns
+    /// how many messages were delivered.
     pub async fn run_once(self: &Arc<Self>) -> usize {
+        let due = match self.off_runtime(|g| g.due_peers()).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the outbox");
+                return 0;
+            }
+        };
+        let limit = Arc::new(Semaphore::new(self.delivery.max_concurrent_peers.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
-        for p in self.due_peers() {
+        for p in due {
             let g = Arc::clone(self);
-            tasks.spawn(async move { g.deliver_peer(&p).await });
+            let limit = Arc::clone(&limit);
+            tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                g.deliver_peer(p).await
+            });
         }
         let mut n = 0;
         while let Some(r) = tasks.join_next().await {
@@ -257,24 +263,32 @@ impl Gateway {
     /// task per peer with a due message that has none running. Stops when `stop` turns
     /// true, after the attempts in flight finish; what is left stays in the outbox.
     pub async fn run_worker(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
-        let poll = Duration::from_millis(self.config.delivery.poll_ms);
+        let poll = Duration::from_millis(self.delivery.poll_ms);
+        let limit = Arc::new(Semaphore::new(self.delivery.max_concurrent_peers.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
         loop {
-            for p in self.due_peers() {
-                let fresh = self
-                    .in_flight
-                    .lock()
-                    .expect("in-flight set")
-                    .insert(p.clone());
-                if fresh {
-                    let g = Arc::clone(&self);
-                    tasks.spawn(async move {
-                        g.deliver_peer(&p).await;
-                        g.in_flight.lock().expect("in-flight set").remove(&p);
-                    });
+            match self.off_runtime(|g| g.due_peers()).await {
+                Ok(due) => {
+                    for p in due {
+                        let Some(claim) = InFlight::claim(&self.in_flight, &p) else {
+                            continue;
+                        };
+                        let g = Arc::clone(&self);
+                        let limit = Arc::clone(&limit);
+                        tasks.spawn(async move {
+                            let _claim = claim;
+                            let _permit = limit.acquire_owned().await;
+                            g.deliver_peer(p).await
+                        });
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot read the outbox; trying again"),
+            }
+            while let Some(done) = tasks.try_join_next() {
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "a delivery task failed; its peer is tried again");
                 }
             }
-            while tasks.try_join_next().is_some() {}
             tokio::select! {
                 _ = stop.changed() => break,
                 _ = self.wake.notified() => {}
@@ -290,14 +304,25 @@ impl Gateway {
     }
 }
 
-/// A one-line error text without the URL's query (no secrets in logs).
-fn short(e: reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection refused or unreachable"
-    } else {
-        "request failed"
-    };
-    format!("{kind} ({})", e.without_url())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claim_is_released_when_its_task_panics() {
+        let set = Arc::new(Mutex::new(HashSet::new()));
+        let peer: PeerId = "cert-b".parse().unwrap();
+        let claim = InFlight::claim(&set, &peer).unwrap();
+        assert!(InFlight::claim(&set, &peer).is_none(), "one task per peer");
+        let r = std::thread::spawn(move || {
+            let _claim = claim;
+            panic!("a delivery bug");
+        })
+        .join();
+        assert!(r.is_err());
+        assert!(
+            InFlight::claim(&set, &peer).is_some(),
+            "released by the panic"
+        );
+    }
 }

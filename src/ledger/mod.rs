@@ -1,37 +1,35 @@
 //! The disclosure ledger: an append-only, hash-chained record of every decision and every
 //! delivery state change, with checkpoints the team key signs (ISO/IEC 27035-2 6.7: all
 //! communications with outside parties documented; Annex A k: tamper-proof audit trails).
-//! [`chain`] is the pure part; [`Ledger`] appends through the store.
+//! The entries and the chain are `crate::disclosure` (pure); this module appends through the
+//! store, queries it, exports it and verifies exports.
 
-pub mod chain;
+pub mod export;
 
 use std::sync::Mutex;
 
-use chain::{Checkpoint, Entry, EntryBody};
 use ed25519_dalek::SigningKey;
+use time::OffsetDateTime;
 
+use crate::disclosure::{chain, Checkpoint, Entry, EntryBody, Event};
 use crate::store::{Result, Store};
+use crate::timestamp::parse_rfc3339;
+
+pub use export::{export, verify_export, VerifyExportError};
 
 /// How many entries between automatic checkpoints.
 pub const CHECKPOINT_EVERY: u64 = 100;
 
 /// Appends to the ledger in one store, one writer at a time.
+#[derive(Debug, Default)]
 pub struct Ledger {
     lock: Mutex<()>,
-}
-
-impl Default for Ledger {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 impl Ledger {
     /// A ledger writer.
     pub fn new() -> Self {
-        Ledger {
-            lock: Mutex::new(()),
-        }
+        Ledger::default()
     }
 
     /// Appends `body`, and writes a signed checkpoint every [`CHECKPOINT_EVERY`] entries.
@@ -42,14 +40,8 @@ impl Ledger {
         team: &str,
         key: &SigningKey,
     ) -> Result<Entry> {
-        let _guard = self.lock.lock().expect("ledger lock");
-        let last = store.ledger_last()?;
-        let e = chain::link(last.as_ref(), body);
-        store.ledger_put(&e)?;
-        if (e.seq + 1) % CHECKPOINT_EVERY == 0 {
-            store.put_checkpoint(&chain::checkpoint(&e, team, &e.body.at, key))?;
-        }
-        Ok(e)
+        self.append_with(store, body, team, key, |e| store.ledger_put(e))
+            .map(|((), e)| e)
     }
 
     /// Appends `body` through `write`, which must store the entry it is given (together with
@@ -62,7 +54,7 @@ impl Ledger {
         key: &SigningKey,
         write: impl FnOnce(&Entry) -> Result<T>,
     ) -> Result<(T, Entry)> {
-        let _guard = self.lock.lock().expect("ledger lock");
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         let last = store.ledger_last()?;
         let e = chain::link(last.as_ref(), body);
         let out = write(&e)?;
@@ -80,7 +72,7 @@ impl Ledger {
         at: &str,
         key: &SigningKey,
     ) -> Result<Option<Checkpoint>> {
-        let _guard = self.lock.lock().expect("ledger lock");
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         let Some(last) = store.ledger_last()? else {
             return Ok(None);
         };
@@ -88,6 +80,27 @@ impl Ledger {
         store.put_checkpoint(&c)?;
         Ok(Some(c))
     }
+}
+
+/// Verifies the store's own ledger with the team's public key.
+pub fn verify_store(
+    store: &dyn Store,
+    key: &ed25519_dalek::VerifyingKey,
+) -> std::result::Result<chain::Verified, VerifyExportError> {
+    let checkpoints = store.checkpoints().map_err(VerifyExportError::Store)?;
+    let mut read_error = None;
+    let entries = store.ledger_raw().map_while(|e| match e {
+        Ok(e) => Some(e),
+        Err(err) => {
+            read_error = Some(err);
+            None
+        }
+    });
+    let result = chain::verify(entries, &checkpoints, key);
+    if let Some(e) = read_error {
+        return Err(VerifyExportError::Store(e));
+    }
+    result.map_err(VerifyExportError::Broken)
 }
 
 /// The entries `keep` selects, in one streamed pass: what a query holds in memory is its
@@ -110,40 +123,45 @@ pub struct Decision {
     /// When (RFC 3339).
     pub at: String,
     /// The report.
-    pub report_id: String,
+    pub report_id: crate::report::ReportId,
     /// The peer.
-    pub peer: String,
+    pub peer: crate::peer::PeerId,
     /// `queued`, `withheld` or `error`.
-    pub decision: String,
+    pub decision: Event,
     /// Why withheld, or what went wrong.
     pub reason: Option<String>,
+    /// The kind of the reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<crate::disclosure::Cause>,
     /// Fields removed before sending.
-    pub removed: Vec<crate::tlp::policy::Removal>,
+    pub removed: Vec<crate::report::redact::Removal>,
     /// The message, when one was queued.
-    pub message_id: Option<String>,
+    pub message_id: Option<crate::envelope::MessageId>,
     /// The marking sent.
-    pub marking: Option<String>,
+    pub marking: Option<crate::tlp::Tlp>,
     /// The profile applied.
     pub profile: Option<String>,
     /// The format sent.
-    pub format: Option<String>,
+    #[serde(with = "crate::peer::wire_format::option")]
+    pub format: Option<crate::peer::Format>,
 }
 
 impl Decision {
     /// The decision an entry records; `None` for a delivery state change.
     pub fn of(e: &Entry) -> Option<Decision> {
         let b = &e.body;
-        matches!(b.event.as_str(), "queued" | "withheld" | "error").then(|| Decision {
+        b.event.is_decision().then(|| Decision {
             at: b.at.clone(),
             report_id: b.report_id.clone(),
             peer: b.peer.clone(),
-            decision: b.event.clone(),
+            decision: b.event,
             reason: b.reason.clone(),
+            cause: b.cause,
             removed: b.removed.clone(),
-            message_id: b.message_id.clone(),
-            marking: b.marking.clone(),
+            message_id: b.message_id,
+            marking: b.marking,
             profile: b.profile.clone(),
-            format: b.format.clone(),
+            format: b.format,
         })
     }
 }
@@ -157,133 +175,133 @@ pub struct Query {
     pub report: Option<String>,
     /// Only entries that carried this value, in clear or as its pseudonym.
     pub indicator: Option<String>,
-    /// Only entries at or after this time (RFC 3339, compared as time).
-    pub since: Option<time::OffsetDateTime>,
+    /// Only entries at or after this time.
+    pub since: Option<OffsetDateTime>,
     /// Only entries before this time.
-    pub until: Option<time::OffsetDateTime>,
-    /// Only this event (`queued`, `withheld`, `delivered`, ...).
+    pub until: Option<OffsetDateTime>,
+    /// Only this event.
+    pub state: Option<Event>,
+}
+
+/// A [`Query`] as a person gives it (query string, command line, form): text to be parsed.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct QueryText {
+    /// Only this peer.
+    #[serde(default)]
+    pub peer: Option<String>,
+    /// Only this report.
+    #[serde(default)]
+    pub report: Option<String>,
+    /// Only entries that carried this value.
+    #[serde(default)]
+    pub indicator: Option<String>,
+    /// From this time (RFC 3339, or a date: the start of that day).
+    #[serde(default)]
+    pub since: Option<String>,
+    /// Before this time (RFC 3339, or a date: up to the end of that day).
+    #[serde(default)]
+    pub until: Option<String>,
+    /// Only this event.
+    #[serde(default)]
     pub state: Option<String>,
+}
+
+impl QueryText {
+    /// The query; every value that does not parse is a problem named by its field. Empty
+    /// values mean "any".
+    pub fn parse(&self) -> std::result::Result<Query, Vec<crate::schema::Violation>> {
+        let some = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        let mut problems = Vec::new();
+        let mut bound = |name: &str, v: &Option<String>, end: bool| {
+            let v = some(v)?;
+            let t = crate::timestamp::parse_bound(&v, end);
+            if t.is_none() {
+                problems.push(crate::schema::Violation::new(
+                    format!("/{name}"),
+                    format!("`{v}` is not a date (2026-12-02) or an RFC 3339 time (2026-12-02T10:00:00Z)"),
+                ));
+            }
+            t
+        };
+        let since = bound("since", &self.since, false);
+        let until = bound("until", &self.until, true);
+        let state = some(&self.state).and_then(|s| {
+            s.parse::<Event>()
+                .map_err(|e| problems.push(crate::schema::Violation::new("/state", e.to_string())))
+                .ok()
+        });
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Query {
+            peer: some(&self.peer),
+            report: some(&self.report),
+            indicator: some(&self.indicator),
+            since,
+            until,
+            state,
+        })
+    }
 }
 
 impl Query {
     /// Whether an entry matches.
     pub fn matches(&self, e: &Entry) -> bool {
         let b = &e.body;
-        self.peer.as_ref().is_none_or(|p| *p == b.peer)
-            && self.report.as_ref().is_none_or(|r| *r == b.report_id)
-            && self.state.as_ref().is_none_or(|s| *s == b.event)
+        let at = || parse_rfc3339(&b.at);
+        self.peer.as_ref().is_none_or(|p| b.peer == *p.as_str())
+            && self
+                .report
+                .as_ref()
+                .is_none_or(|r| b.report_id.as_str() == r)
+            && self.state.is_none_or(|s| s == b.event)
             && self.indicator.as_ref().is_none_or(|v| {
-                let v = v.to_lowercase();
                 b.indicators
                     .iter()
-                    .any(|d| d.value.to_lowercase() == v || d.sent_as.to_lowercase() == v)
+                    .any(|d| d.value.eq_ignore_ascii_case(v) || d.sent_as.eq_ignore_ascii_case(v))
             })
-            && self.since.is_none_or(|t| {
-                time::OffsetDateTime::parse(&b.at, &time::format_description::well_known::Rfc3339)
-                    .is_ok_and(|at| at >= t)
-            })
+            && self.since.is_none_or(|t| at().is_some_and(|at| at >= t))
+            && self.until.is_none_or(|t| at().is_some_and(|at| at < t))
     }
 }
 
-/// Writes the ledger as JSON lines: a header (team, public JWK), every checkpoint (a fresh one
-/// first signs the current head), then every entry. A third party verifies it with the
-/// team's public key and nothing else ([`verify_export`]).
-pub fn export(
-    store: &dyn Store,
-    ledger: &Ledger,
-    team: &crate::team::Team,
-    key: &SigningKey,
-    out: &mut dyn std::io::Write,
-) -> std::io::Result<u64> {
-    let io = |e: crate::store::StoreError| std::io::Error::other(e.to_string());
-    let at = crate::exchange::outbound::rfc3339(time::OffsetDateTime::now_utc());
-    ledger
-        .checkpoint(store, team.id.as_str(), &at, key)
-        .map_err(io)?;
-    let header = serde_json::json!({"type": "header", "format": "irtx-ledger-export/1", "team": team.id.as_str(),
-        "public_jwk": crate::envelope::public_jwk(&key.verifying_key()), "exported_at": at});
-    writeln!(out, "{header}")?;
-    for c in store.checkpoints().map_err(io)? {
-        writeln!(
-            out,
-            "{}",
-            serde_json::json!({"type": "checkpoint", "checkpoint": c})
-        )?;
-    }
-    let mut n = 0;
-    for e in store.ledger_entries() {
-        let e = e.map_err(io)?;
-        let entry = serde_json::to_string(&e).map_err(std::io::Error::other)?;
-        writeln!(out, "{{\"type\":\"entry\",\"entry\":{entry}}}")?;
-        n += 1;
-    }
-    Ok(n)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Verifies an export read line by line: the checkpoints (with `key`), then the chain,
-/// streamed. A line that does not parse is named by its number.
-pub fn verify_export(
-    input: impl std::io::BufRead,
-    key: &ed25519_dalek::VerifyingKey,
-) -> std::result::Result<chain::Verified, String> {
-    let mut checkpoints = Vec::new();
-    let mut lines = input.lines().enumerate();
-    let mut entries_start = None;
-    for (i, line) in lines.by_ref() {
-        let line = line.map_err(|e| format!("line {}: {e}", i + 1))?;
-        let v: serde_json::Value =
-            serde_json::from_str(&line).map_err(|e| format!("line {}: not JSON: {e}", i + 1))?;
-        match v["type"].as_str() {
-            Some("header") => {}
-            Some("checkpoint") => checkpoints.push(
-                serde_json::from_value::<Checkpoint>(v["checkpoint"].clone())
-                    .map_err(|e| format!("line {}: {e}", i + 1))?,
+    fn entry_at(at: &str) -> Entry {
+        chain::link(
+            None,
+            EntryBody::new(
+                at.into(),
+                Event::Queued,
+                "r1".parse().unwrap(),
+                "cert-b".parse().unwrap(),
             ),
-            Some("entry") => {
-                entries_start = Some((i, v));
-                break;
-            }
-            other => return Err(format!("line {}: unknown line type {other:?}", i + 1)),
-        }
+        )
     }
-    let mut bad_line: Option<String> = None;
-    let first =
-        entries_start.map(|(i, v)| (i, Ok::<String, std::io::Error>(String::new()), Some(v)));
-    let rest = lines.map(|(i, l)| (i, l, None));
-    let entries = first
-        .into_iter()
-        .chain(rest)
-        .map_while(|(i, line, parsed)| {
-            let v = match parsed {
-                Some(v) => v,
-                None => {
-                    let line = match line {
-                        Ok(l) => l,
-                        Err(e) => {
-                            bad_line = Some(format!("line {}: {e}", i + 1));
-                            return None;
-                        }
-                    };
-                    match serde_json::from_str::<serde_json::Value>(&line) {
-                        Ok(v) => v,
-                        Err(e) => {
-                            bad_line = Some(format!("line {}: not JSON: {e}", i + 1));
-                            return None;
-                        }
-                    }
-                }
-            };
-            match serde_json::from_value::<Entry>(v["entry"].clone()) {
-                Ok(e) => Some(e),
-                Err(e) => {
-                    bad_line = Some(format!("line {}: not a ledger entry: {e}", i + 1));
-                    None
-                }
-            }
-        });
-    let result = chain::verify(entries, &checkpoints, key);
-    if let Some(b) = bad_line {
-        return Err(b);
+
+    #[test]
+    fn since_is_inclusive_and_until_exclusive() {
+        let t = |s: &str| parse_rfc3339(s);
+        let q = Query {
+            since: t("2026-12-01T00:00:00Z"),
+            until: t("2026-12-02T00:00:00Z"),
+            ..Query::default()
+        };
+        assert!(!q.matches(&entry_at("2026-11-30T23:59:59.999Z")));
+        assert!(q.matches(&entry_at("2026-12-01T00:00:00Z")));
+        assert!(q.matches(&entry_at("2026-12-01T23:59:59.999Z")));
+        assert!(!q.matches(&entry_at("2026-12-02T00:00:00Z")));
+        let state = Query {
+            state: Some(Event::Delivered),
+            ..Query::default()
+        };
+        assert!(!state.matches(&entry_at("2026-12-01T00:00:00Z")));
     }
-    result.map_err(|b| b.to_string())
 }

@@ -4,86 +4,69 @@
 //! `schemas/report.schema.json` and the checks a schema cannot express (see [`validate`]).
 //! Pure: no I/O, no clock.
 
+pub mod redact;
 pub mod validate;
 pub mod vocab;
 
 use std::collections::BTreeMap;
-use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
+use serde::{Deserialize, Serialize};
 
+pub use crate::timestamp::Timestamp;
 use crate::tlp::Tlp;
 pub use validate::{parse, Violation};
 pub use vocab::{Category, IsoCategory, Severity, Status};
 
-/// An RFC 3339 date-time with an offset, as the report carries it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Timestamp(pub OffsetDateTime);
+/// A report id: letters, digits, `.`, `_`, `:` and `-`, starting with a letter or digit, at
+/// most 128 characters (`schemas/report.schema.json`, `$defs/report_id`). Kept across a
+/// report's versions; exchange ids derive from it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ReportId(String);
 
-impl Timestamp {
-    /// Parses RFC 3339 (`2026-11-02T08:15:00Z`, `2026-11-02T09:15:00+01:00`).
-    pub fn parse(s: &str) -> Result<Self, time::error::Parse> {
-        OffsetDateTime::parse(s, &Rfc3339).map(Timestamp)
+/// Why a string is not a report id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a report id: use 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit")]
+pub struct ReportIdError(pub String);
+
+impl ReportId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
+}
 
-    /// RFC 3339 in UTC with `Z`, with as many fraction digits as needed (none for whole
-    /// seconds): the form IODEF documents carry.
-    pub fn to_rfc3339_utc(self) -> String {
-        let t = self.0.to_offset(time::UtcOffset::UTC);
-        let base = format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        );
-        let nanos = t.nanosecond();
-        if nanos == 0 {
-            format!("{base}Z")
+impl std::str::FromStr for ReportId {
+    type Err = ReportIdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut chars = s.chars();
+        let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && s.len() <= 128
+            && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'));
+        if ok {
+            Ok(ReportId(s.to_string()))
         } else {
-            let frac = format!("{nanos:09}");
-            format!("{base}.{}Z", frac.trim_end_matches('0'))
+            Err(ReportIdError(s.chars().take(140).collect()))
         }
     }
+}
 
-    /// STIX 2.1 timestamp: UTC, `Z`, exactly millisecond precision (STIX 2.1 section 3.2
-    /// requires millisecond precision for `created` and `modified`; we use it everywhere).
-    pub fn to_stix(self) -> String {
-        let t = self.0.to_offset(time::UtcOffset::UTC);
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            t.millisecond()
-        )
+impl std::fmt::Display for ReportId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
-impl fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_rfc3339_utc())
+impl Serialize for ReportId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
     }
 }
 
-impl Serialize for Timestamp {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_rfc3339_utc())
-    }
-}
-
-impl<'de> Deserialize<'de> for Timestamp {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Timestamp::parse(&s)
-            .map_err(|e| serde::de::Error::custom(format!("`{s}` is not an RFC 3339 time: {e}")))
+impl<'de> Deserialize<'de> for ReportId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -172,13 +155,13 @@ pub struct Report {
 impl Report {
     /// The report's id: its own, or one derived from its content (a UUIDv5 over the
     /// canonical JSON), so a report without an id still converts to the same ids every time.
-    pub fn effective_id(&self) -> String {
+    pub fn effective_id(&self) -> ReportId {
         match &self.id {
-            Some(id) => id.clone(),
+            Some(id) => ReportId(id.clone()),
             None => {
                 let json = serde_json::to_value(self).expect("a report serializes");
                 let bytes = serde_json_canonicalizer::to_vec(&json).expect("JSON canonicalizes");
-                uuid::Uuid::new_v5(&crate::IRTX_NAMESPACE, &bytes).to_string()
+                ReportId(uuid::Uuid::new_v5(&crate::IRTX_NAMESPACE, &bytes).to_string())
             }
         }
     }

@@ -3,10 +3,12 @@
 
 use serde_json::json;
 
-use super::{
-    Alert, Delivered, DeliveryState, Imported, OutboxItem, PeerRecord, Store, StoredReport,
-};
-use crate::envelope::{Jws, Receipt, ReceiptStatus};
+use super::{Alert, Delivered, DeliveryState, Imported, OutboxItem, Store, StoredReport};
+use crate::disclosure::{chain, Entry, EntryBody, Event};
+use crate::envelope::{Jws, MessageId, Receipt, ReceiptStatus};
+use crate::peer::{Audience, Format, KeyDomain, Peer, PeerId, Transport};
+use crate::report::ReportId;
+use crate::tlp::Tlp;
 
 fn jws(tag: &str) -> Jws {
     Jws {
@@ -16,45 +18,59 @@ fn jws(tag: &str) -> Jws {
     }
 }
 
-fn item(peer: &str, id: &str) -> OutboxItem {
+fn pid(s: &str) -> PeerId {
+    s.parse().expect("a peer id")
+}
+
+fn rid(s: &str) -> ReportId {
+    s.parse().expect("a report id")
+}
+
+/// The message id numbered `n`.
+fn mid(n: u128) -> MessageId {
+    MessageId(uuid::Uuid::from_u128(n))
+}
+
+fn item(peer: &str, n: u128) -> OutboxItem {
     OutboxItem {
-        message_id: id.into(),
-        report_id: "r1".into(),
-        peer: peer.into(),
-        jws: jws(id),
-        sha256: format!("sha-{id}"),
+        message_id: mid(n),
+        report_id: rid("r1"),
+        peer: pid(peer),
+        jws: jws(&n.to_string()),
+        sha256: format!("sha-{n}"),
         queued_at: "2026-11-24T00:00:00Z".into(),
         attempts: 0,
         next_attempt_ms: 0,
         state: DeliveryState::Queued,
         last_error: None,
+        last_cause: None,
     }
 }
 
-fn alert(sender: &str, message_id: &str, sha: &str) -> Alert {
+fn alert(sender: &str, n: u128, sha: &str) -> Alert {
     Alert {
-        id: format!("alert-{sender}-{message_id}-{sha}"),
-        sender: sender.into(),
+        id: format!("alert-{sender}-{n}-{sha}"),
+        sender: pid(sender),
         kid: "kid".into(),
         received_at: "2026-11-24T00:00:00Z".into(),
-        message_id: message_id.into(),
+        message_id: mid(n),
         sha256: sha.into(),
-        tlp: "GREEN".into(),
-        format: "stix-2.1".into(),
+        tlp: Tlp::Green,
+        format: Format::Stix,
         document: json!({"type": "bundle"}),
-        jws: jws(message_id),
+        jws: jws(&n.to_string()),
     }
 }
 
-fn d2_for(peer: &str, id: &str) -> Delivered {
+fn delivered(peer: &str, n: u128) -> Delivered {
     Delivered {
-        item: item(peer, id),
-        receipt_jws: jws("r2"),
+        item: item(peer, n),
+        receipt_jws: jws("r"),
         receipt: Receipt {
-            message_id: id.into(),
-            message_sha256: format!("sha-{id}"),
-            from: peer.into(),
-            to: "a".into(),
+            message_id: mid(n),
+            message_sha256: format!("sha-{n}"),
+            from: pid(peer),
+            to: pid("a"),
             received: "2026-11-24T00:00:01Z".into(),
             status: ReceiptStatus::Accepted,
             reasons: vec![],
@@ -63,153 +79,147 @@ fn d2_for(peer: &str, id: &str) -> Delivered {
     }
 }
 
+fn entry(last: Option<&Entry>, event: Event, report: &str) -> Entry {
+    chain::link(
+        last,
+        EntryBody::new("2026-11-24T00:00:00Z".into(), event, rid(report), pid("b")),
+    )
+}
+
+fn head(s: &dyn Store, peer: &str) -> Option<MessageId> {
+    s.outbox_head(&pid(peer))
+        .unwrap()
+        .map(|(_, i)| i.message_id)
+}
+
 /// Runs the suite on an empty store.
 pub fn suite(s: &dyn Store) {
     // Reports.
-    assert!(s.report("r1").unwrap().is_none());
+    assert!(s.report(&rid("r1")).unwrap().is_none());
     let r = StoredReport {
-        id: "r1".into(),
+        id: rid("r1"),
         report: json!({"title": "t"}),
         submitted_at: "2026-11-24T00:00:00Z".into(),
     };
     s.put_report(&r).unwrap();
-    assert_eq!(s.report("r1").unwrap(), Some(r.clone()));
+    assert_eq!(s.report(&rid("r1")).unwrap(), Some(r.clone()));
     assert_eq!(s.reports().unwrap(), vec![r]);
 
     // Peers.
-    let p = PeerRecord {
-        id: "cert-b".into(),
+    let p = Peer {
+        id: pid("cert-b"),
         url: "http://127.0.0.1:1".into(),
         keys: vec![],
-        max_tlp: "AMBER".into(),
-        audience: "community".into(),
+        max_tlp: Tlp::Amber,
+        audience: Audience::Community,
         profile: "none".into(),
-        format: "stix".into(),
-        key_domain: "federation".into(),
+        format: Format::Stix,
+        key_domain: KeyDomain::Federation,
+        transport: Transport::Irtx,
     };
     s.put_peer(&p).unwrap();
-    assert_eq!(s.peer("cert-b").unwrap(), Some(p.clone()));
+    assert_eq!(s.peer(&pid("cert-b")).unwrap(), Some(p.clone()));
     assert_eq!(s.peers().unwrap().len(), 1);
-    assert!(s.remove_peer("cert-b").unwrap());
-    assert!(!s.remove_peer("cert-b").unwrap());
-    assert!(s.peer("cert-b").unwrap().is_none());
-
-    // Outbox: ordered per peer; a dead letter does not block; delivery moves atomically.
-    let a1 = s.enqueue(&item("b", "m1")).unwrap();
-    let c1 = s.enqueue(&item("c", "m2")).unwrap();
-    let a2 = s.enqueue(&item("b", "m3")).unwrap();
-    assert!(a1 < c1 && c1 < a2, "sequence numbers increase");
-    assert_eq!(s.outbox_head("b").unwrap().unwrap().1.message_id, "m1");
-    assert_eq!(s.outbox_head("c").unwrap().unwrap().1.message_id, "m2");
-    assert_eq!(s.peers_with_pending().unwrap(), vec!["b", "c"]);
-    let mut dead = item("b", "m1");
-    dead.state = DeliveryState::DeadLettered;
-    dead.attempts = 5;
-    s.update_outbox(a1, &dead).unwrap();
-    assert_eq!(s.outbox_head("b").unwrap().unwrap().1.message_id, "m3");
-    let receipt = Receipt {
-        message_id: "m3".into(),
-        message_sha256: "sha-m3".into(),
-        from: "b".into(),
-        to: "a".into(),
-        received: "2026-11-24T00:00:01Z".into(),
-        status: ReceiptStatus::Accepted,
-        reasons: vec![],
-    };
-    let d = Delivered {
-        item: item("b", "m3"),
-        receipt_jws: jws("r"),
-        receipt,
-        delivered_at: "2026-11-24T00:00:02Z".into(),
-    };
-    s.mark_delivered(a2, &d).unwrap();
-    assert!(s.outbox_head("b").unwrap().is_none());
-    assert_eq!(
-        s.peers_with_pending().unwrap(),
-        vec!["c"],
-        "dead letters and deliveries are not pending"
-    );
-    // A retried dead letter is pending again.
-    let mut again = dead.clone();
-    again.state = DeliveryState::Failing;
-    s.update_outbox(a1, &again).unwrap();
-    assert_eq!(s.outbox_head("b").unwrap().unwrap().1.message_id, "m1");
-    s.update_outbox(a1, &dead).unwrap();
-    assert_eq!(s.delivered().unwrap(), vec![d]);
-    let left: Vec<String> = s
-        .outbox()
-        .unwrap()
-        .into_iter()
-        .map(|(_, i)| i.message_id)
-        .collect();
-    assert_eq!(left, vec!["m1", "m2"]);
-
-    // Import: once; the same again is a duplicate; other content under the id a conflict.
-    let first = alert("b", "m9", "aaa");
-    assert_eq!(s.import(&first).unwrap(), Imported::New);
-    assert_eq!(
-        s.import(&alert("b", "m9", "aaa")).unwrap(),
-        Imported::Duplicate
-    );
-    assert_eq!(
-        s.import(&alert("b", "m9", "bbb")).unwrap(),
-        Imported::Conflict
-    );
-    assert_eq!(
-        s.import(&alert("c", "m9", "aaa")).unwrap(),
-        Imported::New,
-        "ids are per sender"
-    );
-    assert_eq!(s.alerts().unwrap().len(), 2);
-    assert_eq!(s.alert(&first.id).unwrap(), Some(first));
-    assert!(s.alert("nope").unwrap().is_none());
+    assert!(s.remove_peer(&pid("cert-b")).unwrap());
+    assert!(!s.remove_peer(&pid("cert-b")).unwrap());
+    assert!(s.peer(&pid("cert-b")).unwrap().is_none());
 
     // Ledger: appended in order, read back in order, last is the head.
     assert!(s.ledger_last().unwrap().is_none());
-    let mut last = None;
+    let mut last: Option<Entry> = None;
     for i in 0..3 {
-        let e = crate::ledger::chain::link(
-            last.as_ref(),
-            crate::ledger::chain::EntryBody {
-                event: "queued".into(),
-                report_id: format!("r{i}"),
-                ..Default::default()
-            },
-        );
+        let e = entry(last.as_ref(), Event::Queued, &format!("r{i}"));
         s.ledger_put(&e).unwrap();
         last = Some(e);
     }
     assert_eq!(s.ledger_last().unwrap(), last);
     let seqs: Vec<u64> = s.ledger_entries().map(|e| e.unwrap().seq).collect();
     assert_eq!(seqs, vec![0, 1, 2]);
+    let raw: Vec<crate::disclosure::RawEntry> = s.ledger_raw().map(|e| e.unwrap()).collect();
+    assert_eq!(raw[2].hash, last.as_ref().unwrap().hash);
     let key = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
-    let cp = crate::ledger::chain::checkpoint(last.as_ref().unwrap(), "a", "t", &key);
+    let cp = chain::checkpoint(last.as_ref().unwrap(), "a", "t", &key);
     s.put_checkpoint(&cp).unwrap();
     assert_eq!(s.checkpoints().unwrap(), vec![cp]);
 
-    // Queuing and delivering together with the ledger entry.
-    let e3 = crate::ledger::chain::link(
-        last.as_ref(),
-        crate::ledger::chain::EntryBody {
-            event: "queued".into(),
-            ..Default::default()
-        },
+    // Outbox: ordered per peer; a dead letter does not block; delivery moves atomically;
+    // each change lands together with its ledger entry.
+    let mut next = |event: Event| {
+        let e = entry(last.as_ref(), event, "r1");
+        last = Some(e.clone());
+        e
+    };
+    let b1 = s
+        .enqueue_recorded(&item("b", 1), &next(Event::Queued))
+        .unwrap();
+    let c1 = s
+        .enqueue_recorded(&item("c", 2), &next(Event::Queued))
+        .unwrap();
+    let b2 = s
+        .enqueue_recorded(&item("b", 3), &next(Event::Queued))
+        .unwrap();
+    assert!(b1 < c1 && c1 < b2, "sequence numbers increase");
+    assert_eq!(head(s, "b"), Some(mid(1)));
+    assert_eq!(head(s, "c"), Some(mid(2)));
+    assert_eq!(s.peers_with_pending().unwrap(), vec![pid("b"), pid("c")]);
+    let mut dead = item("b", 1);
+    dead.state = DeliveryState::DeadLettered;
+    dead.attempts = 5;
+    let dead_entry = next(Event::DeadLettered);
+    s.update_outbox_recorded(b1, &dead, &dead_entry).unwrap();
+    assert_eq!(s.ledger_last().unwrap().as_ref(), Some(&dead_entry));
+    assert_eq!(s.outbox_item(b1).unwrap(), Some(dead.clone()));
+    assert_eq!(head(s, "b"), Some(mid(3)));
+    let d = delivered("b", 3);
+    let delivered_entry = next(Event::Delivered);
+    s.mark_delivered_recorded(b2, &d, &delivered_entry).unwrap();
+    assert_eq!(s.ledger_last().unwrap().as_ref(), Some(&delivered_entry));
+    assert!(head(s, "b").is_none());
+    assert!(s.outbox_item(b2).unwrap().is_none());
+    assert_eq!(
+        s.peers_with_pending().unwrap(),
+        vec![pid("c")],
+        "dead letters and deliveries are not pending"
     );
-    let q = s.enqueue_recorded(&item("d", "m20"), &e3).unwrap();
-    assert_eq!(s.outbox_head("d").unwrap().unwrap().1.message_id, "m20");
-    assert_eq!(s.ledger_last().unwrap().unwrap().seq, 3);
-    let e4 = crate::ledger::chain::link(
-        Some(&e3),
-        crate::ledger::chain::EntryBody {
-            event: "delivered".into(),
-            ..Default::default()
-        },
+    // A retried dead letter is pending again.
+    let mut again = dead.clone();
+    again.state = DeliveryState::Failing;
+    s.update_outbox(b1, &again).unwrap();
+    assert_eq!(head(s, "b"), Some(mid(1)));
+    s.update_outbox(b1, &dead).unwrap();
+    assert_eq!(s.delivered().unwrap(), vec![d]);
+    let counts = s.outbox_counts().unwrap();
+    assert_eq!((counts.pending, counts.dead_lettered), (1, 1));
+    let left: Vec<MessageId> = s
+        .outbox()
+        .unwrap()
+        .into_iter()
+        .map(|(_, i)| i.message_id)
+        .collect();
+    assert_eq!(left, vec![mid(1), mid(2)]);
+    let seqs: Vec<u64> = s.ledger_entries().map(|e| e.unwrap().seq).collect();
+    assert_eq!(
+        seqs,
+        (0..8).collect::<Vec<_>>(),
+        "one ledger entry per change"
     );
-    let mut dd = d2_for("d", "m20");
-    dd.item = item("d", "m20");
-    s.mark_delivered_recorded(q, &dd, &e4).unwrap();
-    assert!(s.outbox_head("d").unwrap().is_none());
-    assert_eq!(s.ledger_last().unwrap().unwrap(), e4);
+
+    // Import: once; the same again is a duplicate; other content under the id a conflict.
+    let first = alert("b", 9, "aaa");
+    assert_eq!(s.import(&first).unwrap(), Imported::New);
+    assert_eq!(
+        s.import(&alert("b", 9, "aaa")).unwrap(),
+        Imported::Duplicate
+    );
+    assert_eq!(s.import(&alert("b", 9, "bbb")).unwrap(), Imported::Conflict);
+    assert_eq!(
+        s.import(&alert("c", 9, "aaa")).unwrap(),
+        Imported::New,
+        "ids are per sender"
+    );
+    assert_eq!(s.alerts().unwrap().len(), 2);
+    assert_eq!(s.alert(&first.id).unwrap(), Some(first));
+    assert!(s.alert("nope").unwrap().is_none());
 
     // Quarantine.
     s.quarantine(&json!({"reason": "x"})).unwrap();

@@ -2,6 +2,9 @@
 //! rewrite (STYLE.md: sled's future is uncertain). [`sled_store::SledStore`] is the embedded
 //! default. Every write a caller is told about is flushed to disk before the call returns.
 //! [`conformance::suite`] runs against every backend.
+//!
+//! Records are typed: ids are newtypes, labels and states enums. They serialize as the
+//! strings earlier releases wrote, so existing stores still read.
 
 pub mod conformance;
 pub mod sled_store;
@@ -9,14 +12,24 @@ pub mod sled_store;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::envelope::{Jws, Receipt};
+use crate::disclosure::{Cause, Checkpoint, Entry};
+use crate::envelope::{Jws, MessageId, Receipt};
+use crate::peer::{Format, Peer, PeerId};
+use crate::report::ReportId;
+use crate::tlp::Tlp;
 
-/// A failure of the store itself.
+/// A failure of the store itself (never a statement about the data asked for).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// Another process holds the store (a running gateway).
+    #[error("the store at `{path}` is in use by another process (is `irtx serve` running there?)")]
+    Locked {
+        /// The store's directory.
+        path: String,
+    },
     /// The backend failed.
     #[error("store backend: {0}")]
-    Backend(String),
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A stored record does not decode (corruption or a version mismatch).
     #[error("stored record `{key}` does not decode: {reason}")]
     Corrupt {
@@ -34,47 +47,11 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredReport {
     /// The report id.
-    pub id: String,
+    pub id: ReportId,
     /// The validated report, as JSON.
     pub report: Value,
     /// When it was submitted (RFC 3339).
     pub submitted_at: String,
-}
-
-/// A peer's key with its validity.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PeerKeyRecord {
-    /// The public JWK.
-    pub jwk: Value,
-    /// Its RFC 7638 thumbprint.
-    pub kid: String,
-    /// Valid from (RFC 3339), if limited.
-    #[serde(default)]
-    pub valid_from: Option<String>,
-    /// Valid until (RFC 3339), if limited.
-    #[serde(default)]
-    pub valid_until: Option<String>,
-}
-
-/// A peer as the gateway stores it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PeerRecord {
-    /// Peer id.
-    pub id: String,
-    /// Base URL: messages go to `{url}/exchange/v1/messages`.
-    pub url: String,
-    /// Its signing keys (several during a rotation).
-    pub keys: Vec<PeerKeyRecord>,
-    /// The highest label of our own content it may receive.
-    pub max_tlp: String,
-    /// Its audience class.
-    pub audience: String,
-    /// Its anonymization profile.
-    pub profile: String,
-    /// `stix` or `iodef`.
-    pub format: String,
-    /// `federation` or `peer`.
-    pub key_domain: String,
 }
 
 /// Where a queued message stands.
@@ -89,15 +66,31 @@ pub enum DeliveryState {
     DeadLettered,
 }
 
+impl DeliveryState {
+    /// The name the API and the pages show.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Queued => "queued",
+            DeliveryState::Failing => "failing",
+            DeliveryState::DeadLettered => "dead-lettered",
+        }
+    }
+
+    /// Still to be delivered (queued or failing).
+    pub fn is_pending(self) -> bool {
+        matches!(self, DeliveryState::Queued | DeliveryState::Failing)
+    }
+}
+
 /// A signed message waiting in a peer's outbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutboxItem {
     /// The message id.
-    pub message_id: String,
+    pub message_id: MessageId,
     /// The report it was made from.
-    pub report_id: String,
+    pub report_id: ReportId,
     /// The recipient.
-    pub peer: String,
+    pub peer: PeerId,
     /// The signed message.
     pub jws: Jws,
     /// SHA-256 of its payload.
@@ -113,6 +106,9 @@ pub struct OutboxItem {
     /// The last failure, for the analyst.
     #[serde(default)]
     pub last_error: Option<String>,
+    /// The kind of the last failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_cause: Option<Cause>,
 }
 
 /// A delivered message with the peer's signed receipt.
@@ -134,27 +130,37 @@ pub struct Alert {
     /// The alert's id.
     pub id: String,
     /// The sending peer.
-    pub sender: String,
+    pub sender: PeerId,
     /// The key that signed it.
     pub kid: String,
     /// When we received it (RFC 3339).
     pub received_at: String,
     /// The message id.
-    pub message_id: String,
+    pub message_id: MessageId,
     /// SHA-256 of the message payload.
     pub sha256: String,
     /// The message's label.
-    pub tlp: String,
-    /// `stix-2.1` or `iodef-2`.
-    pub format: String,
+    pub tlp: Tlp,
+    /// The document's format (`stix-2.1` or `iodef-2` in the record).
+    #[serde(with = "crate::peer::wire_format")]
+    pub format: Format,
     /// The document.
     pub document: Value,
     /// The message as received, so its signature stays checkable.
     pub jws: Jws,
 }
 
+/// The outbox at a glance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct OutboxCounts {
+    /// Queued or failing.
+    pub pending: u64,
+    /// Dead-lettered.
+    pub dead_lettered: u64,
+}
+
 /// What importing a message did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Imported {
     /// Stored as a new alert.
     New,
@@ -169,47 +175,43 @@ pub trait Store: Send + Sync {
     /// Stores (or replaces) a report.
     fn put_report(&self, r: &StoredReport) -> Result<()>;
     /// A report by id.
-    fn report(&self, id: &str) -> Result<Option<StoredReport>>;
+    fn report(&self, id: &ReportId) -> Result<Option<StoredReport>>;
     /// All reports, by id.
     fn reports(&self) -> Result<Vec<StoredReport>>;
 
     /// Stores (or replaces) a peer.
-    fn put_peer(&self, p: &PeerRecord) -> Result<()>;
+    fn put_peer(&self, p: &Peer) -> Result<()>;
     /// A peer by id.
-    fn peer(&self, id: &str) -> Result<Option<PeerRecord>>;
+    fn peer(&self, id: &PeerId) -> Result<Option<Peer>>;
     /// All peers, by id.
-    fn peers(&self) -> Result<Vec<PeerRecord>>;
+    fn peers(&self) -> Result<Vec<Peer>>;
     /// Removes a peer; true if it existed.
-    fn remove_peer(&self, id: &str) -> Result<bool>;
+    fn remove_peer(&self, id: &PeerId) -> Result<bool>;
 
-    /// Appends a message to the outbox; returns its sequence number (increasing).
-    fn enqueue(&self, item: &OutboxItem) -> Result<u64>;
     /// Everything in the outbox, in order.
     fn outbox(&self) -> Result<Vec<(u64, OutboxItem)>>;
+    /// How many messages are still to be delivered (queued or failing) and how many are
+    /// dead-lettered, without reading them.
+    fn outbox_counts(&self) -> Result<OutboxCounts>;
+    /// One outbox entry by its sequence number.
+    fn outbox_item(&self, seq: u64) -> Result<Option<OutboxItem>>;
     /// The oldest message for `peer` that is still to be delivered (queued or failing).
-    fn outbox_head(&self, peer: &str) -> Result<Option<(u64, OutboxItem)>>;
+    fn outbox_head(&self, peer: &PeerId) -> Result<Option<(u64, OutboxItem)>>;
     /// The peers that have messages still to be delivered, without reading the messages.
-    fn peers_with_pending(&self) -> Result<Vec<String>>;
+    fn peers_with_pending(&self) -> Result<Vec<PeerId>>;
     /// Replaces an outbox entry (after an attempt).
     fn update_outbox(&self, seq: u64, item: &OutboxItem) -> Result<()>;
-    /// Moves an outbox entry to the delivered messages, with its receipt, atomically.
-    fn mark_delivered(&self, seq: u64, d: &Delivered) -> Result<()>;
+    /// [`Store::update_outbox`] and [`Store::ledger_put`] in one atomic write.
+    fn update_outbox_recorded(&self, seq: u64, item: &OutboxItem, entry: &Entry) -> Result<()>;
     /// Every delivered message, in delivery order.
     fn delivered(&self) -> Result<Vec<Delivered>>;
-    /// [`Store::enqueue`] and [`Store::ledger_put`] in one atomic write: a message is never
-    /// queued without its ledger entry, nor recorded without being queued.
-    fn enqueue_recorded(
-        &self,
-        item: &OutboxItem,
-        entry: &crate::ledger::chain::Entry,
-    ) -> Result<u64>;
-    /// [`Store::mark_delivered`] and [`Store::ledger_put`] in one atomic write.
-    fn mark_delivered_recorded(
-        &self,
-        seq: u64,
-        d: &Delivered,
-        entry: &crate::ledger::chain::Entry,
-    ) -> Result<()>;
+    /// Appends a message to the outbox together with its ledger entry, in one atomic write:
+    /// a message is never queued without its ledger entry, nor recorded without being
+    /// queued. Returns its sequence number (increasing).
+    fn enqueue_recorded(&self, item: &OutboxItem, entry: &Entry) -> Result<u64>;
+    /// Moves an outbox entry to the delivered messages, with its receipt and its ledger
+    /// entry, atomically.
+    fn mark_delivered_recorded(&self, seq: u64, d: &Delivered, entry: &Entry) -> Result<()>;
 
     /// Imports a message as an alert unless (sender, message id) was seen: the same content is
     /// a duplicate, other content a conflict. Atomic.
@@ -218,16 +220,19 @@ pub trait Store: Send + Sync {
     fn alert(&self, id: &str) -> Result<Option<Alert>>;
     /// All alerts, oldest first.
     fn alerts(&self) -> Result<Vec<Alert>>;
+
     /// The last ledger entry.
-    fn ledger_last(&self) -> Result<Option<crate::ledger::chain::Entry>>;
+    fn ledger_last(&self) -> Result<Option<Entry>>;
     /// Appends a ledger entry (its `seq` is the key). The caller serializes appends.
-    fn ledger_put(&self, e: &crate::ledger::chain::Entry) -> Result<()>;
+    fn ledger_put(&self, e: &Entry) -> Result<()>;
     /// Every ledger entry in `seq` order, streamed.
-    fn ledger_entries(&self) -> Box<dyn Iterator<Item = Result<crate::ledger::chain::Entry>> + '_>;
+    fn ledger_entries(&self) -> Box<dyn Iterator<Item = Result<Entry>> + '_>;
+    /// Every ledger entry as written (its body untyped), for verification.
+    fn ledger_raw(&self) -> Box<dyn Iterator<Item = Result<crate::disclosure::RawEntry>> + '_>;
     /// Stores a checkpoint.
-    fn put_checkpoint(&self, c: &crate::ledger::chain::Checkpoint) -> Result<()>;
+    fn put_checkpoint(&self, c: &Checkpoint) -> Result<()>;
     /// Every checkpoint, in `seq` order.
-    fn checkpoints(&self) -> Result<Vec<crate::ledger::chain::Checkpoint>>;
+    fn checkpoints(&self) -> Result<Vec<Checkpoint>>;
 
     /// Keeps a refused message whose markings were not exact TLP ids, for an analyst.
     fn quarantine(&self, record: &Value) -> Result<()>;

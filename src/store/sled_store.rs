@@ -11,9 +11,11 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::{
-    Alert, Delivered, DeliveryState, Imported, OutboxItem, PeerRecord, Result, Store, StoreError,
-    StoredReport,
+    Alert, Delivered, Imported, OutboxCounts, OutboxItem, Result, Store, StoreError, StoredReport,
 };
+use crate::disclosure::{Checkpoint, Entry, RawEntry};
+use crate::peer::{Peer, PeerId};
+use crate::report::ReportId;
 
 /// The sled-backed store.
 pub struct SledStore {
@@ -33,19 +35,27 @@ pub struct SledStore {
     pending: sled::Tree,
 }
 
-fn pending_key(peer: &str, seq: u64) -> Vec<u8> {
-    let mut k = peer.as_bytes().to_vec();
+fn pending_key(peer: &PeerId, seq: u64) -> Vec<u8> {
+    let mut k = peer.as_str().as_bytes().to_vec();
     k.push(0);
     k.extend_from_slice(&seq.to_be_bytes());
     k
 }
 
 fn is_pending(i: &OutboxItem) -> bool {
-    matches!(i.state, DeliveryState::Queued | DeliveryState::Failing)
+    i.state.is_pending()
 }
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
+fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend(Box::new(e))
+}
+
+/// A failed sled transaction as a store error.
+fn tx_failed(e: TransactionError<()>) -> StoreError {
+    match e {
+        TransactionError::Storage(e) => backend(e),
+        TransactionError::Abort(()) => StoreError::Backend("transaction aborted".into()),
+    }
 }
 
 fn encode<T: Serialize>(v: &T) -> Vec<u8> {
@@ -77,8 +87,18 @@ impl SledStore {
             .path(dir)
             .cache_capacity(cache_bytes)
             .open()
-            .map_err(|e| {
-                StoreError::Backend(format!("cannot open the store at `{}`: {e}", dir.display()))
+            .map_err(|e| match e {
+                // sled 0.34 reports a held lock as an `Other` I/O error whose text is all
+                // that tells it apart (config.rs, `try_lock_exclusive`).
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().starts_with("could not acquire lock") =>
+                {
+                    StoreError::Locked {
+                        path: dir.display().to_string(),
+                    }
+                }
+                e => backend(e),
             })?;
         Self::from_db(db)
     }
@@ -124,22 +144,27 @@ impl SledStore {
         })
     }
 
-    /// Writes an outbox entry and its index entry together, then flushes.
-    fn write_outbox(&self, seq: u64, item: &OutboxItem) -> Result<()> {
+    /// Writes an outbox entry, its index entry and (when given) a ledger entry together,
+    /// then flushes.
+    fn write_outbox(&self, seq: u64, item: &OutboxItem, entry: Option<&Entry>) -> Result<()> {
         let value = encode(item);
+        let ledger_value = entry.map(|e| (e.seq.to_be_bytes(), encode(e)));
         let pkey = pending_key(&item.peer, seq);
         let active = is_pending(item);
-        (&self.outbox, &self.pending)
-            .transaction(|(outbox, pending)| {
+        (&self.outbox, &self.pending, &self.ledger)
+            .transaction(|(outbox, pending, ledger)| {
                 outbox.insert(&seq.to_be_bytes(), value.clone())?;
                 if active {
                     pending.insert(pkey.as_slice(), &[])?;
                 } else {
                     pending.remove(pkey.as_slice())?;
                 }
+                if let Some((k, v)) = &ledger_value {
+                    ledger.insert(k, v.clone())?;
+                }
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
-            .map_err(|e: TransactionError<()>| backend(format!("{e:?}")))?;
+            .map_err(tx_failed)?;
         self.flush()
     }
 
@@ -161,62 +186,60 @@ impl SledStore {
     }
 }
 
-fn seen_key(sender: &str, message_id: &str) -> Vec<u8> {
-    let mut k = sender.as_bytes().to_vec();
+fn seen_key(sender: &PeerId, message_id: &str) -> Vec<u8> {
+    let mut k = sender.as_str().as_bytes().to_vec();
     k.push(0);
     k.extend_from_slice(message_id.as_bytes());
     k
 }
 
-impl Store for SledStore {
-    fn put_report(&self, r: &StoredReport) -> Result<()> {
-        self.reports
-            .insert(r.id.as_bytes(), encode(r))
-            .map_err(backend)?;
-        self.flush()
+impl SledStore {
+    fn get<T: DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> Result<Option<T>> {
+        tree.get(key)
+            .map_err(backend)?
+            .map(|v| decode(key, &v))
+            .transpose()
     }
 
-    fn report(&self, id: &str) -> Result<Option<StoredReport>> {
-        self.reports
-            .get(id.as_bytes())
-            .map_err(backend)?
-            .map(|v| decode(id.as_bytes(), &v))
-            .transpose()
+    fn put<T: Serialize>(&self, tree: &sled::Tree, key: &[u8], value: &T) -> Result<()> {
+        tree.insert(key, encode(value)).map_err(backend)?;
+        self.flush()
+    }
+}
+
+impl Store for SledStore {
+    fn put_report(&self, r: &StoredReport) -> Result<()> {
+        self.put(&self.reports, r.id.as_str().as_bytes(), r)
+    }
+
+    fn report(&self, id: &ReportId) -> Result<Option<StoredReport>> {
+        Self::get(&self.reports, id.as_str().as_bytes())
     }
 
     fn reports(&self) -> Result<Vec<StoredReport>> {
         Self::all(&self.reports)
     }
 
-    fn put_peer(&self, p: &PeerRecord) -> Result<()> {
-        self.peers
-            .insert(p.id.as_bytes(), encode(p))
-            .map_err(backend)?;
-        self.flush()
+    fn put_peer(&self, p: &Peer) -> Result<()> {
+        self.put(&self.peers, p.id.as_str().as_bytes(), p)
     }
 
-    fn peer(&self, id: &str) -> Result<Option<PeerRecord>> {
-        self.peers
-            .get(id.as_bytes())
-            .map_err(backend)?
-            .map(|v| decode(id.as_bytes(), &v))
-            .transpose()
+    fn peer(&self, id: &PeerId) -> Result<Option<Peer>> {
+        Self::get(&self.peers, id.as_str().as_bytes())
     }
 
-    fn peers(&self) -> Result<Vec<PeerRecord>> {
+    fn peers(&self) -> Result<Vec<Peer>> {
         Self::all(&self.peers)
     }
 
-    fn remove_peer(&self, id: &str) -> Result<bool> {
-        let existed = self.peers.remove(id.as_bytes()).map_err(backend)?.is_some();
+    fn remove_peer(&self, id: &PeerId) -> Result<bool> {
+        let existed = self
+            .peers
+            .remove(id.as_str().as_bytes())
+            .map_err(backend)?
+            .is_some();
         self.flush()?;
         Ok(existed)
-    }
-
-    fn enqueue(&self, item: &OutboxItem) -> Result<u64> {
-        let seq = self.next_seq()?;
-        self.write_outbox(seq, item)?;
-        Ok(seq)
     }
 
     fn outbox(&self) -> Result<Vec<(u64, OutboxItem)>> {
@@ -234,8 +257,20 @@ impl Store for SledStore {
             .collect()
     }
 
-    fn outbox_head(&self, peer: &str) -> Result<Option<(u64, OutboxItem)>> {
-        let mut prefix = peer.as_bytes().to_vec();
+    fn outbox_counts(&self) -> Result<OutboxCounts> {
+        let pending = self.pending.len() as u64;
+        Ok(OutboxCounts {
+            pending,
+            dead_lettered: (self.outbox.len() as u64).saturating_sub(pending),
+        })
+    }
+
+    fn outbox_item(&self, seq: u64) -> Result<Option<OutboxItem>> {
+        Self::get(&self.outbox, &seq.to_be_bytes())
+    }
+
+    fn outbox_head(&self, peer: &PeerId) -> Result<Option<(u64, OutboxItem)>> {
+        let mut prefix = peer.as_str().as_bytes().to_vec();
         prefix.push(0);
         let Some(kv) = self.pending.scan_prefix(&prefix).next() else {
             return Ok(None);
@@ -256,12 +291,16 @@ impl Store for SledStore {
         Ok(Some((u64::from_be_bytes(seq_bytes), decode(&k, &v)?)))
     }
 
-    fn peers_with_pending(&self) -> Result<Vec<String>> {
-        let mut peers: Vec<String> = Vec::new();
+    fn peers_with_pending(&self) -> Result<Vec<PeerId>> {
+        let mut peers: Vec<PeerId> = Vec::new();
         for kv in self.pending.iter() {
             let (k, _) = kv.map_err(backend)?;
             let peer = k.split(|b| *b == 0).next().unwrap_or_default();
-            let peer = String::from_utf8_lossy(peer).into_owned();
+            let text = String::from_utf8_lossy(peer);
+            let peer: PeerId = text.parse().map_err(|_| StoreError::Corrupt {
+                key: text.to_string(),
+                reason: "pending index key does not start with a peer id".into(),
+            })?;
             if peers.last() != Some(&peer) {
                 peers.push(peer);
             }
@@ -270,50 +309,20 @@ impl Store for SledStore {
     }
 
     fn update_outbox(&self, seq: u64, item: &OutboxItem) -> Result<()> {
-        self.write_outbox(seq, item)
+        self.write_outbox(seq, item, None)
     }
 
-    fn mark_delivered(&self, seq: u64, d: &Delivered) -> Result<()> {
-        let id = self.next_seq()?;
-        let value = encode(d);
-        let pkey = pending_key(&d.item.peer, seq);
-        (&self.outbox, &self.delivered, &self.pending)
-            .transaction(|(outbox, delivered, pending)| {
-                outbox.remove(&seq.to_be_bytes())?;
-                pending.remove(pkey.as_slice())?;
-                delivered.insert(&id.to_be_bytes(), value.clone())?;
-                Ok::<(), ConflictableTransactionError<()>>(())
-            })
-            .map_err(|e: TransactionError<()>| backend(format!("{e:?}")))?;
-        self.flush()
+    fn update_outbox_recorded(&self, seq: u64, item: &OutboxItem, entry: &Entry) -> Result<()> {
+        self.write_outbox(seq, item, Some(entry))
     }
 
-    fn enqueue_recorded(
-        &self,
-        item: &OutboxItem,
-        entry: &crate::ledger::chain::Entry,
-    ) -> Result<u64> {
+    fn enqueue_recorded(&self, item: &OutboxItem, entry: &Entry) -> Result<u64> {
         let seq = self.next_seq()?;
-        let (value, ledger_value) = (encode(item), encode(entry));
-        let pkey = pending_key(&item.peer, seq);
-        (&self.outbox, &self.pending, &self.ledger)
-            .transaction(|(outbox, pending, ledger)| {
-                outbox.insert(&seq.to_be_bytes(), value.clone())?;
-                pending.insert(pkey.as_slice(), &[])?;
-                ledger.insert(&entry.seq.to_be_bytes(), ledger_value.clone())?;
-                Ok::<(), ConflictableTransactionError<()>>(())
-            })
-            .map_err(|e: TransactionError<()>| backend(format!("{e:?}")))?;
-        self.flush()?;
+        self.write_outbox(seq, item, Some(entry))?;
         Ok(seq)
     }
 
-    fn mark_delivered_recorded(
-        &self,
-        seq: u64,
-        d: &Delivered,
-        entry: &crate::ledger::chain::Entry,
-    ) -> Result<()> {
+    fn mark_delivered_recorded(&self, seq: u64, d: &Delivered, entry: &Entry) -> Result<()> {
         let id = self.next_seq()?;
         let (value, ledger_value) = (encode(d), encode(entry));
         let pkey = pending_key(&d.item.peer, seq);
@@ -325,7 +334,7 @@ impl Store for SledStore {
                 ledger.insert(&entry.seq.to_be_bytes(), ledger_value.clone())?;
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
-            .map_err(|e: TransactionError<()>| backend(format!("{e:?}")))?;
+            .map_err(tx_failed)?;
         self.flush()
     }
 
@@ -335,7 +344,7 @@ impl Store for SledStore {
 
     fn import(&self, alert: &Alert) -> Result<Imported> {
         let seq = self.next_seq()?;
-        let key = seen_key(&alert.sender, &alert.message_id);
+        let key = seen_key(&alert.sender, &alert.message_id.to_string());
         let value = encode(alert);
         let outcome = (&self.seen, &self.alerts, &self.alert_ids)
             .transaction(|(seen, alerts, ids)| {
@@ -351,7 +360,7 @@ impl Store for SledStore {
                 ids.insert(alert.id.as_bytes(), &seq.to_be_bytes())?;
                 Ok::<Imported, ConflictableTransactionError<()>>(Imported::New)
             })
-            .map_err(|e: TransactionError<()>| backend(format!("{e:?}")))?;
+            .map_err(tx_failed)?;
         if outcome == Imported::New {
             self.flush()?;
         }
@@ -362,18 +371,14 @@ impl Store for SledStore {
         let Some(seq) = self.alert_ids.get(id.as_bytes()).map_err(backend)? else {
             return Ok(None);
         };
-        self.alerts
-            .get(&seq)
-            .map_err(backend)?
-            .map(|v| decode(id.as_bytes(), &v))
-            .transpose()
+        Self::get(&self.alerts, &seq)
     }
 
     fn alerts(&self) -> Result<Vec<Alert>> {
         Self::all(&self.alerts)
     }
 
-    fn ledger_last(&self) -> Result<Option<crate::ledger::chain::Entry>> {
+    fn ledger_last(&self) -> Result<Option<Entry>> {
         self.ledger
             .last()
             .map_err(backend)?
@@ -381,37 +386,35 @@ impl Store for SledStore {
             .transpose()
     }
 
-    fn ledger_put(&self, e: &crate::ledger::chain::Entry) -> Result<()> {
-        self.ledger
-            .insert(e.seq.to_be_bytes(), encode(e))
-            .map_err(backend)?;
-        self.flush()
+    fn ledger_put(&self, e: &Entry) -> Result<()> {
+        self.put(&self.ledger, &e.seq.to_be_bytes(), e)
     }
 
-    fn ledger_entries(&self) -> Box<dyn Iterator<Item = Result<crate::ledger::chain::Entry>> + '_> {
+    fn ledger_entries(&self) -> Box<dyn Iterator<Item = Result<Entry>> + '_> {
         Box::new(self.ledger.iter().map(|kv| {
             let (k, v) = kv.map_err(backend)?;
             decode(&k, &v)
         }))
     }
 
-    fn put_checkpoint(&self, c: &crate::ledger::chain::Checkpoint) -> Result<()> {
-        self.checkpoints
-            .insert(c.seq.to_be_bytes(), encode(c))
-            .map_err(backend)?;
-        self.flush()
+    fn ledger_raw(&self) -> Box<dyn Iterator<Item = Result<RawEntry>> + '_> {
+        Box::new(self.ledger.iter().map(|kv| {
+            let (k, v) = kv.map_err(backend)?;
+            decode(&k, &v)
+        }))
     }
 
-    fn checkpoints(&self) -> Result<Vec<crate::ledger::chain::Checkpoint>> {
+    fn put_checkpoint(&self, c: &Checkpoint) -> Result<()> {
+        self.put(&self.checkpoints, &c.seq.to_be_bytes(), c)
+    }
+
+    fn checkpoints(&self) -> Result<Vec<Checkpoint>> {
         Self::all(&self.checkpoints)
     }
 
     fn quarantine(&self, record: &Value) -> Result<()> {
         let seq = self.next_seq()?;
-        self.quarantine
-            .insert(seq.to_be_bytes(), encode(record))
-            .map_err(backend)?;
-        self.flush()
+        self.put(&self.quarantine, &seq.to_be_bytes(), record)
     }
 
     fn quarantined(&self) -> Result<Vec<Value>> {

@@ -11,13 +11,10 @@
 //! before conversion, and the plan lists each removal by pointer, so the ledger can record
 //! it. A report whose own label may not go is withheld whole. Pure.
 
-use std::collections::BTreeMap;
-
-use serde_json::Value;
-
-use crate::peer::{Audience, PeerPolicy};
-use crate::report::{self, pointer_is_within, Report};
-use crate::schema::escape_token;
+use crate::peer::{Audience, PeerId, PeerPolicy};
+use crate::report::redact;
+pub use crate::report::redact::{Removal, WITHHELD};
+use crate::report::{pointer_is_within, Report};
 use crate::tlp::Tlp;
 
 /// Where a report came from.
@@ -33,17 +30,6 @@ pub enum Origin {
         /// (FIRST TLP 2.0 use cases: not without the originator's permission).
         provider_permission: bool,
     },
-}
-
-/// One field removed for a peer.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Removal {
-    /// The field's pointer in the report as submitted.
-    pub pointer: String,
-    /// Its label.
-    pub tlp: Tlp,
-    /// Why the peer may not have it.
-    pub reason: String,
 }
 
 /// What may go to a peer.
@@ -66,7 +52,7 @@ pub enum Withheld {
         /// The report's label.
         tlp: Tlp,
         /// Why that label may not go to this peer.
-        reason: String,
+        reason: NotAllowed,
     },
     /// A field the exchange documents cannot do without was removed.
     #[error("`{pointer}` is TLP:{tlp} and must be removed, but a report is not valid without it ({detail})")]
@@ -113,24 +99,64 @@ pub fn audience_allows(tlp: Tlp, audience: Audience, provider_permission: bool) 
     }
 }
 
+/// Why content with some label may not go to a peer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotAllowed {
+    /// RED content.
+    #[error("TLP:RED never leaves automatically")]
+    Red,
+    /// Our own content above the peer's ceiling.
+    #[error("TLP:{tlp} is above TLP:{max}, the most we send to `{peer}`")]
+    AboveMaxTlp {
+        /// The content's label.
+        tlp: Tlp,
+        /// The peer's ceiling.
+        max: Tlp,
+        /// The peer.
+        peer: PeerId,
+    },
+    /// Only CLEAR may be published.
+    #[error("`{peer}` is public and only TLP:CLEAR may be published")]
+    PublicPeer {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// Received content whose label the audience rules keep from this peer.
+    #[error("received from `{source_team}` as TLP:{tlp}, which may not go to a {audience} peer")]
+    Audience {
+        /// Where we received it from.
+        source_team: String,
+        /// Its label.
+        tlp: Tlp,
+        /// The peer's class.
+        audience: Audience,
+    },
+    /// Received AMBER content, to a service provider, without the source's permission.
+    #[error("received from `{source_team}` as TLP:AMBER: a service provider needs the source's permission, and none is recorded")]
+    ProviderPermission {
+        /// Where we received it from.
+        source_team: String,
+    },
+}
+
 /// Whether content labelled `tlp` of the given origin may go to `peer`, and if not, why.
-pub fn allowed(tlp: Tlp, origin: &Origin, peer: &PeerPolicy) -> Result<(), String> {
+pub fn allowed(tlp: Tlp, origin: &Origin, peer: &PeerPolicy) -> Result<(), NotAllowed> {
     if tlp == Tlp::Red {
-        return Err("TLP:RED never leaves automatically".into());
+        return Err(NotAllowed::Red);
     }
     if tlp > peer.max_tlp {
-        return Err(format!(
-            "TLP:{tlp} is above TLP:{}, the most we send to `{}`",
-            peer.max_tlp, peer.id
-        ));
+        return Err(NotAllowed::AboveMaxTlp {
+            tlp,
+            max: peer.max_tlp,
+            peer: peer.id.clone(),
+        });
     }
     match origin {
         Origin::Own => {
             if peer.audience == Audience::Public && tlp > Tlp::Clear {
-                return Err(format!(
-                    "`{}` is public and only TLP:CLEAR may be published",
-                    peer.id
-                ));
+                return Err(NotAllowed::PublicPeer {
+                    peer: peer.id.clone(),
+                });
             }
             Ok(())
         }
@@ -141,12 +167,15 @@ pub fn allowed(tlp: Tlp, origin: &Origin, peer: &PeerPolicy) -> Result<(), Strin
             if audience_allows(tlp, peer.audience, *provider_permission) {
                 Ok(())
             } else if tlp == Tlp::Amber && peer.audience == Audience::ServiceProvider {
-                Err(format!("received from `{source}` as TLP:AMBER: a service provider needs the source's permission, and none is recorded"))
+                Err(NotAllowed::ProviderPermission {
+                    source_team: source.clone(),
+                })
             } else {
-                Err(format!(
-                    "received from `{source}` as TLP:{tlp}, which may not go to a {} peer",
-                    peer.audience
-                ))
+                Err(NotAllowed::Audience {
+                    source_team: source.clone(),
+                    tlp,
+                    audience: peer.audience,
+                })
             }
         }
     }
@@ -171,7 +200,7 @@ pub fn decide(report: &Report, origin: &Origin, peer: &PeerPolicy) -> Decision {
             removed.push(Removal {
                 pointer: p.clone(),
                 tlp: *t,
-                reason,
+                reason: reason.to_string(),
             });
         }
     }
@@ -183,7 +212,7 @@ pub fn decide(report: &Report, origin: &Origin, peer: &PeerPolicy) -> Decision {
             marking,
         }));
     }
-    match redact(report, &removed) {
+    match redact::redact(report, &removed) {
         Ok(r) => {
             let marking = r.max_tlp();
             Decision::Send(Box::new(Plan {
@@ -192,129 +221,11 @@ pub fn decide(report: &Report, origin: &Origin, peer: &PeerPolicy) -> Decision {
                 marking,
             }))
         }
-        Err(w) => Decision::Withhold(w),
-    }
-}
-
-/// Placeholder for a removed title or reporter name: documents need one.
-pub const WITHHELD: &str = "(withheld)";
-
-/// Removes the given fields (and everything beneath them) from a report, compacting arrays
-/// and re-pointing the remaining `field_tlp` entries. A removed title or reporter becomes a
-/// placeholder; any other required field removed withholds the report.
-pub fn redact(report: &Report, removed: &[Removal]) -> Result<Report, Withheld> {
-    let mut v = serde_json::to_value(report).expect("a report serializes");
-    let mut marks: BTreeMap<String, Tlp> = report.field_tlp.clone();
-    let pointers: Vec<String> = removed.iter().map(|r| r.pointer.clone()).collect();
-    remove_all(&mut v, &mut marks, &pointers);
-    for r in removed {
-        match r.pointer.as_str() {
-            "/title" => v["title"] = WITHHELD.into(),
-            "/reporter" | "/reporter/name" => {
-                if r.pointer == "/reporter" {
-                    v["reporter"] = serde_json::json!({});
-                }
-                v["reporter"]["name"] = WITHHELD.into();
-            }
-            _ => {}
-        }
-    }
-    v["field_tlp"] = serde_json::to_value(&marks).expect("labels serialize");
-    if marks.is_empty() {
-        if let Some(o) = v.as_object_mut() {
-            o.remove("field_tlp");
-        }
-    }
-    report::validate::parse_value(&v).map_err(|problems| {
-        let first = &problems[0];
-        let cause = removed
-            .iter()
-            .find(|r| {
-                pointer_is_within(&first.pointer, &r.pointer)
-                    || pointer_is_within(&r.pointer, &first.pointer)
-            })
-            .or(removed.first())
-            .expect("redact is called with removals");
-        Withheld::NeedsField {
-            pointer: cause.pointer.clone(),
-            tlp: cause.tlp,
-            detail: first.to_string(),
-        }
-    })
-}
-
-/// Marker for an array element to drop; no report string can contain a NUL.
-const TOMBSTONE: &str = "\u{0}irtx-removed";
-
-/// Removes every pointer in `pointers` from `v` and from `marks` (with all that lies beneath),
-/// then compacts arrays, rewriting the indexes in the remaining `marks` keys.
-pub fn remove_all(v: &mut Value, marks: &mut BTreeMap<String, Tlp>, pointers: &[String]) {
-    for p in pointers {
-        let Some((parent, last)) = p.rsplit_once('/') else {
-            continue;
-        };
-        let token = last.replace("~1", "/").replace("~0", "~");
-        match v.pointer_mut(parent) {
-            Some(Value::Object(m)) => {
-                m.remove(&token);
-            }
-            Some(Value::Array(a)) => {
-                if let Some(slot) = token.parse::<usize>().ok().and_then(|i| a.get_mut(i)) {
-                    *slot = Value::String(TOMBSTONE.into());
-                }
-            }
-            _ => {}
-        }
-        marks.retain(|k, _| !pointer_is_within(k, p));
-    }
-    compact(v, "", marks);
-}
-
-fn compact(v: &mut Value, at: &str, marks: &mut BTreeMap<String, Tlp>) {
-    match v {
-        Value::Array(a) => {
-            let mut map = Vec::with_capacity(a.len());
-            let mut next = 0usize;
-            for x in a.iter() {
-                if x.as_str() == Some(TOMBSTONE) {
-                    map.push(None);
-                } else {
-                    map.push(Some(next));
-                    next += 1;
-                }
-            }
-            a.retain(|x| x.as_str() != Some(TOMBSTONE));
-            if map.iter().enumerate().any(|(i, m)| *m != Some(i)) {
-                let prefix = format!("{at}/");
-                let old: Vec<(String, Tlp)> = marks
-                    .iter()
-                    .filter(|(k, _)| k.starts_with(&prefix))
-                    .map(|(k, t)| (k.clone(), *t))
-                    .collect();
-                for (k, t) in old {
-                    let rest = &k[prefix.len()..];
-                    let (idx, tail) = rest.split_once('/').map_or((rest, ""), |(i, t)| (i, t));
-                    marks.remove(&k);
-                    if let Some(Some(new)) = idx.parse::<usize>().ok().and_then(|i| map.get(i)) {
-                        let key = if tail.is_empty() {
-                            format!("{prefix}{new}")
-                        } else {
-                            format!("{prefix}{new}/{tail}")
-                        };
-                        marks.insert(key, t);
-                    }
-                }
-            }
-            for (i, x) in a.iter_mut().enumerate() {
-                compact(x, &format!("{at}/{i}"), marks);
-            }
-        }
-        Value::Object(m) => {
-            for (k, x) in m.iter_mut() {
-                compact(x, &format!("{at}/{}", escape_token(k)), marks);
-            }
-        }
-        _ => {}
+        Err(e) => Decision::Withhold(Withheld::NeedsField {
+            pointer: e.pointer,
+            tlp: e.tlp,
+            detail: e.detail,
+        }),
     }
 }
 
@@ -344,7 +255,7 @@ mod tests {
                 {"type": "ipv4", "value": "203.0.113.3", "role": "target", "description": "x"},
             ]
         });
-        report::validate::parse_value(&v).unwrap()
+        crate::report::validate::parse_value(&v).unwrap()
     }
 
     /// Every cell of the DESIGN.md section 5 table, with and without the source's
@@ -361,7 +272,7 @@ mod tests {
             (Tlp::Red, [false, false, false, false, false]),
         ];
         for (tlp, row) in expected {
-            for (a, want) in A::ALL.into_iter().zip(row) {
+            for (a, want) in A::ALL.iter().copied().zip(row) {
                 assert_eq!(audience_allows(tlp, a, false), want, "{tlp} -> {a}");
                 let with_permission = want || (tlp == Tlp::Amber && a == A::ServiceProvider);
                 assert_eq!(

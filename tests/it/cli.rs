@@ -152,7 +152,7 @@ fn usage_errors_exit_2_and_help_is_useful() {
     let dir = tempfile::tempdir().unwrap();
     let out = irtx(dir.path(), &["convert", "--to", "xml", "x.json"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("stix or iodef"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected one of stix, iodef"));
     assert_eq!(irtx(dir.path(), &["validate"]).status.code(), Some(2));
     assert_eq!(irtx(dir.path(), &["frobnicate"]).status.code(), Some(2));
     let help = irtx(dir.path(), &["--help"]);
@@ -278,7 +278,12 @@ async fn peer_report_and_ledger_commands_work_against_a_running_gateway() {
         "community",
     ]))
     .await;
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/url") && err.contains("/max_tlp"), "{err}");
 

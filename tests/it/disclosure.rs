@@ -410,10 +410,14 @@ id = "cert-a"
 [anonymize]
 federation_key_file = "fed.key"
 [peers.cert-b]
+url = "https://gw.cert-b.example"
+jwk = { kty = "OKP", crv = "Ed25519", x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" }
 max_tlp = "AMBER"
 audience = "community"
 profile = "pseudonymize"
 [peers.public-feed]
+url = "https://feed.example"
+jwk = { kty = "OKP", crv = "Ed25519", x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" }
 max_tlp = "CLEAR"
 audience = "public"
 profile = "strict"

@@ -292,11 +292,12 @@ async fn a_profile_that_cannot_be_applied_sends_nothing_and_says_why() {
     let id = a.submit(&example("incident-ddos-minimal")).await;
     let d = a.share(&id, &["cert-b"]).await;
     assert_eq!(d[0]["decision"], "error");
+    assert_eq!(d[0]["cause"], "no-key");
     assert!(
         d[0]["reason"]
             .as_str()
             .unwrap()
-            .contains("needs an anonymization key"),
+            .contains("needs the anonymization key of domain `federation`"),
         "{d:?}"
     );
     assert!(a.outbox().await.is_empty(), "nothing queued");

@@ -20,7 +20,7 @@ fn sign(message: &Value, key: &SigningKey) -> Value {
 }
 
 fn now() -> String {
-    irtx::exchange::outbound::rfc3339(time::OffsetDateTime::now_utc())
+    irtx::timestamp::rfc3339(time::OffsetDateTime::now_utc())
 }
 
 fn bundle() -> Value {
@@ -125,10 +125,8 @@ async fn every_bad_message_is_refused_clearly_and_leaves_no_alert() {
     ));
     // Replay outside the window.
     let mut old = message("cert-b", bundle());
-    old["created"] = irtx::exchange::outbound::rfc3339(
-        time::OffsetDateTime::now_utc() - time::Duration::days(8),
-    )
-    .into();
+    old["created"] =
+        irtx::timestamp::rfc3339(time::OffsetDateTime::now_utc() - time::Duration::days(8)).into();
     cases.push((
         "replay outside window",
         serde_json::to_vec(&sign(&old, &a)).unwrap(),

@@ -63,14 +63,17 @@ async fn a_standard_jose_library_verifies_irtx_and_irtx_accepts_it() {
     let r = irtx::report::parse(&serde_json::to_vec(&example("incident-ddos-minimal")).unwrap())
         .unwrap();
     let doc = irtx::convert::convert(&r, &crate::helpers::team(), Format::Stix);
+    let (a, b) = ("cert-a".parse().unwrap(), "cert-b".parse().unwrap());
     let sealed = irtx::exchange::outbound::seal(
         doc.clone(),
         Format::Stix,
         irtx::tlp::Tlp::Green,
-        "cert-a",
-        "cert-b",
-        uuid::Uuid::new_v4(),
-        time::OffsetDateTime::now_utc(),
+        irtx::exchange::outbound::Envelope {
+            from: &a,
+            to: &b,
+            id: irtx::envelope::MessageId::random(),
+            now: time::OffsetDateTime::now_utc(),
+        },
         &irtx_key,
     );
     let jws_file = write("message.json", &serde_json::to_value(&sealed.jws).unwrap());
@@ -80,7 +83,7 @@ async fn a_standard_jose_library_verifies_irtx_and_irtx_accepts_it() {
     );
     let lines = verified(&py, &jws_file, &jwk_file);
     assert_eq!(lines[0], sealed.sha256, "the same bytes were signed");
-    assert_eq!(lines[1], sealed.message.id);
+    assert_eq!(lines[1], sealed.message.id.to_string());
     // ... and refuses it once tampered.
     let mut tampered = serde_json::to_value(&sealed.jws).unwrap();
     tampered["payload"] = URL_SAFE_NO_PAD.encode(b"{\"id\":\"x\"}").into();
@@ -108,7 +111,7 @@ async fn a_standard_jose_library_verifies_irtx_and_irtx_accepts_it() {
         201
     );
     let message = json!({"id": uuid::Uuid::new_v4().to_string(), "from": "cert-py", "to": "cert-b",
-        "created": irtx::exchange::outbound::rfc3339(time::OffsetDateTime::now_utc()),
+        "created": irtx::timestamp::rfc3339(time::OffsetDateTime::now_utc()),
         "tlp": "GREEN", "format": "stix-2.1", "document": doc});
     let out = jose(
         &py,

@@ -197,7 +197,7 @@ fn every_field_a_report_carries_reaches_the_document() {
         }
         // The report id, the team, and asset types reach it too.
         let inc = &doc["Incident"][0];
-        assert_eq!(inc["IncidentID"]["id"], r.effective_id());
+        assert_eq!(inc["IncidentID"]["id"], r.effective_id().as_str());
         assert_eq!(inc["IncidentID"]["name"], "cert-test.example");
         if !r.assets.is_empty() {
             let systems = inc["EventData"]

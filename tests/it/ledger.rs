@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use irtx::ledger::chain::Entry;
+use irtx::disclosure::{Entry, EntryBody, Event};
 use serde_json::Value;
 
 use crate::gateway::{eventually, example, TestGateway};
@@ -84,7 +84,17 @@ async fn ledger_with_entries() -> (TestGateway, TestGateway) {
         "vulnerability-no-cve",
     ] {
         let id = a.submit(&example(name)).await;
-        a.share(&id, &["cert-b", "nobody"]).await;
+        a.share(&id, &["cert-b"]).await;
+        // A peer not in the list is refused before anything is decided or recorded.
+        let (s, v) = a
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/v1/reports/{id}/share"),
+                Some(serde_json::json!({"peers": ["cert-b", "nobody"]})),
+            )
+            .await;
+        assert_eq!(s, 422, "{v}");
+        assert_eq!(v["details"][0]["pointer"], "/peers/1", "{v}");
     }
     eventually(Duration::from_secs(10), "deliveries", || async {
         a.deliveries().await.len() == 3
@@ -108,7 +118,7 @@ async fn tampering_is_caught_and_the_first_bad_entry_named() {
     let cases: Vec<(&str, Tamper, &str)> = vec![
         (
             "alter",
-            Box::new(|v: &mut Vec<Entry>| v[2].body.peer = "cert-x".into()),
+            Box::new(|v: &mut Vec<Entry>| v[2].body.peer = "cert-x".parse().unwrap()),
             "entry 2:",
         ),
         (
@@ -126,14 +136,14 @@ async fn tampering_is_caught_and_the_first_bad_entry_named() {
         (
             "insert",
             Box::new(|v: &mut Vec<Entry>| {
-                let forged = irtx::ledger::chain::link(
+                let forged = irtx::disclosure::chain::link(
                     Some(&v[3]),
-                    irtx::ledger::chain::EntryBody {
-                        event: "delivered".into(),
-                        peer: "cert-b".into(),
-                        report_id: "forged".into(),
-                        ..Default::default()
-                    },
+                    EntryBody::new(
+                        v[3].body.at.clone(),
+                        Event::Delivered,
+                        "forged".parse().unwrap(),
+                        "cert-b".parse().unwrap(),
+                    ),
                 );
                 v.insert(4, forged);
             }),

@@ -1,92 +1,30 @@
-//! The disclosure ledger's chain (pure): entries whose hash covers the previous entry's, and
-//! checkpoints in which the team key signs the head. Verifying needs only the entries, the
-//! checkpoints and the team's public key, so a third party can check an export.
+//! The ledger's chain (pure): entries whose hash covers the previous entry's, and checkpoints
+//! in which the team key signs the head. Verifying needs only the entries, the checkpoints and
+//! the team's public key, so a third party can check an export. Verification hashes each
+//! entry's body as it was written ([`RawEntry`]), so an entry with fields this version does
+//! not know still verifies.
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::{Entry, EntryBody, RawEntry};
 use crate::envelope::{self, Jws};
-use crate::tlp::policy::Removal;
 
 /// The `prev` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// One value a disclosure carried: as it is in our report, and as the peer got it (the same
-/// when sent in clear, a pseudonym otherwise).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Disclosed {
-    /// The value in our report.
-    pub value: String,
-    /// What the peer received.
-    pub sent_as: String,
-}
-
-/// What one ledger entry records: a decision or a change of delivery state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct EntryBody {
-    /// When (RFC 3339).
-    pub at: String,
-    /// `queued`, `withheld`, `error`, `failing`, `dead-lettered`, `refused`, `retried` or
-    /// `delivered`.
-    pub event: String,
-    /// The report.
-    pub report_id: String,
-    /// SHA-256 of the report version's canonical JSON.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub report_digest: Option<String>,
-    /// The peer.
-    pub peer: String,
-    /// Why (withheld, failing, refused) or who (retried).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// Fields removed before sending.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub removed: Vec<Removal>,
-    /// The marking sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub marking: Option<String>,
-    /// The anonymization profile.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile: Option<String>,
-    /// The key domain of the pseudonyms.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_domain: Option<String>,
-    /// `stix-2.1` or `iodef-2`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub format: Option<String>,
-    /// SHA-256 of the canonical document sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document_sha256: Option<String>,
-    /// The message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message_id: Option<String>,
-    /// SHA-256 of the message payload (what the receipt names).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message_sha256: Option<String>,
-    /// The indicator values the disclosure carried, and how.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub indicators: Vec<Disclosed>,
-    /// The peer's signed receipt (delivered, refused).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub receipt: Option<Jws>,
-}
-
-/// A ledger entry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Entry {
-    /// Position in the chain, from 0.
-    pub seq: u64,
-    /// The previous entry's hash ([`GENESIS`] for the first).
-    pub prev: String,
-    /// What it records.
-    pub body: EntryBody,
-    /// SHA-256 of the canonical JSON of `{seq, prev, body}`.
-    pub hash: String,
-}
-
 /// The hash an entry must carry.
 pub fn entry_hash(seq: u64, prev: &str, body: &EntryBody) -> String {
+    raw_hash(
+        seq,
+        prev,
+        &serde_json::to_value(body).expect("an entry body serializes"),
+    )
+}
+
+/// The hash of an entry whose body is given as written.
+pub fn raw_hash(seq: u64, prev: &str, body: &serde_json::Value) -> String {
     let v = json!({"seq": seq, "prev": prev, "body": body});
     envelope::sha256_hex(&envelope::canonical(&v))
 }
@@ -157,7 +95,7 @@ pub struct Verified {
 /// Verifies a chain, streaming: every entry's hash and link, the sequence without gaps, and
 /// every checkpoint's signature and head. Names the first bad entry.
 pub fn verify(
-    entries: impl Iterator<Item = Entry>,
+    entries: impl Iterator<Item = RawEntry>,
     checkpoints: &[Checkpoint],
     key: &VerifyingKey,
 ) -> Result<Verified, Broken> {
@@ -192,7 +130,7 @@ pub fn verify(
                     .into(),
             });
         }
-        if entry_hash(e.seq, &e.prev, &e.body) != e.hash {
+        if raw_hash(e.seq, &e.prev, &e.body) != e.hash {
             return Err(Broken {
                 seq: e.seq,
                 reason: "the hash does not match the content (altered)".into(),
@@ -228,17 +166,21 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::disclosure::Event;
+
+    fn raw(v: &[Entry]) -> impl Iterator<Item = RawEntry> + '_ {
+        v.iter().map(RawEntry::from)
+    }
 
     fn chain(n: usize) -> Vec<Entry> {
         let mut v: Vec<Entry> = Vec::new();
         for i in 0..n {
-            let body = EntryBody {
-                at: "2026-11-24T00:00:00Z".into(),
-                event: "queued".into(),
-                report_id: format!("r{i}"),
-                peer: "cert-b".into(),
-                ..Default::default()
-            };
+            let body = EntryBody::new(
+                "2026-11-24T00:00:00Z".into(),
+                Event::Queued,
+                format!("r{i}").parse().unwrap(),
+                "cert-b".parse().unwrap(),
+            );
             let e = link(v.last(), body);
             v.push(e);
         }
@@ -254,54 +196,53 @@ mod tests {
             checkpoint(&v[4], "cert-a", "t", &key),
             checkpoint(&v[9], "cert-a", "t", &key),
         ];
-        assert_eq!(
-            verify(v.clone().into_iter(), &cps, &pk).unwrap().entries,
-            10
-        );
+        assert_eq!(verify(raw(&v), &cps, &pk).unwrap().entries, 10);
 
         let mut altered = v.clone();
-        altered[3].body.peer = "cert-x".into();
-        assert_eq!(verify(altered.into_iter(), &cps, &pk).unwrap_err().seq, 3);
+        altered[3].body.peer = "cert-x".parse().unwrap();
+        assert_eq!(verify(raw(&altered), &cps, &pk).unwrap_err().seq, 3);
 
         let mut deleted = v.clone();
         deleted.remove(6);
-        assert_eq!(verify(deleted.into_iter(), &cps, &pk).unwrap_err().seq, 6);
+        assert_eq!(verify(raw(&deleted), &cps, &pk).unwrap_err().seq, 6);
 
         let mut reordered = v.clone();
         reordered.swap(2, 3);
-        assert_eq!(verify(reordered.into_iter(), &cps, &pk).unwrap_err().seq, 2);
+        assert_eq!(verify(raw(&reordered), &cps, &pk).unwrap_err().seq, 2);
 
         let mut inserted = v.clone();
         let extra = link(
             Some(&v[4]),
-            EntryBody {
-                event: "queued".into(),
-                ..Default::default()
-            },
+            EntryBody::new(
+                String::new(),
+                Event::Queued,
+                "r".parse().unwrap(),
+                "cert-b".parse().unwrap(),
+            ),
         );
         inserted.insert(5, extra);
-        assert_eq!(verify(inserted.into_iter(), &cps, &pk).unwrap_err().seq, 6);
+        assert_eq!(verify(raw(&inserted), &cps, &pk).unwrap_err().seq, 6);
 
         // Re-hashing everything after an edit is caught by the signed checkpoint.
         let mut rewritten: Vec<Entry> = Vec::new();
         for (i, e) in v.iter().enumerate() {
             let mut b = e.body.clone();
             if i == 1 {
-                b.peer = "cert-x".into();
+                b.peer = "cert-x".parse().unwrap();
             }
             let n = link(rewritten.last(), b);
             rewritten.push(n);
         }
-        let err = verify(rewritten.into_iter(), &cps, &pk).unwrap_err();
+        let err = verify(raw(&rewritten), &cps, &pk).unwrap_err();
         assert_eq!(err.seq, 4, "{err}");
 
         let truncated: Vec<Entry> = v[..8].to_vec();
-        assert!(verify(truncated.into_iter(), &cps, &pk)
+        assert!(verify(raw(&truncated), &cps, &pk)
             .unwrap_err()
             .reason
             .contains("truncated"));
 
         let other = SigningKey::from_bytes(&[4; 32]).verifying_key();
-        assert!(verify(v.into_iter(), &cps, &other).is_err());
+        assert!(verify(raw(&v), &cps, &other).is_err());
     }
 }

@@ -1,0 +1,75 @@
+//! `/api/v1/peers` and `/api/v1/identity`: the one list of peers, and who we are.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::extract::{json_body, ApiPath, Body};
+use super::{blocking, AppState};
+use crate::envelope;
+use crate::federation::ServiceError;
+use crate::peer::{PeerId, PeerRequest};
+
+/// `POST /api/v1/peers`: add or replace a peer.
+pub async fn add(State(s): State<AppState>, Body(bytes): Body) -> Result<Response, ApiError> {
+    let req: PeerRequest = json_body(&bytes, "a peer: {id, url, keys, max_tlp, audience, ...}")?;
+    let peer = crate::exchange::check_peer(&req, &s.gateway.profiles).map_err(ApiError::Invalid)?;
+    let p = peer.clone();
+    blocking(&s, move |g| Ok(g.store.put_peer(&p)?)).await?;
+    tracing::info!(peer.id = %peer.id, "peer added");
+    Ok((StatusCode::CREATED, Json(json!(peer))).into_response())
+}
+
+/// `GET /api/v1/peers`.
+pub async fn list(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let p = blocking(&s, |g| Ok(g.store.peers()?)).await?;
+    Ok(Json(json!(p)))
+}
+
+/// `GET /api/v1/peers/{id}`.
+pub async fn get(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<PeerId>,
+) -> Result<Json<Value>, ApiError> {
+    let p = blocking(&s, move |g| {
+        g.store.peer(&id)?.ok_or_else(|| ServiceError::NotFound {
+            what: "peer",
+            id: id.to_string(),
+        })
+    })
+    .await?;
+    Ok(Json(json!(p)))
+}
+
+/// `DELETE /api/v1/peers/{id}`: 204, or 404 when there is none.
+pub async fn remove(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<PeerId>,
+) -> Result<StatusCode, ApiError> {
+    blocking(&s, move |g| {
+        if g.store.remove_peer(&id)? {
+            tracing::info!(peer.id = %id, "peer removed");
+            Ok(StatusCode::NO_CONTENT)
+        } else {
+            Err(ServiceError::NotFound {
+                what: "peer",
+                id: id.to_string(),
+            })
+        }
+    })
+    .await
+}
+
+/// `GET /api/v1/identity`: this team's id, name, kid and public JWK.
+pub async fn identity(State(s): State<AppState>) -> Json<Value> {
+    let g = &s.gateway;
+    Json(json!({
+        "team_id": g.team.id.as_str(),
+        "name": g.team.name,
+        "kid": g.key.kid(),
+        "public_jwk": envelope::public_jwk(&g.key.0.verifying_key()),
+    }))
+}

@@ -1,0 +1,170 @@
+//! The activity pages: the overview with its charts, the outbox (with a retry button), the
+//! disclosures with their filters, and the imported alerts.
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{html, Markup, PreEscaped};
+use serde_json::Value;
+
+use super::charts::{daily_chart, refusals_chart, Counts};
+use super::layout::{failed, page, page_plain, read, tlp_badge};
+use crate::api::extract::ApiPath;
+use crate::api::AppState;
+use crate::disclosure::Entry;
+use crate::ledger::QueryText;
+use crate::store::DeliveryState;
+
+/// `GET /ui`: the overview and the charts.
+pub async fn overview(State(s): State<AppState>) -> Result<Markup, Response> {
+    let (counts, outbox, alerts) = read(&s, |g| {
+        let mut counts = Counts::default();
+        for e in g.store.ledger_entries() {
+            counts.add(&e?);
+        }
+        Ok((counts, g.store.outbox_counts()?, g.store.alerts()?.len()))
+    })
+    .await?;
+    Ok(page(
+        "Overview",
+        html! {
+            p { (counts.entries) " ledger entries · " (outbox.pending) " messages waiting · " (outbox.dead_lettered) " dead-lettered · " (alerts) " alerts imported" }
+            h2 { "Disclosures over time, by peer" }
+            (PreEscaped(daily_chart(&counts.by_peer)))
+            h2 { "Disclosures over time, by TLP" }
+            (PreEscaped(daily_chart(&counts.by_tlp)))
+            h2 { "Refusals and withholdings, by reason" }
+            (PreEscaped(refusals_chart(&counts.refusals)))
+        },
+    ))
+}
+
+/// `GET /ui/outbox`.
+pub async fn outbox(State(s): State<AppState>) -> Result<Markup, Response> {
+    let items = read(&s, |g| Ok(g.store.outbox()?)).await?;
+    Ok(page(
+        "Outbox",
+        html! {
+            @if items.is_empty() { p.note { "Nothing waiting: every message was delivered." } }
+            table #outbox {
+                tr { th { "#" } th { "Peer" } th { "Report" } th { "Message" } th { "State" } th { "Attempts" } th { "Last error" } th {} }
+                @for (seq, i) in &items {
+                    @let state = i.state.as_str();
+                    tr {
+                        td { (seq) } td { (i.peer) } td { (i.report_id) } td { code { (i.message_id) } }
+                        td class=(state) { (state) } td { (i.attempts) } td { (i.last_error.clone().unwrap_or_default()) }
+                        td { @if i.state == DeliveryState::DeadLettered {
+                            form.inline method="post" action={ "/ui/outbox/" (seq) "/retry" } { button type="submit" class="retry" { "Retry" } }
+                        } }
+                    }
+                }
+            }
+        },
+    ))
+}
+
+/// `POST /ui/outbox/{seq}/retry`.
+pub async fn retry(State(s): State<AppState>, ApiPath(seq): ApiPath<u64>) -> Response {
+    let g = s.gateway.clone();
+    match tokio::task::spawn_blocking(move || g.retry(seq, "an analyst (web)")).await {
+        Ok(Ok(_)) => Redirect::to("/ui/outbox").into_response(),
+        Ok(Err(e)) => (
+            StatusCode::CONFLICT,
+            page_plain("Cannot retry", &e.to_string()),
+        )
+            .into_response(),
+        Err(e) => failed(e),
+    }
+}
+
+/// `GET /ui/disclosures?peer=&report=&indicator=&state=&since=&until=`.
+pub async fn disclosures(
+    State(s): State<AppState>,
+    Query(f): Query<QueryText>,
+) -> Result<Markup, Response> {
+    let (query, problems) = match f.parse() {
+        Ok(q) => (Some(q), Vec::new()),
+        Err(p) => (None, p),
+    };
+    let entries: Vec<Entry> = match query.clone() {
+        Some(q) => {
+            read(&s, move |g| {
+                Ok(crate::ledger::select(g.store.as_ref(), |e| q.matches(e))?)
+            })
+            .await?
+        }
+        None => Vec::new(),
+    };
+    let wanted = query.and_then(|q| q.indicator);
+    let v = |o: &Option<String>| o.clone().unwrap_or_default();
+    Ok(page(
+        "Disclosures",
+        html! {
+            form method="get" action="/ui/disclosures" #filters {
+                label { "Peer " input name="peer" id="f-peer" value=(v(&f.peer)); } " "
+                label { "Report " input name="report" id="f-report" value=(v(&f.report)); } " "
+                label { "Indicator " input name="indicator" id="f-indicator" value=(v(&f.indicator)); } " "
+                label { "State " input name="state" id="f-state" value=(v(&f.state)); } " "
+                label { "Since " input name="since" id="f-since" value=(v(&f.since)) placeholder="2026-11-01"; } " "
+                label { "Until " input name="until" id="f-until" value=(v(&f.until)) placeholder="2026-11-30"; } " "
+                button type="submit" id="filter" { "Filter" }
+            }
+            @for p in &problems { p.err { (p.pointer.trim_start_matches('/')) ": " (p.reason) } }
+            p.note { (entries.len()) " entries" }
+            table #disclosures {
+                tr { th { "#" } th { "At" } th { "Peer" } th { "Report" } th { "Event" } th { "Marking" } th { "Profile" } th { "Removed" } th { "Indicator sent as" } }
+                @for e in &entries {
+                    tr {
+                        td { (e.seq) } td { (e.body.at) } td.peer { (e.body.peer) } td { (e.body.report_id) }
+                        td class=(e.body.event) { (e.body.event) }
+                        td { @if let Some(m) = &e.body.marking { (tlp_badge(m.as_str())) } }
+                        td { (e.body.profile.clone().unwrap_or_default()) }
+                        td { @for rm in &e.body.removed { code { (rm.pointer) } " " } }
+                        td.sent-as { @if let Some(w) = &wanted {
+                            @for d in e.body.indicators.iter().filter(|d| d.value.eq_ignore_ascii_case(w) || d.sent_as.eq_ignore_ascii_case(w)) {
+                                @if d.value == d.sent_as { "in clear" } @else { "as " code { (d.sent_as) } }
+                            }
+                        } }
+                    }
+                }
+            }
+        },
+    ))
+}
+
+/// `GET /ui/alerts`: imported alerts with provenance and marking.
+pub async fn alerts(State(s): State<AppState>) -> Result<Markup, Response> {
+    let alerts = read(&s, |g| Ok(g.store.alerts()?)).await?;
+    Ok(page(
+        "Alerts",
+        html! {
+            table #alerts {
+                tr { th { "Received" } th { "From" } th { "Marking" } th { "Format" } th { "Message" } th { "Signed by key" } th { "Summary" } }
+                @for a in &alerts {
+                    tr {
+                        td { (a.received_at) } td { (a.sender) } td { (tlp_badge(a.tlp.as_str())) } td { (a.format.wire_name()) }
+                        td { code { (a.message_id) } } td { code { (a.kid) } } td { (summary(&a.document)) }
+                    }
+                }
+            }
+        },
+    ))
+}
+
+/// A one-line summary of an exchange document.
+fn summary(doc: &Value) -> String {
+    if let Some(objects) = doc["objects"].as_array() {
+        let main = objects
+            .iter()
+            .find(|o| matches!(o["type"].as_str(), Some("incident" | "vulnerability")));
+        let name = main
+            .and_then(|o| o["name"].as_str())
+            .unwrap_or("(no incident)");
+        let n = objects.iter().filter(|o| o["type"] == "indicator").count();
+        return format!("{name} — {n} indicators");
+    }
+    let inc = &doc["Incident"][0];
+    let name = inc["Description"][0].as_str().unwrap_or("(no description)");
+    let n = inc["Indicator"].as_array().map_or(0, Vec::len);
+    format!("{name} — {n} indicators")
+}

@@ -1,0 +1,92 @@
+//! What every page shares: the frame with its navigation, TLP badges in FIRST's colours, the
+//! style sheet, and the error pages.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use maud::{html, Markup, DOCTYPE};
+
+use crate::api::AppState;
+use crate::federation::{Gateway, ServiceError};
+
+/// TLP 2.0 colours (FIRST): text in the label's colour on black.
+pub fn tlp_badge(label: &str) -> Markup {
+    let colour = match label {
+        "RED" => "#FF2B2B",
+        "AMBER" | "AMBER+STRICT" => "#FFC000",
+        "GREEN" => "#33FF00",
+        _ => "#FFFFFF",
+    };
+    html! { span.tlp style=(format!("color:{colour};background:#000")) { "TLP:" (label) } }
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#111}\
+nav{background:#111;padding:.6em 1em}nav a{color:#eee;margin-right:1.2em;text-decoration:none}\
+main{padding:1em 1.5em}table{border-collapse:collapse;width:100%;margin:.5em 0}\
+th,td{border-bottom:1px solid #ddd;padding:.35em .5em;text-align:left;font-size:.92em;vertical-align:top}\
+th{background:#f3f3f3}.tlp{font-weight:600;padding:.1em .4em;border-radius:3px;font-family:monospace}\
+.queued,.delivered{color:#067d17}.withheld,.refused,.dead-lettered{color:#b00020}.failing{color:#a15c00}\
+form.inline{display:inline}textarea{width:100%;font-family:monospace}code{font-size:.9em}\
+.note{color:#555}.err{color:#b00020}";
+
+/// A page in the frame.
+pub fn page(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { "irtx — " (title) }
+                link rel="stylesheet" href="/ui/style.css";
+            }
+            body {
+                nav {
+                    a href="/ui" { "Overview" }
+                    a href="/ui/reports" { "Reports" }
+                    a href="/ui/outbox" { "Outbox" }
+                    a href="/ui/disclosures" { "Disclosures" }
+                    a href="/ui/alerts" { "Alerts" }
+                    form.inline method="post" action="/ui/logout" { button type="submit" { "Log out" } }
+                }
+                main { h1 { (title) } (body) }
+            }
+        }
+    }
+}
+
+/// `GET /ui/style.css`.
+pub async fn style() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/css")], STYLE)
+}
+
+/// A bare page with one message (errors, the refused login).
+pub fn page_plain(title: &str, text: &str) -> Markup {
+    html! { (DOCTYPE) html { head { meta charset="utf-8"; title { (title) } } body { main { h1 { (title) } p.err { (text) } a href="/ui/login" { "Back" } } } } }
+}
+
+/// The answer of a page that failed: logged once here; the page says only that it failed.
+pub fn failed(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "page failed");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        page_plain("Error", "Something failed; the log says what."),
+    )
+        .into_response()
+}
+
+/// Runs a store-bound step off the async threads; a failure is the error page.
+pub async fn read<T: Send + 'static>(
+    s: &AppState,
+    f: impl FnOnce(&Gateway) -> Result<T, ServiceError> + Send + 'static,
+) -> Result<T, Response> {
+    let g = s.gateway.clone();
+    match tokio::task::spawn_blocking(move || f(&g)).await {
+        Ok(Ok(t)) => Ok(t),
+        Ok(Err(e)) => Err(failed(e)),
+        Err(e) => Err(failed(e)),
+    }
+}
+
+/// A path segment, percent-encoded.
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

@@ -1,0 +1,38 @@
+//! Server-rendered pages for analysts under `/ui/` (maud; no build step, no script): the
+//! reports with their per-peer decisions and timelines, the outbox with a retry button, the
+//! disclosures with filters, the imported alerts with their provenance, and SVG charts.
+//! Analysts log in with the analyst token ([`session`]). The login and the style sheet are on
+//! their own public router; every other page needs a session.
+
+pub mod activity;
+pub mod charts;
+pub mod layout;
+pub mod reports;
+pub mod session;
+
+use axum::response::Redirect;
+use axum::routing::{get, post};
+use axum::{middleware, Router};
+
+use super::AppState;
+
+/// The pages, nested under `/ui`.
+pub fn router(state: AppState) -> Router<AppState> {
+    let public = Router::new()
+        .route("/login", get(session::login_page).post(session::login))
+        .route("/style.css", get(layout::style));
+    let private = Router::new()
+        .route("/", get(activity::overview))
+        .route("/logout", post(session::logout))
+        .route("/reports", get(reports::list).post(reports::submit))
+        .route("/reports/{id}", get(reports::show))
+        .route("/reports/{id}/share", post(reports::share))
+        .route("/outbox", get(activity::outbox))
+        .route("/outbox/{seq}/retry", post(activity::retry))
+        .route("/disclosures", get(activity::disclosures))
+        .route("/alerts", get(activity::alerts))
+        .route_layer(middleware::from_fn_with_state(state, session::require));
+    public
+        .merge(private)
+        .fallback(|| async { Redirect::to("/ui") })
+}

@@ -1,0 +1,181 @@
+//! The report pages: the list with each peer's latest event and a submit form; one report
+//! with its share form, the decision per peer and its timeline.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::layout::{failed, page, page_plain, read, tlp_badge, urlencode};
+use crate::api::extract::ApiPath;
+use crate::api::AppState;
+use crate::disclosure::{Entry, Event};
+use crate::federation::ServiceError;
+use crate::peer::PeerId;
+use crate::report::ReportId;
+
+/// `GET /ui/reports`.
+pub async fn list(State(s): State<AppState>) -> Result<Markup, Response> {
+    // One pass: the latest event per (report, peer).
+    let (reports, latest) = read(&s, |g| {
+        let mut latest: BTreeMap<ReportId, BTreeMap<PeerId, Event>> = BTreeMap::new();
+        for e in g.store.ledger_entries() {
+            let e = e?;
+            latest
+                .entry(e.body.report_id)
+                .or_default()
+                .insert(e.body.peer, e.body.event);
+        }
+        Ok((g.store.reports()?, latest))
+    })
+    .await?;
+    Ok(page(
+        "Reports",
+        html! {
+            h2 { "Submit a report" }
+            form method="post" action="/ui/reports" {
+                textarea name="report" id="report" rows="8" placeholder="{ \"kind\": \"incident\", ... } (schemas/report.schema.json)" {}
+                button type="submit" id="submit" { "Submit" }
+            }
+            h2 { "Reports" }
+            table #reports {
+                tr { th { "Report" } th { "Kind" } th { "Title" } th { "TLP" } th { "Per peer" } }
+                @for r in &reports {
+                    tr {
+                        td { a href={ "/ui/reports/" (urlencode(r.id.as_str())) } { (r.id) } }
+                        td { (r.report["kind"].as_str().unwrap_or("")) }
+                        td { (r.report["title"].as_str().unwrap_or("")) }
+                        td { (tlp_badge(r.report["tlp"].as_str().unwrap_or(""))) }
+                        td { @for (peer, event) in latest.get(&r.id).into_iter().flatten() { span class=(event) { (peer) ": " (event) } " " } }
+                    }
+                }
+            }
+        },
+    ))
+}
+
+/// The report submission form.
+#[derive(Deserialize)]
+pub struct ReportForm {
+    report: String,
+}
+
+/// `POST /ui/reports`: submit (and route).
+pub async fn submit(State(s): State<AppState>, axum::Form(f): axum::Form<ReportForm>) -> Response {
+    let g = s.gateway.clone();
+    match tokio::task::spawn_blocking(move || g.submit_and_route(f.report.as_bytes())).await {
+        Ok(Ok((id, _))) => {
+            Redirect::to(&format!("/ui/reports/{}", urlencode(id.as_str()))).into_response()
+        }
+        Ok(Err(ServiceError::Invalid(v))) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page("Report refused", html! {
+                p.err { "The report is not valid:" }
+                ul #problems { @for p in &v { li { code { (if p.pointer.is_empty() { "(document)" } else { &p.pointer }) } ": " (p.reason) } } }
+                a href="/ui/reports" { "Back" }
+            }),
+        )
+            .into_response(),
+        Ok(Err(e)) => failed(e),
+        Err(e) => failed(e),
+    }
+}
+
+/// The latest event per peer, for entries of one report.
+fn per_peer(entries: &[Entry]) -> BTreeMap<PeerId, Entry> {
+    entries
+        .iter()
+        .map(|e| (e.body.peer.clone(), e.clone()))
+        .collect()
+}
+
+/// `GET /ui/reports/{id}`: the report, the share form, the decisions and the timeline.
+pub async fn show(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<ReportId>,
+) -> Result<Markup, Response> {
+    let rid = id.clone();
+    let (report, peers, timeline) = read(&s, move |g| {
+        let timeline = crate::ledger::select(g.store.as_ref(), |e| e.body.report_id == rid)?;
+        Ok((g.store.report(&rid)?, g.store.peers()?, timeline))
+    })
+    .await?;
+    let Some(report) = report else {
+        return Err((
+            StatusCode::NOT_FOUND,
+            page_plain("Not found", "No such report."),
+        )
+            .into_response());
+    };
+    let r = &report.report;
+    Ok(page(
+        &format!("Report {id}"),
+        html! {
+            p { (tlp_badge(r["tlp"].as_str().unwrap_or(""))) " " strong { (r["title"].as_str().unwrap_or("")) } " — " (r["kind"].as_str().unwrap_or("")) ", submitted " (report.submitted_at) }
+            h2 { "Share" }
+            form method="post" action={ "/ui/reports/" (urlencode(id.as_str())) "/share" } #share {
+                @for p in &peers {
+                    label { input type="checkbox" name="peer" value=(p.id); " " (p.id) " (max TLP:" (p.max_tlp) ", " (p.audience) ", " (p.profile) ", " (p.format) ")" } br;
+                }
+                button type="submit" id="share-button" { "Share with the selected peers" }
+            }
+            h2 { "Decision per peer" }
+            table #decisions {
+                tr { th { "Peer" } th { "State" } th { "Marking" } th { "Removed" } th { "Detail" } }
+                @for (peer, e) in per_peer(&timeline) {
+                    tr {
+                        td { (peer) }
+                        td class=(e.body.event) { (e.body.event) }
+                        td { @if let Some(m) = &e.body.marking { (tlp_badge(m.as_str())) } }
+                        td { @for rm in &e.body.removed { code { (rm.pointer) } " " } }
+                        td { (e.body.reason.clone().unwrap_or_default()) }
+                    }
+                }
+            }
+            h2 { "Timeline" }
+            table #timeline {
+                tr { th { "#" } th { "At" } th { "Peer" } th { "Event" } th { "Message" } th { "Detail" } }
+                @for e in &timeline {
+                    tr { td { (e.seq) } td { (e.body.at) } td { (e.body.peer) } td class=(e.body.event) { (e.body.event) }
+                         td { code { @if let Some(m) = e.body.message_id { (m) } } } td { (e.body.reason.clone().unwrap_or_default()) } }
+                }
+            }
+        },
+    ))
+}
+
+/// `POST /ui/reports/{id}/share` (form: `peer=a&peer=b`).
+pub async fn share(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<ReportId>,
+    body: Bytes,
+) -> Response {
+    let peers: Vec<String> = url::form_urlencoded::parse(&body)
+        .filter(|(k, _)| k == "peer")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    let g = s.gateway.clone();
+    let rid = id.clone();
+    match tokio::task::spawn_blocking(move || g.share(&rid, &peers)).await {
+        Ok(Ok(_)) => {
+            Redirect::to(&format!("/ui/reports/{}", urlencode(id.as_str()))).into_response()
+        }
+        Ok(Err(ServiceError::Invalid(v))) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page_plain(
+                "Not shared",
+                &v.iter()
+                    .map(|p| p.reason.clone())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        )
+            .into_response(),
+        Ok(Err(e)) => failed(e),
+        Err(e) => failed(e),
+    }
+}

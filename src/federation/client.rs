@@ -1,0 +1,181 @@
+//! One delivery attempt over HTTP: POST the signed message to the peer's inbox, read the
+//! answer (never more than [`MAX_RECEIPT_BYTES`], read as a capped stream), and classify it:
+//! delivered with a verified receipt, worth retrying, or refused for good. No store, no
+//! clock: the worker records what this returns.
+
+use crate::disclosure::Cause;
+use crate::envelope::{Jws, Receipt, ReceiptStatus};
+use crate::exchange::inbound::trusted_keys;
+use crate::exchange::outbound::{check_receipt, Expected};
+use crate::peer::Peer;
+use crate::store::OutboxItem;
+use crate::team::TeamId;
+
+/// The largest answer read from a peer: a receipt is a few hundred bytes; a rejection with
+/// many reasons a few hundred KiB at most.
+pub const MAX_RECEIPT_BYTES: usize = 1 << 20;
+
+/// What one attempt came to.
+#[derive(Debug)]
+pub enum Attempt {
+    /// A valid receipt: accepted or duplicate.
+    Delivered {
+        /// The receipt as received.
+        jws: Jws,
+        /// Its content.
+        receipt: Receipt,
+    },
+    /// Try again later.
+    Retry {
+        /// The kind of failure.
+        cause: Cause,
+        /// What happened, for the analyst.
+        why: String,
+    },
+    /// The peer refused it for good (a 4xx other than 408 and 429).
+    Refused {
+        /// Signed rejection or not.
+        cause: Cause,
+        /// The peer's reasons, decoded.
+        why: String,
+        /// The peer's signed rejection, when it sent a valid one.
+        receipt: Option<Jws>,
+    },
+}
+
+/// Delivers `item` to `peer` once.
+#[tracing::instrument(skip_all, fields(peer.id = %peer.id, message.id = %item.message_id, attempt = item.attempts + 1))]
+pub async fn attempt(
+    client: &reqwest::Client,
+    peer: &Peer,
+    item: &OutboxItem,
+    us: &TeamId,
+) -> Attempt {
+    let url = format!("{}/exchange/v1/messages", peer.url.trim_end_matches('/'));
+    let body = serde_json::to_vec(&item.jws).expect("a JWS serializes");
+    let resp = match client
+        .post(&url)
+        .header("content-type", "application/jose+json")
+        .body(body)
+        .send()
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return network_failure(&e, peer),
+    };
+    let status = resp.status().as_u16();
+    let bytes = match read_capped(resp, MAX_RECEIPT_BYTES).await {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            return Attempt::Retry {
+                cause: Cause::AnswerTooLarge,
+                why: format!("{status}: the answer is over {MAX_RECEIPT_BYTES} bytes; not read"),
+            }
+        }
+        Err(e) => return network_failure(&e, peer),
+    };
+    let expected = Expected {
+        message_id: &item.message_id,
+        sha256: &item.sha256,
+        us,
+        peer: &peer.id,
+    };
+    let receipt = serde_json::from_slice::<Jws>(&bytes)
+        .map_err(|e| format!("the answer is not a receipt: {e}"))
+        .and_then(|jws| {
+            check_receipt(&jws, expected, &trusted_keys(peer))
+                .map(|r| (jws, r))
+                .map_err(|e| e.to_string())
+        });
+    let final_refusal = (400..=499).contains(&status) && status != 408 && status != 429;
+    match receipt {
+        Ok((jws, receipt)) if status == 200 && receipt.status != ReceiptStatus::Rejected => {
+            Attempt::Delivered { jws, receipt }
+        }
+        Ok((jws, receipt)) if final_refusal => Attempt::Refused {
+            cause: Cause::Rejected,
+            why: format!("{status}: {}", receipt.reasons.join("; ")),
+            receipt: Some(jws),
+        },
+        Err(_) if final_refusal => Attempt::Refused {
+            cause: Cause::RefusedUnsigned,
+            why: format!("{status}: {}", error_text(&bytes)),
+            receipt: None,
+        },
+        Err(why) => Attempt::Retry {
+            cause: match status {
+                429 => Cause::RateLimited,
+                500..=599 => Cause::PeerError,
+                _ => Cause::BadAnswer,
+            },
+            why: format!("{status}: {why}"),
+        },
+        Ok((_, r)) => Attempt::Retry {
+            cause: if status == 429 {
+                Cause::RateLimited
+            } else {
+                Cause::BadAnswer
+            },
+            why: format!("{status}: receipt {:?}: {}", r.status, r.reasons.join("; ")),
+        },
+    }
+}
+
+/// Reads a body of at most `cap` bytes; `None` when it is longer (the rest is not read).
+async fn read_capped(
+    mut resp: reqwest::Response,
+    cap: usize,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    if resp.content_length().is_some_and(|n| n > cap as u64) {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if out.len() + chunk.len() > cap {
+            return Ok(None);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(Some(out))
+}
+
+/// The text of a refusal that is not a receipt: the reasons of a JSON error
+/// (`{"error", "details": [{"reason"}]}`), else the start of the body.
+fn error_text(bytes: &[u8]) -> String {
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) {
+        if let Some(error) = v["error"].as_str() {
+            let reasons: Vec<&str> = v["details"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d["reason"].as_str())
+                .collect();
+            return if reasons.is_empty() {
+                error.to_string()
+            } else {
+                format!("{error}: {}", reasons.join("; "))
+            };
+        }
+    }
+    String::from_utf8_lossy(bytes).chars().take(300).collect()
+}
+
+/// A failure before an answer was read: a timeout or a connection that did not happen.
+fn network_failure(e: &reqwest::Error, peer: &Peer) -> Attempt {
+    let (cause, kind) = if e.is_timeout() {
+        (Cause::Timeout, "timed out")
+    } else if e.is_connect() {
+        (Cause::Unreachable, "connection refused or unreachable")
+    } else {
+        (Cause::Unreachable, "request failed")
+    };
+    // Without the URL: a query string could carry a secret.
+    let detail = match std::error::Error::source(e) {
+        Some(s) => format!("{kind}: {s}"),
+        None => kind.to_string(),
+    };
+    Attempt::Retry {
+        cause,
+        why: format!("cannot reach `{}`: {detail}", peer.id),
+    }
+}

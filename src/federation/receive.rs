@@ -1,0 +1,153 @@
+//! Receiving a peer's message: read it, look the sender up, run every check, deduplicate,
+//! import, and answer with a signed receipt. A store failure anywhere is an error of this
+//! call (the API answers 503 and the sender retries), never a policy refusal. Blocking (the
+//! store flushes): call it off the async threads.
+
+use serde_json::json;
+
+use super::{Gateway, Metrics, ServiceError};
+use crate::envelope::{Jws, ReceiptStatus};
+use crate::exchange::inbound::{self, Limits, RefusalKind};
+use crate::exchange::outbound;
+use crate::store::{Alert, Imported};
+use crate::timestamp::rfc3339;
+
+/// What became of an inbound message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboundOutcome {
+    /// Verified and imported.
+    Accepted,
+    /// Imported before with the same content.
+    Duplicate,
+    /// Its id was imported before with other content.
+    Conflict,
+    /// Refused by a check.
+    Refused(RefusalKind),
+}
+
+/// The answer to an inbound message: the outcome, the signed receipt (where the sender could
+/// be identified), and the reasons of a refusal.
+#[derive(Debug, Clone)]
+pub struct InboundAnswer {
+    /// What became of it.
+    pub outcome: InboundOutcome,
+    /// The signed receipt, addressed to the sender.
+    pub receipt: Option<Jws>,
+    /// Why it was refused.
+    pub reasons: Vec<String>,
+}
+
+impl Gateway {
+    /// Receives a peer's message: every check, deduplication, import, a signed receipt.
+    #[tracing::instrument(skip_all)]
+    pub fn receive(&self, body: &[u8]) -> Result<InboundAnswer, ServiceError> {
+        let now = self.clock.now();
+        let limits = Limits {
+            replay_window: time::Duration::seconds(self.exchange.replay_window_s),
+            future_skew: time::Duration::seconds(self.exchange.future_skew_s),
+        };
+        let parsed = match inbound::parse(body) {
+            Ok(p) => p,
+            Err(refusal) => return self.refused(refusal, body, now),
+        };
+        // A store error here fails the call: the sender hears 503, not "unknown sender".
+        let sender = self.store.peer(&parsed.message.from)?;
+        let keys = sender.as_ref().map(inbound::trusted_keys);
+        let admit = |peer: &crate::peer::PeerId| {
+            self.inbound_limit
+                .as_ref()
+                .is_none_or(|l| l.check_key(peer).is_ok())
+        };
+        let me = self.team.id.as_str();
+        let verified = match inbound::verify(parsed, me, keys.as_deref(), admit, now, limits) {
+            Ok(v) => v,
+            Err(refusal) => return self.refused(refusal, body, now),
+        };
+        let alert = Alert {
+            id: uuid::Uuid::new_v4().to_string(),
+            sender: verified.message.from.clone(),
+            kid: verified.kid.clone(),
+            received_at: rfc3339(now),
+            message_id: verified.message.id,
+            sha256: verified.sha256.clone(),
+            tlp: verified.message.tlp,
+            format: verified.format,
+            document: verified.message.document.clone(),
+            jws: verified.jws.clone(),
+        };
+        let (outcome, status, reasons) = match self.store.import(&alert)? {
+            Imported::New => (InboundOutcome::Accepted, ReceiptStatus::Accepted, vec![]),
+            Imported::Duplicate => (InboundOutcome::Duplicate, ReceiptStatus::Duplicate, vec![]),
+            Imported::Conflict => (
+                InboundOutcome::Conflict,
+                ReceiptStatus::Rejected,
+                vec![format!(
+                    "message id `{}` was received before with other content",
+                    verified.message.id
+                )],
+            ),
+        };
+        let label = match outcome {
+            InboundOutcome::Accepted => "accepted",
+            InboundOutcome::Duplicate => "duplicate",
+            _ => "rejected",
+        };
+        Metrics::count(&self.metrics.inbound, label);
+        tracing::info!(peer.id = %verified.message.from, message.id = %verified.message.id, tlp = %verified.message.tlp, outcome = label, "inbound message");
+        let (_, jws) = outbound::receipt(
+            (&verified.message.id, &verified.sha256),
+            &self.team.id,
+            &verified.message.from,
+            status,
+            reasons.clone(),
+            now,
+            &self.key.0,
+        );
+        Ok(InboundAnswer {
+            outcome,
+            receipt: Some(jws),
+            reasons,
+        })
+    }
+
+    /// The answer to a refused message: quarantined where its markings were not exact, a
+    /// signed receipt where the sender is known.
+    fn refused(
+        &self,
+        refusal: inbound::Refusal,
+        body: &[u8],
+        now: time::OffsetDateTime,
+    ) -> Result<InboundAnswer, ServiceError> {
+        Metrics::count(&self.metrics.inbound, "rejected");
+        if refusal.quarantine {
+            self.store.quarantine(&json!({
+                "received_at": rfc3339(now),
+                "sender": refusal.sender,
+                "message_id": refusal.message_id,
+                "reasons": refusal.reasons,
+                "body": String::from_utf8_lossy(body),
+            }))?;
+        }
+        tracing::warn!(kind = ?refusal.kind, peer.id = ?refusal.sender.as_ref().map(|s| s.as_str()), reasons = refusal.reasons.len(), "inbound message refused");
+        let receipt = match (&refusal.sender, &refusal.message_id, &refusal.sha256) {
+            (Some(sender), Some(id), Some(sha)) => Some(
+                outbound::receipt(
+                    (id, sha),
+                    &self.team.id,
+                    sender,
+                    ReceiptStatus::Rejected,
+                    refusal.reasons.clone(),
+                    now,
+                    &self.key.0,
+                )
+                .1,
+            ),
+            _ => None,
+        };
+        Ok(InboundAnswer {
+            outcome: InboundOutcome::Refused(refusal.kind),
+            receipt,
+            reasons: refusal.reasons,
+        })
+    }
+}

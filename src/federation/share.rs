@@ -1,0 +1,338 @@
+//! Submitting and sharing: a report is validated and stored; sharing it decides, renders,
+//! seals and queues it per peer, each decision written to the ledger (a queued message in
+//! the same atomic write as its entry). Blocking (the store flushes): call it off the async
+//! threads.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Gateway, Metrics, ServiceError};
+use crate::disclosure::{Cause, Disclosed, EntryBody, Event};
+use crate::envelope::{self, MessageId};
+use crate::exchange::outbound::{self, Envelope};
+use crate::exchange::{self, Outcome};
+use crate::peer::{Peer, PeerId};
+use crate::report::redact::Removal;
+use crate::report::{self, Report, ReportId};
+use crate::schema::Violation;
+use crate::store::{DeliveryState, OutboxItem, StoredReport};
+use crate::timestamp::rfc3339;
+use crate::tlp::policy::Origin;
+use crate::tlp::Tlp;
+
+/// The outcome of sharing one report with one peer.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShareOutcome {
+    /// The peer.
+    pub peer: PeerId,
+    /// `queued`, `withheld` or `error`.
+    pub decision: Event,
+    /// The kind of reason, when nothing was queued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
+    /// Why it was withheld, or what went wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The queued message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<MessageId>,
+    /// Fields removed before sending.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<Removal>,
+    /// The marking sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marking: Option<Tlp>,
+}
+
+/// SHA-256 of a report version's canonical JSON.
+pub fn report_digest(r: &Report) -> String {
+    envelope::sha256_hex(&envelope::canonical(
+        &serde_json::to_value(r).expect("a report serializes"),
+    ))
+}
+
+impl Gateway {
+    /// Validates and stores a report, then shares it as the routing rules say. Returns the
+    /// id and the automatic decisions.
+    pub fn submit_and_route(
+        &self,
+        raw: &[u8],
+    ) -> Result<(ReportId, Vec<ShareOutcome>), ServiceError> {
+        let (id, r) = self.store_report(raw)?;
+        let mut peers: Vec<String> = Vec::new();
+        for rule in self.routing.iter().filter(|rule| rule.matches(&r)) {
+            for p in &rule.peers {
+                if !peers.contains(p) {
+                    peers.push(p.clone());
+                }
+            }
+        }
+        let decisions = if peers.is_empty() {
+            Vec::new()
+        } else {
+            let peers = self.known_peers(&peers, "/routing")?;
+            self.share_report(&r, &id, &peers)?
+        };
+        Ok((id, decisions))
+    }
+
+    /// Validates and stores a report. A report without an id gets one derived from its
+    /// content, so `irtx validate` shows the id it will have, and submitting the same report
+    /// twice stores it once.
+    #[tracing::instrument(skip_all)]
+    fn store_report(&self, raw: &[u8]) -> Result<(ReportId, Report), ServiceError> {
+        let value: Value = serde_json::from_slice(raw).map_err(|e| {
+            ServiceError::Invalid(vec![Violation::new("", format!("not valid JSON: {e}"))])
+        })?;
+        let r = report::validate::parse_value(&value).map_err(ServiceError::Invalid)?;
+        let id = r.effective_id();
+        let stored = StoredReport {
+            id: id.clone(),
+            report: serde_json::to_value(&r).expect("a report serializes"),
+            submitted_at: rfc3339(self.clock.now()),
+        };
+        self.store.put_report(&stored)?;
+        self.metrics.reports.inc();
+        tracing::info!(report.id = %id, "report stored");
+        Ok((id, r))
+    }
+
+    /// The peers named, each looked up; every unknown or malformed name is a problem with
+    /// its pointer under `at` (nothing is shared when one is wrong).
+    fn known_peers(&self, names: &[String], at: &str) -> Result<Vec<Peer>, ServiceError> {
+        let mut problems = Vec::new();
+        let mut out = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let pointer = format!("{at}/{i}");
+            match name.parse::<PeerId>() {
+                Err(e) => problems.push(Violation::new(pointer, e.to_string())),
+                Ok(id) => match self.store.peer(&id)? {
+                    Some(p) => out.push(p),
+                    None => problems.push(Violation::new(
+                        pointer,
+                        format!("no peer `{id}`; add it with `irtx peer add` or [peers.{id}] in the config"),
+                    )),
+                },
+            }
+        }
+        if problems.is_empty() {
+            Ok(out)
+        } else {
+            Err(ServiceError::Invalid(problems))
+        }
+    }
+
+    /// Decides, renders, seals and queues a report for each peer named; records every
+    /// decision. An unknown peer is refused before anything is decided.
+    #[tracing::instrument(skip_all, fields(report.id = %report_id))]
+    pub fn share(
+        &self,
+        report_id: &ReportId,
+        peers: &[String],
+    ) -> Result<Vec<ShareOutcome>, ServiceError> {
+        let stored = self
+            .store
+            .report(report_id)?
+            .ok_or_else(|| ServiceError::NotFound {
+                what: "report",
+                id: report_id.to_string(),
+            })?;
+        let report: Report = report::validate::parse_value(&stored.report).map_err(|v| {
+            ServiceError::Corrupt(format!(
+                "stored report `{report_id}` no longer validates: {}",
+                v[0]
+            ))
+        })?;
+        let peers = self.known_peers(peers, "/peers")?;
+        self.share_report(&report, report_id, &peers)
+    }
+
+    fn share_report(
+        &self,
+        report: &Report,
+        report_id: &ReportId,
+        peers: &[Peer],
+    ) -> Result<Vec<ShareOutcome>, ServiceError> {
+        let digest = report_digest(report);
+        let mut out = Vec::new();
+        for peer in peers {
+            out.push(self.share_one(report, report_id, &digest, peer)?);
+        }
+        self.wake.notify_one();
+        Ok(out)
+    }
+
+    fn share_one(
+        &self,
+        report: &Report,
+        report_id: &ReportId,
+        digest: &str,
+        peer: &Peer,
+    ) -> Result<ShareOutcome, ServiceError> {
+        let now = self.clock.now();
+        let mut entry = EntryBody::new(
+            rfc3339(now),
+            Event::Queued,
+            report_id.clone(),
+            peer.id.clone(),
+        );
+        entry.report_digest = Some(digest.to_string());
+        entry.profile = Some(peer.profile.clone());
+        entry.format = Some(peer.format);
+        let rendered = exchange::render_for_peer(
+            report,
+            &Origin::Own,
+            peer,
+            &self.profiles,
+            &self.keys,
+            &self.team,
+        );
+        let ready = match rendered {
+            Ok(r) => match r.outcome {
+                Outcome::Ready(ready) => {
+                    entry.key_domain = Some(r.key_domain);
+                    ready
+                }
+                Outcome::Withheld(w) => {
+                    let cause = exchange::withheld_cause(&w);
+                    return self.not_sent(
+                        EntryBody {
+                            event: Event::Withheld,
+                            ..entry
+                        }
+                        .because(cause, w.to_string()),
+                    );
+                }
+            },
+            Err(e) => {
+                return self.not_sent(
+                    EntryBody {
+                        event: Event::Error,
+                        ..entry
+                    }
+                    .because(e.cause(), e.to_string()),
+                )
+            }
+        };
+        let sealed = outbound::seal(
+            ready.document.clone(),
+            peer.format,
+            ready.marking,
+            Envelope {
+                from: &self.team.id,
+                to: &peer.id,
+                id: MessageId::random(),
+                now,
+            },
+            &self.key.0,
+        );
+        let removed: Vec<Removal> = ready
+            .plan
+            .removed
+            .iter()
+            .chain(&ready.anonymized.removed)
+            .cloned()
+            .collect();
+        let item = OutboxItem {
+            message_id: sealed.message.id,
+            report_id: report_id.clone(),
+            peer: peer.id.clone(),
+            jws: sealed.jws.clone(),
+            sha256: sealed.sha256.clone(),
+            queued_at: rfc3339(now),
+            attempts: 0,
+            next_attempt_ms: 0,
+            state: DeliveryState::Queued,
+            last_error: None,
+            last_cause: None,
+        };
+        let replaced: HashMap<&str, &str> = ready
+            .anonymized
+            .replacements
+            .iter()
+            .map(|r| (r.original.as_str(), r.pseudonym.as_str()))
+            .collect();
+        entry.indicators = ready
+            .plan
+            .report
+            .indicators
+            .iter()
+            .map(|i| Disclosed {
+                value: i.value.clone(),
+                sent_as: replaced
+                    .get(i.value.as_str())
+                    .map_or(i.value.clone(), |p| p.to_string()),
+            })
+            .collect();
+        entry.removed = removed.clone();
+        entry.marking = Some(ready.marking);
+        entry.document_sha256 = Some(envelope::sha256_hex(&envelope::canonical(&ready.document)));
+        entry.message_id = Some(sealed.message.id);
+        entry.message_sha256 = Some(sealed.sha256.clone());
+        // The message and its ledger entry are written together, or not at all.
+        self.record_with(entry, |store, e| store.enqueue_recorded(&item, e))?;
+        tracing::info!(peer.id = %peer.id, message.id = %sealed.message.id, tlp = %ready.marking, "message queued for peer");
+        Ok(ShareOutcome {
+            peer: peer.id.clone(),
+            decision: Event::Queued,
+            cause: None,
+            reason: None,
+            message_id: Some(sealed.message.id),
+            removed,
+            marking: Some(ready.marking),
+        })
+    }
+
+    /// Records a decision that sends nothing.
+    fn not_sent(&self, entry: EntryBody) -> Result<ShareOutcome, ServiceError> {
+        tracing::info!(peer.id = %entry.peer, decision = %entry.event, cause = ?entry.cause, "nothing sent to peer");
+        let out = ShareOutcome {
+            peer: entry.peer.clone(),
+            decision: entry.event,
+            cause: entry.cause,
+            reason: entry.reason.clone(),
+            message_id: None,
+            removed: vec![],
+            marking: None,
+        };
+        self.record(entry)?;
+        Ok(out)
+    }
+
+    /// Marks a dead-lettered message for another round of attempts; `by` says who asked.
+    pub fn retry(&self, seq: u64, by: &str) -> Result<OutboxItem, ServiceError> {
+        let mut item = self
+            .store
+            .outbox_item(seq)?
+            .ok_or_else(|| ServiceError::NotFound {
+                what: "outbox entry",
+                id: seq.to_string(),
+            })?;
+        if item.state != DeliveryState::DeadLettered {
+            return Err(ServiceError::Conflict(format!(
+                "outbox entry {seq} is {}, not dead-lettered",
+                item.state.as_str()
+            )));
+        }
+        item.state = DeliveryState::Failing;
+        item.attempts = 0;
+        item.next_attempt_ms = 0;
+        let mut entry = EntryBody::new(
+            rfc3339(self.clock.now()),
+            Event::Retried,
+            item.report_id.clone(),
+            item.peer.clone(),
+        );
+        entry.reason = Some(format!("retried by {by}"));
+        entry.message_id = Some(item.message_id);
+        entry.message_sha256 = Some(item.sha256.clone());
+        self.record_with(entry, |store, e| {
+            store.update_outbox_recorded(seq, &item, e)
+        })?;
+        Metrics::count(&self.metrics.deliveries, "retried");
+        self.wake.notify_one();
+        Ok(item)
+    }
+}
