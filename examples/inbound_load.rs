@@ -63,7 +63,7 @@ async fn main() {
                 irtx::exchange::outbound::Envelope {
                     from: &from,
                     to: &to,
-                    id: irtx::envelope::MessageId::random(),
+                    id: irtx::envelope::MessageId(uuid::Uuid::new_v4()),
                     now: time::OffsetDateTime::now_utc(),
                 },
                 &key,

@@ -35,13 +35,19 @@ pub struct Options {
     pub clock: Arc<dyn Clock>,
     /// Run the delivery worker (tests that step it with `run_once` turn it off).
     pub run_worker: bool,
+    /// Wraps the store the gateway uses (fault-injection tests).
+    pub wrap_store: Option<StoreWrapper>,
 }
+
+/// A function that wraps a store in another (fault injection).
+pub type StoreWrapper = Box<dyn Fn(Arc<dyn Store>) -> Arc<dyn Store> + Send + Sync>;
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             clock: Arc::new(SystemClock),
             run_worker: true,
+            wrap_store: None,
         }
     }
 }
@@ -53,23 +59,13 @@ pub fn seed_peers(
     config: &Config,
     profiles: &crate::anonymize::Profiles,
 ) -> anyhow::Result<usize> {
-    let requests = config.peer_requests()?;
-    for req in &requests {
-        let peer = crate::exchange::check_peer(req, profiles).map_err(|v| {
-            anyhow::anyhow!(
-                "[peers.{}] in the config: {}",
-                req.id,
-                v.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            )
-        })?;
+    let seeds = config.peer_seeds(profiles)?;
+    for peer in &seeds {
         store
-            .put_peer(&peer)
-            .with_context(|| format!("writing peer `{}` from the config", req.id))?;
+            .put_peer(peer)
+            .with_context(|| format!("writing peer `{}` from the config", peer.id))?;
     }
-    Ok(requests.len())
+    Ok(seeds.len())
 }
 
 impl App {
@@ -84,11 +80,13 @@ impl App {
         let data = config.path(&config.data_dir);
         std::fs::create_dir_all(&data)
             .with_context(|| format!("cannot create the data directory `{}`", data.display()))?;
-        let store: Arc<dyn Store> = Arc::new(
-            SledStore::open(&data.join("store"))
-                .with_context(|| format!("opening the store in `{}`", data.display()))?,
-        );
+        let sled = SledStore::open(&data.join("store"))
+            .with_context(|| format!("opening the store in `{}`", data.display()))?;
         tracing::info!(data_dir = %data.display(), "store opened");
+        let store: Arc<dyn Store> = match &options.wrap_store {
+            Some(wrap) => wrap(Arc::new(sled)),
+            None => Arc::new(sled),
+        };
         let key =
             TeamKey::load(&config.path(&config.team.key_file)).context("loading the team key")?;
         tracing::info!(kid = %key.kid(), team.id = %config.team.id, "team key loaded");

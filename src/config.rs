@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::anonymize::{Profile, Profiles, Treatment};
-use crate::peer::{KeyRequest, PeerId, PeerRequest};
+use crate::peer::{PeerId, PeerRequest};
 use crate::report::{Role, Timestamp};
 use crate::team::{Team, TeamId};
 use crate::tlp::Tlp;
@@ -51,9 +51,14 @@ pub struct Config {
     /// `pseudonymize` and `strict`).
     #[serde(default)]
     pub profiles: BTreeMap<String, ProfileConfig>,
-    /// Peers defined in the config file, by id.
+    /// `[peers.ID]`: peers declared in the config. At start, `irtx serve` writes each into
+    /// the gateway's one list of peers (the store), replacing a peer of the same id; from
+    /// then on it is shown and used like a peer added with `irtx peer add`. A table takes
+    /// the fields of `irtx peer add` (`url`, `max_tlp`, `audience`, and optionally
+    /// `profile`, `format`, `key_domain`, `transport`) and the peer's public key as
+    /// `key_file = "FILE"` (a JWK, relative to this config) or inline `jwk = { ... }`.
     #[serde(default)]
-    pub peers: BTreeMap<PeerId, PeerConfig>,
+    pub peers: BTreeMap<PeerId, toml::Table>,
     /// Routing rules: reports that match are shared automatically when submitted.
     #[serde(default)]
     pub routing: Vec<RoutingRule>,
@@ -310,39 +315,6 @@ pub struct ProfileConfig {
     pub ipv6_prefix: Option<u8>,
 }
 
-/// `[peers.ID]`: a peer, declared in the config. At start, `irtx serve` writes each one into
-/// the gateway's one list of peers (the store), replacing a peer of the same id; from then on
-/// it is shown and used like a peer added with `irtx peer add`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PeerConfig {
-    /// The peer's base URL: messages go to `{url}/exchange/v1/messages`. Required.
-    pub url: String,
-    /// A file holding the peer's public JWK (relative to this config). Give this or `jwk`.
-    #[serde(default)]
-    pub key_file: Option<PathBuf>,
-    /// The peer's public JWK, inline (`{ kty = "OKP", crv = "Ed25519", x = "..." }`).
-    #[serde(default)]
-    pub jwk: Option<toml::Table>,
-    /// The highest TLP label of our own content it may receive. Required.
-    pub max_tlp: String,
-    /// Its relation to us (own-organization, client, service-provider, community, public).
-    /// Required.
-    pub audience: String,
-    /// Its anonymization profile. Default `pseudonymize`.
-    #[serde(default)]
-    pub profile: Option<String>,
-    /// The format it accepts (`stix` or `iodef`). Default `stix`.
-    #[serde(default)]
-    pub format: Option<String>,
-    /// Which key its pseudonyms are made with (`federation` or `peer`). Default `federation`.
-    #[serde(default)]
-    pub key_domain: Option<String>,
-    /// How it is reached. Default `irtx`.
-    #[serde(default)]
-    pub transport: Option<String>,
-}
-
 fn default_team_key() -> PathBuf {
     PathBuf::from("team.key")
 }
@@ -512,53 +484,59 @@ impl Config {
 
     /// The `[peers.*]` tables as peer requests, each key read from its file.
     pub fn peer_requests(&self) -> Result<Vec<PeerRequest>, ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid {
+        let invalid = |id: &PeerId, message: String| ConfigError::Invalid {
             path: self.base_dir.join(DEFAULT_PATH),
-            message,
+            message: format!("[peers.{id}]: {message}"),
         };
         let mut out = Vec::new();
-        for (id, pc) in &self.peers {
-            let jwk = match (&pc.key_file, &pc.jwk) {
-                (Some(f), None) => {
-                    let path = self.path(f);
+        for (id, table) in &self.peers {
+            let mut table = table.clone();
+            let jwk: serde_json::Value = match (table.remove("key_file"), table.remove("jwk")) {
+                (Some(toml::Value::String(f)), None) => {
+                    let path = self.path(Path::new(&f));
                     let text = std::fs::read_to_string(&path).map_err(|e| {
-                        invalid(format!(
-                            "peer `{id}`: cannot read key_file `{}`: {e}",
-                            path.display()
-                        ))
+                        invalid(id, format!("cannot read key_file `{}`: {e}", path.display()))
                     })?;
                     serde_json::from_str(&text).map_err(|e| {
-                        invalid(format!(
-                            "peer `{id}`: key_file `{}` is not a JWK: {e}",
-                            path.display()
-                        ))
+                        invalid(id, format!("key_file `{}` is not a JWK: {e}", path.display()))
                     })?
                 }
-                (None, Some(t)) => serde_json::to_value(t)
-                    .map_err(|e| invalid(format!("peer `{id}`: jwk: {e}")))?,
+                (None, Some(toml::Value::Table(t))) => {
+                    serde_json::to_value(t).map_err(|e| invalid(id, format!("jwk: {e}")))?
+                }
                 _ => {
-                    return Err(invalid(format!(
-                        "peer `{id}`: give its public key as key_file = \"FILE\" or as jwk = {{ ... }} (one of the two)"
-                    )))
+                    return Err(invalid(
+                        id,
+                        "give the peer's public key as key_file = \"FILE\" or as jwk = { ... } (one of the two)".into(),
+                    ))
                 }
             };
-            out.push(PeerRequest {
-                id: id.to_string(),
-                url: pc.url.clone(),
-                keys: vec![KeyRequest {
-                    jwk,
-                    valid_from: None,
-                    valid_until: None,
-                }],
-                max_tlp: pc.max_tlp.clone(),
-                audience: pc.audience.clone(),
-                profile: pc.profile.clone(),
-                format: pc.format.clone(),
-                key_domain: pc.key_domain.clone(),
-                transport: pc.transport.clone(),
-            });
+            let mut v = serde_json::to_value(&table).map_err(|e| invalid(id, e.to_string()))?;
+            v["id"] = id.as_str().into();
+            v["keys"] = serde_json::json!([{ "jwk": jwk }]);
+            out.push(serde_json::from_value(v).map_err(|e| invalid(id, e.to_string()))?);
         }
         Ok(out)
+    }
+
+    /// The `[peers.*]` tables as checked peers, ready for the list of peers.
+    pub fn peer_seeds(&self, profiles: &Profiles) -> Result<Vec<crate::peer::Peer>, ConfigError> {
+        self.peer_requests()?
+            .iter()
+            .map(|r| {
+                crate::exchange::check_peer(r, profiles).map_err(|v| ConfigError::Invalid {
+                    path: self.base_dir.join(DEFAULT_PATH),
+                    message: format!(
+                        "[peers.{}]: {}",
+                        r.id,
+                        v.iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                })
+            })
+            .collect()
     }
 
     /// Every problem with the config that parsing cannot see: unknown profile names, bad
@@ -607,7 +585,10 @@ impl Config {
             }
         }
         for (id, p) in &self.peers {
-            let name = p.profile.as_deref().unwrap_or(crate::peer::DEFAULT_PROFILE);
+            let name = p
+                .get("profile")
+                .and_then(toml::Value::as_str)
+                .unwrap_or(crate::peer::DEFAULT_PROFILE);
             if !self.profiles.contains_key(name) && Profile::builtin(name).is_none() {
                 out.push(format!("peer `{id}`: `{name}` is not a profile"));
             }

@@ -93,26 +93,10 @@ impl State {
 
     /// The config's `[peers.*]`, checked.
     fn seeds(config: &Config) -> Result<Vec<Peer>, Failure> {
-        let profiles = config
-            .profiles()
-            .map_err(|e| Failure::runtime(e.to_string()))?;
         config
-            .peer_requests()
-            .map_err(|e| Failure::runtime(e.to_string()))?
-            .iter()
-            .map(|r| {
-                crate::exchange::check_peer(r, &profiles).map_err(|v| {
-                    Failure::runtime(format!(
-                        "[peers.{}] in the config: {}",
-                        r.id,
-                        v.iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    ))
-                })
-            })
-            .collect()
+            .profiles()
+            .and_then(|profiles| config.peer_seeds(&profiles))
+            .map_err(|e| Failure::runtime(e.to_string()))
     }
 
     /// The one list of peers, by id.

@@ -1,7 +1,7 @@
 //! What the disclosure ledger records (DESIGN.md section 1, "disclosure"): one entry per
 //! decision and per change of delivery state, typed, and the hash chain over the entries
 //! ([`chain`]). Pure: the ledger's writer and queries, which need the store, are in
-//! `crate::ledger`; the store keeps these types without knowing the chain.
+//! the ledger module (an adapter); the store keeps these types without knowing the chain.
 //!
 //! Every enum here serializes as the strings earlier releases wrote, so their stores and
 //! exports still read and verify.

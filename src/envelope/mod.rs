@@ -214,13 +214,6 @@ pub struct MessageId(pub uuid::Uuid);
 #[error("message id `{0}` is not a UUID in lowercase hyphenated form")]
 pub struct MessageIdError(pub String);
 
-impl MessageId {
-    /// A fresh random (v4) id.
-    pub fn random() -> Self {
-        MessageId(uuid::Uuid::new_v4())
-    }
-}
-
 impl std::str::FromStr for MessageId {
     type Err = MessageIdError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -118,28 +118,10 @@ pub struct Parts {
     pub clock: Arc<dyn Clock>,
 }
 
-/// Everything the services share.
+/// Everything the services share: their [`Parts`] (reached through `Deref`, so
+/// `gateway.store` reads as it says) and the state the services keep while running.
 pub struct Gateway {
-    /// The durable state.
-    pub store: Arc<dyn Store>,
-    /// Our team.
-    pub team: Team,
-    /// Our signing key.
-    pub key: TeamKey,
-    /// The anonymization profiles, by name.
-    pub profiles: Profiles,
-    /// The anonymization keys.
-    pub keys: KeyRing,
-    /// Routing rules: reports that match are shared on submission.
-    pub routing: Vec<RoutingRule>,
-    /// What inbound messages must meet.
-    pub exchange: ExchangeConfig,
-    /// How the outbox is delivered.
-    pub delivery: DeliveryConfig,
-    /// The HTTP client for deliveries.
-    pub client: reqwest::Client,
-    /// The time.
-    pub clock: Arc<dyn Clock>,
+    parts: Parts,
     /// Wakes the delivery worker when something is queued.
     pub wake: Notify,
     /// Counters for `/metrics`.
@@ -150,6 +132,13 @@ pub struct Gateway {
     in_flight: Arc<Mutex<HashSet<PeerId>>>,
     /// Per-peer limit on inbound messages (`[exchange] max_messages_per_minute`).
     inbound_limit: Option<governor::DefaultKeyedRateLimiter<PeerId>>,
+}
+
+impl std::ops::Deref for Gateway {
+    type Target = Parts;
+    fn deref(&self) -> &Parts {
+        &self.parts
+    }
 }
 
 /// What went wrong in a service call.
@@ -183,16 +172,7 @@ impl Gateway {
         let inbound_limit = std::num::NonZeroU32::new(parts.exchange.max_messages_per_minute)
             .map(|n| governor::RateLimiter::keyed(governor::Quota::per_minute(n)));
         Gateway {
-            store: parts.store,
-            team: parts.team,
-            key: parts.key,
-            profiles: parts.profiles,
-            keys: parts.keys,
-            routing: parts.routing,
-            exchange: parts.exchange,
-            delivery: parts.delivery,
-            client: parts.client,
-            clock: parts.clock,
+            parts,
             wake: Notify::new(),
             metrics: Metrics::new(),
             ledger: Ledger::new(),

@@ -223,7 +223,7 @@ impl Gateway {
             Envelope {
                 from: &self.team.id,
                 to: &peer.id,
-                id: MessageId::random(),
+                id: MessageId(uuid::Uuid::new_v4()),
                 now,
             },
             &self.key.0,

@@ -9,6 +9,8 @@ use std::time::Duration;
 use axum::routing::post;
 use serde_json::{json, Value};
 
+use irtx::federation::clock::ManualClock;
+
 use crate::gateway::{eventually, example, TestGateway};
 
 /// A peer that answers every message with `status` after `delay`, counting the hits.
@@ -46,9 +48,14 @@ async fn add_raw_peer(a: &TestGateway, id: &str, url: &str) {
     assert_eq!(s, 201, "{v}");
 }
 
+/// Moves `a`'s clock past the longest retry delay of the fast test settings.
+fn past_backoff(clock: &ManualClock) {
+    clock.advance(time::Duration::milliseconds(1_100));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_down_for_a_while_gets_every_message_once_in_order() {
-    let a = TestGateway::spawn("cert-a").await;
+    let (a, clock) = TestGateway::spawn_manual("cert-a", |_| {}).await;
     let mut b = TestGateway::spawn("cert-b").await;
     a.add_peer(&b, "AMBER", "community", "none", "stix").await;
     b.add_peer(&a, "AMBER", "community", "none", "stix").await;
@@ -61,23 +68,25 @@ async fn a_peer_down_for_a_while_gets_every_message_once_in_order() {
         let d = a.share(&id, &["cert-b"]).await;
         sent.push(d[0]["message_id"].as_str().unwrap().to_string());
     }
-    eventually(
-        Duration::from_secs(10),
-        "the sender notices the peer is down",
-        || async {
-            a.outbox().await.first().is_some_and(|i| {
-                i["attempts"].as_u64().unwrap_or(0) >= 2 && i["state"] == "failing"
-            })
-        },
-    )
-    .await;
+    // The peer is down: the head of its queue fails and waits for its backoff.
+    assert_eq!(a.services().run_once().await, 0);
+    past_backoff(&clock);
+    assert_eq!(a.services().run_once().await, 0);
+    let head = &a.outbox().await[0];
+    assert_eq!(
+        (head["attempts"].as_u64(), head["state"].as_str()),
+        (Some(2), Some("failing"))
+    );
+    assert_eq!(head["last_cause"], "unreachable", "{head}");
 
     // The peer comes back on the same address, with the same store.
     let b = TestGateway::start(&dir, addr, |_| {}).await;
-    eventually(Duration::from_secs(20), "all five imported", || async {
-        b.alerts().await.len() == 5
-    })
-    .await;
+    past_backoff(&clock);
+    assert_eq!(
+        a.services().run_once().await,
+        5,
+        "the whole queue, in one round"
+    );
     let got: Vec<String> = b
         .alerts()
         .await
@@ -85,16 +94,13 @@ async fn a_peer_down_for_a_while_gets_every_message_once_in_order() {
         .map(|x| x["message_id"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(got, sent, "in the order queued, each once");
-    eventually(Duration::from_secs(10), "receipts for all five", || async {
-        a.deliveries().await.len() == 5
-    })
-    .await;
+    assert_eq!(a.deliveries().await.len(), 5);
     assert!(a.outbox().await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_and_hanging_peers_are_retried_with_backoff_and_block_no_one() {
-    let a = TestGateway::spawn("cert-a").await;
+    let (a, clock) = TestGateway::spawn_manual("cert-a", |_| {}).await;
     let c = TestGateway::spawn("cert-c").await;
     a.add_peer(&c, "AMBER", "community", "none", "stix").await;
     c.add_peer(&a, "AMBER", "community", "none", "stix").await;
@@ -106,80 +112,64 @@ async fn failing_and_hanging_peers_are_retried_with_backoff_and_block_no_one() {
     let id = a.submit(&example("incident-ddos-minimal")).await;
     let d = a.share(&id, &["hangs", "fails", "cert-c"]).await;
     assert!(d.iter().all(|x| x["decision"] == "queued"), "{d:?}");
-    // The healthy peer is served while the others fail or hang (attempt timeout 2 s).
+    // One round works every peer at once: the healthy peer is served while the hanging
+    // one's attempt runs into its timeout (2 s here).
+    let g = a.services().clone();
+    let round = tokio::spawn(async move { g.run_once().await });
     eventually(
         Duration::from_secs(5),
-        "cert-c imports despite the others",
+        "cert-c imports while the round still waits for the hanging peer",
         || async { c.alerts().await.len() == 1 },
     )
     .await;
-    let id2 = a.submit(&example("event-scan-suspected")).await;
-    a.share(&id2, &["cert-c"]).await;
-    eventually(Duration::from_secs(5), "and keeps being served", || async {
-        c.alerts().await.len() == 2
-    })
-    .await;
+    assert!(!round.is_finished(), "the round waits for the hanging peer");
+    assert_eq!(round.await.unwrap(), 1);
 
-    eventually(
-        Duration::from_secs(15),
-        "retries of the failing peer",
-        || async { hits500.load(Ordering::SeqCst) >= 4 },
-    )
-    .await;
-    eventually(
-        Duration::from_secs(15),
-        "the hanging peer's attempt times out",
-        || async {
-            a.outbox()
-                .await
-                .iter()
-                .any(|i| i["peer"] == "hangs" && i["attempts"].as_u64() >= Some(1))
-        },
-    )
-    .await;
     let outbox = a.outbox().await;
     let failing = outbox.iter().find(|i| i["peer"] == "fails").unwrap();
     assert_eq!(failing["state"], "failing");
+    assert_eq!(failing["last_cause"], "peer-error");
     assert!(
         failing["last_error"].as_str().unwrap().starts_with("500"),
         "{failing}"
     );
-    // Backoff: the next attempt is scheduled ahead, not hammered every 50 ms poll.
-    let attempts = failing["attempts"].as_u64().unwrap();
-    assert!(hits500.load(Ordering::SeqCst) as u64 <= attempts + 1);
     let hanging = outbox.iter().find(|i| i["peer"] == "hangs").unwrap();
-    assert!(
-        hanging["last_error"]
-            .as_str()
-            .unwrap()
-            .contains("timed out"),
-        "{hanging}"
-    );
-    assert!(hits_hang.load(Ordering::SeqCst) >= 1);
-    // Ten seconds of 50 ms polls would be 200 attempts without backoff.
-    assert!(attempts < 40, "{attempts} attempts: no backoff?");
+    assert_eq!(hanging["last_cause"], "timeout", "{hanging}");
+    assert_eq!(hits_hang.load(Ordering::SeqCst), 1);
+    // Backoff: nothing is due until the clock moves, however often the worker looks.
+    for _ in 0..5 {
+        a.services().run_once().await;
+    }
+    assert_eq!(hits500.load(Ordering::SeqCst), 1);
+    past_backoff(&clock);
+    a.services().run_once().await;
+    assert_eq!(hits500.load(Ordering::SeqCst), 2);
+    assert_eq!(hits_hang.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_lettered_message_can_be_retried() {
-    let a = TestGateway::spawn_with("cert-a", |c| c.delivery.max_attempts = 2).await;
+    let (a, clock) = TestGateway::spawn_manual("cert-a", |c| c.delivery.max_attempts = 2).await;
     let (url, hits) = fake_peer(503, Duration::ZERO).await;
     add_raw_peer(&a, "flaky", &url).await;
     let id = a.submit(&example("incident-ddos-minimal")).await;
     a.share(&id, &["flaky"]).await;
-    eventually(
-        Duration::from_secs(10),
-        "dead-lettered after 2 attempts",
-        || async {
-            a.outbox()
-                .await
-                .first()
-                .is_some_and(|i| i["state"] == "dead-lettered")
-        },
-    )
-    .await;
+    a.services().run_once().await;
+    assert_eq!(a.outbox().await[0]["state"], "failing");
+    // Not due yet: no attempt, however often the worker looks.
+    a.services().run_once().await;
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "backoff, not a retry every poll"
+    );
+    past_backoff(&clock);
+    a.services().run_once().await;
     assert_eq!(hits.load(Ordering::SeqCst), 2);
-    let seq = a.outbox().await[0]["seq"].as_u64().unwrap();
+    let item = &a.outbox().await[0];
+    assert_eq!(item["state"], "dead-lettered", "{item}");
+    assert_eq!(item["last_cause"], "peer-error", "{item}");
+    let seq = item["seq"].as_u64().unwrap();
     let (s, v) = a
         .call(
             reqwest::Method::POST,
@@ -188,10 +178,38 @@ async fn a_dead_lettered_message_can_be_retried() {
         )
         .await;
     assert_eq!(s, 200, "{v}");
-    eventually(Duration::from_secs(10), "two more attempts", || async {
-        hits.load(Ordering::SeqCst) >= 4
-    })
-    .await;
+    // Retrying what is not dead-lettered is a conflict.
+    let (s, _) = a
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/outbox/{seq}/retry"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 409);
+    a.services().run_once().await;
+    past_backoff(&clock);
+    a.services().run_once().await;
+    assert_eq!(hits.load(Ordering::SeqCst), 4, "two more attempts");
+    let events: Vec<String> = a
+        .get("/api/v1/disclosures?peer=flaky")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["body"]["event"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "queued",
+            "failing",
+            "dead-lettered",
+            "retried",
+            "failing",
+            "dead-lettered"
+        ]
+    );
 }
 
 /// Starts `irtx serve` in `dir` on a free port; returns the child and the API's base URL.
@@ -390,15 +408,17 @@ async fn a_sender_killed_mid_stream_delivers_everything_once_after_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_answering_429_is_retried_not_dead_lettered() {
-    let a = TestGateway::spawn_with("cert-a", |c| c.delivery.max_attempts = 50).await;
+    let (a, clock) = TestGateway::spawn_manual("cert-a", |c| c.delivery.max_attempts = 50).await;
     let (url, hits) = fake_peer(429, Duration::ZERO).await;
     add_raw_peer(&a, "busy", &url).await;
     let id = a.submit(&example("incident-ddos-minimal")).await;
     a.share(&id, &["busy"]).await;
-    eventually(Duration::from_secs(10), "three attempts", || async {
-        hits.load(Ordering::SeqCst) >= 3
-    })
-    .await;
+    for _ in 0..3 {
+        a.services().run_once().await;
+        past_backoff(&clock);
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
     let item = &a.outbox().await[0];
     assert_eq!(item["state"], "failing", "{item}");
+    assert_eq!(item["last_cause"], "rate-limited", "{item}");
 }

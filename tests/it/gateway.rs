@@ -4,8 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use irtx::app::App;
+use std::sync::Arc;
+
+use irtx::app::{App, Options};
 use irtx::config::Config;
+use irtx::federation::clock::ManualClock;
+use irtx::federation::Gateway;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
@@ -16,6 +20,9 @@ pub struct TestGateway {
     pub jwk: Value,
     pub dir: PathBuf,
     pub addr: std::net::SocketAddr,
+    /// The services, for stepping the worker with `run_once` (gone after `shutdown`, so
+    /// the store is let go).
+    gateway: Option<Arc<Gateway>>,
     http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     done: Option<tokio::task::JoinHandle<()>>,
@@ -38,10 +45,34 @@ impl TestGateway {
 
     /// A fresh gateway, with the config adjusted by `tune`.
     pub async fn spawn_with(team: &str, tune: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_options(team, tune, Options::default()).await
+    }
+
+    /// A fresh gateway whose worker does not run and whose clock stands still: tests step
+    /// deliveries with `gateway.run_once()` and move the clock.
+    pub async fn spawn_manual(
+        team: &str,
+        tune: impl FnOnce(&mut Config),
+    ) -> (Self, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::at(time::OffsetDateTime::now_utc()));
+        let options = Options {
+            clock: clock.clone(),
+            run_worker: false,
+            wrap_store: None,
+        };
+        (Self::spawn_options(team, tune, options).await, clock)
+    }
+
+    /// A fresh gateway built with `options`.
+    pub async fn spawn_options(
+        team: &str,
+        tune: impl FnOnce(&mut Config),
+        options: Options,
+    ) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         let init = irtx::cli::init::initialize(&dir, team, Some(&format!("Team {team}"))).unwrap();
-        let mut g = Self::start(&dir, "127.0.0.1:0".parse().unwrap(), tune).await;
+        let mut g = Self::start_options(&dir, "127.0.0.1:0".parse().unwrap(), tune, options).await;
         assert_eq!(g.jwk, init.public_jwk);
         g._tmp = Some(tmp);
         g
@@ -52,6 +83,16 @@ impl TestGateway {
         dir: &Path,
         listen: std::net::SocketAddr,
         tune: impl FnOnce(&mut Config),
+    ) -> Self {
+        Self::start_options(dir, listen, tune, Options::default()).await
+    }
+
+    /// [`Self::start`] with build options.
+    pub async fn start_options(
+        dir: &Path,
+        listen: std::net::SocketAddr,
+        tune: impl FnOnce(&mut Config),
+        options: Options,
     ) -> Self {
         let mut config =
             Config::load(&dir.join("irtx.toml"), Vec::<(String, String)>::new()).unwrap();
@@ -64,11 +105,11 @@ impl TestGateway {
             let pem = std::fs::read(config.path(cert)).unwrap();
             http = http.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
         }
-        let app = App::build(config).await.unwrap();
+        let app = App::build_with(config, options).await.unwrap();
         let scheme = app.scheme();
         let addr = app.local_addr();
-        let g = app.gateway();
-        let jwk = irtx::envelope::public_jwk(&g.key.0.verifying_key());
+        let gateway = app.gateway();
+        let jwk = irtx::envelope::public_jwk(&gateway.key.0.verifying_key());
         let token = std::fs::read_to_string(dir.join("analyst.token"))
             .unwrap()
             .trim()
@@ -88,6 +129,7 @@ impl TestGateway {
             jwk,
             dir: dir.to_path_buf(),
             addr,
+            gateway: Some(gateway),
             http: http.build().unwrap(),
             stop: Some(stop),
             done: Some(done),
@@ -95,8 +137,14 @@ impl TestGateway {
         }
     }
 
+    /// The running gateway's services.
+    pub fn services(&self) -> &Arc<Gateway> {
+        self.gateway.as_ref().expect("the gateway runs")
+    }
+
     /// Stops the gateway and waits until it has (its temp dir stays).
     pub async fn shutdown(&mut self) {
+        self.gateway = None;
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
@@ -190,6 +238,12 @@ impl TestGateway {
 
     pub async fn outbox(&self) -> Vec<Value> {
         self.get("/api/v1/outbox").await.as_array().unwrap().clone()
+    }
+
+    /// The signed message of the outbox entry at `index`, as it would be posted.
+    pub async fn outbox_jws(&self, index: usize) -> Vec<u8> {
+        let outbox = self.services().store.outbox().unwrap();
+        serde_json::to_vec(&outbox[index].1.jws).unwrap()
     }
 
     pub async fn decisions(&self) -> Vec<Value> {

@@ -71,7 +71,7 @@ async fn a_standard_jose_library_verifies_irtx_and_irtx_accepts_it() {
         irtx::exchange::outbound::Envelope {
             from: &a,
             to: &b,
-            id: irtx::envelope::MessageId::random(),
+            id: irtx::envelope::MessageId(uuid::Uuid::new_v4()),
             now: time::OffsetDateTime::now_utc(),
         },
         &irtx_key,

@@ -392,4 +392,42 @@ async fn ledger_list_filters_and_formats() {
     ]))
     .unwrap();
     assert!(later.is_empty());
+    // Both bounds: `since` includes its instant, `until` excludes it; dates are whole days.
+    let at = |i: usize| all[i]["body"]["at"].as_str().unwrap().to_string();
+    let n = all.len();
+    let window: Vec<Value> = serde_json::from_str(&list(&[
+        "--format",
+        "json",
+        "--since",
+        &at(1),
+        "--until",
+        &at(n - 1),
+    ]))
+    .unwrap();
+    let expected = all
+        .iter()
+        .filter(|e| {
+            let t = e["body"]["at"].as_str().unwrap();
+            *t >= *at(1) && *t < *at(n - 1)
+        })
+        .count();
+    assert_eq!(window.len(), expected);
+    assert!(window.len() < n, "until excludes the last entry");
+    let today = &at(0)[..10];
+    let days: Vec<Value> = serde_json::from_str(&list(&[
+        "--format", "json", "--since", today, "--until", today,
+    ]))
+    .unwrap();
+    assert_eq!(days.len(), n, "a date covers its whole day");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_irtx"))
+        .current_dir(&a.dir)
+        .args(["ledger", "list", "--state", "lost", "--until", "tomorrow"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--until") && err.contains("--state") && err.contains("dead-lettered"),
+        "{err}"
+    );
 }

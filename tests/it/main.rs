@@ -1,5 +1,6 @@
 //! irtx integration tests: one binary, a module per feature (STYLE.md, Testing).
 
+mod api;
 mod browser;
 mod cli;
 mod compat;
@@ -14,5 +15,7 @@ mod invalid;
 mod iodef;
 mod layering;
 mod ledger;
+mod preview;
 mod props;
 mod stix;
+mod store_faults;

@@ -1,0 +1,112 @@
+//! The HTTP surface's edges: one JSON error shape for bad paths, queries and bodies; pages
+//! that need a session, whatever their path ends in; the ledger's time bounds.
+
+use serde_json::Value;
+
+use crate::gateway::{example, TestGateway};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_json_and_pages_need_a_session() {
+    // Nothing is delivered (the worker does not run): the ledger holds still while read.
+    let (a, _clock) = TestGateway::spawn_manual("cert-a", |_| {}).await;
+    let b = TestGateway::spawn("cert-b").await;
+    a.add_peer(&b, "AMBER", "community", "none", "stix").await;
+    b.add_peer(&a, "AMBER", "community", "none", "stix").await;
+    let id = a.submit(&example("incident-ddos-minimal")).await;
+    a.share(&id, &["cert-b"]).await;
+
+    // A report whose id is `login` is a report like any other: no session, no page.
+    let mut report = example("incident-ddos-minimal");
+    report["id"] = "login".into();
+    a.submit(&report).await;
+    a.share("login", &["cert-b"]).await;
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for path in [
+        "/ui/reports/login",
+        "/ui",
+        "/ui/alerts",
+        "/ui/reports/login/share",
+    ] {
+        let r = plain.get(format!("{}{path}", a.url)).send().await.unwrap();
+        assert_eq!(r.status(), 303, "{path}");
+        assert_eq!(r.headers()["location"], "/ui/login", "{path}");
+    }
+    // A path no page has leads back to the pages, showing nothing.
+    let r = plain
+        .get(format!("{}/ui/reports/x/style.css", a.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/ui");
+    let css = plain
+        .get(format!("{}/ui/style.css", a.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.status(), 200);
+
+    // Bad paths and queries answer in the API's one error shape.
+    for (path, status, words) in [
+        ("/api/v1/reports/has%20space", 400, "path"),
+        ("/api/v1/outbox/x/retry", 405, ""),
+        ("/api/v1/disclosures?since=yesterday", 400, "/since"),
+        ("/api/v1/disclosures?state=lost", 400, "dead-lettered"),
+        ("/api/v1/no-such-thing", 404, "no such endpoint"),
+        ("/api/v1/reports/nope", 404, "report `nope` not found"),
+        ("/api/v1/peers/NOT-A-PEER", 400, "not a team id"),
+    ] {
+        let (s, v) = a.call(reqwest::Method::GET, path, None).await;
+        assert_eq!(s, status, "{path}: {v}");
+        if status != 405 {
+            assert!(v["error"].is_string(), "{path}: {v}");
+            assert!(v.to_string().contains(words), "{path}: {v}");
+        }
+    }
+    let (s, v) = a
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/reports/{id}/share"),
+            Some(serde_json::json!({"peer": "x"})),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    assert!(
+        v["details"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("peers"),
+        "{v}"
+    );
+
+    // `until` excludes its instant, `since` includes it; dates are whole days (UTC).
+    let all = a.get("/api/v1/disclosures").await;
+    let all = all.as_array().unwrap();
+    assert!(all.len() >= 2);
+    let at = all[1]["body"]["at"].as_str().unwrap();
+    let enc = |t: &str| url::form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>();
+    let before: Vec<Value> = a
+        .get(&format!("/api/v1/disclosures?until={}", enc(at)))
+        .await
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(before
+        .iter()
+        .all(|e| e["body"]["at"].as_str().unwrap() < at));
+    let from: Vec<Value> = a
+        .get(&format!("/api/v1/disclosures?since={}", enc(at)))
+        .await
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(before.len() + from.len(), all.len());
+    let day = &at[..10];
+    let whole = a
+        .get(&format!("/api/v1/disclosures?since={day}&until={day}"))
+        .await;
+    assert_eq!(whole.as_array().unwrap().len(), all.len());
+}

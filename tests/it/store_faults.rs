@@ -1,0 +1,182 @@
+//! A store that fails under `receive` is a 5xx for the sender, which retries; it is never a
+//! policy refusal (an "unknown sender" 403 would dead-letter the message for good).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use irtx::app::Options;
+use irtx::disclosure::{Checkpoint, Entry, RawEntry};
+use irtx::peer::{Peer, PeerId};
+use irtx::report::ReportId;
+use irtx::store::{
+    Alert, Delivered, Imported, OutboxCounts, OutboxItem, Result, Store, StoreError, StoredReport,
+};
+use serde_json::Value;
+
+use crate::gateway::{example, TestGateway};
+
+/// A store whose peer lookups and imports fail while `down` is set.
+struct Flaky {
+    inner: Arc<dyn Store>,
+    down: Arc<AtomicBool>,
+}
+
+impl Flaky {
+    fn check(&self) -> Result<()> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(StoreError::Backend(
+                "injected fault: the disk went away".into(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Store for Flaky {
+    fn put_report(&self, r: &StoredReport) -> Result<()> {
+        self.inner.put_report(r)
+    }
+    fn report(&self, id: &ReportId) -> Result<Option<StoredReport>> {
+        self.inner.report(id)
+    }
+    fn reports(&self) -> Result<Vec<StoredReport>> {
+        self.inner.reports()
+    }
+    fn put_peer(&self, p: &Peer) -> Result<()> {
+        self.inner.put_peer(p)
+    }
+    fn peer(&self, id: &PeerId) -> Result<Option<Peer>> {
+        self.check()?;
+        self.inner.peer(id)
+    }
+    fn peers(&self) -> Result<Vec<Peer>> {
+        self.inner.peers()
+    }
+    fn remove_peer(&self, id: &PeerId) -> Result<bool> {
+        self.inner.remove_peer(id)
+    }
+    fn outbox(&self) -> Result<Vec<(u64, OutboxItem)>> {
+        self.inner.outbox()
+    }
+    fn outbox_counts(&self) -> Result<OutboxCounts> {
+        self.inner.outbox_counts()
+    }
+    fn outbox_item(&self, seq: u64) -> Result<Option<OutboxItem>> {
+        self.inner.outbox_item(seq)
+    }
+    fn outbox_head(&self, peer: &PeerId) -> Result<Option<(u64, OutboxItem)>> {
+        self.inner.outbox_head(peer)
+    }
+    fn peers_with_pending(&self) -> Result<Vec<PeerId>> {
+        self.inner.peers_with_pending()
+    }
+    fn update_outbox(&self, seq: u64, item: &OutboxItem) -> Result<()> {
+        self.inner.update_outbox(seq, item)
+    }
+    fn update_outbox_recorded(&self, seq: u64, item: &OutboxItem, entry: &Entry) -> Result<()> {
+        self.inner.update_outbox_recorded(seq, item, entry)
+    }
+    fn delivered(&self) -> Result<Vec<Delivered>> {
+        self.inner.delivered()
+    }
+    fn enqueue_recorded(&self, item: &OutboxItem, entry: &Entry) -> Result<u64> {
+        self.inner.enqueue_recorded(item, entry)
+    }
+    fn mark_delivered_recorded(&self, seq: u64, d: &Delivered, entry: &Entry) -> Result<()> {
+        self.inner.mark_delivered_recorded(seq, d, entry)
+    }
+    fn import(&self, alert: &Alert) -> Result<Imported> {
+        self.check()?;
+        self.inner.import(alert)
+    }
+    fn alert(&self, id: &str) -> Result<Option<Alert>> {
+        self.inner.alert(id)
+    }
+    fn alerts(&self) -> Result<Vec<Alert>> {
+        self.inner.alerts()
+    }
+    fn ledger_last(&self) -> Result<Option<Entry>> {
+        self.inner.ledger_last()
+    }
+    fn ledger_put(&self, e: &Entry) -> Result<()> {
+        self.inner.ledger_put(e)
+    }
+    fn ledger_entries(&self) -> Box<dyn Iterator<Item = Result<Entry>> + '_> {
+        self.inner.ledger_entries()
+    }
+    fn ledger_raw(&self) -> Box<dyn Iterator<Item = Result<RawEntry>> + '_> {
+        self.inner.ledger_raw()
+    }
+    fn put_checkpoint(&self, c: &Checkpoint) -> Result<()> {
+        self.inner.put_checkpoint(c)
+    }
+    fn checkpoints(&self) -> Result<Vec<Checkpoint>> {
+        self.inner.checkpoints()
+    }
+    fn quarantine(&self, record: &Value) -> Result<()> {
+        self.inner.quarantine(record)
+    }
+    fn quarantined(&self) -> Result<Vec<Value>> {
+        self.inner.quarantined()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_failing_under_receive_is_a_503_and_the_sender_retries() {
+    let down = Arc::new(AtomicBool::new(false));
+    let d = down.clone();
+    let options = Options {
+        wrap_store: Some(Box::new(move |inner| {
+            Arc::new(Flaky {
+                inner,
+                down: d.clone(),
+            })
+        })),
+        ..Options::default()
+    };
+    let b = TestGateway::spawn_options("cert-b", |_| {}, options).await;
+    let (a, clock) = TestGateway::spawn_manual("cert-a", |_| {}).await;
+    a.add_peer(&b, "AMBER", "community", "none", "stix").await;
+    b.add_peer(&a, "AMBER", "community", "none", "stix").await;
+    let id = a.submit(&example("incident-ddos-minimal")).await;
+    a.share(&id, &["cert-b"]).await;
+
+    down.store(true, Ordering::SeqCst);
+    assert_eq!(a.services().run_once().await, 0);
+    let item = &a.outbox().await[0];
+    assert_eq!(
+        item["state"], "failing",
+        "retried, not dead-lettered: {item}"
+    );
+    assert_eq!(item["last_cause"], "peer-error", "{item}");
+    assert!(
+        item["last_error"].as_str().unwrap().starts_with("503"),
+        "{item}"
+    );
+    assert!(b.alerts().await.is_empty());
+
+    // The answer itself: 503, a Retry-After, the JSON error, no word of the sender.
+    let jws = a.outbox_jws(0).await;
+    let resp = reqwest::Client::new()
+        .post(format!("{}/exchange/v1/messages", b.url))
+        .header("content-type", "application/jose+json")
+        .body(jws)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    assert!(resp.headers().contains_key("retry-after"));
+    let v: Value = resp.json().await.unwrap();
+    assert!(v["error"].as_str().unwrap().contains("retry later"), "{v}");
+    assert!(!v.to_string().contains("unknown sender"), "{v}");
+
+    down.store(false, Ordering::SeqCst);
+    clock.advance(time::Duration::seconds(2));
+    assert_eq!(a.services().run_once().await, 1);
+    assert_eq!(
+        b.alerts().await.len(),
+        1,
+        "imported once when the store is back"
+    );
+}
