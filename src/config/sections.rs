@@ -1,0 +1,282 @@
+//! The config's sections besides the top level: each a serde struct with `///` on every
+//! field saying its meaning and default.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::anonymize::Treatment;
+use crate::report::{Role, Timestamp};
+use crate::team::TeamId;
+use crate::tlp::Tlp;
+
+/// `[[routing]]`: share matching reports automatically on submission. The TLP decision
+/// still applies per peer; a rule only saves the analyst the `share` call.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingRule {
+    /// The peers to share with.
+    pub peers: Vec<String>,
+    /// Categories that match (`intrusions/system-compromise`, or a class with `/*`). Empty:
+    /// any.
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// Report kinds that match (`event`, `incident`, `vulnerability`). Empty: any.
+    #[serde(default)]
+    pub kinds: Vec<String>,
+    /// Only reports labelled at most this TLP match. Default: any.
+    #[serde(default)]
+    pub max_tlp: Option<Tlp>,
+}
+
+impl RoutingRule {
+    /// Whether a report matches this rule.
+    pub fn matches(&self, r: &crate::report::Report) -> bool {
+        let cat = r.category.map(|c| c.code()).unwrap_or("");
+        let cat_ok = self.categories.is_empty()
+            || self.categories.iter().any(|c| match c.strip_suffix("/*") {
+                Some(class) => cat.split('/').next() == Some(class),
+                None => c == cat,
+            });
+        let kind_ok = self.kinds.is_empty() || self.kinds.iter().any(|k| k == r.kind.as_str());
+        let tlp_ok = self.max_tlp.is_none_or(|m| r.tlp <= m);
+        cat_ok && kind_ok && tlp_ok
+    }
+}
+
+/// `[api]`: the analyst API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// File holding the analyst bearer token (mode 0600). Default `analyst.token`.
+    #[serde(default = "default_token_file")]
+    pub analyst_token_file: PathBuf,
+    /// Largest request body accepted, in bytes (reports and inbound messages). Default 4 MiB.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// Longest a request may take, in milliseconds. Default 30,000.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_ms: u64,
+    /// The base URL commands such as `irtx peer add` reach the gateway at. Default
+    /// `http://<listen>`.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            analyst_token_file: default_token_file(),
+            max_body_bytes: default_max_body(),
+            request_timeout_ms: default_request_timeout(),
+            url: None,
+        }
+    }
+}
+
+fn default_token_file() -> PathBuf {
+    PathBuf::from("analyst.token")
+}
+fn default_max_body() -> usize {
+    4 << 20
+}
+fn default_request_timeout() -> u64 {
+    30_000
+}
+
+/// `[exchange]`: what inbound messages must meet.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeConfig {
+    /// How old a message's `created` may be, in seconds. It must cover the longest outage a
+    /// sender keeps retrying through. Default 7 days.
+    #[serde(default = "default_replay_window")]
+    pub replay_window_s: i64,
+    /// How far in the future `created` may be (clock skew), in seconds. Default 300.
+    #[serde(default = "default_future_skew")]
+    pub future_skew_s: i64,
+    /// Messages one peer may send per minute (a burst of as many is allowed); more get 429
+    /// and are retried by the sender. 0: no limit. Default 6,000.
+    #[serde(default = "default_rate")]
+    pub max_messages_per_minute: u32,
+}
+
+fn default_rate() -> u32 {
+    6_000
+}
+
+impl Default for ExchangeConfig {
+    fn default() -> Self {
+        ExchangeConfig {
+            replay_window_s: default_replay_window(),
+            future_skew_s: default_future_skew(),
+            max_messages_per_minute: default_rate(),
+        }
+    }
+}
+
+fn default_replay_window() -> i64 {
+    7 * 24 * 3600
+}
+fn default_future_skew() -> i64 {
+    300
+}
+
+/// `[delivery]`: how the outbox is delivered.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// First retry delay in milliseconds; doubles per attempt, with jitter. Default 1,000.
+    #[serde(default = "default_base_delay")]
+    pub base_delay_ms: u64,
+    /// Longest retry delay in milliseconds. Default 600,000 (10 min).
+    #[serde(default = "default_max_delay")]
+    pub max_delay_ms: u64,
+    /// Attempts before a message is dead-lettered. Default 20.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// Timeout of one delivery attempt, in milliseconds. Default 10,000.
+    #[serde(default = "default_attempt_timeout")]
+    pub timeout_ms: u64,
+    /// How often the worker looks for due messages, in milliseconds. Default 500.
+    #[serde(default = "default_poll")]
+    pub poll_ms: u64,
+    /// Peers whose queues are worked at once; more wait their turn. Default 64.
+    #[serde(default = "default_concurrent_peers")]
+    pub max_concurrent_peers: usize,
+    /// Extra PEM CA certificates to trust for peers' HTTPS (for a federation's own CA or a
+    /// peer's self-signed certificate), besides the public web roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            base_delay_ms: default_base_delay(),
+            max_delay_ms: default_max_delay(),
+            max_attempts: default_max_attempts(),
+            timeout_ms: default_attempt_timeout(),
+            poll_ms: default_poll(),
+            max_concurrent_peers: default_concurrent_peers(),
+            ca_file: None,
+        }
+    }
+}
+
+fn default_base_delay() -> u64 {
+    1_000
+}
+fn default_max_delay() -> u64 {
+    600_000
+}
+fn default_max_attempts() -> u32 {
+    20
+}
+fn default_attempt_timeout() -> u64 {
+    10_000
+}
+fn default_poll() -> u64 {
+    500
+}
+fn default_concurrent_peers() -> usize {
+    64
+}
+
+/// `[tls]`: HTTPS for the listener.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain. With `key_file`, the listener speaks HTTPS.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (mode 0600).
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address. Default false: plain HTTP is for loopback
+    /// only (ISO/IEC 27035-2 9.1: communication that cannot be eavesdropped).
+    #[serde(default)]
+    pub allow_plain_http: bool,
+}
+
+/// `[anonymize]`: where the pseudonymization keys are. Each file holds 32 bytes as 64 hex
+/// digits and must have mode 0600 or stricter.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnonymizeConfig {
+    /// This team's own secret. Per-peer keys (`key_domain = "peer"`) are derived from it, so
+    /// pseudonyms are unlinkable between peers.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// The key the whole federation shares (handed out of band), for peers with
+    /// `key_domain = "federation"`: every member then gives a value the same pseudonym, and
+    /// peers can correlate.
+    #[serde(default)]
+    pub federation_key_file: Option<PathBuf>,
+}
+
+/// `[profiles.NAME]`: an anonymization profile built on a built-in one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileConfig {
+    /// The built-in profile to start from: `none`, `pseudonymize` or `strict`.
+    pub base: String,
+    /// The reporter: keep, drop or pseudonymize.
+    #[serde(default)]
+    pub reporter: Option<Treatment>,
+    /// Affected assets.
+    #[serde(default)]
+    pub assets: Option<Treatment>,
+    /// Indicators with role target or victim.
+    #[serde(default)]
+    pub victim_indicators: Option<Treatment>,
+    /// Indicators of every other role.
+    #[serde(default)]
+    pub attacker_indicators: Option<Treatment>,
+    /// Free text: keep, or pseudonymize to scan and replace.
+    #[serde(default)]
+    pub free_text: Option<Treatment>,
+    /// Per-role treatment (`c2 = "keep"`).
+    #[serde(default)]
+    pub roles: BTreeMap<Role, Treatment>,
+    /// Per-field treatment by JSON pointer (`"/environment" = "drop"`).
+    #[serde(default)]
+    pub fields: BTreeMap<String, Treatment>,
+    /// Keep the domain part of pseudonymized e-mail addresses.
+    #[serde(default)]
+    pub keep_email_domain: Option<bool>,
+    /// IPv4 truncation prefix (default 24).
+    #[serde(default)]
+    pub ipv4_prefix: Option<u8>,
+    /// IPv6 truncation prefix (default 48).
+    #[serde(default)]
+    pub ipv6_prefix: Option<u8>,
+}
+
+fn default_team_key() -> PathBuf {
+    PathBuf::from("team.key")
+}
+
+/// `[team]`: who this gateway speaks for.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamConfig {
+    /// Team id, a slug such as `cert-a`. Required.
+    pub id: TeamId,
+    /// The team's Ed25519 signing key: 32 bytes as 64 hex digits, mode 0600. Default
+    /// `team.key`.
+    #[serde(default = "default_team_key")]
+    pub key_file: PathBuf,
+    /// Display name. Default: the id.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The team's DNS name, used as IODEF `IncidentID@name`. Default: `<id>.invalid`.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// When the team's STIX identity was created (RFC 3339). `irtx init` writes it.
+    /// Default: the Unix epoch.
+    #[serde(default)]
+    pub created: Option<Timestamp>,
+}
+
