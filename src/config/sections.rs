@@ -279,4 +279,3 @@ pub struct TeamConfig {
     #[serde(default)]
     pub created: Option<Timestamp>,
 }
-
