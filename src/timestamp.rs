@@ -7,14 +7,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-/// RFC 3339 in UTC with `Z`, to the millisecond: how irtx stamps what it records (messages,
-/// receipts, ledger entries).
+/// RFC 3339 in UTC with `Z`, to the millisecond, always three digits (so the text sorts as
+/// the time does): how irtx stamps what it records (messages, receipts, ledger entries).
 pub fn rfc3339(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    let t = t
-        .replace_nanosecond(t.millisecond() as u32 * 1_000_000)
-        .unwrap_or(t);
-    t.format(&Rfc3339).expect("a UTC time formats")
+    Timestamp(t).to_stix()
 }
 
 /// Parses an RFC 3339 date-time; `None` when it is not one.

@@ -85,6 +85,10 @@ pub fn router(state: AppState, limits: Limits) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .nest("/ui", ui::router(state.clone()))
+        .route(
+            "/ui/",
+            get(|| async { axum::response::Redirect::to("/ui") }),
+        )
         .route("/exchange/v1/messages", post(exchange::inbound))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))

@@ -45,82 +45,85 @@ impl RoutingRule {
     }
 }
 
-/// `[api]`: the analyst API.
+/// `[api]`: the listener and the analyst API. The connection bounds keep the gateway
+/// serving while someone holds connections open on purpose.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct ApiConfig {
     /// File holding the analyst bearer token (mode 0600). Default `analyst.token`.
-    #[serde(default = "default_token_file")]
     pub analyst_token_file: PathBuf,
     /// Largest request body accepted, in bytes (reports and inbound messages). Default 4 MiB.
-    #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
     /// Longest a request may take, in milliseconds. Default 30,000.
-    #[serde(default = "default_request_timeout")]
     pub request_timeout_ms: u64,
+    /// Longest a client may take to send a request's headers (and a TLS handshake), in
+    /// milliseconds; then the connection is closed. Default 10,000.
+    pub header_read_timeout_ms: u64,
+    /// Connections open at once; more are closed as they arrive. Keep it below the
+    /// process's file limit (`LimitNOFILE` in deploy/irtx.service). Default 512.
+    pub max_connections: usize,
+    /// Failed analyst logins one address may make per minute; more are answered 429.
+    /// Default 10.
+    pub login_attempts_per_minute: u32,
     /// The base URL commands such as `irtx peer add` reach the gateway at. Default
     /// `http://<listen>`.
-    #[serde(default)]
     pub url: Option<String>,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
-            analyst_token_file: default_token_file(),
-            max_body_bytes: default_max_body(),
-            request_timeout_ms: default_request_timeout(),
+            analyst_token_file: PathBuf::from("analyst.token"),
+            max_body_bytes: 4 << 20,
+            request_timeout_ms: 30_000,
+            header_read_timeout_ms: 10_000,
+            max_connections: 512,
+            login_attempts_per_minute: 10,
             url: None,
         }
     }
 }
 
-fn default_token_file() -> PathBuf {
-    PathBuf::from("analyst.token")
-}
-fn default_max_body() -> usize {
-    4 << 20
-}
-fn default_request_timeout() -> u64 {
-    30_000
-}
-
-/// `[exchange]`: what inbound messages must meet.
+/// `[exchange]`: what inbound messages must meet. Each bound is answered with its own
+/// clear refusal while other peers are served.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct ExchangeConfig {
     /// How old a message's `created` may be, in seconds. It must cover the longest outage a
     /// sender keeps retrying through. Default 7 days.
-    #[serde(default = "default_replay_window")]
     pub replay_window_s: i64,
     /// How far in the future `created` may be (clock skew), in seconds. Default 300.
-    #[serde(default = "default_future_skew")]
     pub future_skew_s: i64,
     /// Messages one peer may send per minute (a burst of as many is allowed); more get 429
     /// and are retried by the sender. 0: no limit. Default 6,000.
-    #[serde(default = "default_rate")]
     pub max_messages_per_minute: u32,
-}
-
-fn default_rate() -> u32 {
-    6_000
+    /// How deeply JSON in a message may nest. Default 64.
+    pub max_json_depth: usize,
+    /// The longest string in a message, in bytes. Default 1 MiB.
+    pub max_string_bytes: usize,
+    /// Objects in one STIX bundle, or indicators in one IODEF document. Default 10,000.
+    pub max_objects: usize,
+    /// Reasons listed in one rejection receipt; more are counted, not listed. Default 20.
+    pub max_reasons: usize,
+    /// What one peer's alerts may take in the store, in bytes (the messages as received);
+    /// a peer over it is answered 429 until an analyst makes room. 0: no limit. Default
+    /// 1 GiB.
+    pub max_bytes_per_peer: u64,
 }
 
 impl Default for ExchangeConfig {
     fn default() -> Self {
         ExchangeConfig {
-            replay_window_s: default_replay_window(),
-            future_skew_s: default_future_skew(),
-            max_messages_per_minute: default_rate(),
+            replay_window_s: 7 * 24 * 3600,
+            future_skew_s: 300,
+            max_messages_per_minute: 6_000,
+            max_json_depth: 64,
+            max_string_bytes: 1 << 20,
+            max_objects: 10_000,
+            max_reasons: 20,
+            max_bytes_per_peer: 1 << 30,
         }
     }
-}
-
-fn default_replay_window() -> i64 {
-    7 * 24 * 3600
-}
-fn default_future_skew() -> i64 {
-    300
 }
 
 /// `[delivery]`: how the outbox is delivered.

@@ -7,6 +7,8 @@
 //! re-canonicalized on the way in, so any JOSE library with the sender's public JWK can
 //! check a message. Pure: keys and times are arguments.
 
+pub mod strict;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
@@ -171,6 +173,8 @@ pub fn open(jws: &Jws) -> Result<Opened, JwsError> {
     let header_bytes = URL_SAFE_NO_PAD
         .decode(&jws.protected)
         .map_err(|_| bad("`protected` is not base64url"))?;
+    strict::check(&header_bytes, strict::JsonLimits::default())
+        .map_err(|e| JwsError::Malformed(format!("the protected header: {e}")))?;
     let header: Value =
         serde_json::from_slice(&header_bytes).map_err(|_| bad("`protected` is not JSON"))?;
     let alg = header
@@ -180,8 +184,17 @@ pub fn open(jws: &Jws) -> Result<Opened, JwsError> {
     if alg != "EdDSA" && alg != "Ed25519" {
         return Err(JwsError::Algorithm(alg.to_string()));
     }
+    // RFC 7797 section 6: `b64` must be listed in `crit`; a verifier that ignored it would
+    // read an unencoded payload as base64. irtx supports no critical extension at all.
+    if header.get("b64").is_some() && header.get("crit").is_none() {
+        return Err(bad(
+            "`b64` without `crit`: RFC 7797 requires `b64` to be listed in `crit`",
+        ));
+    }
     if header.get("crit").is_some() {
-        return Err(bad("`crit` header parameters are not supported"));
+        return Err(bad(
+            "`crit` header parameters (such as RFC 7797 `b64`) are not supported",
+        ));
     }
     let kid = header
         .get("kid")
@@ -411,6 +424,42 @@ mod tests {
         .collect();
         let positions: Vec<usize> = order.iter().map(|w| out.find(w).unwrap()).collect();
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{out}");
+    }
+
+    /// RFC 7797: `b64` is only honoured when listed in `crit`, and irtx honours no `crit`;
+    /// a header with a key twice is not one header.
+    #[test]
+    fn unsupported_and_ambiguous_headers_are_refused() {
+        let key = SigningKey::from_bytes(&[9; 32]);
+        let kid = thumbprint(&key.verifying_key());
+        let with_header = |header: &str| {
+            let protected = URL_SAFE_NO_PAD.encode(header);
+            let payload = URL_SAFE_NO_PAD.encode(b"{}");
+            let sig = key.sign(format!("{protected}.{payload}").as_bytes());
+            open(&Jws {
+                payload,
+                protected,
+                signature: URL_SAFE_NO_PAD.encode(sig.to_bytes()),
+            })
+        };
+        assert!(with_header(&format!(r#"{{"alg":"EdDSA","kid":"{kid}"}}"#)).is_ok());
+        for (header, why) in [
+            (
+                format!(r#"{{"alg":"EdDSA","kid":"{kid}","b64":false}}"#),
+                "without `crit`",
+            ),
+            (
+                format!(r#"{{"alg":"EdDSA","kid":"{kid}","b64":false,"crit":["b64"]}}"#),
+                "not supported",
+            ),
+            (
+                format!(r#"{{"alg":"none","kid":"{kid}","alg":"EdDSA"}}"#),
+                "appears twice",
+            ),
+        ] {
+            let e = with_header(&header).unwrap_err().to_string();
+            assert!(e.contains(why), "{header}: {e}");
+        }
     }
 
     /// RFC 8785 Appendix B: IEEE 754 doubles and their canonical text.

@@ -240,10 +240,19 @@ mod tests {
         let limits = Limits {
             replay_window: time::Duration::days(7),
             future_skew: time::Duration::minutes(5),
+            json: Default::default(),
+            max_objects: 10_000,
         };
         let keys = [trusted(&a)];
         let check = |me: &str, keys: Option<&[TrustedKey]>, at: OffsetDateTime| {
-            verify(parse(&body).unwrap(), me, keys, |_| true, at, limits)
+            verify(
+                parse(&body, limits.json).unwrap(),
+                me,
+                keys,
+                |_| true,
+                at,
+                limits,
+            )
         };
         let v = check("cert-b", Some(&keys), now).unwrap();
         assert_eq!(v.sha256, sealed.sha256);

@@ -6,6 +6,7 @@
 use serde_json::json;
 
 use super::{Gateway, Metrics, ServiceError};
+use crate::envelope::strict::JsonLimits;
 use crate::envelope::{Jws, ReceiptStatus};
 use crate::exchange::inbound::{self, Limits, RefusalKind};
 use crate::exchange::outbound;
@@ -42,11 +43,17 @@ impl Gateway {
     #[tracing::instrument(skip_all)]
     pub fn receive(&self, body: &[u8]) -> Result<InboundAnswer, ServiceError> {
         let now = self.clock.now();
+        let x = &self.exchange;
         let limits = Limits {
-            replay_window: time::Duration::seconds(self.exchange.replay_window_s),
-            future_skew: time::Duration::seconds(self.exchange.future_skew_s),
+            replay_window: time::Duration::seconds(x.replay_window_s),
+            future_skew: time::Duration::seconds(x.future_skew_s),
+            json: JsonLimits {
+                max_depth: x.max_json_depth,
+                max_string_bytes: x.max_string_bytes,
+            },
+            max_objects: x.max_objects,
         };
-        let parsed = match inbound::parse(body) {
+        let parsed = match inbound::parse(body, limits.json) {
             Ok(p) => p,
             Err(refusal) => return self.refused(refusal, body, now),
         };
@@ -119,6 +126,10 @@ impl Gateway {
         now: time::OffsetDateTime,
     ) -> Result<InboundAnswer, ServiceError> {
         Metrics::count(&self.metrics.inbound, "rejected");
+        let refusal = inbound::Refusal {
+            reasons: inbound::cap_reasons(refusal.reasons, self.exchange.max_reasons),
+            ..refusal
+        };
         if refusal.quarantine {
             self.store.quarantine(&json!({
                 "received_at": rfc3339(now),

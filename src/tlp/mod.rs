@@ -80,6 +80,25 @@ impl Tlp {
         bundle["objects"][0].clone()
     }
 
+    /// The published STIX marking-definition object of an exact TLP id: the TLP 2.0 objects
+    /// of the OASIS extension, and the TLP 1.0 objects of STIX 2.1 section 7.2.1.4. `None` for
+    /// any other id.
+    pub fn published_marking(id: &str) -> Option<Value> {
+        let t = Tlp::from_stix_marking_id(id)?;
+        if t.stix_marking_id() == id {
+            return Some(t.stix_marking_definition());
+        }
+        let text = match t {
+            Tlp::Clear => include_str!("../../tlp/stix/tlp1-white.json"),
+            Tlp::Green => include_str!("../../tlp/stix/tlp1-green.json"),
+            Tlp::Amber => include_str!("../../tlp/stix/tlp1-amber.json"),
+            Tlp::Red => include_str!("../../tlp/stix/tlp1-red.json"),
+            Tlp::AmberStrict => return None,
+        };
+        let v: Value = serde_json::from_str(text).expect("compiled-in TLP file is JSON");
+        (v["id"] == id).then_some(v)
+    }
+
     /// The label a STIX marking-definition id stands for: the exact TLP 2.0 ids, and the TLP 1.0
     /// ids of STIX 2.1 section 7.2.1.4 (WHITE reads as CLEAR). Anything else is `None`: an
     /// importer must quarantine it, never guess from a name.

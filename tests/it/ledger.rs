@@ -404,11 +404,12 @@ async fn ledger_list_filters_and_formats() {
         &at(n - 1),
     ]))
     .unwrap();
+    let time = |t: &str| irtx::timestamp::parse_rfc3339(t).unwrap();
     let expected = all
         .iter()
         .filter(|e| {
-            let t = e["body"]["at"].as_str().unwrap();
-            *t >= *at(1) && *t < *at(n - 1)
+            let t = time(e["body"]["at"].as_str().unwrap());
+            t >= time(&at(1)) && t < time(&at(n - 1))
         })
         .count();
     assert_eq!(window.len(), expected);

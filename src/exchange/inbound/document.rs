@@ -19,9 +19,27 @@ pub struct DocumentCheck {
     pub max_marking: Option<Tlp>,
 }
 
-/// Checks an exchange document: its schema, its markings (exact TLP ids, none above `tlp`),
-/// and the acceptance criteria of ISO/IEC 27035-2 6.4 b 2.
-pub fn check_document(doc: &Value, format: Format, tlp: Tlp) -> DocumentCheck {
+/// Checks an exchange document: its size (at most `max_objects` STIX objects or IODEF
+/// indicators, counted before anything else is done with it), its schema, its markings (exact
+/// TLP ids, none above `tlp`), and the acceptance criteria of ISO/IEC 27035-2 6.4 b 2.
+pub fn check_document(doc: &Value, format: Format, tlp: Tlp, max_objects: usize) -> DocumentCheck {
+    let count = match format {
+        Format::Stix => doc["objects"].as_array().map_or(0, Vec::len),
+        Format::Iodef => doc["Incident"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| i["Indicator"].as_array().map_or(0, Vec::len) + 1)
+            .sum(),
+    };
+    if count > max_objects {
+        return DocumentCheck {
+            reasons: vec![format!(
+                "the document holds {count} objects; at most {max_objects} are accepted in one message"
+            )],
+            ..DocumentCheck::default()
+        };
+    }
     /// A format's schema check, marking reader and acceptance criteria.
     type Checks = (
         fn(&Value) -> Vec<schema::Violation>,
@@ -72,14 +90,21 @@ pub fn stix_markings(bundle: &Value) -> (Vec<Tlp>, Vec<String>) {
     for o in objects {
         let id = o["id"].as_str().unwrap_or_default();
         if o["type"] == "marking-definition" {
-            match Tlp::from_stix_marking_id(id) {
-                Some(t) => {
-                    let published_tlp2 = t.stix_marking_definition();
-                    if published_tlp2["id"] == id && *o != published_tlp2 {
-                        unknown.push(format!("marking-definition `{id}` is the TLP:{t} id but not the published TLP 2.0 object; quarantined"));
+            match (Tlp::from_stix_marking_id(id), Tlp::published_marking(id)) {
+                (Some(t), Some(published)) => {
+                    if *o != published {
+                        let version = if t.stix_marking_id() == id {
+                            "2.0"
+                        } else {
+                            "1.0"
+                        };
+                        unknown.push(format!("marking-definition `{id}` is the TLP {version} id of TLP:{t} but not the published object; quarantined"));
                     }
                 }
-                None => unknown.push(format!(
+                (Some(_), None) => unknown.push(format!(
+                    "marking-definition `{id}` has no published object; quarantined"
+                )),
+                (None, _) => unknown.push(format!(
                     "marking-definition `{id}` is not an exact TLP 1.0 or 2.0 id; quarantined"
                 )),
             }

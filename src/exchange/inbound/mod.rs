@@ -12,6 +12,7 @@ pub mod document;
 use ed25519_dalek::VerifyingKey;
 use time::{Duration, OffsetDateTime};
 
+use crate::envelope::strict::{self, JsonLimits};
 use crate::envelope::{self, Jws, Message, MessageId, Opened};
 use crate::peer::{Format, Peer, PeerId};
 use crate::timestamp::{parse_rfc3339, Timestamp};
@@ -62,6 +63,10 @@ pub struct Limits {
     pub replay_window: Duration,
     /// How far in the future `created` may be (clock skew).
     pub future_skew: Duration,
+    /// How deep and how long the JSON of a message may be.
+    pub json: JsonLimits,
+    /// Objects in one STIX bundle, or indicators in one IODEF document.
+    pub max_objects: usize,
 }
 
 /// A message read from the bytes received, its signature not yet checked.
@@ -142,11 +147,27 @@ impl Refusal {
     }
 }
 
-/// Reads a received body: a flattened JWS whose payload is a message.
-pub fn parse(body: &[u8]) -> Result<Parsed, Refusal> {
+/// At most `max` reasons, then one that counts the rest: a refusal stays small however many
+/// problems a document has.
+pub fn cap_reasons(mut reasons: Vec<String>, max: usize) -> Vec<String> {
+    if reasons.len() > max {
+        let more = reasons.len() - max;
+        reasons.truncate(max);
+        reasons.push(format!("... and {more} more problems"));
+    }
+    reasons
+}
+
+/// Reads a received body: a flattened JWS whose payload is a message, each read strictly
+/// (no key twice in an object, bounded depth and strings) before anything is built from it.
+pub fn parse(body: &[u8], json: JsonLimits) -> Result<Parsed, Refusal> {
+    strict::check(body, json)
+        .map_err(|e| Refusal::malformed(format!("not a flattened JWS JSON object: {e}")))?;
     let jws: Jws = serde_json::from_slice(body)
         .map_err(|e| Refusal::malformed(format!("not a flattened JWS JSON object: {e}")))?;
     let opened = envelope::open(&jws).map_err(|e| Refusal::malformed(e.to_string()))?;
+    strict::check(&opened.payload, json)
+        .map_err(|e| Refusal::malformed(format!("the payload: {e}")))?;
     let sha256 = envelope::sha256_hex(&opened.payload);
     let message: Message = serde_json::from_slice(&opened.payload)
         .map_err(|e| Refusal::malformed(format!("the payload is not a message: {e}")))?;
@@ -273,7 +294,8 @@ pub fn verify(
             message.format
         )),
         Some(format) => {
-            let checked = check_document(&message.document, format, message.tlp);
+            let checked =
+                check_document(&message.document, format, message.tlp, limits.max_objects);
             quarantine = checked.quarantine;
             reasons.extend(checked.reasons);
         }

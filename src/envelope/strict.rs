@@ -1,0 +1,253 @@
+//! A strict reading of JSON that arrives from outside: one pass over the bytes, before
+//! anything is built from them, that refuses what a plain parser lets through or chokes on:
+//! a key given twice in one object (RFC 8259 4: names SHOULD be unique; a parser that keeps
+//! the last one lets `{"object_marking_refs": [RED], "object_marking_refs": [GREEN]}` read as
+//! GREEN), nesting deeper than a bound, and strings longer than a bound. Every refusal names
+//! where, as a JSON pointer. Pure.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+/// The bounds of a strict reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JsonLimits {
+    /// How deeply arrays and objects may nest.
+    pub max_depth: usize,
+    /// The longest string (and object key), in bytes.
+    pub max_string_bytes: usize,
+}
+
+impl Default for JsonLimits {
+    fn default() -> Self {
+        JsonLimits {
+            max_depth: 64,
+            max_string_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Why JSON was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StrictError {
+    /// Not JSON at all.
+    #[error("not JSON: {0}")]
+    Syntax(String),
+    /// A key appears twice in one object.
+    #[error("{pointer}: the key `{key}` appears twice in one object")]
+    DuplicateKey {
+        /// The object.
+        pointer: String,
+        /// The key.
+        key: String,
+    },
+    /// Nesting deeper than the bound.
+    #[error("{pointer}: nested deeper than {max} levels")]
+    TooDeep {
+        /// Where the bound was passed.
+        pointer: String,
+        /// The bound.
+        max: usize,
+    },
+    /// A string longer than the bound.
+    #[error("{pointer}: a string of more than {max} bytes")]
+    StringTooLong {
+        /// The string's place.
+        pointer: String,
+        /// The bound.
+        max: usize,
+    },
+}
+
+/// Reads `bytes` strictly; `Ok` when it is one JSON value within `limits`, with no key
+/// twice in any object.
+pub fn check(bytes: &[u8], limits: JsonLimits) -> Result<(), StrictError> {
+    let mut problem = None;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let seed = Walk {
+        limits,
+        path: &mut Vec::new(),
+        problem: &mut problem,
+    };
+    let outcome = seed.deserialize(&mut de).and_then(|()| de.end());
+    match (problem, outcome) {
+        (Some(p), _) => Err(p),
+        (None, Err(e)) => Err(StrictError::Syntax(e.to_string())),
+        (None, Ok(())) => Ok(()),
+    }
+}
+
+/// One value being walked, with the way to it.
+struct Walk<'a> {
+    limits: JsonLimits,
+    path: &'a mut Vec<String>,
+    problem: &'a mut Option<StrictError>,
+}
+
+impl Walk<'_> {
+    fn pointer(&self) -> String {
+        self.path
+            .iter()
+            .map(|t| format!("/{}", crate::schema::escape_token(t)))
+            .collect()
+    }
+
+    /// Records the first problem and stops the walk.
+    fn fail<E: serde::de::Error>(&mut self, p: StrictError) -> E {
+        let text = p.to_string();
+        if self.problem.is_none() {
+            *self.problem = Some(p);
+        }
+        E::custom(text)
+    }
+
+    fn check_len<E: serde::de::Error>(&mut self, s: &str) -> Result<(), E> {
+        if s.len() > self.limits.max_string_bytes {
+            let pointer = self.pointer();
+            return Err(self.fail(StrictError::StringTooLong {
+                pointer,
+                max: self.limits.max_string_bytes,
+            }));
+        }
+        Ok(())
+    }
+
+    fn enter<E: serde::de::Error>(&mut self) -> Result<(), E> {
+        if self.path.len() >= self.limits.max_depth {
+            let pointer = self.pointer();
+            return Err(self.fail(StrictError::TooDeep {
+                pointer,
+                max: self.limits.max_depth,
+            }));
+        }
+        Ok(())
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Walk<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Walk<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E: serde::de::Error>(mut self, s: &str) -> Result<(), E> {
+        self.check_len(s)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        self.enter()?;
+        let mut i = 0usize;
+        loop {
+            self.path.push(i.to_string());
+            let next = seq.next_element_seed(Walk {
+                limits: self.limits,
+                path: self.path,
+                problem: self.problem,
+            });
+            self.path.pop();
+            match next? {
+                Some(()) => i += 1,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        self.enter()?;
+        let mut seen: HashSet<String> = HashSet::new();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            self.check_len(&key)?;
+            if !seen.insert(key.to_string()) {
+                let pointer = self.pointer();
+                return Err(self.fail(StrictError::DuplicateKey {
+                    pointer: if pointer.is_empty() {
+                        "/".into()
+                    } else {
+                        pointer
+                    },
+                    key: key.into_owned(),
+                }));
+            }
+            self.path.push(key.into_owned());
+            let value = map.next_value_seed(Walk {
+                limits: self.limits,
+                path: self.path,
+                problem: self.problem,
+            });
+            self.path.pop();
+            value?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_depth_and_length_are_refused_where_they_are() {
+        let ok = JsonLimits::default();
+        assert_eq!(check(br#"{"a": [1, {"b": "c"}], "d": null}"#, ok), Ok(()));
+        assert_eq!(
+            check(br#"{"objects": [{"id": 1, "object_marking_refs": ["r"], "object_marking_refs": ["g"]}]}"#, ok),
+            Err(StrictError::DuplicateKey {
+                pointer: "/objects/0".into(),
+                key: "object_marking_refs".into()
+            })
+        );
+        assert!(matches!(
+            check(br#"{"a": 1, "a": 1}"#, ok),
+            Err(StrictError::DuplicateKey { pointer, .. }) if pointer == "/"
+        ));
+        // Escapes that spell the same key are the same key.
+        assert!(check(br#"{"a": 1, "\u0061": 2}"#, ok).is_err());
+        let shallow = JsonLimits { max_depth: 3, ..ok };
+        assert_eq!(check(b"[[[1]]]", shallow), Ok(()));
+        assert_eq!(
+            check(b"[[[[1]]]]", shallow),
+            Err(StrictError::TooDeep {
+                pointer: "/0/0/0".into(),
+                max: 3
+            })
+        );
+        let short = JsonLimits {
+            max_string_bytes: 4,
+            ..ok
+        };
+        assert!(matches!(
+            check(br#"{"k": ["abcde"]}"#, short),
+            Err(StrictError::StringTooLong { pointer, .. }) if pointer == "/k/0"
+        ));
+        assert!(matches!(
+            check(b"{\"a\":1} x", ok),
+            Err(StrictError::Syntax(_))
+        ));
+        assert!(matches!(check(b"", ok), Err(StrictError::Syntax(_))));
+    }
+}
