@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::api::auth::AnalystToken;
+use crate::api::ui::session::Sessions;
 use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::federation::clock::{Clock, SystemClock};
@@ -25,6 +26,7 @@ pub struct App {
     listener: TcpListener,
     state: AppState,
     limits: api::Limits,
+    bounds: api::listener::Bounds,
     run_worker: bool,
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
 }
@@ -168,11 +170,21 @@ impl App {
             state: AppState {
                 gateway: Arc::new(gateway),
                 token: AnalystToken::new(&token),
-                sessions: Arc::default(),
+                sessions: Arc::new(Sessions::new(
+                    tls.is_some(),
+                    config.api.login_attempts_per_minute,
+                )),
+                max_form_bytes: config.api.max_body_bytes,
             },
             limits: api::Limits {
                 max_body_bytes: config.api.max_body_bytes,
                 request_timeout: std::time::Duration::from_millis(config.api.request_timeout_ms),
+            },
+            bounds: api::listener::Bounds {
+                max_connections: config.api.max_connections,
+                header_read_timeout: std::time::Duration::from_millis(
+                    config.api.header_read_timeout_ms,
+                ),
             },
             run_worker: options.run_worker,
             tls,
@@ -212,31 +224,11 @@ impl App {
             .run_worker
             .then(|| tokio::spawn(self.state.gateway.clone().run_worker(stop_rx)));
         let router = api::router(self.state, self.limits);
-        match self.tls {
-            Some(tls) => {
-                tracing::info!(%addr, "irtx listening on https://{addr}");
-                let handle = axum_server::Handle::new();
-                let h = handle.clone();
-                tokio::spawn(async move {
-                    shutdown.await;
-                    h.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
-                });
-                let std_listener = self.listener.into_std().context("the listener")?;
-                axum_server::tls_rustls::from_tcp_rustls(std_listener, tls)
-                    .context("the TLS listener")?
-                    .handle(handle)
-                    .serve(router.into_make_service())
-                    .await
-                    .context("serving")?;
-            }
-            None => {
-                tracing::info!(%addr, "irtx listening on http://{addr}");
-                axum::serve(self.listener, router)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-                    .context("serving")?;
-            }
-        }
+        tracing::info!(%addr, "irtx listening on {}://{addr}", if self.tls.is_some() { "https" } else { "http" });
+        let std_listener = self.listener.into_std().context("the listener")?;
+        api::listener::serve(std_listener, router, self.tls, self.bounds, shutdown)
+            .await
+            .context("serving")?;
         let _ = stop_tx.send(true);
         if let Some(w) = worker {
             let _ = w.await;

@@ -10,6 +10,7 @@ pub mod error;
 pub mod exchange;
 pub mod extract;
 pub mod ledger;
+pub mod listener;
 pub mod ops;
 pub mod outbox;
 pub mod peers;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub token: AnalystToken,
     /// Web sessions of logged-in analysts.
     pub sessions: Arc<ui::session::Sessions>,
+    /// The largest form a page may post, in bytes.
+    pub max_form_bytes: usize,
 }
 
 /// Runs a store-bound service call off the async threads (sled is synchronous and flushes).
@@ -56,6 +59,33 @@ pub async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     let g = s.gateway.clone();
     Ok(tokio::task::spawn_blocking(move || f(&g)).await??)
+}
+
+/// The headers every answer carries: nothing is framed, sniffed, cached or sent on as a
+/// referrer beyond the gateway, and the pages load nothing but their own style sheet (no script at all).
+async fn security_headers(mut res: axum::response::Response) -> axum::response::Response {
+    use axum::http::header::{self, HeaderValue};
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    // `same-origin`, not `no-referrer`: under `no-referrer` browsers send `Origin: null` with
+    // form posts, and the pages check the origin of every post.
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    res
 }
 
 /// Builds the router.
@@ -92,6 +122,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route("/exchange/v1/messages", post(exchange::inbound))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
+        .layer(middleware::map_response(security_headers))
         .layer(Extension(BodyLimit(limits.max_body_bytes)))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

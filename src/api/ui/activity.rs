@@ -4,11 +4,13 @@
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::Extension;
 use maud::{html, Markup, PreEscaped};
 use serde_json::Value;
 
 use super::charts::{daily_chart, refusals_chart, Counts};
 use super::layout::{failed, page, page_plain, read, tlp_badge};
+use super::session::{csrf_field, Session};
 use crate::api::extract::ApiPath;
 use crate::api::AppState;
 use crate::disclosure::Entry;
@@ -16,7 +18,10 @@ use crate::ledger::QueryText;
 use crate::store::DeliveryState;
 
 /// `GET /ui`: the overview and the charts.
-pub async fn overview(State(s): State<AppState>) -> Result<Markup, Response> {
+pub async fn overview(
+    State(s): State<AppState>,
+    Extension(session): Extension<Session>,
+) -> Result<Markup, Response> {
     let (counts, outbox, alerts) = read(&s, |g| {
         let mut counts = Counts::default();
         for e in g.store.ledger_entries() {
@@ -27,6 +32,7 @@ pub async fn overview(State(s): State<AppState>) -> Result<Markup, Response> {
     .await?;
     Ok(page(
         "Overview",
+        &session,
         html! {
             p { (counts.entries) " ledger entries · " (outbox.pending) " messages waiting · " (outbox.dead_lettered) " dead-lettered · " (alerts) " alerts imported" }
             h2 { "Disclosures over time, by peer" }
@@ -40,10 +46,14 @@ pub async fn overview(State(s): State<AppState>) -> Result<Markup, Response> {
 }
 
 /// `GET /ui/outbox`.
-pub async fn outbox(State(s): State<AppState>) -> Result<Markup, Response> {
+pub async fn outbox(
+    State(s): State<AppState>,
+    Extension(session): Extension<Session>,
+) -> Result<Markup, Response> {
     let items = read(&s, |g| Ok(g.store.outbox()?)).await?;
     Ok(page(
         "Outbox",
+        &session,
         html! {
             @if items.is_empty() { p.note { "Nothing waiting: every message was delivered." } }
             table #outbox {
@@ -54,7 +64,7 @@ pub async fn outbox(State(s): State<AppState>) -> Result<Markup, Response> {
                         td { (seq) } td { (i.peer) } td { (i.report_id) } td { code { (i.message_id) } }
                         td class=(state) { (state) } td { (i.attempts) } td { (i.last_error.clone().unwrap_or_default()) }
                         td { @if i.state == DeliveryState::DeadLettered {
-                            form.inline method="post" action={ "/ui/outbox/" (seq) "/retry" } { button type="submit" class="retry" { "Retry" } }
+                            form.inline method="post" action={ "/ui/outbox/" (seq) "/retry" } { (csrf_field(&session)) button type="submit" class="retry" { "Retry" } }
                         } }
                     }
                 }
@@ -80,6 +90,7 @@ pub async fn retry(State(s): State<AppState>, ApiPath(seq): ApiPath<u64>) -> Res
 /// `GET /ui/disclosures?peer=&report=&indicator=&state=&since=&until=`.
 pub async fn disclosures(
     State(s): State<AppState>,
+    Extension(session): Extension<Session>,
     Query(f): Query<QueryText>,
 ) -> Result<Markup, Response> {
     let (query, problems) = match f.parse() {
@@ -99,6 +110,7 @@ pub async fn disclosures(
     let v = |o: &Option<String>| o.clone().unwrap_or_default();
     Ok(page(
         "Disclosures",
+        &session,
         html! {
             form method="get" action="/ui/disclosures" #filters {
                 label { "Peer " input name="peer" id="f-peer" value=(v(&f.peer)); } " "
@@ -133,10 +145,14 @@ pub async fn disclosures(
 }
 
 /// `GET /ui/alerts`: imported alerts with provenance and marking.
-pub async fn alerts(State(s): State<AppState>) -> Result<Markup, Response> {
+pub async fn alerts(
+    State(s): State<AppState>,
+    Extension(session): Extension<Session>,
+) -> Result<Markup, Response> {
     let alerts = read(&s, |g| Ok(g.store.alerts()?)).await?;
     Ok(page(
         "Alerts",
+        &session,
         html! {
             table #alerts {
                 tr { th { "Received" } th { "From" } th { "Marking" } th { "Format" } th { "Message" } th { "Signed by key" } th { "Summary" } }

@@ -5,31 +5,34 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, DOCTYPE};
 
+use super::session::{csrf_field, Session};
 use crate::api::AppState;
 use crate::federation::{Gateway, ServiceError};
 
-/// TLP 2.0 colours (FIRST): text in the label's colour on black.
+/// TLP 2.0 colours (FIRST): text in the label's colour on black (classes of the style
+/// sheet: the pages' Content-Security-Policy allows no inline style).
 pub fn tlp_badge(label: &str) -> Markup {
-    let colour = match label {
-        "RED" => "#FF2B2B",
-        "AMBER" | "AMBER+STRICT" => "#FFC000",
-        "GREEN" => "#33FF00",
-        _ => "#FFFFFF",
+    let class = match label {
+        "RED" => "tlp tlp-red",
+        "AMBER" | "AMBER+STRICT" => "tlp tlp-amber",
+        "GREEN" => "tlp tlp-green",
+        _ => "tlp tlp-clear",
     };
-    html! { span.tlp style=(format!("color:{colour};background:#000")) { "TLP:" (label) } }
+    html! { span class=(class) { "TLP:" (label) } }
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#111}\
 nav{background:#111;padding:.6em 1em}nav a{color:#eee;margin-right:1.2em;text-decoration:none}\
 main{padding:1em 1.5em}table{border-collapse:collapse;width:100%;margin:.5em 0}\
 th,td{border-bottom:1px solid #ddd;padding:.35em .5em;text-align:left;font-size:.92em;vertical-align:top}\
-th{background:#f3f3f3}.tlp{font-weight:600;padding:.1em .4em;border-radius:3px;font-family:monospace}\
+th{background:#f3f3f3}.tlp{font-weight:600;padding:.1em .4em;border-radius:3px;font-family:monospace;background:#000}\
+.tlp-red{color:#FF2B2B}.tlp-amber{color:#FFC000}.tlp-green{color:#33FF00}.tlp-clear{color:#FFFFFF}\
 .queued,.delivered{color:#067d17}.withheld,.refused,.dead-lettered{color:#b00020}.failing{color:#a15c00}\
 form.inline{display:inline}textarea{width:100%;font-family:monospace}code{font-size:.9em}\
 .note{color:#555}.err{color:#b00020}";
 
-/// A page in the frame.
-pub fn page(title: &str, body: Markup) -> Markup {
+/// A page in the frame, for a logged-in analyst.
+pub fn page(title: &str, session: &Session, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -45,7 +48,7 @@ pub fn page(title: &str, body: Markup) -> Markup {
                     a href="/ui/outbox" { "Outbox" }
                     a href="/ui/disclosures" { "Disclosures" }
                     a href="/ui/alerts" { "Alerts" }
-                    form.inline method="post" action="/ui/logout" { button type="submit" { "Log out" } }
+                    form.inline method="post" action="/ui/logout" { (csrf_field(session)) button type="submit" { "Log out" } }
                 }
                 main { h1 { (title) } (body) }
             }

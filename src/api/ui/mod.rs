@@ -20,7 +20,11 @@ use super::AppState;
 pub fn router(state: AppState) -> Router<AppState> {
     let public = Router::new()
         .route("/login", get(session::login_page).post(session::login))
-        .route("/style.css", get(layout::style));
+        .route("/style.css", get(layout::style))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            session::same_origin_only,
+        ));
     let private = Router::new()
         .route("/", get(activity::overview))
         .route("/logout", post(session::logout))

@@ -7,10 +7,12 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::Extension;
 use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::layout::{failed, page, page_plain, read, tlp_badge, urlencode};
+use super::session::{csrf_field, Session};
 use crate::api::extract::ApiPath;
 use crate::api::AppState;
 use crate::disclosure::{Entry, Event};
@@ -19,7 +21,10 @@ use crate::peer::PeerId;
 use crate::report::ReportId;
 
 /// `GET /ui/reports`.
-pub async fn list(State(s): State<AppState>) -> Result<Markup, Response> {
+pub async fn list(
+    State(s): State<AppState>,
+    Extension(session): Extension<Session>,
+) -> Result<Markup, Response> {
     // One pass: the latest event per (report, peer).
     let (reports, latest) = read(&s, |g| {
         let mut latest: BTreeMap<ReportId, BTreeMap<PeerId, Event>> = BTreeMap::new();
@@ -35,9 +40,11 @@ pub async fn list(State(s): State<AppState>) -> Result<Markup, Response> {
     .await?;
     Ok(page(
         "Reports",
+        &session,
         html! {
             h2 { "Submit a report" }
             form method="post" action="/ui/reports" {
+                (csrf_field(&session))
                 textarea name="report" id="report" rows="8" placeholder="{ \"kind\": \"incident\", ... } (schemas/report.schema.json)" {}
                 button type="submit" id="submit" { "Submit" }
             }
@@ -65,7 +72,11 @@ pub struct ReportForm {
 }
 
 /// `POST /ui/reports`: submit (and route).
-pub async fn submit(State(s): State<AppState>, axum::Form(f): axum::Form<ReportForm>) -> Response {
+pub async fn submit(
+    State(s): State<AppState>,
+    Extension(session): Extension<Session>,
+    axum::Form(f): axum::Form<ReportForm>,
+) -> Response {
     let g = s.gateway.clone();
     match tokio::task::spawn_blocking(move || g.submit_and_route(f.report.as_bytes())).await {
         Ok(Ok((id, _))) => {
@@ -73,7 +84,7 @@ pub async fn submit(State(s): State<AppState>, axum::Form(f): axum::Form<ReportF
         }
         Ok(Err(ServiceError::Invalid(v))) => (
             StatusCode::UNPROCESSABLE_ENTITY,
-            page("Report refused", html! {
+            page("Report refused", &session, html! {
                 p.err { "The report is not valid:" }
                 ul #problems { @for p in &v { li { code { (if p.pointer.is_empty() { "(document)" } else { &p.pointer }) } ": " (p.reason) } } }
                 a href="/ui/reports" { "Back" }
@@ -96,6 +107,7 @@ fn per_peer(entries: &[Entry]) -> BTreeMap<PeerId, Entry> {
 /// `GET /ui/reports/{id}`: the report, the share form, the decisions and the timeline.
 pub async fn show(
     State(s): State<AppState>,
+    Extension(session): Extension<Session>,
     ApiPath(id): ApiPath<ReportId>,
 ) -> Result<Markup, Response> {
     let rid = id.clone();
@@ -114,10 +126,12 @@ pub async fn show(
     let r = &report.report;
     Ok(page(
         &format!("Report {id}"),
+        &session,
         html! {
             p { (tlp_badge(r["tlp"].as_str().unwrap_or(""))) " " strong { (r["title"].as_str().unwrap_or("")) } " — " (r["kind"].as_str().unwrap_or("")) ", submitted " (report.submitted_at) }
             h2 { "Share" }
             form method="post" action={ "/ui/reports/" (urlencode(id.as_str())) "/share" } #share {
+                (csrf_field(&session))
                 @for p in &peers {
                     label { input type="checkbox" name="peer" value=(p.id); " " (p.id) " (max TLP:" (p.max_tlp) ", " (p.audience) ", " (p.profile) ", " (p.format) ")" } br;
                 }
