@@ -80,8 +80,9 @@ impl App {
     pub async fn build_with(config: Config, options: Options) -> anyhow::Result<App> {
         crate::federation::install_crypto_provider();
         let data = config.path(&config.data_dir);
-        std::fs::create_dir_all(&data)
+        keys::create_private_dir(&data)
             .with_context(|| format!("cannot create the data directory `{}`", data.display()))?;
+        keys::check_private_dir(&data)?;
         let sled = SledStore::open(&data.join("store"))
             .with_context(|| format!("opening the store in `{}`", data.display()))?;
         tracing::info!(data_dir = %data.display(), "store opened");

@@ -69,6 +69,81 @@ fn check_mode(_path: &Path) -> Result<(), KeyFileError> {
     Ok(())
 }
 
+/// Why a directory may not hold the gateway's data.
+#[derive(Debug, thiserror::Error)]
+pub enum DirError {
+    /// It could not be created or read.
+    #[error("data directory `{path}`: {source}")]
+    Io {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Group or others may enter it.
+    #[error("data directory `{path}` has mode {mode:o}; others may read what it holds (TLP:RED content among it). Run `chmod 700 {path}`")]
+    Permissions {
+        /// The directory.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+}
+
+/// Makes a directory (and its missing parents) readable by its owner only (mode 0700).
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        b.mode(0o700);
+    }
+    b.create(path)
+}
+
+/// Checks that a directory exists and only its owner may enter it (mode 0700 or stricter).
+pub fn check_private_dir(path: &Path) -> Result<(), DirError> {
+    let meta = std::fs::metadata(path).map_err(|source| DirError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(DirError::Permissions {
+                path: path.to_path_buf(),
+                mode,
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = meta;
+    Ok(())
+}
+
+/// Creates (or truncates) a file only its owner may read (mode 0600), for what leaves the
+/// store: ledger exports, backups.
+pub fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let f = opts.open(path)?;
+    // An existing file keeps its mode when truncated: tighten it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(f)
+}
+
 /// Writes a new secret file with mode 0600; refuses to overwrite one.
 pub fn write_secret_file(path: &Path, content: &str) -> std::io::Result<()> {
     use std::io::Write as _;

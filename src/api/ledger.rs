@@ -1,6 +1,6 @@
 //! `/api/v1/disclosures`, `/api/v1/decisions` and `/api/v1/ledger/*`: the disclosure ledger.
 
-use axum::extract::State;
+use axum::extract::{OriginalUri, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -8,34 +8,54 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::extract::ApiQuery;
+use super::page::{paged, PageQuery};
 use super::{blocking, AppState};
 use crate::federation::ServiceError;
 use crate::ledger::{self, QueryText};
 
-/// `GET /api/v1/disclosures?peer=&report=&indicator=&since=&until=&state=`: ledger entries.
+/// `GET /api/v1/disclosures?peer=&report=&indicator=&since=&until=&state=&limit=&after=`:
+/// ledger entries, a page at a time (`after` is an entry's `seq`).
 pub async fn disclosures(
     State(s): State<AppState>,
+    OriginalUri(uri): OriginalUri,
     ApiQuery(q): ApiQuery<QueryText>,
-) -> Result<Json<Value>, ApiError> {
+    ApiQuery(p): ApiQuery<PageQuery>,
+) -> Result<Response, ApiError> {
     let query = q.parse().map_err(ApiError::BadRequest)?;
+    let (after, limit) = (p.after_seq()?, p.limit());
     let entries = blocking(&s, move |g| {
-        Ok(ledger::select(g.store.as_ref(), |e| query.matches(e))?)
+        Ok(ledger::select_page(
+            g.store.as_ref(),
+            |e| query.matches(e),
+            after,
+            limit,
+        )?)
     })
     .await?;
-    Ok(Json(json!(entries)))
+    let next = entries.last().map(|e| e.seq.to_string());
+    Ok(paged(&uri, entries, limit, next))
 }
 
-/// `GET /api/v1/decisions`: every decision (queued, withheld, error), from the ledger.
-pub async fn decisions(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let d = blocking(&s, |g| {
-        let mut out = Vec::new();
-        for e in g.store.ledger_entries() {
-            out.extend(ledger::Decision::of(&e?));
-        }
-        Ok(out)
+/// `GET /api/v1/decisions?limit=&after=`: the decisions (queued, withheld, error), from
+/// the ledger.
+pub async fn decisions(
+    State(s): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    ApiQuery(p): ApiQuery<PageQuery>,
+) -> Result<Response, ApiError> {
+    let (after, limit) = (p.after_seq()?, p.limit());
+    let entries = blocking(&s, move |g| {
+        Ok(ledger::select_page(
+            g.store.as_ref(),
+            |e| e.body.event.is_decision(),
+            after,
+            limit,
+        )?)
     })
     .await?;
-    Ok(Json(json!(d)))
+    let next = entries.last().map(|e| e.seq.to_string());
+    let d: Vec<_> = entries.iter().filter_map(ledger::Decision::of).collect();
+    Ok(paged(&uri, d, limit, next))
 }
 
 /// `POST /api/v1/ledger/checkpoint`: sign the head now.

@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod listener;
 pub mod ops;
 pub mod outbox;
+pub mod page;
 pub mod peers;
 pub mod reports;
 pub mod ui;
@@ -97,6 +98,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route("/alerts", get(alerts::list))
         .route("/alerts/{id}", get(alerts::get))
         .route("/quarantine", get(alerts::quarantine))
+        .route("/quarantine/{seq}/body", get(alerts::quarantined_body))
         .route("/outbox", get(outbox::list))
         .route("/outbox/{seq}/retry", post(outbox::retry))
         .route("/deliveries", get(outbox::delivered))

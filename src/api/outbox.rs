@@ -1,16 +1,24 @@
 //! `/api/v1/outbox` and `/api/v1/deliveries`: what is waiting, what failed, what arrived.
 
-use axum::extract::State;
+use axum::extract::{OriginalUri, State};
+use axum::response::Response;
 use axum::Json;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
-use super::extract::ApiPath;
+use super::extract::{ApiPath, ApiQuery};
+use super::page::{paged, PageQuery};
 use super::{blocking, AppState};
 
-/// `GET /api/v1/outbox`: messages not yet delivered, without their documents.
-pub async fn list(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let o = blocking(&s, |g| Ok(g.store.outbox()?)).await?;
+/// `GET /api/v1/outbox?limit=&after=`: messages not yet delivered, without their documents.
+pub async fn list(
+    State(s): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Response, ApiError> {
+    let (after, limit) = (q.after_seq()?, q.limit());
+    let o = blocking(&s, move |g| Ok(g.store.outbox_page(after, limit)?)).await?;
+    let next = o.last().map(|(seq, _)| seq.to_string());
     let items: Vec<Value> = o
         .into_iter()
         .map(|(seq, i)| {
@@ -20,7 +28,7 @@ pub async fn list(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
                    "next_attempt_ms": i.next_attempt_ms})
         })
         .collect();
-    Ok(Json(json!(items)))
+    Ok(paged(&uri, items, limit, next))
 }
 
 /// `POST /api/v1/outbox/{seq}/retry`: a dead-lettered message goes round again.
@@ -34,8 +42,16 @@ pub async fn retry(
     ))
 }
 
-/// `GET /api/v1/deliveries`: delivered messages, each with the peer's signed receipt.
-pub async fn delivered(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let d = blocking(&s, |g| Ok(g.store.delivered()?)).await?;
-    Ok(Json(json!(d)))
+/// `GET /api/v1/deliveries?limit=&after=`: delivered messages, each with the peer's
+/// signed receipt.
+pub async fn delivered(
+    State(s): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Response, ApiError> {
+    let (after, limit) = (q.after_seq()?, q.limit());
+    let d = blocking(&s, move |g| Ok(g.store.delivered_page(after, limit)?)).await?;
+    let next = d.last().map(|(seq, _)| seq.to_string());
+    let items: Vec<_> = d.into_iter().map(|(_, d)| d).collect();
+    Ok(paged(&uri, items, limit, next))
 }

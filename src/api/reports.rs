@@ -1,6 +1,6 @@
 //! `/api/v1/reports`: submit, read and share reports.
 
-use axum::extract::State;
+use axum::extract::{OriginalUri, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -8,7 +8,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
-use super::extract::{json_body, ApiPath, Body};
+use super::extract::{json_body, ApiPath, ApiQuery, Body};
+use super::page::{paged, PageQuery};
 use super::{blocking, AppState};
 use crate::federation::ServiceError;
 use crate::report::ReportId;
@@ -23,10 +24,27 @@ pub async fn submit(State(s): State<AppState>, Body(bytes): Body) -> Result<Resp
         .into_response())
 }
 
-/// `GET /api/v1/reports`.
-pub async fn list(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let r = blocking(&s, |g| Ok(g.store.reports()?)).await?;
-    Ok(Json(json!(r)))
+/// `GET /api/v1/reports?limit=&after=`: reports by id.
+pub async fn list(
+    State(s): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Response, ApiError> {
+    let limit = q.limit();
+    let after = q
+        .after
+        .as_deref()
+        .map(|a| {
+            a.parse::<ReportId>()
+                .map_err(|e| ApiError::bad_request(format!("after: {e}")))
+        })
+        .transpose()?;
+    let r = blocking(&s, move |g| {
+        Ok(g.store.reports_page(after.as_ref(), limit)?)
+    })
+    .await?;
+    let next = r.last().map(|r| r.id.to_string());
+    Ok(paged(&uri, r, limit, next))
 }
 
 /// `GET /api/v1/reports/{id}`.

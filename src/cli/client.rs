@@ -78,6 +78,56 @@ impl ApiClient {
         })
     }
 
+    /// Reads every page of a list (following `Link: rel="next"`), handing each item to `each`
+    /// as it comes: a long list is never held whole.
+    pub fn each_item(
+        &self,
+        path: &str,
+        mut each: impl FnMut(Value) -> Result<(), Failure>,
+    ) -> Result<(), Failure> {
+        let mut next = Some(path.to_string());
+        while let Some(path) = next.take() {
+            let (items, link) = self.rt.block_on(async {
+                let resp = self
+                    .http
+                    .get(format!("{}{path}", self.base))
+                    .bearer_auth(&self.token)
+                    .send()
+                    .await
+                    .map_err(|e| self.unreachable(e))?;
+                let link = resp
+                    .headers()
+                    .get(reqwest::header::LINK)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|l| l.strip_prefix('<'))
+                    .and_then(|l| l.split_once('>'))
+                    .filter(|(_, rel)| rel.contains("rel=\"next\""))
+                    .map(|(url, _)| url.to_string());
+                let status = resp.status().as_u16();
+                let text = resp
+                    .text()
+                    .await
+                    .map_err(|e| Failure::runtime(e.to_string()))?;
+                let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+                match v {
+                    Value::Array(items) if status == 200 => Ok((items, link)),
+                    v => Err(Failure {
+                        code: if (400..500).contains(&status) { 3 } else { 1 },
+                        message: Some(format!(
+                            "the gateway answered {status}: {}",
+                            v["error"].as_str().unwrap_or("")
+                        )),
+                    }),
+                }
+            })?;
+            for item in items {
+                each(item)?;
+            }
+            next = link;
+        }
+        Ok(())
+    }
+
     /// Calls the API; a 4xx becomes exit 3 with every detail, anything else unexpected exit 1.
     pub fn call(
         &self,

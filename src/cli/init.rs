@@ -36,28 +36,45 @@ pub struct Initialized {
     pub analyst_token: String,
 }
 
+/// Why a gateway could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// The team id is not a slug.
+    #[error(transparent)]
+    TeamId(#[from] crate::team::TeamIdError),
+    /// There is a config already.
+    #[error("`{0}` exists; not overwriting it")]
+    Exists(PathBuf),
+    /// A file or directory could not be written.
+    #[error("cannot write `{path}`: {source}")]
+    Io {
+        /// What.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
 /// Writes `DIR/irtx.toml`, the team key, the analyst token and two anonymization keys (each
-/// mode 0600), and makes the data directory. Refuses to overwrite an existing config.
-pub fn initialize(dir: &Path, team_id: &str, name: Option<&str>) -> Result<Initialized, String> {
-    let id: crate::team::TeamId = team_id
-        .parse()
-        .map_err(|e: crate::team::TeamIdError| e.to_string())?;
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+/// mode 0600), and makes the data directory (mode 0700). Refuses to overwrite an existing
+/// config.
+pub fn initialize(dir: &Path, team_id: &str, name: Option<&str>) -> Result<Initialized, InitError> {
+    let id: crate::team::TeamId = team_id.parse()?;
+    let io = |path: PathBuf| move |source| InitError::Io { path, source };
+    std::fs::create_dir_all(dir).map_err(io(dir.to_path_buf()))?;
     let config = dir.join("irtx.toml");
     if config.exists() {
-        return Err(format!("`{}` exists; not overwriting it", config.display()));
+        return Err(InitError::Exists(config));
     }
     let secret = |file: &str, content: &str| {
-        write_secret_file(&dir.join(file), content)
-            .map_err(|e| format!("cannot write `{}`: {e}", dir.join(file).display()))
+        write_secret_file(&dir.join(file), content).map_err(io(dir.join(file)))
     };
     secret("team.key", &random_hex32())?;
     let token = random_hex32();
     secret("analyst.token", &token)?;
     secret("anonymize.key", &random_hex32())?;
     secret("federation.key", &random_hex32())?;
-    std::fs::create_dir_all(dir.join("data"))
-        .map_err(|e| format!("cannot create the data directory: {e}"))?;
+    crate::keys::create_private_dir(&dir.join("data")).map_err(io(dir.join("data")))?;
     let name = name.unwrap_or(team_id);
     let created = crate::timestamp::rfc3339(time::OffsetDateTime::now_utc());
     let text = format!(
@@ -89,9 +106,12 @@ base_delay_ms = 1000
 max_delay_ms = 600000
 "#
     );
-    std::fs::write(&config, text)
-        .map_err(|e| format!("cannot write `{}`: {e}", config.display()))?;
-    let key = TeamKey::load(&dir.join("team.key")).map_err(|e| e.to_string())?;
+    // The config holds no secret, but it says where the secrets are: the owner's only.
+    write_secret_file(&config, &text).map_err(io(config.clone()))?;
+    let key = TeamKey::load(&dir.join("team.key")).map_err(|e| InitError::Io {
+        path: dir.join("team.key"),
+        source: std::io::Error::other(e.to_string()),
+    })?;
     Ok(Initialized {
         team_id: id.to_string(),
         config: config.display().to_string(),
@@ -103,8 +123,13 @@ max_delay_ms = 600000
 
 /// Runs `irtx init`.
 pub fn run(args: &Args) -> Result<(), Failure> {
-    let out =
-        initialize(&args.dir, &args.team_id, args.name.as_deref()).map_err(Failure::runtime)?;
+    let out = initialize(&args.dir, &args.team_id, args.name.as_deref()).map_err(|e| match e {
+        InitError::TeamId(e) => Failure {
+            code: 2,
+            message: Some(format!("--team-id: {e}")),
+        },
+        e => Failure::runtime(e.to_string()),
+    })?;
     println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     Ok(())
 }

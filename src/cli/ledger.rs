@@ -114,9 +114,11 @@ pub fn run(cli: &Cli, cmd: &LedgerCommand) -> Result<(), Failure> {
         LedgerCommand::Export { out } => {
             let state = State::open(cli, super::require_config(cli)?)?;
             let mut sink: Box<dyn std::io::Write> = match out {
-                Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(
-                    |e| Failure::runtime(format!("cannot write `{}`: {e}", p.display())),
-                )?)),
+                Some(p) => Box::new(std::io::BufWriter::new(
+                    crate::keys::create_private_file(p).map_err(|e| {
+                        Failure::runtime(format!("cannot write `{}`: {e}", p.display()))
+                    })?,
+                )),
                 None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
             };
             let io = |e: std::io::Error| Failure::runtime(e.to_string());
@@ -208,12 +210,12 @@ pub fn run(cli: &Cli, cmd: &LedgerCommand) -> Result<(), Failure> {
                             ));
                         }
                     }
-                    let (_, v) = api.call(reqwest::Method::GET, &path, None)?;
-                    let entries: Vec<Entry> =
-                        serde_json::from_value(v).map_err(|e| Failure::runtime(e.to_string()))?;
-                    for e in &entries {
-                        printer.entry(e)?;
-                    }
+                    path.push_str("limit=1000");
+                    api.each_item(&path, |v| {
+                        let e: Entry = serde_json::from_value(v)
+                            .map_err(|e| Failure::runtime(e.to_string()))?;
+                        printer.entry(&e)
+                    })?;
                 }
             }
             printer.finish()

@@ -82,7 +82,8 @@ impl Gateway {
             document: verified.message.document.clone(),
             jws: verified.jws.clone(),
         };
-        let (outcome, status, reasons) = match self.store.import(&alert)? {
+        let quota = Some(self.exchange.max_bytes_per_peer).filter(|q| *q > 0);
+        let (outcome, status, reasons) = match self.store.import(&alert, quota)? {
             Imported::New => (InboundOutcome::Accepted, ReceiptStatus::Accepted, vec![]),
             Imported::Duplicate => (InboundOutcome::Duplicate, ReceiptStatus::Duplicate, vec![]),
             Imported::Conflict => (
@@ -91,6 +92,14 @@ impl Gateway {
                 vec![format!(
                     "message id `{}` was received before with other content",
                     verified.message.id
+                )],
+            ),
+            Imported::OverQuota { used } => (
+                InboundOutcome::Refused(RefusalKind::RateLimited),
+                ReceiptStatus::Rejected,
+                vec![format!(
+                    "the storage quota of `{}` is full ({used} of {} bytes); retry later",
+                    verified.message.from, self.exchange.max_bytes_per_peer
                 )],
             ),
         };
@@ -131,13 +140,16 @@ impl Gateway {
             ..refusal
         };
         if refusal.quarantine {
-            self.store.quarantine(&json!({
-                "received_at": rfc3339(now),
-                "sender": refusal.sender,
-                "message_id": refusal.message_id,
-                "reasons": refusal.reasons,
-                "body": String::from_utf8_lossy(body),
-            }))?;
+            self.store.quarantine(
+                &json!({
+                    "received_at": rfc3339(now),
+                    "sender": refusal.sender,
+                    "message_id": refusal.message_id,
+                    "reasons": refusal.reasons,
+                    "bytes": body.len(),
+                }),
+                body,
+            )?;
         }
         tracing::warn!(kind = ?refusal.kind, peer.id = ?refusal.sender.as_ref().map(|s| s.as_str()), reasons = refusal.reasons.len(), "inbound message refused");
         let receipt = match (&refusal.sender, &refusal.message_id, &refusal.sha256) {

@@ -116,6 +116,27 @@ pub fn select(store: &dyn Store, keep: impl Fn(&Entry) -> bool) -> Result<Vec<En
     Ok(out)
 }
 
+/// Up to `limit` entries `keep` selects, after `seq` `after`: one page of a query, read
+/// until the page is full.
+pub fn select_page(
+    store: &dyn Store,
+    keep: impl Fn(&Entry) -> bool,
+    after: Option<u64>,
+    limit: usize,
+) -> Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    for e in store.ledger_entries_after(after) {
+        let e = e?;
+        if keep(&e) {
+            out.push(e);
+            if out.len() >= limit {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// A disclosure decision for one report and one peer, as the ledger records it: the view
 /// of `GET /api/v1/decisions`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

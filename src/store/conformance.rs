@@ -58,7 +58,7 @@ fn alert(sender: &str, n: u128, sha: &str) -> Alert {
         tlp: Tlp::Green,
         format: Format::Stix,
         document: json!({"type": "bundle"}),
-        jws: jws(&n.to_string()),
+        jws: jws(&format!("{n:08}")),
     }
 }
 
@@ -103,7 +103,14 @@ pub fn suite(s: &dyn Store) {
     };
     s.put_report(&r).unwrap();
     assert_eq!(s.report(&rid("r1")).unwrap(), Some(r.clone()));
-    assert_eq!(s.reports().unwrap(), vec![r]);
+    assert_eq!(s.reports_page(None, 10).unwrap(), vec![r.clone()]);
+    let r2 = StoredReport {
+        id: rid("r2"),
+        ..r.clone()
+    };
+    s.put_report(&r2).unwrap();
+    assert_eq!(s.reports_page(None, 1).unwrap(), vec![r.clone()]);
+    assert_eq!(s.reports_page(Some(&rid("r1")), 10).unwrap(), vec![r2]);
 
     // Peers.
     let p = Peer {
@@ -187,11 +194,17 @@ pub fn suite(s: &dyn Store) {
     s.update_outbox(b1, &again).unwrap();
     assert_eq!(head(s, "b"), Some(mid(1)));
     s.update_outbox(b1, &dead).unwrap();
-    assert_eq!(s.delivered().unwrap(), vec![d]);
+    let delivered: Vec<Delivered> = s
+        .delivered_page(None, 10)
+        .unwrap()
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect();
+    assert_eq!(delivered, vec![d]);
     let counts = s.outbox_counts().unwrap();
     assert_eq!((counts.pending, counts.dead_lettered), (1, 1));
     let left: Vec<MessageId> = s
-        .outbox()
+        .outbox_page(None, 10)
         .unwrap()
         .into_iter()
         .map(|(_, i)| i.message_id)
@@ -206,22 +219,41 @@ pub fn suite(s: &dyn Store) {
 
     // Import: once; the same again is a duplicate; other content under the id a conflict.
     let first = alert("b", 9, "aaa");
-    assert_eq!(s.import(&first).unwrap(), Imported::New);
+    let size = first.bytes();
+    assert_eq!(s.import(&first, None).unwrap(), Imported::New);
+    let again = s.import(&alert("b", 9, "aaa"), None).unwrap();
+    assert_eq!(again, Imported::Duplicate);
+    let other = s.import(&alert("b", 9, "bbb"), None).unwrap();
+    assert_eq!(other, Imported::Conflict);
+    let from_c = s.import(&alert("c", 9, "aaa"), None).unwrap();
+    assert_eq!(from_c, Imported::New, "ids are per sender");
+    assert_eq!(s.alert_count().unwrap(), 2);
+    let page = s.alerts_page(None, 10).unwrap();
+    assert_eq!(page.len(), 2);
     assert_eq!(
-        s.import(&alert("b", 9, "aaa")).unwrap(),
-        Imported::Duplicate
+        page[0].1,
+        first.meta(),
+        "lists hold alerts without documents"
     );
-    assert_eq!(s.import(&alert("b", 9, "bbb")).unwrap(), Imported::Conflict);
-    assert_eq!(
-        s.import(&alert("c", 9, "aaa")).unwrap(),
-        Imported::New,
-        "ids are per sender"
-    );
-    assert_eq!(s.alerts().unwrap().len(), 2);
+    assert_eq!(s.alerts_page(Some(page[0].0), 10).unwrap().len(), 1);
     assert_eq!(s.alert(&first.id).unwrap(), Some(first));
     assert!(s.alert("nope").unwrap().is_none());
+    // The storage quota: what a sender's alerts take, and no more.
+    assert_eq!(s.peer_usage(&pid("b")).unwrap(), size);
+    let over = s
+        .import(&alert("b", 10, "ccc"), Some(size + size / 2))
+        .unwrap();
+    assert_eq!(over, Imported::OverQuota { used: size });
+    assert_eq!(s.alert_count().unwrap(), 2, "nothing stored over the quota");
+    let within = s.import(&alert("b", 10, "ccc"), Some(2 * size)).unwrap();
+    assert_eq!(within, Imported::New);
+    assert_eq!(s.peer_usage(&pid("b")).unwrap(), 2 * size);
 
-    // Quarantine.
-    s.quarantine(&json!({"reason": "x"})).unwrap();
-    assert_eq!(s.quarantined().unwrap(), vec![json!({"reason": "x"})]);
+    // Quarantine: the record in lists, the body apart.
+    s.quarantine(&json!({"reason": "x"}), b"the body").unwrap();
+    let q = s.quarantine_page(None, 10).unwrap();
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0].1, json!({"reason": "x"}));
+    let body = s.quarantined_body(q[0].0).unwrap();
+    assert_eq!(body.as_deref(), Some(&b"the body"[..]));
 }

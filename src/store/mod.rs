@@ -159,6 +159,87 @@ pub struct OutboxCounts {
     pub dead_lettered: u64,
 }
 
+/// An alert without its document: what lists show, so a list never loads documents.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertMeta {
+    /// The alert's id.
+    pub id: String,
+    /// The sending peer.
+    pub sender: PeerId,
+    /// The key that signed it.
+    pub kid: String,
+    /// When we received it (RFC 3339).
+    pub received_at: String,
+    /// The message id.
+    pub message_id: MessageId,
+    /// SHA-256 of the message payload.
+    pub sha256: String,
+    /// The message's label.
+    pub tlp: Tlp,
+    /// The document's format.
+    #[serde(with = "crate::peer::wire_format")]
+    pub format: Format,
+    /// The size of the message as received, in bytes (what counts against the sender's
+    /// storage quota).
+    pub bytes: u64,
+    /// The document's title (the STIX report, incident or vulnerability name; the IODEF
+    /// description), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Objects in the document (STIX objects, IODEF indicators).
+    pub objects: u64,
+}
+
+impl Alert {
+    /// The size of the message as received, in bytes.
+    pub fn bytes(&self) -> u64 {
+        (self.jws.payload.len() + self.jws.protected.len() + self.jws.signature.len()) as u64
+    }
+
+    /// The alert without its document.
+    pub fn meta(&self) -> AlertMeta {
+        let (title, objects) = match self.format {
+            Format::Stix => {
+                let objects = self.document["objects"]
+                    .as_array()
+                    .map_or(&[][..], Vec::as_slice);
+                let main = ["report", "incident", "vulnerability"]
+                    .iter()
+                    .find_map(|t| {
+                        objects
+                            .iter()
+                            .find(|o| o["type"] == *t)
+                            .and_then(|o| o["name"].as_str())
+                    });
+                (main.map(str::to_string), objects.len() as u64)
+            }
+            Format::Iodef => {
+                let inc = &self.document["Incident"][0];
+                let title = inc["Description"][0]
+                    .as_str()
+                    .or_else(|| inc["Description"][0]["value"].as_str());
+                (
+                    title.map(str::to_string),
+                    inc["Indicator"].as_array().map_or(0, Vec::len) as u64,
+                )
+            }
+        };
+        AlertMeta {
+            id: self.id.clone(),
+            sender: self.sender.clone(),
+            kid: self.kid.clone(),
+            received_at: self.received_at.clone(),
+            message_id: self.message_id,
+            sha256: self.sha256.clone(),
+            tlp: self.tlp,
+            format: self.format,
+            bytes: self.bytes(),
+            title: title.map(|t| t.chars().take(200).collect()),
+            objects,
+        }
+    }
+}
+
 /// What importing a message did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Imported {
@@ -168,6 +249,11 @@ pub enum Imported {
     Duplicate,
     /// The same sender and id were imported with other content.
     Conflict,
+    /// The sender's alerts would take more than its quota; nothing was stored.
+    OverQuota {
+        /// What the sender's alerts take now, in bytes.
+        used: u64,
+    },
 }
 
 /// The gateway's durable state.
@@ -176,8 +262,8 @@ pub trait Store: Send + Sync {
     fn put_report(&self, r: &StoredReport) -> Result<()>;
     /// A report by id.
     fn report(&self, id: &ReportId) -> Result<Option<StoredReport>>;
-    /// All reports, by id.
-    fn reports(&self) -> Result<Vec<StoredReport>>;
+    /// Reports by id, after `after`, at most `limit`.
+    fn reports_page(&self, after: Option<&ReportId>, limit: usize) -> Result<Vec<StoredReport>>;
 
     /// Stores (or replaces) a peer.
     fn put_peer(&self, p: &Peer) -> Result<()>;
@@ -188,8 +274,8 @@ pub trait Store: Send + Sync {
     /// Removes a peer; true if it existed.
     fn remove_peer(&self, id: &PeerId) -> Result<bool>;
 
-    /// Everything in the outbox, in order.
-    fn outbox(&self) -> Result<Vec<(u64, OutboxItem)>>;
+    /// The outbox in order, after sequence number `after`, at most `limit`.
+    fn outbox_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, OutboxItem)>>;
     /// How many messages are still to be delivered (queued or failing) and how many are
     /// dead-lettered, without reading them.
     fn outbox_counts(&self) -> Result<OutboxCounts>;
@@ -203,8 +289,8 @@ pub trait Store: Send + Sync {
     fn update_outbox(&self, seq: u64, item: &OutboxItem) -> Result<()>;
     /// [`Store::update_outbox`] and [`Store::ledger_put`] in one atomic write.
     fn update_outbox_recorded(&self, seq: u64, item: &OutboxItem, entry: &Entry) -> Result<()>;
-    /// Every delivered message, in delivery order.
-    fn delivered(&self) -> Result<Vec<Delivered>>;
+    /// Delivered messages in delivery order, after position `after`, at most `limit`.
+    fn delivered_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Delivered)>>;
     /// Appends a message to the outbox together with its ledger entry, in one atomic write:
     /// a message is never queued without its ledger entry, nor recorded without being
     /// queued. Returns its sequence number (increasing).
@@ -214,19 +300,32 @@ pub trait Store: Send + Sync {
     fn mark_delivered_recorded(&self, seq: u64, d: &Delivered, entry: &Entry) -> Result<()>;
 
     /// Imports a message as an alert unless (sender, message id) was seen: the same content is
-    /// a duplicate, other content a conflict. Atomic.
-    fn import(&self, alert: &Alert) -> Result<Imported>;
+    /// a duplicate, other content a conflict. With a `quota`, refuses an alert that would
+    /// take the sender's alerts over that many bytes. Atomic.
+    fn import(&self, alert: &Alert, quota: Option<u64>) -> Result<Imported>;
     /// An alert by id.
     fn alert(&self, id: &str) -> Result<Option<Alert>>;
-    /// All alerts, oldest first.
-    fn alerts(&self) -> Result<Vec<Alert>>;
+    /// Alerts without their documents, oldest first, after position `after`, at most
+    /// `limit`.
+    fn alerts_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, AlertMeta)>>;
+    /// How many alerts there are.
+    fn alert_count(&self) -> Result<u64>;
+    /// What a peer's alerts take, in bytes.
+    fn peer_usage(&self, peer: &PeerId) -> Result<u64>;
 
     /// The last ledger entry.
     fn ledger_last(&self) -> Result<Option<Entry>>;
     /// Appends a ledger entry (its `seq` is the key). The caller serializes appends.
     fn ledger_put(&self, e: &Entry) -> Result<()>;
     /// Every ledger entry in `seq` order, streamed.
-    fn ledger_entries(&self) -> Box<dyn Iterator<Item = Result<Entry>> + '_>;
+    fn ledger_entries(&self) -> Box<dyn Iterator<Item = Result<Entry>> + '_> {
+        self.ledger_entries_after(None)
+    }
+    /// Ledger entries after `seq` `after` (from the first when `None`), streamed.
+    fn ledger_entries_after(
+        &self,
+        after: Option<u64>,
+    ) -> Box<dyn Iterator<Item = Result<Entry>> + '_>;
     /// Every ledger entry as written (its body untyped), for verification.
     fn ledger_raw(&self) -> Box<dyn Iterator<Item = Result<crate::disclosure::RawEntry>> + '_>;
     /// Stores a checkpoint.
@@ -234,8 +333,11 @@ pub trait Store: Send + Sync {
     /// Every checkpoint, in `seq` order.
     fn checkpoints(&self) -> Result<Vec<Checkpoint>>;
 
-    /// Keeps a refused message whose markings were not exact TLP ids, for an analyst.
-    fn quarantine(&self, record: &Value) -> Result<()>;
-    /// The quarantined messages.
-    fn quarantined(&self) -> Result<Vec<Value>>;
+    /// Keeps a refused message whose markings were not exact TLP ids, for an analyst: the
+    /// record (who, when, why) and the body as received.
+    fn quarantine(&self, record: &Value, body: &[u8]) -> Result<()>;
+    /// Quarantine records without their bodies, after position `after`, at most `limit`.
+    fn quarantine_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Value)>>;
+    /// One quarantined body, as received.
+    fn quarantined_body(&self, seq: u64) -> Result<Option<Vec<u8>>>;
 }

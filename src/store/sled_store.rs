@@ -11,7 +11,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::{
-    Alert, Delivered, Imported, OutboxCounts, OutboxItem, Result, Store, StoreError, StoredReport,
+    Alert, AlertMeta, Delivered, Imported, OutboxCounts, OutboxItem, Result, Store, StoreError,
+    StoredReport,
 };
 use crate::disclosure::{Checkpoint, Entry, RawEntry};
 use crate::peer::{Peer, PeerId};
@@ -26,6 +27,12 @@ pub struct SledStore {
     delivered: sled::Tree,
     alerts: sled::Tree,
     alert_ids: sled::Tree,
+    /// `seq` -> the alert without its document: lists and counts never read documents.
+    alert_meta: sled::Tree,
+    /// Peer id -> bytes its alerts take (u64, big-endian): the storage quota.
+    usage: sled::Tree,
+    /// `seq` -> the body of a quarantined message, apart from its record.
+    quarantine_bodies: sled::Tree,
     seen: sled::Tree,
     quarantine: sled::Tree,
     ledger: sled::Tree,
@@ -121,6 +128,9 @@ impl SledStore {
             delivered: t("delivered")?,
             alerts: t("alerts")?,
             alert_ids: t("alert_ids")?,
+            alert_meta: t("alert_meta")?,
+            usage: t("usage")?,
+            quarantine_bodies: t("quarantine_bodies")?,
             seen: t("seen")?,
             quarantine: t("quarantine")?,
             ledger: t("ledger")?,
@@ -129,19 +139,60 @@ impl SledStore {
             db,
         })
         .and_then(|s| {
-            // A store written before the index existed: build it once.
-            if s.pending.is_empty() && !s.outbox.is_empty() {
-                for (seq, item) in s.outbox()? {
-                    if is_pending(&item) {
-                        s.pending
-                            .insert(pending_key(&item.peer, seq), &[])
-                            .map_err(backend)?;
-                    }
-                }
-                s.flush()?;
-            }
+            s.migrate()?;
             Ok(s)
         })
+    }
+
+    /// Builds what a store written by an earlier release lacks, once: the index of pending
+    /// messages, the alerts' metadata and usage, quarantine bodies apart from their records.
+    fn migrate(&self) -> Result<()> {
+        let mut changed = false;
+        if self.pending.is_empty() && !self.outbox.is_empty() {
+            for kv in self.outbox.iter() {
+                let (k, v) = kv.map_err(backend)?;
+                let item: OutboxItem = decode(&k, &v)?;
+                if is_pending(&item) {
+                    let seq = u64::from_be_bytes(k.as_ref().try_into().map_err(|_| {
+                        StoreError::Corrupt {
+                            key: format!("{k:?}"),
+                            reason: "outbox key is not 8 bytes".into(),
+                        }
+                    })?);
+                    self.pending
+                        .insert(pending_key(&item.peer, seq), &[])
+                        .map_err(backend)?;
+                }
+            }
+            changed = true;
+        }
+        if self.alert_meta.is_empty() && !self.alerts.is_empty() {
+            for kv in self.alerts.iter() {
+                let (k, v) = kv.map_err(backend)?;
+                let alert: Alert = decode(&k, &v)?;
+                self.alert_meta
+                    .insert(&k, encode(&alert.meta()))
+                    .map_err(backend)?;
+                add_usage(&self.usage, &alert.sender, alert.bytes())?;
+            }
+            changed = true;
+        }
+        for kv in self.quarantine.iter() {
+            let (k, v) = kv.map_err(backend)?;
+            let mut record: Value = decode(&k, &v)?;
+            if let Some(body) = record.as_object_mut().and_then(|o| o.remove("body")) {
+                let body = body.as_str().unwrap_or_default().as_bytes().to_vec();
+                self.quarantine_bodies.insert(&k, body).map_err(backend)?;
+                self.quarantine
+                    .insert(&k, encode(&record))
+                    .map_err(backend)?;
+                changed = true;
+            }
+        }
+        if changed {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     /// Writes an outbox entry, its index entry and (when given) a ledger entry together,
@@ -176,14 +227,46 @@ impl SledStore {
         self.db.generate_id().map_err(backend)
     }
 
-    fn all<T: DeserializeOwned>(tree: &sled::Tree) -> Result<Vec<T>> {
-        tree.iter()
+    /// Up to `limit` records of a tree keyed by sequence numbers, after `after`.
+    fn page<T: DeserializeOwned>(
+        tree: &sled::Tree,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, T)>> {
+        let range = match after {
+            Some(a) => tree.range((
+                std::ops::Bound::Excluded(a.to_be_bytes().to_vec()),
+                std::ops::Bound::Unbounded,
+            )),
+            None => tree.range::<Vec<u8>, _>(..),
+        };
+        range
+            .take(limit)
             .map(|kv| {
                 let (k, v) = kv.map_err(backend)?;
-                decode(&k, &v)
+                let seq: [u8; 8] = k.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                    key: format!("{k:?}"),
+                    reason: "key is not a sequence number".into(),
+                })?;
+                Ok((u64::from_be_bytes(seq), decode(&k, &v)?))
             })
             .collect()
     }
+}
+
+/// Adds `bytes` to a peer's usage (outside a transaction: migration only).
+fn add_usage(usage: &sled::Tree, peer: &PeerId, bytes: u64) -> Result<()> {
+    let key = peer.as_str().as_bytes();
+    let used = usage.get(key).map_err(backend)?.map_or(0, |v| read_u64(&v));
+    usage
+        .insert(key, &(used + bytes).to_be_bytes())
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// A big-endian u64 value (0 when it is not one).
+fn read_u64(v: &[u8]) -> u64 {
+    v.try_into().map(u64::from_be_bytes).unwrap_or(0)
 }
 
 fn seen_key(sender: &PeerId, message_id: &str) -> Vec<u8> {
@@ -216,8 +299,21 @@ impl Store for SledStore {
         Self::get(&self.reports, id.as_str().as_bytes())
     }
 
-    fn reports(&self) -> Result<Vec<StoredReport>> {
-        Self::all(&self.reports)
+    fn reports_page(&self, after: Option<&ReportId>, limit: usize) -> Result<Vec<StoredReport>> {
+        let range = match after {
+            Some(a) => self.reports.range((
+                std::ops::Bound::Excluded(a.as_str().as_bytes().to_vec()),
+                std::ops::Bound::Unbounded,
+            )),
+            None => self.reports.range::<Vec<u8>, _>(..),
+        };
+        range
+            .take(limit)
+            .map(|kv| {
+                let (k, v) = kv.map_err(backend)?;
+                decode(&k, &v)
+            })
+            .collect()
     }
 
     fn put_peer(&self, p: &Peer) -> Result<()> {
@@ -229,7 +325,13 @@ impl Store for SledStore {
     }
 
     fn peers(&self) -> Result<Vec<Peer>> {
-        Self::all(&self.peers)
+        self.peers
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv.map_err(backend)?;
+                decode(&k, &v)
+            })
+            .collect()
     }
 
     fn remove_peer(&self, id: &PeerId) -> Result<bool> {
@@ -242,19 +344,8 @@ impl Store for SledStore {
         Ok(existed)
     }
 
-    fn outbox(&self) -> Result<Vec<(u64, OutboxItem)>> {
-        self.outbox
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv.map_err(backend)?;
-                let seq =
-                    u64::from_be_bytes(k.as_ref().try_into().map_err(|_| StoreError::Corrupt {
-                        key: format!("{k:?}"),
-                        reason: "outbox key is not 8 bytes".into(),
-                    })?);
-                Ok((seq, decode(&k, &v)?))
-            })
-            .collect()
+    fn outbox_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, OutboxItem)>> {
+        Self::page(&self.outbox, after, limit)
     }
 
     fn outbox_counts(&self) -> Result<OutboxCounts> {
@@ -338,16 +429,24 @@ impl Store for SledStore {
         self.flush()
     }
 
-    fn delivered(&self) -> Result<Vec<Delivered>> {
-        Self::all(&self.delivered)
+    fn delivered_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Delivered)>> {
+        Self::page(&self.delivered, after, limit)
     }
 
-    fn import(&self, alert: &Alert) -> Result<Imported> {
+    fn import(&self, alert: &Alert, quota: Option<u64>) -> Result<Imported> {
         let seq = self.next_seq()?;
         let key = seen_key(&alert.sender, &alert.message_id.to_string());
-        let value = encode(alert);
-        let outcome = (&self.seen, &self.alerts, &self.alert_ids)
-            .transaction(|(seen, alerts, ids)| {
+        let (value, meta) = (encode(alert), encode(&alert.meta()));
+        let bytes = alert.bytes();
+        let peer = alert.sender.as_str().as_bytes();
+        let outcome = (
+            &self.seen,
+            &self.alerts,
+            &self.alert_ids,
+            &self.alert_meta,
+            &self.usage,
+        )
+            .transaction(|(seen, alerts, ids, metas, usage)| {
                 if let Some(prior) = seen.get(&key)? {
                     return Ok(if prior.as_ref() == alert.sha256.as_bytes() {
                         Imported::Duplicate
@@ -355,9 +454,15 @@ impl Store for SledStore {
                         Imported::Conflict
                     });
                 }
+                let used = usage.get(peer)?.map_or(0, |v| read_u64(&v));
+                if quota.is_some_and(|q| used + bytes > q) {
+                    return Ok(Imported::OverQuota { used });
+                }
                 seen.insert(key.as_slice(), alert.sha256.as_bytes())?;
                 alerts.insert(&seq.to_be_bytes(), value.clone())?;
+                metas.insert(&seq.to_be_bytes(), meta.clone())?;
                 ids.insert(alert.id.as_bytes(), &seq.to_be_bytes())?;
+                usage.insert(peer, &(used + bytes).to_be_bytes())?;
                 Ok::<Imported, ConflictableTransactionError<()>>(Imported::New)
             })
             .map_err(tx_failed)?;
@@ -374,8 +479,20 @@ impl Store for SledStore {
         Self::get(&self.alerts, &seq)
     }
 
-    fn alerts(&self) -> Result<Vec<Alert>> {
-        Self::all(&self.alerts)
+    fn alerts_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, AlertMeta)>> {
+        Self::page(&self.alert_meta, after, limit)
+    }
+
+    fn alert_count(&self) -> Result<u64> {
+        Ok(self.alert_ids.len() as u64)
+    }
+
+    fn peer_usage(&self, peer: &PeerId) -> Result<u64> {
+        Ok(self
+            .usage
+            .get(peer.as_str().as_bytes())
+            .map_err(backend)?
+            .map_or(0, |v| read_u64(&v)))
     }
 
     fn ledger_last(&self) -> Result<Option<Entry>> {
@@ -390,8 +507,18 @@ impl Store for SledStore {
         self.put(&self.ledger, &e.seq.to_be_bytes(), e)
     }
 
-    fn ledger_entries(&self) -> Box<dyn Iterator<Item = Result<Entry>> + '_> {
-        Box::new(self.ledger.iter().map(|kv| {
+    fn ledger_entries_after(
+        &self,
+        after: Option<u64>,
+    ) -> Box<dyn Iterator<Item = Result<Entry>> + '_> {
+        let range = match after {
+            Some(a) => self.ledger.range((
+                std::ops::Bound::Excluded(a.to_be_bytes().to_vec()),
+                std::ops::Bound::Unbounded,
+            )),
+            None => self.ledger.range::<Vec<u8>, _>(..),
+        };
+        Box::new(range.map(|kv| {
             let (k, v) = kv.map_err(backend)?;
             decode(&k, &v)
         }))
@@ -409,16 +536,35 @@ impl Store for SledStore {
     }
 
     fn checkpoints(&self) -> Result<Vec<Checkpoint>> {
-        Self::all(&self.checkpoints)
+        Ok(Self::page(&self.checkpoints, None, usize::MAX)?
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect())
     }
 
-    fn quarantine(&self, record: &Value) -> Result<()> {
-        let seq = self.next_seq()?;
-        self.put(&self.quarantine, &seq.to_be_bytes(), record)
+    fn quarantine(&self, record: &Value, body: &[u8]) -> Result<()> {
+        let seq = self.next_seq()?.to_be_bytes();
+        let value = encode(record);
+        (&self.quarantine, &self.quarantine_bodies)
+            .transaction(|(records, bodies)| {
+                records.insert(&seq, value.clone())?;
+                bodies.insert(&seq, body)?;
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(tx_failed)?;
+        self.flush()
     }
 
-    fn quarantined(&self) -> Result<Vec<Value>> {
-        Self::all(&self.quarantine)
+    fn quarantine_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Value)>> {
+        Self::page(&self.quarantine, after, limit)
+    }
+
+    fn quarantined_body(&self, seq: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .quarantine_bodies
+            .get(seq.to_be_bytes())
+            .map_err(backend)?
+            .map(|v| v.to_vec()))
     }
 }
 
@@ -440,7 +586,7 @@ mod tests {
             super::super::conformance::suite(&s);
         }
         let s = SledStore::open(dir.path()).unwrap();
-        assert!(!s.reports().unwrap().is_empty());
-        assert!(!s.alerts().unwrap().is_empty());
+        assert!(!s.reports_page(None, 10).unwrap().is_empty());
+        assert!(s.alert_count().unwrap() > 0);
     }
 }

@@ -49,6 +49,21 @@ fn ledgers_of_the_earlier_release_verify() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_of_the_earlier_release_serves_its_state() {
     let tmp = unpack();
+    // The earlier release left its data dir readable by others: refused, with the fix.
+    let dir = tmp.path().join("cert-a");
+    let data = dir.join("data");
+    let config =
+        irtx::config::Config::load(&dir.join("irtx.toml"), Vec::<(String, String)>::new()).unwrap();
+    let err = match irtx::app::App::build(config).await {
+        Ok(_) => panic!("a data dir others may read was accepted"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.contains(&format!("chmod 700 {}", data.display())),
+        "{err}"
+    );
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
     let a = TestGateway::start(
         &tmp.path().join("cert-a"),
         "127.0.0.1:0".parse().unwrap(),

@@ -224,8 +224,25 @@ impl TestGateway {
         v["decisions"].as_array().unwrap().clone()
     }
 
+    /// Every alert, each in full (the list holds them without documents).
     pub async fn alerts(&self) -> Vec<Value> {
-        self.get("/api/v1/alerts").await.as_array().unwrap().clone()
+        let mut out = Vec::new();
+        for a in self.alert_list().await {
+            out.push(
+                self.get(&format!("/api/v1/alerts/{}", a["id"].as_str().unwrap()))
+                    .await,
+            );
+        }
+        out
+    }
+
+    /// The alerts as the list shows them (no documents), all pages.
+    pub async fn alert_list(&self) -> Vec<Value> {
+        self.get("/api/v1/alerts?limit=1000")
+            .await
+            .as_array()
+            .unwrap()
+            .clone()
     }
 
     pub async fn deliveries(&self) -> Vec<Value> {
@@ -242,7 +259,7 @@ impl TestGateway {
 
     /// The signed message of the outbox entry at `index`, as it would be posted.
     pub async fn outbox_jws(&self, index: usize) -> Vec<u8> {
-        let outbox = self.services().store.outbox().unwrap();
+        let outbox = self.services().store.outbox_page(None, 1000).unwrap();
         serde_json::to_vec(&outbox[index].1.jws).unwrap()
     }
 

@@ -9,7 +9,8 @@ use irtx::disclosure::{Checkpoint, Entry, RawEntry};
 use irtx::peer::{Peer, PeerId};
 use irtx::report::ReportId;
 use irtx::store::{
-    Alert, Delivered, Imported, OutboxCounts, OutboxItem, Result, Store, StoreError, StoredReport,
+    Alert, AlertMeta, Delivered, Imported, OutboxCounts, OutboxItem, Result, Store, StoreError,
+    StoredReport,
 };
 use serde_json::Value;
 
@@ -40,8 +41,8 @@ impl Store for Flaky {
     fn report(&self, id: &ReportId) -> Result<Option<StoredReport>> {
         self.inner.report(id)
     }
-    fn reports(&self) -> Result<Vec<StoredReport>> {
-        self.inner.reports()
+    fn reports_page(&self, after: Option<&ReportId>, limit: usize) -> Result<Vec<StoredReport>> {
+        self.inner.reports_page(after, limit)
     }
     fn put_peer(&self, p: &Peer) -> Result<()> {
         self.inner.put_peer(p)
@@ -56,8 +57,8 @@ impl Store for Flaky {
     fn remove_peer(&self, id: &PeerId) -> Result<bool> {
         self.inner.remove_peer(id)
     }
-    fn outbox(&self) -> Result<Vec<(u64, OutboxItem)>> {
-        self.inner.outbox()
+    fn outbox_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, OutboxItem)>> {
+        self.inner.outbox_page(after, limit)
     }
     fn outbox_counts(&self) -> Result<OutboxCounts> {
         self.inner.outbox_counts()
@@ -77,8 +78,8 @@ impl Store for Flaky {
     fn update_outbox_recorded(&self, seq: u64, item: &OutboxItem, entry: &Entry) -> Result<()> {
         self.inner.update_outbox_recorded(seq, item, entry)
     }
-    fn delivered(&self) -> Result<Vec<Delivered>> {
-        self.inner.delivered()
+    fn delivered_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Delivered)>> {
+        self.inner.delivered_page(after, limit)
     }
     fn enqueue_recorded(&self, item: &OutboxItem, entry: &Entry) -> Result<u64> {
         self.inner.enqueue_recorded(item, entry)
@@ -86,15 +87,21 @@ impl Store for Flaky {
     fn mark_delivered_recorded(&self, seq: u64, d: &Delivered, entry: &Entry) -> Result<()> {
         self.inner.mark_delivered_recorded(seq, d, entry)
     }
-    fn import(&self, alert: &Alert) -> Result<Imported> {
+    fn import(&self, alert: &Alert, quota: Option<u64>) -> Result<Imported> {
         self.check()?;
-        self.inner.import(alert)
+        self.inner.import(alert, quota)
     }
     fn alert(&self, id: &str) -> Result<Option<Alert>> {
         self.inner.alert(id)
     }
-    fn alerts(&self) -> Result<Vec<Alert>> {
-        self.inner.alerts()
+    fn alerts_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, AlertMeta)>> {
+        self.inner.alerts_page(after, limit)
+    }
+    fn alert_count(&self) -> Result<u64> {
+        self.inner.alert_count()
+    }
+    fn peer_usage(&self, peer: &PeerId) -> Result<u64> {
+        self.inner.peer_usage(peer)
     }
     fn ledger_last(&self) -> Result<Option<Entry>> {
         self.inner.ledger_last()
@@ -102,8 +109,11 @@ impl Store for Flaky {
     fn ledger_put(&self, e: &Entry) -> Result<()> {
         self.inner.ledger_put(e)
     }
-    fn ledger_entries(&self) -> Box<dyn Iterator<Item = Result<Entry>> + '_> {
-        self.inner.ledger_entries()
+    fn ledger_entries_after(
+        &self,
+        after: Option<u64>,
+    ) -> Box<dyn Iterator<Item = Result<Entry>> + '_> {
+        self.inner.ledger_entries_after(after)
     }
     fn ledger_raw(&self) -> Box<dyn Iterator<Item = Result<RawEntry>> + '_> {
         self.inner.ledger_raw()
@@ -114,11 +124,14 @@ impl Store for Flaky {
     fn checkpoints(&self) -> Result<Vec<Checkpoint>> {
         self.inner.checkpoints()
     }
-    fn quarantine(&self, record: &Value) -> Result<()> {
-        self.inner.quarantine(record)
+    fn quarantine(&self, record: &Value, body: &[u8]) -> Result<()> {
+        self.inner.quarantine(record, body)
     }
-    fn quarantined(&self) -> Result<Vec<Value>> {
-        self.inner.quarantined()
+    fn quarantine_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Value)>> {
+        self.inner.quarantine_page(after, limit)
+    }
+    fn quarantined_body(&self, seq: u64) -> Result<Option<Vec<u8>>> {
+        self.inner.quarantined_body(seq)
     }
 }
 

@@ -6,7 +6,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use maud::{html, Markup, PreEscaped};
-use serde_json::Value;
 
 use super::charts::{daily_chart, refusals_chart, Counts};
 use super::layout::{failed, page, page_plain, read, tlp_badge};
@@ -16,6 +15,9 @@ use crate::api::AppState;
 use crate::disclosure::Entry;
 use crate::ledger::QueryText;
 use crate::store::DeliveryState;
+
+/// The most rows a list page shows.
+const PAGE: usize = 500;
 
 /// `GET /ui`: the overview and the charts.
 pub async fn overview(
@@ -27,7 +29,7 @@ pub async fn overview(
         for e in g.store.ledger_entries() {
             counts.add(&e?);
         }
-        Ok((counts, g.store.outbox_counts()?, g.store.alerts()?.len()))
+        Ok((counts, g.store.outbox_counts()?, g.store.alert_count()?))
     })
     .await?;
     Ok(page(
@@ -50,7 +52,7 @@ pub async fn outbox(
     State(s): State<AppState>,
     Extension(session): Extension<Session>,
 ) -> Result<Markup, Response> {
-    let items = read(&s, |g| Ok(g.store.outbox()?)).await?;
+    let items = read(&s, |g| Ok(g.store.outbox_page(None, PAGE)?)).await?;
     Ok(page(
         "Outbox",
         &session,
@@ -149,38 +151,20 @@ pub async fn alerts(
     State(s): State<AppState>,
     Extension(session): Extension<Session>,
 ) -> Result<Markup, Response> {
-    let alerts = read(&s, |g| Ok(g.store.alerts()?)).await?;
+    let alerts = read(&s, |g| Ok(g.store.alerts_page(None, PAGE)?)).await?;
     Ok(page(
         "Alerts",
         &session,
         html! {
             table #alerts {
                 tr { th { "Received" } th { "From" } th { "Marking" } th { "Format" } th { "Message" } th { "Signed by key" } th { "Summary" } }
-                @for a in &alerts {
+                @for (_, a) in &alerts {
                     tr {
                         td { (a.received_at) } td { (a.sender) } td { (tlp_badge(a.tlp.as_str())) } td { (a.format.wire_name()) }
-                        td { code { (a.message_id) } } td { code { (a.kid) } } td { (summary(&a.document)) }
+                        td { code { (a.message_id) } } td { code { (a.kid) } } td { (a.title.clone().unwrap_or_default()) " — " (a.objects) " objects" }
                     }
                 }
             }
         },
     ))
-}
-
-/// A one-line summary of an exchange document.
-fn summary(doc: &Value) -> String {
-    if let Some(objects) = doc["objects"].as_array() {
-        let main = objects
-            .iter()
-            .find(|o| matches!(o["type"].as_str(), Some("incident" | "vulnerability")));
-        let name = main
-            .and_then(|o| o["name"].as_str())
-            .unwrap_or("(no incident)");
-        let n = objects.iter().filter(|o| o["type"] == "indicator").count();
-        return format!("{name} — {n} indicators");
-    }
-    let inc = &doc["Incident"][0];
-    let name = inc["Description"][0].as_str().unwrap_or("(no description)");
-    let n = inc["Indicator"].as_array().map_or(0, Vec::len);
-    format!("{name} — {n} indicators")
 }

@@ -35,7 +35,7 @@ pub async fn list(
                 .or_default()
                 .insert(e.body.peer, e.body.event);
         }
-        Ok((g.store.reports()?, latest))
+        Ok((g.store.reports_page(None, 500)?, latest))
     })
     .await?;
     Ok(page(
