@@ -90,8 +90,10 @@ impl App {
             Some(wrap) => wrap(Arc::new(sled)),
             None => Arc::new(sled),
         };
-        let key =
-            TeamKey::load(&config.path(&config.team.key_file)).context("loading the team key")?;
+        let key_file = config.path(&config.team.key_file);
+        keys::finish_rotation(store.as_ref(), &key_file)
+            .context("completing a key rotation that was cut short")?;
+        let key = TeamKey::load(&key_file).context("loading the team key")?;
         tracing::info!(kid = %key.kid(), team.id = %config.team.id, "team key loaded");
         let token = keys::read_secret_text(&config.path(&config.api.analyst_token_file))
             .context("loading the analyst token")?;
@@ -157,7 +159,8 @@ impl App {
         let gateway = Gateway::new(Parts {
             store,
             team: config.team(),
-            key,
+            key: keys::KeyCell::new(key),
+            key_file,
             profiles,
             keys: key_ring,
             routing: config.routing.clone(),

@@ -203,6 +203,141 @@ impl TeamKey {
     }
 }
 
+/// The team's current signing key, replaced in place by a rotation: readers take the key as
+/// it is at that moment, and a rotation never leaves them half of one.
+#[derive(Debug)]
+pub struct KeyCell(std::sync::RwLock<std::sync::Arc<TeamKey>>);
+
+impl KeyCell {
+    /// A cell holding `key`.
+    pub fn new(key: TeamKey) -> Self {
+        KeyCell(std::sync::RwLock::new(std::sync::Arc::new(key)))
+    }
+
+    /// The current key.
+    pub fn current(&self) -> std::sync::Arc<TeamKey> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Makes `key` the current key.
+    pub fn replace(&self, key: TeamKey) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = std::sync::Arc::new(key);
+    }
+}
+
+/// What a rotation did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Rotated {
+    /// The key that was current.
+    pub old_kid: String,
+    /// The new current key.
+    pub new_kid: String,
+    /// When the old key stops being valid (RFC 3339).
+    pub old_valid_until: String,
+    /// The new public key.
+    pub public_jwk: serde_json::Value,
+}
+
+/// Why a rotation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RotateError {
+    /// The current key file could not be read.
+    #[error(transparent)]
+    Key(#[from] KeyFileError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The new key file could not be written.
+    #[error("cannot write the new team key `{path}`: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Where a rotation writes the new key before it takes the place of the old one.
+fn next_path(key_file: &Path) -> PathBuf {
+    let mut p = key_file.as_os_str().to_owned();
+    p.push(".next");
+    PathBuf::from(p)
+}
+
+/// Rotates the team key in `key_file` (DESIGN.md section 11): a new key; a key document
+/// listing it and the earlier keys (the old one valid `overlap` longer), signed by both and
+/// kept in the store; then the new key takes the old one's file. The new key is written
+/// aside first and moved in last, so a crash leaves either rotation done or none
+/// ([`finish_rotation`] completes one cut short).
+pub fn rotate(
+    store: &dyn crate::store::Store,
+    key_file: &Path,
+    team: &crate::team::TeamId,
+    overlap: time::Duration,
+    now: time::OffsetDateTime,
+) -> Result<(TeamKey, Rotated), RotateError> {
+    use crate::exchange::keydoc;
+    let old = TeamKey::load(key_file)?;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the OS has randomness");
+    let new = ed25519_dalek::SigningKey::from_bytes(&bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let next = next_path(key_file);
+    let _ = std::fs::remove_file(&next);
+    write_secret_file(&next, &hex).map_err(|source| RotateError::Write {
+        path: next.clone(),
+        source,
+    })?;
+    // Our own documents: the store holds only what we signed.
+    let earlier = store
+        .key_documents()?
+        .last()
+        .and_then(|d| d.content().ok())
+        .map(|d| d.keys)
+        .unwrap_or_default();
+    let doc = keydoc::rotated(team, &earlier, &old.0, &new, now, overlap);
+    store.put_key_document(&keydoc::sign(&doc, &[&old.0, &new]))?;
+    std::fs::rename(&next, key_file).map_err(|source| RotateError::Write {
+        path: key_file.to_path_buf(),
+        source,
+    })?;
+    let new = TeamKey(new);
+    let rotated = Rotated {
+        old_kid: old.kid(),
+        new_kid: new.kid(),
+        old_valid_until: crate::timestamp::rfc3339(now + overlap),
+        public_jwk: crate::envelope::public_jwk(&new.0.verifying_key()),
+    };
+    Ok((new, rotated))
+}
+
+/// Completes a rotation a crash cut short: a new key written aside whose document is in the
+/// store takes its place; one whose document is not is dropped (that rotation did not
+/// happen).
+pub fn finish_rotation(
+    store: &dyn crate::store::Store,
+    key_file: &Path,
+) -> Result<(), RotateError> {
+    let next = next_path(key_file);
+    if !next.exists() {
+        return Ok(());
+    }
+    let kid = TeamKey::load(&next)?.kid();
+    let listed = store.key_documents()?.last().is_some_and(|d| {
+        d.content()
+            .is_ok_and(|doc| doc.keys.iter().any(|k| k.kid == kid))
+    });
+    let io = |source| RotateError::Write {
+        path: key_file.to_path_buf(),
+        source,
+    };
+    if listed {
+        std::fs::rename(&next, key_file).map_err(io)
+    } else {
+        std::fs::remove_file(&next).map_err(io)
+    }
+}
+
 /// The anonymization key ring from its files (each 64 hex digits, mode 0600): this team's own
 /// secret and the federation's shared key, either of which may be absent.
 pub fn key_ring(own: Option<&Path>, federation: Option<&Path>) -> Result<KeyRing, KeyFileError> {

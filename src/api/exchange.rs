@@ -21,7 +21,7 @@ fn status(outcome: InboundOutcome) -> StatusCode {
         InboundOutcome::Refused(kind) => match kind {
             RefusalKind::Malformed => StatusCode::BAD_REQUEST,
             RefusalKind::UnknownSender | RefusalKind::Forbidden => StatusCode::FORBIDDEN,
-            RefusalKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+            RefusalKind::Unauthenticated | RefusalKind::UnknownKey => StatusCode::UNAUTHORIZED,
             RefusalKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             RefusalKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
         },
@@ -47,7 +47,17 @@ pub async fn inbound(
             )));
         }
     }
-    let answer = blocking(&s, move |g| g.receive(&bytes)).await?;
+    let body = bytes.clone();
+    let mut answer = blocking(&s, move |g| g.receive(&body)).await?;
+    // A known peer signing with a key we do not know may have rotated: its key document
+    // says, signed by a key we trust. Then the message is read again.
+    if let (InboundOutcome::Refused(RefusalKind::UnknownKey), Some(peer)) =
+        (answer.outcome, &answer.sender)
+    {
+        if s.gateway.refresh_peer_keys(peer).await? {
+            answer = blocking(&s, move |g| g.receive(&bytes)).await?;
+        }
+    }
     let code = status(answer.outcome);
     Ok(match answer.receipt {
         Some(jws) => (

@@ -73,7 +73,7 @@ pub async fn export(State(s): State<AppState>) -> Result<Response, ApiError> {
             g.store.as_ref(),
             &g.ledger,
             &g.team,
-            &g.key.0,
+            &g.key.current().0,
             &mut out,
             |_| {},
         )

@@ -109,6 +109,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route("/peers", post(peers::add).get(peers::list))
         .route("/peers/{id}", get(peers::get).delete(peers::remove))
         .route("/identity", get(peers::identity))
+        .route("/keys/rotate", post(peers::rotate))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -122,6 +123,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             get(|| async { axum::response::Redirect::to("/ui") }),
         )
         .route("/exchange/v1/messages", post(exchange::inbound))
+        .route(crate::exchange::keydoc::PATH, get(peers::key_document))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .layer(middleware::map_response(security_headers))

@@ -69,7 +69,29 @@ pub async fn identity(State(s): State<AppState>) -> Json<Value> {
     Json(json!({
         "team_id": g.team.id.as_str(),
         "name": g.team.name,
-        "kid": g.key.kid(),
-        "public_jwk": envelope::public_jwk(&g.key.0.verifying_key()),
+        "kid": g.key.current().kid(),
+        "public_jwk": envelope::public_jwk(&g.key.current().0.verifying_key()),
     }))
+}
+
+/// The body of a rotation.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateRequest {
+    /// How long the old key stays valid, in seconds.
+    overlap_s: u64,
+}
+
+/// `POST /api/v1/keys/rotate` `{"overlap_s": N}`: a new team key (DESIGN.md section 11).
+pub async fn rotate(State(s): State<AppState>, Body(bytes): Body) -> Result<Json<Value>, ApiError> {
+    let req: RotateRequest = json_body(&bytes, "{\"overlap_s\": seconds}")?;
+    let overlap = time::Duration::seconds(req.overlap_s.min(i64::MAX as u64) as i64);
+    let r = blocking(&s, move |g| g.rotate_key(overlap)).await?;
+    Ok(Json(json!(r)))
+}
+
+/// `GET /.well-known/irtx/keys`: the team's signed key document, for anyone.
+pub async fn key_document(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let d = blocking(&s, |g| g.key_document()).await?;
+    Ok(Json(json!(d)))
 }

@@ -100,7 +100,11 @@ pub fn run(cli: &Cli, cmd: &LedgerCommand) -> Result<(), Failure> {
             match &state {
                 State::Local {
                     store: Some(store), ..
-                } => report_verify(ledger::verify_store(store, &pk)),
+                } => {
+                    let keys = ledger::team_keys(store, pk)
+                        .map_err(|e| Failure::runtime(e.to_string()))?;
+                    report_verify(ledger::verify_store(store, &keys))
+                }
                 State::Local { store: None, .. } => Err(Failure::runtime(format!(
                     "no store at `{}`",
                     super::state::store_dir(state.config()).display()

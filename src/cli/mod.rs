@@ -5,6 +5,7 @@
 mod client;
 mod convert;
 pub mod init;
+mod key;
 mod ledger;
 mod peer;
 mod pseudonym;
@@ -58,6 +59,9 @@ pub enum Command {
     /// Submit reports to the running gateway.
     #[command(subcommand)]
     Report(report::ReportCommand),
+    /// The team's signing key.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
     /// The disclosure ledger: what was disclosed to whom, provably.
     #[command(subcommand)]
     Ledger(ledger::LedgerCommand),
@@ -122,6 +126,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Peer(c) => peer::run(&cli, c),
         Command::Report(c) => report::run(&cli, c),
         Command::Ledger(c) => ledger::run(&cli, c),
+        Command::Key(c) => key::run(&cli, c),
         Command::Validate(a) => validate::run(a),
         Command::Convert(a) => convert::run(&cli, a),
         Command::Vocab(a) => vocab::run(a),

@@ -93,19 +93,30 @@ pub struct Verified {
 }
 
 /// Verifies a chain, streaming: every entry's hash and link, the sequence without gaps, and
-/// every checkpoint's signature and head. Names the first bad entry.
+/// every checkpoint's signature (by one of the team's `keys`: a rotation changes the key that
+/// signs) and head. Names the first bad entry.
 pub fn verify(
     entries: impl Iterator<Item = RawEntry>,
     checkpoints: &[Checkpoint],
-    key: &VerifyingKey,
+    keys: &[VerifyingKey],
 ) -> Result<Verified, Broken> {
     let mut heads = std::collections::BTreeMap::new();
     for c in checkpoints {
         let bad = |reason: String| Broken { seq: c.seq, reason };
         let opened = envelope::open(&c.jws).map_err(|e| bad(format!("checkpoint: {e}")))?;
-        opened
-            .verify(key)
-            .map_err(|_| bad("checkpoint signature does not verify with the team key".into()))?;
+        keys.iter()
+            .find(|k| crate::envelope::thumbprint(k) == opened.kid)
+            .ok_or_else(|| {
+                bad(format!(
+                    "checkpoint signed by key `{}`, which is not one of the team's",
+                    opened.kid
+                ))
+            })
+            .and_then(|k| {
+                opened.verify(k).map_err(|_| {
+                    bad("checkpoint signature does not verify with the team key".into())
+                })
+            })?;
         let signed: serde_json::Value = serde_json::from_slice(&opened.payload)
             .map_err(|_| bad("checkpoint payload is not JSON".into()))?;
         if signed != json!({"seq": c.seq, "head": c.head, "at": c.at, "team": c.team}) {
@@ -196,19 +207,19 @@ mod tests {
             checkpoint(&v[4], "cert-a", "t", &key),
             checkpoint(&v[9], "cert-a", "t", &key),
         ];
-        assert_eq!(verify(raw(&v), &cps, &pk).unwrap().entries, 10);
+        assert_eq!(verify(raw(&v), &cps, &[pk]).unwrap().entries, 10);
 
         let mut altered = v.clone();
         altered[3].body.peer = "cert-x".parse().unwrap();
-        assert_eq!(verify(raw(&altered), &cps, &pk).unwrap_err().seq, 3);
+        assert_eq!(verify(raw(&altered), &cps, &[pk]).unwrap_err().seq, 3);
 
         let mut deleted = v.clone();
         deleted.remove(6);
-        assert_eq!(verify(raw(&deleted), &cps, &pk).unwrap_err().seq, 6);
+        assert_eq!(verify(raw(&deleted), &cps, &[pk]).unwrap_err().seq, 6);
 
         let mut reordered = v.clone();
         reordered.swap(2, 3);
-        assert_eq!(verify(raw(&reordered), &cps, &pk).unwrap_err().seq, 2);
+        assert_eq!(verify(raw(&reordered), &cps, &[pk]).unwrap_err().seq, 2);
 
         let mut inserted = v.clone();
         let extra = link(
@@ -221,7 +232,7 @@ mod tests {
             ),
         );
         inserted.insert(5, extra);
-        assert_eq!(verify(raw(&inserted), &cps, &pk).unwrap_err().seq, 6);
+        assert_eq!(verify(raw(&inserted), &cps, &[pk]).unwrap_err().seq, 6);
 
         // Re-hashing everything after an edit is caught by the signed checkpoint.
         let mut rewritten: Vec<Entry> = Vec::new();
@@ -233,16 +244,16 @@ mod tests {
             let n = link(rewritten.last(), b);
             rewritten.push(n);
         }
-        let err = verify(raw(&rewritten), &cps, &pk).unwrap_err();
+        let err = verify(raw(&rewritten), &cps, &[pk]).unwrap_err();
         assert_eq!(err.seq, 4, "{err}");
 
         let truncated: Vec<Entry> = v[..8].to_vec();
-        assert!(verify(raw(&truncated), &cps, &pk)
+        assert!(verify(raw(&truncated), &cps, &[pk])
             .unwrap_err()
             .reason
             .contains("truncated"));
 
         let other = SigningKey::from_bytes(&[4; 32]).verifying_key();
-        assert!(verify(raw(&v), &cps, &other).is_err());
+        assert!(verify(raw(&v), &cps, &[other]).is_err());
     }
 }

@@ -97,6 +97,8 @@ pub enum Cause {
     RateLimited,
     /// The answer was not a valid receipt for the message.
     BadAnswer,
+    /// The receipt was signed with a key the peer is not known to have.
+    UnknownKey,
     /// The answer was larger than a receipt may be.
     AnswerTooLarge,
     /// The peer refused the message with a signed receipt.
@@ -122,6 +124,7 @@ named_enum!(Cause, "a cause", [
     PeerError => "peer-error",
     RateLimited => "rate-limited",
     BadAnswer => "bad-answer",
+    UnknownKey => "unknown-key",
     AnswerTooLarge => "answer-too-large",
     Rejected => "rejected",
     RefusedUnsigned => "refused-unsigned",
@@ -147,6 +150,7 @@ impl Cause {
             Cause::PeerError => "peer server error",
             Cause::RateLimited => "peer rate limit",
             Cause::BadAnswer => "invalid receipt",
+            Cause::UnknownKey => "receipt under an unknown key",
             Cause::AnswerTooLarge => "answer too large",
             Cause::Rejected => "rejected by the peer",
             Cause::RefusedUnsigned => "refused by the peer (unsigned)",

@@ -7,6 +7,7 @@
 //! sent.
 
 pub mod inbound;
+pub mod keydoc;
 pub mod outbound;
 
 use serde_json::Value;

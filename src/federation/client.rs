@@ -6,7 +6,7 @@
 use crate::disclosure::Cause;
 use crate::envelope::{Jws, Receipt, ReceiptStatus};
 use crate::exchange::inbound::trusted_keys;
-use crate::exchange::outbound::{check_receipt, Expected};
+use crate::exchange::outbound::{check_receipt, Expected, ReceiptError};
 use crate::peer::Peer;
 use crate::store::OutboxItem;
 use crate::team::TeamId;
@@ -81,12 +81,14 @@ pub async fn attempt(
         peer: &peer.id,
     };
     let receipt = serde_json::from_slice::<Jws>(&bytes)
-        .map_err(|e| format!("the answer is not a receipt: {e}"))
-        .and_then(|jws| {
-            check_receipt(&jws, expected, &trusted_keys(peer))
-                .map(|r| (jws, r))
-                .map_err(|e| e.to_string())
-        });
+        .map_err(|e| ReceiptError::Malformed(e.to_string()))
+        .and_then(|jws| check_receipt(&jws, expected, &trusted_keys(peer)).map(|r| (jws, r)));
+    if let Err(e @ ReceiptError::UnknownKey(_)) = &receipt {
+        return Attempt::Retry {
+            cause: Cause::UnknownKey,
+            why: format!("{status}: {e}"),
+        };
+    }
     let final_refusal = (400..=499).contains(&status) && status != 408 && status != 429;
     match receipt {
         Ok((jws, receipt)) if status == 200 && receipt.status != ReceiptStatus::Rejected => {
@@ -108,7 +110,7 @@ pub async fn attempt(
                 500..=599 => Cause::PeerError,
                 _ => Cause::BadAnswer,
             },
-            why: format!("{status}: {why}"),
+            why: format!("{status}: {}", unsigned_text(&bytes, &why)),
         },
         Ok((_, r)) => Attempt::Retry {
             cause: if status == 429 {
@@ -122,7 +124,7 @@ pub async fn attempt(
 }
 
 /// Reads a body of at most `cap` bytes; `None` when it is longer (the rest is not read).
-async fn read_capped(
+pub async fn read_capped(
     mut resp: reqwest::Response,
     cap: usize,
 ) -> Result<Option<Vec<u8>>, reqwest::Error> {
@@ -137,6 +139,15 @@ async fn read_capped(
         out.extend_from_slice(&chunk);
     }
     Ok(Some(out))
+}
+
+/// What to say of an answer that is not a valid receipt: a JSON error's reasons, else why
+/// the receipt was not taken.
+fn unsigned_text(bytes: &[u8], why: &ReceiptError) -> String {
+    match why {
+        ReceiptError::Malformed(_) => error_text(bytes),
+        why => why.to_string(),
+    }
 }
 
 /// The text of a refusal that is not a receipt: the reasons of a JSON error

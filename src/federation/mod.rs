@@ -7,6 +7,7 @@
 pub mod client;
 pub mod clock;
 pub mod receive;
+pub mod rotation;
 pub mod share;
 pub mod worker;
 
@@ -22,7 +23,7 @@ use tokio::sync::Notify;
 use crate::anonymize::{KeyRing, Profiles};
 use crate::config::{DeliveryConfig, ExchangeConfig, RoutingRule};
 use crate::disclosure::EntryBody;
-use crate::keys::TeamKey;
+use crate::keys::KeyCell;
 use crate::ledger::Ledger;
 use crate::peer::PeerId;
 use crate::schema::Violation;
@@ -100,8 +101,10 @@ pub struct Parts {
     pub store: Arc<dyn Store>,
     /// Our team.
     pub team: Team,
-    /// Our signing key.
-    pub key: TeamKey,
+    /// Our signing key (replaced by a rotation).
+    pub key: KeyCell,
+    /// The file the signing key is kept in (a rotation writes the new one there).
+    pub key_file: std::path::PathBuf,
     /// The anonymization profiles, by name.
     pub profiles: Profiles,
     /// The anonymization keys.
@@ -130,6 +133,8 @@ pub struct Gateway {
     pub ledger: Ledger,
     /// Peers whose queue a delivery task is working on.
     in_flight: Arc<Mutex<HashSet<PeerId>>>,
+    /// When each peer's key document was last fetched.
+    refreshes: rotation::Refreshes,
     /// Per-peer limit on inbound messages (`[exchange] max_messages_per_minute`).
     inbound_limit: Option<governor::DefaultKeyedRateLimiter<PeerId>>,
 }
@@ -177,6 +182,7 @@ impl Gateway {
             metrics: Metrics::new(),
             ledger: Ledger::new(),
             in_flight: Arc::default(),
+            refreshes: rotation::Refreshes::default(),
             inbound_limit,
         }
     }
@@ -188,7 +194,7 @@ impl Gateway {
                 self.store.as_ref(),
                 body,
                 self.team.id.as_str(),
-                &self.key.0,
+                &self.key.current().0,
             )
             .map(|_| ())
             .map_err(ServiceError::from)
@@ -203,9 +209,13 @@ impl Gateway {
     ) -> Result<T, ServiceError> {
         let store = self.store.as_ref();
         self.ledger
-            .append_with(store, body, self.team.id.as_str(), &self.key.0, |e| {
-                write(store, e)
-            })
+            .append_with(
+                store,
+                body,
+                self.team.id.as_str(),
+                &self.key.current().0,
+                |e| write(store, e),
+            )
             .map(|(t, _)| t)
             .map_err(ServiceError::from)
     }
@@ -213,9 +223,12 @@ impl Gateway {
     /// Signs a checkpoint of the ledger's head now.
     pub fn checkpoint(&self) -> Result<Option<crate::disclosure::Checkpoint>, ServiceError> {
         let at = crate::timestamp::rfc3339(self.clock.now());
-        Ok(self
-            .ledger
-            .checkpoint(self.store.as_ref(), self.team.id.as_str(), &at, &self.key.0)?)
+        Ok(self.ledger.checkpoint(
+            self.store.as_ref(),
+            self.team.id.as_str(),
+            &at,
+            &self.key.current().0,
+        )?)
     }
 
     /// Sets the outbox gauges from the store (when `/metrics` is read).

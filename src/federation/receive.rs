@@ -36,6 +36,8 @@ pub struct InboundAnswer {
     pub receipt: Option<Jws>,
     /// Why it was refused.
     pub reasons: Vec<String>,
+    /// The sender, when it is a known peer.
+    pub sender: Option<crate::peer::PeerId>,
 }
 
 impl Gateway {
@@ -117,12 +119,13 @@ impl Gateway {
             status,
             reasons.clone(),
             now,
-            &self.key.0,
+            &self.key.current().0,
         );
         Ok(InboundAnswer {
             outcome,
             receipt: Some(jws),
             reasons,
+            sender: Some(verified.message.from),
         })
     }
 
@@ -161,7 +164,7 @@ impl Gateway {
                     ReceiptStatus::Rejected,
                     refusal.reasons.clone(),
                     now,
-                    &self.key.0,
+                    &self.key.current().0,
                 )
                 .1,
             ),
@@ -171,6 +174,7 @@ impl Gateway {
             outcome: InboundOutcome::Refused(refusal.kind),
             receipt,
             reasons: refusal.reasons,
+            sender: refusal.sender,
         })
     }
 }

@@ -226,7 +226,7 @@ impl Gateway {
                 id: MessageId(uuid::Uuid::new_v4()),
                 now,
             },
-            &self.key.0,
+            &self.key.current().0,
         );
         let removed: Vec<Removal> = ready
             .plan

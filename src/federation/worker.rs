@@ -116,6 +116,18 @@ impl Gateway {
                     why: format!("peer `{peer}` is no longer in the list of peers"),
                 },
             };
+            // A receipt under a key we do not know: the peer may have rotated. Its signed key
+            // document says; once a new key is adopted, the message goes again at once (it
+            // comes back `duplicate`).
+            if let Attempt::Retry {
+                cause: Cause::UnknownKey,
+                ..
+            } = &attempt
+            {
+                if self.refresh_peer_keys(&peer).await.unwrap_or(false) {
+                    continue;
+                }
+            }
             let ok = matches!(attempt, Attempt::Delivered { .. });
             match self
                 .off_runtime(move |g| g.record_attempt(seq, item, attempt))

@@ -7,6 +7,8 @@ use serde_json::Value;
 
 use super::Ledger;
 use crate::disclosure::{chain, Checkpoint, RawEntry};
+use crate::exchange::inbound::TrustedKey;
+use crate::exchange::keydoc::{self, SignedKeyDocument};
 use crate::store::{Store, StoreError};
 
 /// The `format` of an export's header line.
@@ -56,7 +58,8 @@ pub fn export(
         .checkpoint(store, team.id.as_str(), &at, key)
         .map_err(io)?;
     let header = serde_json::json!({"type": "header", "format": FORMAT, "team": team.id.as_str(),
-        "public_jwk": crate::envelope::public_jwk(&key.verifying_key()), "exported_at": at});
+        "public_jwk": crate::envelope::public_jwk(&key.verifying_key()), "exported_at": at,
+        "key_documents": store.key_documents().map_err(io)?});
     writeln!(out, "{header}")?;
     for c in store.checkpoints().map_err(io)? {
         writeln!(
@@ -79,8 +82,60 @@ pub fn export(
     Ok(n)
 }
 
-/// Verifies an export read line by line: the header's key against `key`, the checkpoints,
-/// then the chain, streamed. A line that does not parse is named by its number.
+/// The keys an export's header establishes, starting from `given`: every key document that
+/// a key already established signed adds the keys it lists (whichever of its keys is
+/// given, the rotations lead to the others). `Err` names the header's key when `given` is
+/// none of the team's keys.
+fn established(
+    header: &Value,
+    given: &VerifyingKey,
+) -> Result<Vec<VerifyingKey>, VerifyExportError> {
+    let mut keys = vec![*given];
+    let team: Option<crate::team::TeamId> = header["team"].as_str().and_then(|t| t.parse().ok());
+    let docs: Vec<SignedKeyDocument> =
+        serde_json::from_value(header["key_documents"].clone()).unwrap_or_default();
+    if let Some(team) = team {
+        loop {
+            let trusted: Vec<TrustedKey> = keys
+                .iter()
+                .map(|k| TrustedKey {
+                    kid: crate::envelope::thumbprint(k),
+                    key: *k,
+                    valid_from: None,
+                    valid_until: None,
+                })
+                .collect();
+            let before = keys.len();
+            for d in &docs {
+                if let Ok((doc, _)) = keydoc::verify(d, &team, &trusted, None) {
+                    for k in doc.keys {
+                        if let Ok(vk) = crate::envelope::parse_public_jwk(&k.jwk) {
+                            if !keys.contains(&vk) {
+                                keys.push(vk);
+                            }
+                        }
+                    }
+                }
+            }
+            if keys.len() == before {
+                break;
+            }
+        }
+    }
+    if let Ok(written) = crate::envelope::parse_public_jwk(&header["public_jwk"]) {
+        if !keys.contains(&written) {
+            return Err(VerifyExportError::WrongKey {
+                written: crate::envelope::thumbprint(&written),
+                given: crate::envelope::thumbprint(given),
+            });
+        }
+    }
+    Ok(keys)
+}
+
+/// Verifies an export read line by line: the key given (and the keys the export's key
+/// documents lead to from it), the checkpoints, then the chain, streamed. A line that does
+/// not parse is named by its number.
 pub fn verify_export(
     input: impl std::io::BufRead,
     key: &VerifyingKey,
@@ -90,6 +145,7 @@ pub fn verify_export(
         reason,
     };
     let mut checkpoints = Vec::new();
+    let mut keys = vec![*key];
     let mut lines = input.lines().enumerate();
     let mut first_entry = None;
     for (i, line) in lines.by_ref() {
@@ -97,16 +153,7 @@ pub fn verify_export(
         let v: Value =
             serde_json::from_str(&line).map_err(|e| line_err(i, format!("not JSON: {e}")))?;
         match v["type"].as_str() {
-            Some("header") => {
-                if let Ok(written) = crate::envelope::parse_public_jwk(&v["public_jwk"]) {
-                    if written != *key {
-                        return Err(VerifyExportError::WrongKey {
-                            written: crate::envelope::thumbprint(&written),
-                            given: crate::envelope::thumbprint(key),
-                        });
-                    }
-                }
-            }
+            Some("header") => keys = established(&v, key)?,
             Some("checkpoint") => checkpoints.push(
                 serde_json::from_value::<Checkpoint>(v["checkpoint"].clone())
                     .map_err(|e| line_err(i, e.to_string()))?,
@@ -139,7 +186,7 @@ pub fn verify_export(
             }
         }
     });
-    let result = chain::verify(entries, &checkpoints, key);
+    let result = chain::verify(entries, &checkpoints, &keys);
     if let Some(b) = bad_line {
         return Err(b);
     }

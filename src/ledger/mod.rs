@@ -82,10 +82,28 @@ impl Ledger {
     }
 }
 
-/// Verifies the store's own ledger with the team's public key.
+/// The team's public keys: `current` and every key the stored key documents list.
+pub fn team_keys(
+    store: &dyn Store,
+    current: ed25519_dalek::VerifyingKey,
+) -> Result<Vec<ed25519_dalek::VerifyingKey>> {
+    let mut keys = vec![current];
+    for d in store.key_documents()? {
+        for k in d.content().map(|d| d.keys).unwrap_or_default() {
+            if let Ok(vk) = crate::envelope::parse_public_jwk(&k.jwk) {
+                if !keys.contains(&vk) {
+                    keys.push(vk);
+                }
+            }
+        }
+    }
+    Ok(keys)
+}
+
+/// Verifies the store's own ledger with the team's public keys.
 pub fn verify_store(
     store: &dyn Store,
-    key: &ed25519_dalek::VerifyingKey,
+    keys: &[ed25519_dalek::VerifyingKey],
 ) -> std::result::Result<chain::Verified, VerifyExportError> {
     let checkpoints = store.checkpoints().map_err(VerifyExportError::Store)?;
     let mut read_error = None;
@@ -96,7 +114,7 @@ pub fn verify_store(
             None
         }
     });
-    let result = chain::verify(entries, &checkpoints, key);
+    let result = chain::verify(entries, &checkpoints, keys);
     if let Some(e) = read_error {
         return Err(VerifyExportError::Store(e));
     }

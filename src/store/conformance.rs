@@ -6,6 +6,7 @@ use serde_json::json;
 use super::{Alert, Delivered, DeliveryState, Imported, OutboxItem, Store, StoredReport};
 use crate::disclosure::{chain, Entry, EntryBody, Event};
 use crate::envelope::{Jws, MessageId, Receipt, ReceiptStatus};
+use crate::exchange::keydoc;
 use crate::peer::{Audience, Format, KeyDomain, Peer, PeerId, Transport};
 use crate::report::ReportId;
 use crate::tlp::Tlp;
@@ -248,6 +249,23 @@ pub fn suite(s: &dyn Store) {
     let within = s.import(&alert("b", 10, "ccc"), Some(2 * size)).unwrap();
     assert_eq!(within, Imported::New);
     assert_eq!(s.peer_usage(&pid("b")).unwrap(), 2 * size);
+
+    // Key documents, in the order written.
+    assert!(s.key_documents().unwrap().is_empty());
+    let team: crate::team::TeamId = "a".parse().unwrap();
+    let (k1, k2) = (
+        ed25519_dalek::SigningKey::from_bytes(&[1; 32]),
+        ed25519_dalek::SigningKey::from_bytes(&[2; 32]),
+    );
+    let now = time::OffsetDateTime::UNIX_EPOCH;
+    let d1 = keydoc::sign(&keydoc::initial(&team, &k1, now), &[&k1]);
+    let d2 = keydoc::sign(
+        &keydoc::rotated(&team, &[], &k1, &k2, now, time::Duration::days(1)),
+        &[&k1, &k2],
+    );
+    s.put_key_document(&d1).unwrap();
+    s.put_key_document(&d2).unwrap();
+    assert_eq!(s.key_documents().unwrap(), vec![d1, d2]);
 
     // Quarantine: the record in lists, the body apart.
     s.quarantine(&json!({"reason": "x"}), b"the body").unwrap();

@@ -333,6 +333,11 @@ pub trait Store: Send + Sync {
     /// Every checkpoint, in `seq` order.
     fn checkpoints(&self) -> Result<Vec<Checkpoint>>;
 
+    /// The team's signed key documents, oldest first (one per rotation).
+    fn key_documents(&self) -> Result<Vec<crate::exchange::keydoc::SignedKeyDocument>>;
+    /// Appends a signed key document (a rotation).
+    fn put_key_document(&self, d: &crate::exchange::keydoc::SignedKeyDocument) -> Result<()>;
+
     /// Keeps a refused message whose markings were not exact TLP ids, for an analyst: the
     /// record (who, when, why) and the body as received.
     fn quarantine(&self, record: &Value, body: &[u8]) -> Result<()>;

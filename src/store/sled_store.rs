@@ -33,6 +33,8 @@ pub struct SledStore {
     usage: sled::Tree,
     /// `seq` -> the body of a quarantined message, apart from its record.
     quarantine_bodies: sled::Tree,
+    /// `seq` -> the team's signed key documents, one per rotation.
+    key_documents: sled::Tree,
     seen: sled::Tree,
     quarantine: sled::Tree,
     ledger: sled::Tree,
@@ -131,6 +133,7 @@ impl SledStore {
             alert_meta: t("alert_meta")?,
             usage: t("usage")?,
             quarantine_bodies: t("quarantine_bodies")?,
+            key_documents: t("key_documents")?,
             seen: t("seen")?,
             quarantine: t("quarantine")?,
             ledger: t("ledger")?,
@@ -540,6 +543,18 @@ impl Store for SledStore {
             .into_iter()
             .map(|(_, c)| c)
             .collect())
+    }
+
+    fn key_documents(&self) -> Result<Vec<crate::exchange::keydoc::SignedKeyDocument>> {
+        Ok(Self::page(&self.key_documents, None, usize::MAX)?
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect())
+    }
+
+    fn put_key_document(&self, d: &crate::exchange::keydoc::SignedKeyDocument) -> Result<()> {
+        let seq = self.next_seq()?;
+        self.put(&self.key_documents, &seq.to_be_bytes(), d)
     }
 
     fn quarantine(&self, record: &Value, body: &[u8]) -> Result<()> {

@@ -109,7 +109,7 @@ impl TestGateway {
         let scheme = app.scheme();
         let addr = app.local_addr();
         let gateway = app.gateway();
-        let jwk = irtx::envelope::public_jwk(&gateway.key.0.verifying_key());
+        let jwk = irtx::envelope::public_jwk(&gateway.key.current().0.verifying_key());
         let token = std::fs::read_to_string(dir.join("analyst.token"))
             .unwrap()
             .trim()

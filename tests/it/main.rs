@@ -17,5 +17,6 @@ mod layering;
 mod ledger;
 mod preview;
 mod props;
+mod rotation;
 mod stix;
 mod store_faults;

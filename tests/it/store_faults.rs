@@ -124,6 +124,12 @@ impl Store for Flaky {
     fn checkpoints(&self) -> Result<Vec<Checkpoint>> {
         self.inner.checkpoints()
     }
+    fn key_documents(&self) -> Result<Vec<irtx::exchange::keydoc::SignedKeyDocument>> {
+        self.inner.key_documents()
+    }
+    fn put_key_document(&self, d: &irtx::exchange::keydoc::SignedKeyDocument) -> Result<()> {
+        self.inner.put_key_document(d)
+    }
     fn quarantine(&self, record: &Value, body: &[u8]) -> Result<()> {
         self.inner.quarantine(record, body)
     }

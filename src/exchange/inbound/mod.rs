@@ -34,7 +34,14 @@ pub struct TrustedKey {
 impl TrustedKey {
     /// Whether the key may be used at `t`.
     pub fn valid_at(&self, t: OffsetDateTime) -> bool {
-        self.valid_from.is_none_or(|f| t >= f) && self.valid_until.is_none_or(|u| t < u)
+        self.valid_with_skew(t, Duration::ZERO)
+    }
+
+    /// Whether the key may be used at `t` by a clock up to `skew` ahead of ours: a key that
+    /// starts within `skew` of now is taken (a peer's rotation stamped by a clock a little
+    /// ahead), one that ended is not.
+    pub fn valid_with_skew(&self, t: OffsetDateTime, skew: Duration) -> bool {
+        self.valid_from.is_none_or(|f| t + skew >= f) && self.valid_until.is_none_or(|u| t < u)
     }
 }
 
@@ -106,7 +113,9 @@ pub enum RefusalKind {
     Malformed,
     /// The sender is not a peer.
     UnknownSender,
-    /// Unknown or expired key, or a bad signature.
+    /// A key the sender is not known to have (it may have rotated: its key document says).
+    UnknownKey,
+    /// An expired key, or a bad signature.
     Unauthenticated,
     /// Authentic, but not for us or outside the replay window.
     Forbidden,
@@ -215,7 +224,7 @@ pub fn verify(
     };
     let Some(key) = keys.iter().find(|k| k.kid == opened.kid) else {
         return Err(refuse(
-            RefusalKind::Unauthenticated,
+            RefusalKind::UnknownKey,
             vec![format!(
                 "unknown key `{}` for sender `{}`",
                 opened.kid, message.from
@@ -225,9 +234,11 @@ pub fn verify(
         ));
     };
     // DESIGN.md section 11: the key must be valid now, whatever the message says of its age.
-    if !key.valid_at(now) {
+    if !key.valid_with_skew(now, limits.future_skew) {
         let why = match (key.valid_from, key.valid_until) {
-            (Some(f), _) if now < f => format!("key `{}` is not valid before {}", key.kid, fmt(f)),
+            (Some(f), _) if now + limits.future_skew < f => {
+                format!("key `{}` is not valid before {}", key.kid, fmt(f))
+            }
             (_, Some(u)) => format!("key `{}` expired at {}", key.kid, fmt(u)),
             _ => format!("key `{}` is not valid now", key.kid),
         };
