@@ -114,21 +114,19 @@ impl App {
                 "peers from the config applied to the list of peers"
             );
         }
+        let pins: Arc<crate::federation::Pins> = Arc::default();
         let tls = match (&config.tls.cert_file, &config.tls.key_file) {
             (Some(cert), Some(key)) => {
                 let (cert, key) = (config.path(cert), config.path(key));
                 // The private key is a secret: same rule as every key file.
                 keys::read_secret_text(&key).context("the TLS private key")?;
-                let c = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "loading the TLS certificate `{}` and key `{}`",
-                            cert.display(),
-                            key.display()
-                        )
-                    })?;
-                tracing::info!(cert = %cert.display(), "TLS certificate loaded");
+                let c = api::tls::server_config(
+                    &cert,
+                    &key,
+                    config.tls.peer_client_certs.then(|| pins.clone()),
+                    config.tls.allow_tls12,
+                )?;
+                tracing::info!(cert = %cert.display(), mutual = config.tls.peer_client_certs, "TLS certificate loaded");
                 Some(c)
             }
             _ => None,
@@ -148,15 +146,43 @@ impl App {
             }
             None => None,
         };
+        let identity = match (
+            config
+                .delivery
+                .client_cert_file
+                .as_ref()
+                .or(config.tls.cert_file.as_ref()),
+            config
+                .delivery
+                .client_key_file
+                .as_ref()
+                .or(config.tls.key_file.as_ref()),
+        ) {
+            (Some(cert), Some(key)) => {
+                let (cert, key) = (config.path(cert), config.path(key));
+                let key_pem = keys::read_secret_text(&key).context("the TLS client key")?;
+                let mut pem = std::fs::read(&cert).with_context(|| {
+                    format!(
+                        "cannot read the TLS client certificate `{}`",
+                        cert.display()
+                    )
+                })?;
+                pem.push(b'\n');
+                pem.extend_from_slice(key_pem.as_bytes());
+                Some(pem)
+            }
+            _ => None,
+        };
         let client = crate::federation::http_client(
             roots.as_deref(),
+            identity.as_deref(),
             std::time::Duration::from_millis(config.delivery.timeout_ms),
         )
         .context("building the HTTP client for deliveries (delivery.ca_file?)")?;
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
-        let gateway = Gateway::new(Parts {
+        let mut gateway = Gateway::new(Parts {
             store,
             team: config.team(),
             key: keys::KeyCell::new(key),
@@ -169,6 +195,10 @@ impl App {
             client,
             clock: options.clock,
         });
+        gateway.pins = pins;
+        gateway
+            .refresh_pins()
+            .context("reading the peers' pinned certificates")?;
         Ok(App {
             listener,
             state: AppState {

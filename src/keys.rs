@@ -338,6 +338,24 @@ pub fn finish_rotation(
     }
 }
 
+/// The SHA-256 (lowercase hex) of a certificate's DER bytes: what a peer's client
+/// certificate is pinned by.
+pub fn cert_fingerprint(der: &[u8]) -> String {
+    crate::envelope::sha256_hex(der)
+}
+
+/// The fingerprint of the first certificate of a PEM file.
+pub fn cert_fingerprint_file(path: &Path) -> Result<String, KeyFileError> {
+    use rustls_pki_types::pem::PemObject as _;
+    let bad = |reason: String| KeyFileError::Format {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let cert = rustls_pki_types::CertificateDer::from_pem_file(path)
+        .map_err(|e| bad(format!("no PEM certificate in it: {e}")))?;
+    Ok(cert_fingerprint(&cert))
+}
+
 /// The anonymization key ring from its files (each 64 hex digits, mode 0600): this team's own
 /// secret and the federation's shared key, either of which may be absent.
 pub fn key_ring(own: Option<&Path>, federation: Option<&Path>) -> Result<KeyRing, KeyFileError> {

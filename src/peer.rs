@@ -247,6 +247,10 @@ pub struct Peer {
     /// How it is reached.
     #[serde(default)]
     pub transport: Transport,
+    /// The SHA-256 (hex) of the TLS client certificate the peer must connect with, when
+    /// pinned (mutual TLS, DESIGN.md section 11).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert_sha256: Option<String>,
 }
 
 impl Peer {
@@ -286,6 +290,10 @@ pub struct PeerRequest {
     /// Transport (default `irtx`).
     #[serde(default)]
     pub transport: Option<String>,
+    /// The SHA-256 (64 hex digits) of the TLS client certificate the peer must connect
+    /// with.
+    #[serde(default)]
+    pub client_cert_sha256: Option<String>,
 }
 
 /// A key as a [`PeerRequest`] gives it.
@@ -365,6 +373,18 @@ impl PeerRequest {
             .parse::<Transport>()
             .map_err(|e| v.push(Violation::new("/transport", e.to_string())))
             .ok();
+        let pin = self
+            .client_cert_sha256
+            .as_ref()
+            .map(|p| p.to_ascii_lowercase());
+        if let Some(p) = &pin {
+            if p.len() != 64 || !p.chars().all(|c| c.is_ascii_hexdigit()) {
+                v.push(Violation::new(
+                    "/client_cert_sha256",
+                    "a certificate's SHA-256 is 64 hex digits",
+                ));
+            }
+        }
         if self.keys.is_empty() {
             v.push(Violation::new("/keys", "at least one public key is needed"));
         }
@@ -411,6 +431,7 @@ impl PeerRequest {
                 format,
                 key_domain,
                 transport,
+                client_cert_sha256: pin,
             }),
             _ => Err(v),
         }
@@ -436,6 +457,7 @@ mod tests {
             format: Some("iodef".into()),
             key_domain: None,
             transport: None,
+            client_cert_sha256: None,
         }
     }
 

@@ -5,10 +5,12 @@
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use serde_json::json;
 
 use super::error::ApiError;
 use super::extract::Body;
+use super::tls::ClientCert;
 use super::{blocking, AppState};
 use crate::exchange::inbound::RefusalKind;
 use crate::federation::InboundOutcome;
@@ -31,9 +33,11 @@ fn status(outcome: InboundOutcome) -> StatusCode {
 /// `POST /exchange/v1/messages`.
 pub async fn inbound(
     State(s): State<AppState>,
+    cert: Option<Extension<ClientCert>>,
     headers: HeaderMap,
     Body(bytes): Body,
 ) -> Result<Response, ApiError> {
+    let cert: Option<String> = cert.and_then(|Extension(ClientCert(c))| c);
     if let Some(ct) = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -47,15 +51,15 @@ pub async fn inbound(
             )));
         }
     }
-    let body = bytes.clone();
-    let mut answer = blocking(&s, move |g| g.receive(&body)).await?;
+    let (body, c) = (bytes.clone(), cert.clone());
+    let mut answer = blocking(&s, move |g| g.receive(&body, c.as_deref())).await?;
     // A known peer signing with a key we do not know may have rotated: its key document
     // says, signed by a key we trust. Then the message is read again.
     if let (InboundOutcome::Refused(RefusalKind::UnknownKey), Some(peer)) =
         (answer.outcome, &answer.sender)
     {
         if s.gateway.refresh_peer_keys(peer).await? {
-            answer = blocking(&s, move |g| g.receive(&bytes)).await?;
+            answer = blocking(&s, move |g| g.receive(&bytes, cert.as_deref())).await?;
         }
     }
     let code = status(answer.outcome);

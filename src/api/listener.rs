@@ -134,9 +134,11 @@ pub async fn serve(
     };
     match tls {
         Some(tls) => {
-            let acceptor = RustlsAcceptor::new(tls)
-                .handshake_timeout(bounds.header_read_timeout)
-                .acceptor(limit);
+            let acceptor = super::tls::CertAcceptor(
+                RustlsAcceptor::new(tls)
+                    .handshake_timeout(bounds.header_read_timeout)
+                    .acceptor(limit),
+            );
             let mut server = server.acceptor(acceptor).accept_error_handler(on_error);
             server
                 .http_builder()

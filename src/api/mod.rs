@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod page;
 pub mod peers;
 pub mod reports;
+pub mod tls;
 pub mod ui;
 
 use std::sync::Arc;

@@ -18,7 +18,11 @@ pub async fn add(State(s): State<AppState>, Body(bytes): Body) -> Result<Respons
     let req: PeerRequest = json_body(&bytes, "a peer: {id, url, keys, max_tlp, audience, ...}")?;
     let peer = crate::exchange::check_peer(&req, &s.gateway.profiles).map_err(ApiError::Invalid)?;
     let p = peer.clone();
-    blocking(&s, move |g| Ok(g.store.put_peer(&p)?)).await?;
+    blocking(&s, move |g| {
+        g.store.put_peer(&p)?;
+        g.refresh_pins()
+    })
+    .await?;
     tracing::info!(peer.id = %peer.id, "peer added");
     Ok((StatusCode::CREATED, Json(json!(peer))).into_response())
 }
@@ -51,6 +55,7 @@ pub async fn remove(
 ) -> Result<StatusCode, ApiError> {
     blocking(&s, move |g| {
         if g.store.remove_peer(&id)? {
+            g.refresh_pins()?;
             tracing::info!(peer.id = %id, "peer removed");
             Ok(StatusCode::NO_CONTENT)
         } else {

@@ -243,6 +243,7 @@ fn recipient(cli: &Cli, config: Option<&Config>, args: &Args) -> Result<Peer, Fa
         format: args.to,
         key_domain,
         transport: Default::default(),
+        client_cert_sha256: None,
     })
 }
 

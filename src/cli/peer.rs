@@ -59,6 +59,10 @@ pub struct AddArgs {
     /// Key domain for its pseudonyms.
     #[arg(long, default_value = "federation", value_parser = ["federation", "peer"])]
     pub key_domain: String,
+    /// Pin the TLS client certificate (PEM file) the peer must connect with (mutual TLS;
+    /// needs `[tls] peer_client_certs = true`).
+    #[arg(long, value_name = "PEM")]
+    pub client_cert: Option<std::path::PathBuf>,
     /// The key is valid from this time (RFC 3339).
     #[arg(long, value_name = "T")]
     pub valid_from: Option<String>,
@@ -118,6 +122,15 @@ pub fn run(cli: &Cli, cmd: &PeerCommand) -> Result<(), Failure> {
                 format: Some(a.format.clone()),
                 key_domain: Some(a.key_domain.clone()),
                 transport: Some(a.transport.clone()),
+                client_cert_sha256: match &a.client_cert {
+                    Some(f) => {
+                        Some(crate::keys::cert_fingerprint_file(f).map_err(|e| Failure {
+                            code: 3,
+                            message: Some(format!("--client-cert: {e}")),
+                        })?)
+                    }
+                    None => None,
+                },
             };
             let peer = state.add_peer(&req)?;
             println!(

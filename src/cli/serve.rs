@@ -16,13 +16,13 @@ pub struct Args {
 
 /// Runs `irtx serve` until SIGINT or SIGTERM.
 pub fn run(cli: &Cli, args: &Args) -> Result<(), Failure> {
-    crate::telemetry::init();
     let env: Vec<(String, String)> = std::env::vars().collect();
     let mut config = Config::load(&cli.config, env).map_err(|e| {
         Failure::runtime(format!(
             "{e}\n(run `irtx init --team-id ID` to make a config)"
         ))
     })?;
+    crate::telemetry::init(config.log.format);
     if let Some(l) = args.listen {
         config.listen = l;
     }

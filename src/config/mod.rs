@@ -15,8 +15,8 @@ use crate::anonymize::Profile;
 use crate::peer::PeerId;
 use crate::team::Team;
 pub use sections::{
-    AnonymizeConfig, ApiConfig, DeliveryConfig, ExchangeConfig, ProfileConfig, RoutingRule,
-    TeamConfig, TlsConfig,
+    AnonymizeConfig, ApiConfig, DeliveryConfig, ExchangeConfig, LogConfig, LogFormat,
+    ProfileConfig, RoutingRule, TeamConfig, TlsConfig,
 };
 
 /// The default config path: `./irtx.toml`.
@@ -44,6 +44,9 @@ pub struct Config {
     /// TLS for the listener.
     #[serde(default)]
     pub tls: TlsConfig,
+    /// How the gateway logs.
+    #[serde(default)]
+    pub log: LogConfig,
     /// Where relative paths in this config are resolved: the config file's directory.
     #[serde(skip)]
     pub base_dir: PathBuf,

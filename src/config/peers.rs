@@ -107,7 +107,18 @@ impl Config {
                     ))
                 }
             };
+            let pin = match table.remove("client_cert_file") {
+                Some(toml::Value::String(f)) => Some(
+                    crate::keys::cert_fingerprint_file(&self.path(Path::new(&f)))
+                        .map_err(|e| invalid(id, format!("client_cert_file: {e}")))?,
+                ),
+                Some(_) => return Err(invalid(id, "client_cert_file is a file name".into())),
+                None => None,
+            };
             let mut v = serde_json::to_value(&table).map_err(|e| invalid(id, e.to_string()))?;
+            if let Some(pin) = pin {
+                v["client_cert_sha256"] = pin.into();
+            }
             v["id"] = id.as_str().into();
             v["keys"] = serde_json::json!([{ "jwk": jwk }]);
             out.push(serde_json::from_value(v).map_err(|e| invalid(id, e.to_string()))?);

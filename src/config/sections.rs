@@ -45,6 +45,25 @@ impl RoutingRule {
     }
 }
 
+/// `[log]`: how the gateway logs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` (default; colours only on a terminal) or `json` (one object per line).
+    pub format: LogFormat,
+}
+
+/// The log format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Lines for people.
+    #[default]
+    Text,
+    /// JSON lines for a log collector.
+    Json,
+}
+
 /// `[api]`: the listener and the analyst API. The connection bounds keep the gateway
 /// serving while someone holds connections open on purpose.
 #[derive(Debug, Clone, Deserialize)]
@@ -152,6 +171,13 @@ pub struct DeliveryConfig {
     /// peer's self-signed certificate), besides the public web roots.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// The TLS client certificate (PEM) deliveries present, for peers that pin ours. Default:
+    /// `[tls] cert_file`, when set.
+    #[serde(default)]
+    pub client_cert_file: Option<PathBuf>,
+    /// Its private key (PEM, mode 0600). Default: `[tls] key_file`.
+    #[serde(default)]
+    pub client_key_file: Option<PathBuf>,
 }
 
 impl Default for DeliveryConfig {
@@ -164,6 +190,8 @@ impl Default for DeliveryConfig {
             poll_ms: default_poll(),
             max_concurrent_peers: default_concurrent_peers(),
             ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
         }
     }
 }
@@ -201,6 +229,14 @@ pub struct TlsConfig {
     /// only (ISO/IEC 27035-2 9.1: communication that cannot be eavesdropped).
     #[serde(default)]
     pub allow_plain_http: bool,
+    /// Mutual TLS: ask connecting clients for a certificate and accept only those pinned for
+    /// a peer (`irtx peer add --client-cert`); a peer with a pin must connect with it.
+    /// Analysts' browsers need none. Default false.
+    #[serde(default)]
+    pub peer_client_certs: bool,
+    /// Also speak TLS 1.2. Default false: TLS 1.3 only.
+    #[serde(default)]
+    pub allow_tls12: bool,
 }
 
 /// `[anonymize]`: where the pseudonymization keys are. Each file holds 32 bytes as 64 hex

@@ -235,6 +235,7 @@ mod tests {
             format: Format::Stix,
             key_domain: KeyDomain::Federation,
             transport: Transport::Irtx,
+            client_cert_sha256: None,
         }
     }
 

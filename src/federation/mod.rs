@@ -94,6 +94,26 @@ impl Metrics {
     }
 }
 
+/// The fingerprints of the TLS client certificates peers are pinned to (mutual TLS): the
+/// listener's handshake asks this set, kept in step with the list of peers.
+#[derive(Debug, Default)]
+pub struct Pins(std::sync::RwLock<HashSet<String>>);
+
+impl Pins {
+    /// Replaces the set.
+    pub fn set(&self, pins: impl IntoIterator<Item = String>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = pins.into_iter().collect();
+    }
+
+    /// Whether a peer is pinned to this certificate.
+    pub fn contains(&self, fingerprint: &str) -> bool {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(fingerprint)
+    }
+}
+
 /// What the services are built from: the store, the team and its key, and the pieces of
 /// the configuration they use.
 pub struct Parts {
@@ -135,6 +155,8 @@ pub struct Gateway {
     in_flight: Arc<Mutex<HashSet<PeerId>>>,
     /// When each peer's key document was last fetched.
     refreshes: rotation::Refreshes,
+    /// The client certificates peers are pinned to.
+    pub pins: Arc<Pins>,
     /// Per-peer limit on inbound messages (`[exchange] max_messages_per_minute`).
     inbound_limit: Option<governor::DefaultKeyedRateLimiter<PeerId>>,
 }
@@ -183,6 +205,7 @@ impl Gateway {
             ledger: Ledger::new(),
             in_flight: Arc::default(),
             refreshes: rotation::Refreshes::default(),
+            pins: Arc::default(),
             inbound_limit,
         }
     }
@@ -231,6 +254,14 @@ impl Gateway {
         )?)
     }
 
+    /// Makes the pinned client certificates those of the list of peers (after it changed).
+    pub fn refresh_pins(&self) -> Result<(), ServiceError> {
+        let peers = self.store.peers()?;
+        self.pins
+            .set(peers.into_iter().filter_map(|p| p.client_cert_sha256));
+        Ok(())
+    }
+
     /// Sets the outbox gauges from the store (when `/metrics` is read).
     pub fn refresh_gauges(&self) -> Result<(), ServiceError> {
         let c = self.store.outbox_counts()?;
@@ -241,13 +272,18 @@ impl Gateway {
 }
 
 /// Builds the HTTP client deliveries use: the extra CA certificates to trust (PEM), the
-/// attempt timeout, and our user agent.
+/// client certificate and key to present (one PEM, for peers that pin ours), the attempt
+/// timeout, and our user agent.
 pub fn http_client(
     extra_roots_pem: Option<&[u8]>,
+    identity_pem: Option<&[u8]>,
     timeout: std::time::Duration,
 ) -> Result<reqwest::Client, reqwest::Error> {
     install_crypto_provider();
     let mut builder = reqwest::Client::builder();
+    if let Some(pem) = identity_pem {
+        builder = builder.identity(reqwest::Identity::from_pem(pem)?);
+    }
     if let Some(pem) = extra_roots_pem {
         for cert in reqwest::Certificate::from_pem_bundle(pem)? {
             builder = builder.add_root_certificate(cert);

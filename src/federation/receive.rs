@@ -42,8 +42,14 @@ pub struct InboundAnswer {
 
 impl Gateway {
     /// Receives a peer's message: every check, deduplication, import, a signed receipt.
+    /// `client_cert` is the fingerprint of the TLS client certificate the message came
+    /// with: a peer with a pinned certificate must have used it.
     #[tracing::instrument(skip_all)]
-    pub fn receive(&self, body: &[u8]) -> Result<InboundAnswer, ServiceError> {
+    pub fn receive(
+        &self,
+        body: &[u8],
+        client_cert: Option<&str>,
+    ) -> Result<InboundAnswer, ServiceError> {
         let now = self.clock.now();
         let x = &self.exchange;
         let limits = Limits {
@@ -72,6 +78,30 @@ impl Gateway {
             Ok(v) => v,
             Err(refusal) => return self.refused(refusal, body, now),
         };
+        if let Some(pin) = sender
+            .as_ref()
+            .and_then(|p| p.client_cert_sha256.as_deref())
+        {
+            if client_cert != Some(pin) {
+                let refusal = inbound::Refusal {
+                    kind: RefusalKind::Forbidden,
+                    reasons: vec![format!(
+                        "`{}` must connect with its pinned TLS client certificate; this connection {}",
+                        verified.message.from,
+                        if client_cert.is_some() {
+                            "used another"
+                        } else {
+                            "used none"
+                        }
+                    )],
+                    sender: Some(verified.message.from.clone()),
+                    message_id: Some(verified.message.id),
+                    sha256: Some(verified.sha256.clone()),
+                    quarantine: false,
+                };
+                return self.refused(refusal, body, now);
+            }
+        }
         let alert = Alert {
             id: uuid::Uuid::new_v4().to_string(),
             sender: verified.message.from.clone(),

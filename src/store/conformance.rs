@@ -124,6 +124,7 @@ pub fn suite(s: &dyn Store) {
         format: Format::Stix,
         key_domain: KeyDomain::Federation,
         transport: Transport::Irtx,
+        client_cert_sha256: None,
     };
     s.put_peer(&p).unwrap();
     assert_eq!(s.peer(&pid("cert-b")).unwrap(), Some(p.clone()));

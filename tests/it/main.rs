@@ -15,6 +15,7 @@ mod invalid;
 mod iodef;
 mod layering;
 mod ledger;
+mod mtls;
 mod preview;
 mod props;
 mod rotation;
