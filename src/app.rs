@@ -187,6 +187,7 @@ impl App {
             team: config.team(),
             key: keys::KeyCell::new(key),
             key_file,
+            data_dir: data.clone(),
             profiles,
             keys: key_ring,
             routing: config.routing.clone(),

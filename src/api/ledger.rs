@@ -83,3 +83,40 @@ pub async fn export(State(s): State<AppState>) -> Result<Response, ApiError> {
     .await?;
     Ok(([(header::CONTENT_TYPE, "application/jsonl")], text).into_response())
 }
+
+/// `GET /api/v1/backup`: a consistent snapshot of the store, taken while the gateway runs
+/// (writes wait while it is taken; the download does not hold them).
+pub async fn backup(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let path = blocking(&s, |g| {
+        let path = g
+            .data_dir
+            .join(format!("backup-{}.tmp", uuid::Uuid::new_v4()));
+        let mut f = std::io::BufWriter::new(
+            crate::keys::create_private_file(&path)
+                .map_err(|e| ServiceError::Corrupt(format!("cannot write a backup: {e}")))?,
+        );
+        let stats = g.store.snapshot(&mut f)?;
+        std::io::Write::flush(&mut f)
+            .map_err(|e| ServiceError::Corrupt(format!("cannot write a backup: {e}")))?;
+        tracing::info!(bytes = stats.bytes, "backup taken");
+        Ok(path)
+    })
+    .await?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| ApiError::Internal(format!("cannot read the backup: {e}")))?;
+    // Unlinked now; the open file is read to its end.
+    let _ = tokio::fs::remove_file(&path).await;
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"irtx.backup\"",
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}

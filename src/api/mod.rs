@@ -107,6 +107,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route("/disclosures", get(ledger::disclosures))
         .route("/ledger/checkpoint", post(ledger::checkpoint))
         .route("/ledger/export", get(ledger::export))
+        .route("/backup", get(ledger::backup))
         .route("/peers", post(peers::add).get(peers::list))
         .route("/peers/{id}", get(peers::get).delete(peers::remove))
         .route("/identity", get(peers::identity))

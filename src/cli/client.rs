@@ -78,6 +78,36 @@ impl ApiClient {
         })
     }
 
+    /// Streams a GET's body into `out`; returns the bytes written.
+    pub fn download(&self, path: &str, out: &mut dyn std::io::Write) -> Result<u64, Failure> {
+        self.rt.block_on(async {
+            let mut resp = self
+                .http
+                .get(format!("{}{path}", self.base))
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .map_err(|e| self.unreachable(e))?;
+            if !resp.status().is_success() {
+                return Err(Failure::runtime(format!(
+                    "the gateway answered {}",
+                    resp.status()
+                )));
+            }
+            let mut n = 0u64;
+            while let Some(chunk) = resp
+                .chunk()
+                .await
+                .map_err(|e| Failure::runtime(e.to_string()))?
+            {
+                out.write_all(&chunk)
+                    .map_err(|e| Failure::runtime(e.to_string()))?;
+                n += chunk.len() as u64;
+            }
+            Ok(n)
+        })
+    }
+
     /// Reads every page of a list (following `Link: rel="next"`), handing each item to `each`
     /// as it comes: a long list is never held whole.
     pub fn each_item(

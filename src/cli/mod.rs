@@ -2,6 +2,7 @@
 //! subcommand. Exit codes (DESIGN.md section 4): 0 success, 1 runtime failure, 2 usage error,
 //! 3 invalid input, 4 withheld by policy.
 
+mod backup;
 mod client;
 mod convert;
 pub mod init;
@@ -62,6 +63,10 @@ pub enum Command {
     /// The team's signing key.
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// Write a consistent snapshot of the gateway's store (while it runs, or stopped).
+    Backup(backup::BackupArgs),
+    /// Restore a snapshot into a new data directory.
+    Restore(backup::RestoreArgs),
     /// The disclosure ledger: what was disclosed to whom, provably.
     #[command(subcommand)]
     Ledger(ledger::LedgerCommand),
@@ -127,6 +132,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Report(c) => report::run(&cli, c),
         Command::Ledger(c) => ledger::run(&cli, c),
         Command::Key(c) => key::run(&cli, c),
+        Command::Backup(a) => backup::backup(&cli, a),
+        Command::Restore(a) => backup::restore(a),
         Command::Validate(a) => validate::run(a),
         Command::Convert(a) => convert::run(&cli, a),
         Command::Vocab(a) => vocab::run(a),

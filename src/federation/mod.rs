@@ -125,6 +125,8 @@ pub struct Parts {
     pub key: KeyCell,
     /// The file the signing key is kept in (a rotation writes the new one there).
     pub key_file: std::path::PathBuf,
+    /// The data directory (mode 0700): where a backup is written before it is sent.
+    pub data_dir: std::path::PathBuf,
     /// The anonymization profiles, by name.
     pub profiles: Profiles,
     /// The anonymization keys.

@@ -8,6 +8,7 @@
 
 pub mod conformance;
 pub mod sled_store;
+pub mod snapshot;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -337,6 +338,9 @@ pub trait Store: Send + Sync {
     fn key_documents(&self) -> Result<Vec<crate::exchange::keydoc::SignedKeyDocument>>;
     /// Appends a signed key document (a rotation).
     fn put_key_document(&self, d: &crate::exchange::keydoc::SignedKeyDocument) -> Result<()>;
+
+    /// Writes a consistent snapshot of the whole store to `out` (`irtx backup`).
+    fn snapshot(&self, out: &mut dyn std::io::Write) -> Result<snapshot::Stats>;
 
     /// Keeps a refused message whose markings were not exact TLP ids, for an analyst: the
     /// record (who, when, why) and the body as received.

@@ -21,6 +21,9 @@ use crate::report::ReportId;
 /// The sled-backed store.
 pub struct SledStore {
     db: sled::Db,
+    /// Every write holds this for reading; a snapshot holds it for writing, so it sees the
+    /// store between writes, never in the middle of one.
+    gate: std::sync::RwLock<()>,
     reports: sled::Tree,
     peers: sled::Tree,
     outbox: sled::Tree,
@@ -124,6 +127,7 @@ impl SledStore {
     fn from_db(db: sled::Db) -> Result<Self> {
         let t = |name: &str| db.open_tree(name).map_err(backend);
         Ok(SledStore {
+            gate: std::sync::RwLock::new(()),
             reports: t("reports")?,
             peers: t("peers")?,
             outbox: t("outbox")?,
@@ -201,6 +205,7 @@ impl SledStore {
     /// Writes an outbox entry, its index entry and (when given) a ledger entry together,
     /// then flushes.
     fn write_outbox(&self, seq: u64, item: &OutboxItem, entry: Option<&Entry>) -> Result<()> {
+        let _writing = self.writing();
         let value = encode(item);
         let ledger_value = entry.map(|e| (e.seq.to_be_bytes(), encode(e)));
         let pkey = pending_key(&item.peer, seq);
@@ -220,6 +225,16 @@ impl SledStore {
             })
             .map_err(tx_failed)?;
         self.flush()
+    }
+
+    /// Held by every write: a snapshot waits for writes in flight and holds new ones back.
+    fn writing(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.gate.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Held by a snapshot.
+    pub(super) fn quiet(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
+        self.gate.write().unwrap_or_else(|p| p.into_inner())
     }
 
     fn flush(&self) -> Result<()> {
@@ -288,6 +303,7 @@ impl SledStore {
     }
 
     fn put<T: Serialize>(&self, tree: &sled::Tree, key: &[u8], value: &T) -> Result<()> {
+        let _writing = self.writing();
         tree.insert(key, encode(value)).map_err(backend)?;
         self.flush()
     }
@@ -338,6 +354,7 @@ impl Store for SledStore {
     }
 
     fn remove_peer(&self, id: &PeerId) -> Result<bool> {
+        let _writing = self.writing();
         let existed = self
             .peers
             .remove(id.as_str().as_bytes())
@@ -417,6 +434,7 @@ impl Store for SledStore {
     }
 
     fn mark_delivered_recorded(&self, seq: u64, d: &Delivered, entry: &Entry) -> Result<()> {
+        let _writing = self.writing();
         let id = self.next_seq()?;
         let (value, ledger_value) = (encode(d), encode(entry));
         let pkey = pending_key(&d.item.peer, seq);
@@ -437,6 +455,7 @@ impl Store for SledStore {
     }
 
     fn import(&self, alert: &Alert, quota: Option<u64>) -> Result<Imported> {
+        let _writing = self.writing();
         let seq = self.next_seq()?;
         let key = seen_key(&alert.sender, &alert.message_id.to_string());
         let (value, meta) = (encode(alert), encode(&alert.meta()));
@@ -557,7 +576,12 @@ impl Store for SledStore {
         self.put(&self.key_documents, &seq.to_be_bytes(), d)
     }
 
+    fn snapshot(&self, out: &mut dyn std::io::Write) -> Result<super::snapshot::Stats> {
+        SledStore::snapshot(self, out)
+    }
+
     fn quarantine(&self, record: &Value, body: &[u8]) -> Result<()> {
+        let _writing = self.writing();
         let seq = self.next_seq()?.to_be_bytes();
         let value = encode(record);
         (&self.quarantine, &self.quarantine_bodies)

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::gateway::{example, TestGateway};
 
 /// Signs a message object the way any JOSE library would: JWS flattened, EdDSA, kid.
-fn sign(message: &Value, key: &SigningKey) -> Value {
+pub(crate) fn sign(message: &Value, key: &SigningKey) -> Value {
     let payload = URL_SAFE_NO_PAD.encode(envelope::canonical(message));
     let header = json!({"alg": "EdDSA", "kid": envelope::thumbprint(&key.verifying_key())});
     let protected = URL_SAFE_NO_PAD.encode(header.to_string());
@@ -23,19 +23,19 @@ fn now() -> String {
     irtx::timestamp::rfc3339(time::OffsetDateTime::now_utc())
 }
 
-fn bundle() -> Value {
+pub(crate) fn bundle() -> Value {
     let r = irtx::report::parse(&serde_json::to_vec(&example("incident-ddos-minimal")).unwrap())
         .unwrap();
     irtx::convert::convert(&r, &crate::helpers::team(), irtx::convert::Format::Stix)
 }
 
-fn message(to: &str, document: Value) -> Value {
+pub(crate) fn message(to: &str, document: Value) -> Value {
     json!({"id": uuid::Uuid::new_v4().to_string(), "from": "cert-a", "to": to, "created": now(),
            "tlp": "GREEN", "format": "stix-2.1", "document": document})
 }
 
 /// A gateway `cert-b` that knows `cert-a` (whose key is `key`, valid until `until`).
-async fn receiver(key: &SigningKey, until: Option<&str>) -> TestGateway {
+pub(crate) async fn receiver(key: &SigningKey, until: Option<&str>) -> TestGateway {
     let b = TestGateway::spawn_with("cert-b", |c| c.api.max_body_bytes = 256 * 1024).await;
     let jwk = envelope::public_jwk(&key.verifying_key());
     let body = json!({"id": "cert-a", "url": "http://127.0.0.1:9", "keys": [{"jwk": jwk, "valid_until": until}],
@@ -48,7 +48,7 @@ async fn receiver(key: &SigningKey, until: Option<&str>) -> TestGateway {
 }
 
 /// The reasons of a signed rejected receipt (checked with the receiver's key).
-fn rejected(b: &TestGateway, answer: &Value) -> Vec<String> {
+pub(crate) fn rejected(b: &TestGateway, answer: &Value) -> Vec<String> {
     let jws: envelope::Jws = serde_json::from_value(answer.clone())
         .unwrap_or_else(|e| panic!("not a receipt ({e}): {answer}"));
     let opened = envelope::open(&jws).unwrap();

@@ -1,6 +1,7 @@
 //! irtx integration tests: one binary, a module per feature (STYLE.md, Testing).
 
 mod api;
+mod backup;
 mod browser;
 mod cli;
 mod compat;
@@ -8,6 +9,7 @@ mod disclosure;
 mod faults;
 mod federation;
 mod gateway;
+mod hardening;
 mod helpers;
 mod inbound;
 mod interop;

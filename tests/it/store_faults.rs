@@ -130,6 +130,9 @@ impl Store for Flaky {
     fn put_key_document(&self, d: &irtx::exchange::keydoc::SignedKeyDocument) -> Result<()> {
         self.inner.put_key_document(d)
     }
+    fn snapshot(&self, out: &mut dyn std::io::Write) -> Result<irtx::store::snapshot::Stats> {
+        self.inner.snapshot(out)
+    }
     fn quarantine(&self, record: &Value, body: &[u8]) -> Result<()> {
         self.inner.quarantine(record, body)
     }
