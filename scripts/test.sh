@@ -5,7 +5,8 @@
 # 2. the OASIS stix2-validator (PyPI, installed into target/ on first use) checks the STIX
 #    that irtx makes from every valid example report;
 # 3. the Rust tests: unit, integration (CLI driven as a user would, real gateways on
-#    loopback, the analyst pages in headless Chromium), property tests.
+#    loopback, the analyst pages in headless Chromium), property tests;
+# 4. a short fuzzing run of every fuzz target (cargo-fuzz, installed when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,3 +23,5 @@ echo "== browser for the UI test (Debian chromium + chromium-driver)"
 bash scripts/install-browser.sh
 echo "== cargo test"
 cargo test --lib --bins --tests 2>&1
+echo "== fuzzing, a smoke run (kept crash inputs replayed, then ${IRTX_FUZZ_SECONDS:-5} s per target; the long run is scripts/fuzz.sh 600)"
+bash scripts/fuzz.sh "${IRTX_FUZZ_SECONDS:-5}"
