@@ -11,7 +11,8 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 IRTX="${IRTX_BIN:-}"
 if [ -z "$IRTX" ]; then
     (cd "$ROOT" && cargo build --release --quiet --bin irtx)
-    IRTX="$ROOT/target/release/irtx"
+    . "$ROOT/scripts/lib.sh"
+    IRTX="$(target_dir)/release/irtx"
 fi
 WORK="$(mktemp -d)"
 PIDS=()

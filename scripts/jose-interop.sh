@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs a standard JOSE library (joserfc) and an RFC 8785 library (rfc8785) from PyPI
-# into target/venv-jose, for tests/it/interop.rs: they must verify irtx's messages and
+# into venv-jose in the build directory, for tests/it/interop.rs: they must verify irtx's messages and
 # receipts, and irtx must accept messages they sign.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-VENV="$ROOT/target/venv-jose"
+. "$ROOT/scripts/lib.sh"
+VENV="$(target_dir)/venv-jose"
 if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import joserfc, rfc8785" 2>/dev/null; then
     exit 0
 fi

@@ -17,7 +17,8 @@ TEAM="${IRTX_TEAM_ID:-cert-local}"
 IRTX="${IRTX_BIN:-}"
 if [ -z "$IRTX" ]; then
     (cd "$ROOT" && cargo build --release --quiet --bin irtx)
-    IRTX="$ROOT/target/release/irtx"
+    . "$ROOT/scripts/lib.sh"
+    IRTX="$(target_dir)/release/irtx"
 fi
 if [ ! -f "$DIR/irtx.toml" ]; then
     echo "run: new gateway for team \`$TEAM\` in $DIR (the analyst token is also in $DIR/analyst.token)" >&2

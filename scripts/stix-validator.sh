@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks irtx's STIX output with the OASIS stix2-validator (PyPI), the way a peer would.
 #
-# Installs stix2-validator into a venv under target/ (once), converts every valid example
+# Installs stix2-validator into a venv in the build directory (once), converts every valid example
 # report in tests/data/valid to a STIX 2.1 bundle with the irtx binary (as it is, and as
 # three kinds of peer would get it: redacted and anonymized), and runs the validator on each
 # bundle in strict mode except for the warnings listed in DISABLED below
@@ -10,9 +10,11 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-VENV="${IRTX_STIX_VENV:-$ROOT/target/venv-stix2-validator}"
+. "$ROOT/scripts/lib.sh"
+TARGET="$(target_dir)"
+VENV="${IRTX_STIX_VENV:-$TARGET/venv-stix2-validator}"
 VERSION="3.3.2"
-IRTX="${IRTX_BIN:-$ROOT/target/debug/irtx}"
+IRTX="${IRTX_BIN:-$TARGET/debug/irtx}"
 
 if [ ! -x "$VENV/bin/stix2_validator" ]; then
     echo "stix-validator: installing stix2-validator $VERSION into $VENV"
@@ -28,7 +30,7 @@ if [ ! -x "$IRTX" ]; then
     (cd "$ROOT" && cargo build --quiet --bin irtx)
 fi
 
-OUT="$ROOT/target/stix-validator-out"
+OUT="$TARGET/stix-validator-out"
 rm -rf "$OUT" && mkdir -p "$OUT"
 # A throwaway anonymization key for the anonymized variants.
 (umask 077 && python3 -c 'import os; print(os.urandom(32).hex())' > "$OUT/anon.key")

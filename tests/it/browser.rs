@@ -294,7 +294,7 @@ async fn an_analyst_shares_and_reviews_in_the_browser() {
         .unwrap()
         .is_empty());
     let png = c.screenshot().await.unwrap();
-    let out = crate::helpers::root().join("target/ui-overview.png");
+    let out = crate::helpers::target_dir().join("ui-overview.png");
     let _ = std::fs::write(out, png);
     c.close().await.unwrap();
 }

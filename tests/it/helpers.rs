@@ -11,6 +11,16 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Cargo's build directory (where `CARGO_TARGET_DIR` or the default put it): the irtx
+/// binary's grandparent.
+pub fn target_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_irtx"))
+        .ancestors()
+        .nth(2)
+        .expect("the binary is in <target>/<profile>/")
+        .to_path_buf()
+}
+
 /// Every file in `tests/data/<dir>`, sorted.
 pub fn data_files(dir: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("tests/data").join(dir))

@@ -17,11 +17,11 @@ use crate::gateway::{example, TestGateway};
 use crate::helpers::root;
 
 fn python() -> Option<PathBuf> {
-    let p = root().join("target/venv-jose/bin/python");
+    let p = crate::helpers::target_dir().join("venv-jose/bin/python");
     if p.exists() {
         return Some(p);
     }
-    let msg = "target/venv-jose is missing (run scripts/jose-interop.sh)";
+    let msg = "venv-jose is missing from the build directory (run scripts/jose-interop.sh)";
     if std::env::var_os("CI").is_some() {
         panic!("{msg}");
     }
