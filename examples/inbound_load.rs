@@ -18,7 +18,7 @@ async fn main() {
     let n: usize = args.next().map_or(2000, |v| v.parse().expect("N"));
     let conc: usize = args.next().map_or(16, |v| v.parse().expect("C"));
     let dir = tempfile::tempdir().unwrap();
-    irtx::cli::init::initialize(dir.path(), "cert-b", None).unwrap();
+    irtx::cli::init::initialize(dir.path(), "cert-b", None, None).unwrap();
     let mut config = irtx::config::Config::load(
         &dir.path().join("irtx.toml"),
         Vec::<(String, String)>::new(),

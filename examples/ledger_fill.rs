@@ -10,7 +10,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let dir = std::path::PathBuf::from(args.next().expect("DIR"));
     let n: u64 = args.next().expect("N").parse().expect("N is a number");
-    let init = irtx::cli::init::initialize(&dir, "cert-bench", None).expect("init");
+    let init = irtx::cli::init::initialize(&dir, "cert-bench", None, None).expect("init");
     let key_hex = std::fs::read_to_string(dir.join("team.key")).unwrap();
     let key = ed25519_dalek::SigningKey::from_bytes(
         irtx::anonymize::Key::from_hex(&key_hex).unwrap().bytes(),

@@ -2,8 +2,8 @@
 # The project's test command (README "Set up"; .ci/run calls exactly this).
 #
 # 1. formatting and lints must be clean;
-# 2. the OASIS stix2-validator (PyPI, installed into target/ on first use) checks the STIX
-#    that irtx makes from every valid example report;
+# 2. the OASIS stix2-validator and MISP's misp-stix (PyPI, installed into venvs in the build
+#    directory on first use) check the STIX that irtx makes from every valid example report;
 # 3. the Rust tests: unit, integration (CLI driven as a user would, real gateways on
 #    loopback, the analyst pages in headless Chromium), property tests;
 # 4. a short fuzzing run of every fuzz target (cargo-fuzz, installed when missing).
@@ -17,6 +17,8 @@ cargo clippy --quiet --all-targets -- -D warnings
 echo "== OASIS stix2-validator on irtx's STIX output"
 cargo build --quiet --bin irtx
 bash scripts/stix-validator.sh
+echo "== MISP's misp-stix importing irtx's STIX output"
+bash scripts/misp-stix.sh
 echo "== a standard JOSE library for the wire-format interop test (PyPI joserfc, rfc8785)"
 bash scripts/jose-interop.sh
 echo "== browser for the UI test (Debian chromium + chromium-driver)"

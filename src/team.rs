@@ -73,8 +73,8 @@ pub struct Team {
     /// Display name (`CERT-A, national CSIRT`): the STIX identity's and IODEF creator's name.
     pub name: String,
     /// The team's DNS name: IODEF `IncidentID@name` must be the CSIRT's FQDN (RFC 7970
-    /// section 3.4). Defaults to `<team id>.invalid` where none is configured.
-    pub domain: String,
+    /// section 3.4). A gateway without one sends no IODEF.
+    pub domain: Option<String>,
     /// When the team's STIX identity was created; fixed, so the identity object is the same
     /// in every bundle the team writes.
     pub created: Timestamp,
@@ -84,13 +84,21 @@ impl Team {
     /// A team with the given id and name, its domain defaulted, its identity created at the
     /// Unix epoch.
     pub fn new(id: TeamId, name: impl Into<String>) -> Self {
-        let domain = format!("{id}.invalid");
         Team {
             id,
             name: name.into(),
-            domain,
+            domain: None,
             created: Timestamp(time::OffsetDateTime::UNIX_EPOCH),
         }
+    }
+
+    /// The name IODEF `IncidentID@name` carries: the team's domain, or `<team id>.invalid`
+    /// (RFC 6761) in an offline conversion of a team that has none (sharing refuses IODEF
+    /// then).
+    pub fn incident_id_name(&self) -> String {
+        self.domain
+            .clone()
+            .unwrap_or_else(|| format!("{}.invalid", self.id))
     }
 }
 

@@ -296,6 +296,7 @@ pub fn anonymize_redacted(
                 email: None,
                 phone: None,
                 role: None,
+                identity_class: None,
             }
         };
     }
@@ -474,6 +475,7 @@ fn pseudonymized_reporter(
             .map(|e| p.email(e, profile.keep_email_domain)),
         phone: rep.phone.as_ref().map(|n| p.phone(n)),
         role: rep.role.clone(),
+        identity_class: rep.identity_class.clone(),
     }
 }
 

@@ -102,14 +102,20 @@ impl Pseudonymizer {
         s
     }
 
-    /// An IPv4 address by Crypto-PAn.
-    pub fn ipv4(&self, a: Ipv4Addr) -> Ipv4Addr {
-        self.pan.ipv4(a)
+    /// A tag that names this key without revealing it (for telling renderings apart: two
+    /// renderings under different keys are different views of a report).
+    pub fn key_tag(&self) -> String {
+        self.tag("key-tag", "", 32)
     }
 
-    /// An IPv6 address by Crypto-PAn.
+    /// An IPv4 address by Crypto-PAn, kept out of routable space: see [`confine_v4`].
+    pub fn ipv4(&self, a: Ipv4Addr) -> Ipv4Addr {
+        confine_v4(a, self.pan.ipv4(a))
+    }
+
+    /// An IPv6 address by Crypto-PAn, kept out of routable space: see [`confine_v6`].
     pub fn ipv6(&self, a: Ipv6Addr) -> Ipv6Addr {
-        self.pan.ipv6(a)
+        confine_v6(a, self.pan.ipv6(a))
     }
 
     /// An IP address by Crypto-PAn.
@@ -239,6 +245,67 @@ impl Pseudonymizer {
     }
 }
 
+/// IPv4 blocks that are not routed on the Internet (RFC 6890), whose pseudonyms stay in them:
+/// a private address stays a private address of the same block.
+const V4_BLOCKS: [(u32, u8); 8] = [
+    (0x0a00_0000, 8),  // 10.0.0.0/8, private
+    (0xac10_0000, 12), // 172.16.0.0/12, private
+    (0xc0a8_0000, 16), // 192.168.0.0/16, private
+    (0x6440_0000, 10), // 100.64.0.0/10, shared (carrier-grade NAT)
+    (0xa9fe_0000, 16), // 169.254.0.0/16, link-local
+    (0x7f00_0000, 8),  // 127.0.0.0/8, loopback
+    (0xc612_0000, 15), // 198.18.0.0/15, benchmarking
+    (0xf000_0000, 4),  // 240.0.0.0/4, reserved: where every other address goes
+];
+
+/// Where a Crypto-PAn pseudonym of `a` is written: the prefix-preserving output `pan`, with
+/// the bits of a non-routed block put back in front. An address in a non-routed block keeps
+/// the block; any other address (a routable one above all) goes into 240.0.0.0/4, reserved
+/// and never routed, so no pseudonym can be a real host someone may block or chase. Within a
+/// block the mapping stays prefix-preserving (two addresses sharing a prefix longer than the
+/// block's share as long a prefix after); what is given up is the relation between addresses
+/// of different blocks, and between routable addresses sharing fewer than 4 leading bits.
+pub fn confine_v4(a: Ipv4Addr, pan: Ipv4Addr) -> Ipv4Addr {
+    let (a, pan) = (u32::from(a), u32::from(pan));
+    let within = |(net, len): (u32, u8)| {
+        let mask = u32::MAX << (32 - len);
+        (a & mask == net).then_some((net, mask))
+    };
+    let (net, mask) = V4_BLOCKS
+        .iter()
+        .copied()
+        .find_map(within)
+        .unwrap_or((0xf000_0000, 0xf000_0000));
+    Ipv4Addr::from(net | (pan & !mask))
+}
+
+/// IPv6 blocks that are not routed (RFC 6890, RFC 4193), whose pseudonyms stay in them; every
+/// other address goes into the documentation prefix 2001:db8::/32 (RFC 3849).
+const V6_BLOCKS: [(u128, u8); 3] = [
+    (0xfc00 << 112, 7),      // fc00::/7, unique local
+    (0xfe80 << 112, 10),     // fe80::/10, link-local
+    (0x2001_0db8 << 96, 32), // 2001:db8::/32, documentation: where every other address goes
+];
+
+/// [`confine_v4`] for IPv6; an IPv4-mapped address keeps its form with the IPv4 rule.
+pub fn confine_v6(a: Ipv6Addr, pan: Ipv6Addr) -> Ipv6Addr {
+    if let Some(v4) = a.to_ipv4_mapped() {
+        let pan4 = Ipv4Addr::from((u128::from(pan) & 0xffff_ffff) as u32);
+        return confine_v4(v4, pan4).to_ipv6_mapped();
+    }
+    let (a, pan) = (u128::from(a), u128::from(pan));
+    let within = |(net, len): (u128, u8)| {
+        let mask = u128::MAX << (128 - len);
+        (a & mask == net).then_some((net, mask))
+    };
+    let (net, mask) = V6_BLOCKS
+        .iter()
+        .copied()
+        .find_map(within)
+        .unwrap_or((V6_BLOCKS[2].0, u128::MAX << 96));
+    Ipv6Addr::from(net | (pan & !mask))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,5 +385,37 @@ mod tests {
             ),
             Ok(())
         );
+    }
+
+    #[test]
+    fn address_pseudonyms_stay_out_of_routable_space_and_keep_prefixes() {
+        let p = Pseudonymizer::new(&Key::from_bytes([3; 32]));
+        let v4 = |s: &str| p.ipv4(s.parse().unwrap());
+        // The example: a private victim address stays private, in its block.
+        assert!(ipnet::Ipv4Net::new("10.0.0.0".parse().unwrap(), 8)
+            .unwrap()
+            .contains(&v4("10.20.1.11")));
+        assert!(ipnet::Ipv4Net::new("192.168.0.0".parse().unwrap(), 16)
+            .unwrap()
+            .contains(&v4("192.168.7.9")));
+        let reserved = ipnet::Ipv4Net::new("240.0.0.0".parse().unwrap(), 4).unwrap();
+        for public in ["139.213.62.232", "8.8.8.8", "198.51.100.7", "1.1.1.1"] {
+            assert!(reserved.contains(&v4(public)), "{public} -> {}", v4(public));
+        }
+        // Prefix-preserving within a block: a shared /24 stays a shared /24, different /16s
+        // stay different.
+        let (a, b, c) = (v4("10.20.1.11"), v4("10.20.1.99"), v4("10.21.1.11"));
+        assert_eq!(a.octets()[..3], b.octets()[..3]);
+        assert_ne!(a.octets()[..2], c.octets()[..2]);
+        let (x, y) = (v4("203.0.113.5"), v4("203.0.113.77"));
+        assert_eq!(x.octets()[..3], y.octets()[..3]);
+
+        let v6 = |s: &str| p.ipv6(s.parse().unwrap());
+        let doc = ipnet::Ipv6Net::new("2001:db8::".parse().unwrap(), 32).unwrap();
+        assert!(doc.contains(&v6("2a00:1450:4001:82a::200e")));
+        let ula = ipnet::Ipv6Net::new("fc00::".parse().unwrap(), 7).unwrap();
+        assert!(ula.contains(&v6("fd12:3456:789a::1")));
+        let mapped = v6("::ffff:10.20.1.11");
+        assert!(mapped.to_ipv4_mapped().is_some_and(|m| m.octets()[0] == 10));
     }
 }

@@ -74,6 +74,13 @@ pub fn run(cli: &Cli, args: &Args) -> Result<(), Failure> {
     let name = args.file.display().to_string();
     if args.peer.is_none() && args.max_tlp.is_none() {
         let team = team_of(config.as_ref());
+        if args.to == Format::Iodef && team.domain.is_none() {
+            eprintln!(
+                "irtx: note: no team domain ([team] domain): IncidentID@name is `{}` here, and \
+                 the gateway sends no IODEF until one is set",
+                team.incident_id_name()
+            );
+        }
         return match convert_json(&bytes, &team, args.to) {
             Ok(doc) => print_doc(&doc),
             Err(ConvertError::Invalid(problems)) => {

@@ -16,6 +16,10 @@ pub struct Args {
     /// Display name. Default: the id.
     #[arg(long, value_name = "N")]
     pub name: Option<String>,
+    /// The team's DNS domain (`cert.example.org`): IODEF names incidents by it (RFC 7970
+    /// IncidentID@name), and the gateway sends no IODEF without it.
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Option<String>,
     /// Directory for irtx.toml, the keys, the token and the data. Default `.`.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub dir: PathBuf,
@@ -42,6 +46,9 @@ pub enum InitError {
     /// The team id is not a slug.
     #[error(transparent)]
     TeamId(#[from] crate::team::TeamIdError),
+    /// The domain is not a DNS name.
+    #[error("--domain: `{0}` is not a DNS name (e.g. `cert.example.org`)")]
+    Domain(String),
     /// There is a config already.
     #[error("`{0}` exists; not overwriting it")]
     Exists(PathBuf),
@@ -58,8 +65,17 @@ pub enum InitError {
 /// Writes `DIR/irtx.toml`, the team key, the analyst token and two anonymization keys (each
 /// mode 0600), and makes the data directory (mode 0700). Refuses to overwrite an existing
 /// config.
-pub fn initialize(dir: &Path, team_id: &str, name: Option<&str>) -> Result<Initialized, InitError> {
+pub fn initialize(
+    dir: &Path,
+    team_id: &str,
+    name: Option<&str>,
+    domain: Option<&str>,
+) -> Result<Initialized, InitError> {
     let id: crate::team::TeamId = team_id.parse()?;
+    if let Some(d) = domain {
+        crate::report::validate::check_hostname(d, true)
+            .map_err(|_| InitError::Domain(d.to_string()))?;
+    }
     let io = |path: PathBuf| move |source| InitError::Io { path, source };
     std::fs::create_dir_all(dir).map_err(io(dir.to_path_buf()))?;
     let config = dir.join("irtx.toml");
@@ -77,6 +93,14 @@ pub fn initialize(dir: &Path, team_id: &str, name: Option<&str>) -> Result<Initi
     crate::keys::create_private_dir(&dir.join("data")).map_err(io(dir.join("data")))?;
     let name = name.unwrap_or(team_id);
     let created = crate::timestamp::rfc3339(time::OffsetDateTime::now_utc());
+    let domain = match domain {
+        Some(d) => format!("domain = {d:?}                 # IODEF IncidentID@name"),
+        None => {
+            "# domain = \"cert.example.org\"   # your DNS name: IODEF IncidentID@name; no IODEF \
+                 is sent without it"
+                .to_string()
+        }
+    };
     let text = format!(
         r#"# irtx gateway of team `{id}`. Relative paths are relative to this file.
 # Every setting can be overridden by an IRTX_SECTION__FIELD environment variable.
@@ -87,7 +111,7 @@ data_dir = "data"
 [team]
 id = "{id}"
 name = {name:?}
-# domain = "cert.example.org"   # your DNS name: IODEF IncidentID@name
+{domain}
 created = "{created}"
 key_file = "team.key"
 
@@ -123,10 +147,20 @@ max_delay_ms = 600000
 
 /// Runs `irtx init`.
 pub fn run(args: &Args) -> Result<(), Failure> {
-    let out = initialize(&args.dir, &args.team_id, args.name.as_deref()).map_err(|e| match e {
+    let out = initialize(
+        &args.dir,
+        &args.team_id,
+        args.name.as_deref(),
+        args.domain.as_deref(),
+    )
+    .map_err(|e| match e {
         InitError::TeamId(e) => Failure {
             code: 2,
             message: Some(format!("--team-id: {e}")),
+        },
+        e @ InitError::Domain(_) => Failure {
+            code: 2,
+            message: Some(e.to_string()),
         },
         e => Failure::runtime(e.to_string()),
     })?;

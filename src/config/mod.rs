@@ -158,6 +158,13 @@ impl Config {
         if self.delivery.max_attempts == 0 {
             out.push("delivery.max_attempts must be at least 1".into());
         }
+        if let Some(d) = &self.team.domain {
+            if crate::report::validate::check_hostname(d, true).is_err() {
+                out.push(format!(
+                    "team.domain: `{d}` is not a DNS name (e.g. `cert.example.org`)"
+                ));
+            }
+        }
         if self.delivery.base_delay_ms > self.delivery.max_delay_ms {
             out.push("delivery.base_delay_ms is above delivery.max_delay_ms".into());
         }
@@ -212,9 +219,7 @@ impl Config {
     pub fn team(&self) -> Team {
         let t = &self.team;
         let mut team = Team::new(t.id.clone(), t.name.clone().unwrap_or(t.id.to_string()));
-        if let Some(d) = &t.domain {
-            team.domain = d.clone();
-        }
+        team.domain.clone_from(&t.domain);
         if let Some(c) = t.created {
             team.created = c;
         }
@@ -292,7 +297,7 @@ mod tests {
         let t = c.team();
         assert_eq!(t.id.as_str(), "cert-a");
         assert_eq!(t.name, "CERT A");
-        assert_eq!(t.domain, "cert-a.example");
+        assert_eq!(t.domain.as_deref(), Some("cert-a.example"));
     }
 
     #[test]

@@ -310,7 +310,8 @@ pub struct TeamConfig {
     /// Display name. Default: the id.
     #[serde(default)]
     pub name: Option<String>,
-    /// The team's DNS name, used as IODEF `IncidentID@name`. Default: `<id>.invalid`.
+    /// The team's DNS name, used as IODEF `IncidentID@name`. Without it the gateway sends no
+    /// IODEF (an offline `irtx convert` writes `<id>.invalid`).
     #[serde(default)]
     pub domain: Option<String>,
     /// When the team's STIX identity was created (RFC 3339). `irtx init` writes it.

@@ -63,13 +63,13 @@ pub fn to_iodef(r: &Report, team: &Team) -> Value {
     );
     inc.insert(
         "IncidentID".into(),
-        json!({"id": rid, "name": team.domain, "instance": version}),
+        json!({"id": rid, "name": team.incident_id_name(), "instance": version}),
     );
     if !r.related_reports.is_empty() {
         let ids: Vec<Value> = r
             .related_reports
             .iter()
-            .map(|id| json!({"id": id, "name": team.domain}))
+            .map(|id| json!({"id": id, "name": team.incident_id_name()}))
             .collect();
         inc.insert(
             "RelatedActivity".into(),
@@ -160,12 +160,38 @@ pub fn to_iodef(r: &Report, team: &Team) -> Value {
     }
     inc.insert("AdditionalData".into(), Value::Array(extra));
 
+    // The top-level restriction is the highest in the document, so no reader that honours
+    // only the top one takes a child for more open than it is.
+    let mut highest = Tlp::Clear;
+    highest_restriction(&Value::Object(inc.clone()), &mut highest);
+    inc.insert("restriction".into(), highest.iodef_restriction().into());
     json!({"version": "2.0", "lang": "en", "Incident": [Value::Object(inc)]})
+}
+
+/// Raises `highest` to every `restriction` in `v`.
+fn highest_restriction(v: &Value, highest: &mut Tlp) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                if k == "restriction" {
+                    if let Some(t) = x.as_str().and_then(Tlp::from_iodef_restriction) {
+                        *highest = (*highest).max(t);
+                    }
+                } else {
+                    highest_restriction(x, highest);
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| highest_restriction(x, highest)),
+        _ => {}
+    }
 }
 
 fn assessment(r: &Report, restriction: impl Fn(&[&str]) -> &'static str) -> Value {
     let mut a = Map::new();
-    let occurrence = if r.kind == Kind::Vulnerability {
+    // A vulnerability, or an exercise (RSIT `test/test`), did not actually happen.
+    let exercise = r.category.is_some_and(|c| c.rsit_class() == "test");
+    let occurrence = if r.kind == Kind::Vulnerability || exercise {
         "potential"
     } else {
         "actual"
@@ -250,7 +276,13 @@ fn method(r: &Report, restriction: impl Fn(&[&str]) -> &'static str) -> Option<V
             })
             .collect();
         let scoring: Option<Value> = v.cvss.as_ref().map(|c| {
-            json!([{"SpecID": "private", "ContentID": format!("CVSS:{} {} (base score {})", c.version, c.vector, c.score)}])
+            // A CVSS vector names its version (`CVSS:3.1/AV:N/...`); only a bare one gets it.
+            let vector = if c.vector.starts_with("CVSS:") {
+                c.vector.clone()
+            } else {
+                format!("CVSS:{}/{}", c.version, c.vector)
+            };
+            json!([{"SpecID": "private", "ContentID": format!("{vector} (base score {})", c.score)}])
         });
         let mut entries: Vec<Map<String, Value>> = if v.cve.is_empty() {
             vec![Map::new()]
@@ -298,7 +330,20 @@ fn contacts(r: &Report, team: &Team, restriction: impl Fn(&[&str]) -> &'static s
     let rep = &r.reporter;
     let mut c = Map::new();
     c.insert("role".into(), "reporter".into());
-    c.insert("type".into(), "person".into());
+    // Contact@type has person and organization; any other kind (a group, a system, an
+    // unknown reporter) is an ext-value naming it.
+    match rep.identity_class.as_deref() {
+        Some("individual") => {
+            c.insert("type".into(), "person".into());
+        }
+        Some("organization") => {
+            c.insert("type".into(), "organization".into());
+        }
+        other => {
+            c.insert("type".into(), "ext-value".into());
+            c.insert("ext-type".into(), other.unwrap_or("unknown").into());
+        }
+    }
     c.insert("restriction".into(), restriction(&["/reporter"]).into());
     c.insert("ContactName".into(), json!([rep.name]));
     if let Some(role) = &rep.role {
@@ -458,7 +503,7 @@ fn indicator(
     m.insert("restriction".into(), restriction.into());
     m.insert(
         "IndicatorID".into(),
-        json!({"id": id.to_string(), "name": team.domain, "version": version}),
+        json!({"id": id.to_string(), "name": team.incident_id_name(), "version": version}),
     );
     if let Some(d) = &ind.description {
         m.insert("Description".into(), json!([d]));

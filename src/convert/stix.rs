@@ -27,6 +27,8 @@ use std::collections::BTreeSet;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
+use super::{Method, View};
+use crate::report::redact::WITHHELD;
 use crate::report::{AssetType, Indicator, IndicatorType, Kind, Report, Vulnerability};
 use crate::team::Team;
 use crate::tlp::Tlp;
@@ -34,16 +36,40 @@ use crate::tlp::Tlp;
 /// STIX 2.1 section 2.9: the namespace of deterministic SCO ids.
 const SCO_NAMESPACE: Uuid = uuid::uuid!("00abedb4-aa42-466c-9c01-fed23315a9b7");
 
-/// Converts a validated report to a STIX 2.1 bundle written by `team`.
-pub fn to_stix(r: &Report, team: &Team) -> Value {
-    let mut b = Builder::new(r, team);
-    b.build();
-    b.finish()
+/// The id of the `irtx-pseudonym` property extension's definition (fixed: every irtx
+/// gateway writes the same object).
+pub fn pseudonym_extension_id() -> String {
+    format!(
+        "extension-definition--{}",
+        Uuid::new_v5(&crate::IRTX_NAMESPACE, b"extension/irtx-pseudonym")
+    )
+}
+
+/// The identity that defines the `irtx-pseudonym` extension (the irtx project).
+fn irtx_identity_id() -> String {
+    format!(
+        "identity--{}",
+        Uuid::new_v5(&crate::IRTX_NAMESPACE, b"identity/irtx")
+    )
+}
+
+/// When the extension was defined; fixed, so its objects never change.
+const EXTENSION_CREATED: &str = "2026-12-01T00:00:00.000Z";
+
+/// Converts a validated report, as rendered for `view`, to a STIX 2.1 bundle written by
+/// `team`.
+pub fn to_stix(r: &Report, team: &Team, view: &View) -> Value {
+    let mut b = Builder::new(r, team, view);
+    let main = b.build();
+    b.finish(&main)
 }
 
 struct Builder<'a> {
     r: &'a Report,
     team: &'a Team,
+    view: &'a View,
+    /// Some object carries the pseudonym extension: the bundle needs its definition.
+    extension_used: bool,
     rid: String,
     identity_id: String,
     created: String,
@@ -55,7 +81,7 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(r: &'a Report, team: &'a Team) -> Self {
+    fn new(r: &'a Report, team: &'a Team, view: &'a View) -> Self {
         let identity_id = format!(
             "identity--{}",
             Uuid::new_v5(
@@ -66,6 +92,8 @@ impl<'a> Builder<'a> {
         Builder {
             r,
             team,
+            view,
+            extension_used: false,
             rid: r.effective_id().to_string(),
             identity_id,
             created: r.reported_at.to_stix(),
@@ -76,9 +104,14 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// A deterministic id for part `part` of this report.
+    /// A deterministic id for part `part` of this report in this view: the same report and
+    /// view give the same ids in every version; another view gives other ids.
     fn id(&self, ty: &str, part: &str) -> String {
-        let name = format!("{}/{}/{}/{}", self.team.id, self.rid, ty, part);
+        let mut name = format!("{}/{}/{}/{}", self.team.id, self.rid, ty, part);
+        if !self.view.key.is_empty() {
+            name.push('#');
+            name.push_str(&self.view.key);
+        }
         format!(
             "{ty}--{}",
             Uuid::new_v5(&crate::IRTX_NAMESPACE, name.as_bytes())
@@ -154,11 +187,35 @@ impl<'a> Builder<'a> {
         obj.insert("spec_version".into(), "2.1".into());
         obj.insert("id".into(), id.clone().into());
         obj.insert("object_marking_refs".into(), json!([tlp.stix_marking_id()]));
+        let made = contributing
+            .iter()
+            .filter_map(|k| obj.get(*k))
+            .chain(obj.get("account_login"))
+            .filter_map(Value::as_str)
+            .find_map(|v| self.view.pseudonym(v));
+        if let Some(method) = made {
+            self.mark_pseudonym(&mut obj, method);
+        }
         self.push(obj);
         id
     }
 
-    fn build(&mut self) {
+    /// Marks an object as carrying a pseudonym (the `irtx-pseudonym` property extension), so
+    /// no reader takes it for a real value.
+    fn mark_pseudonym(&mut self, obj: &mut Map<String, Value>, method: Method) {
+        self.extension_used = true;
+        obj.insert(
+            "extensions".into(),
+            json!({ pseudonym_extension_id(): {
+                "extension_type": "property-extension",
+                "pseudonymized": method != Method::Truncation,
+                "method": method.as_str(),
+            }}),
+        );
+    }
+
+    /// Builds every object; returns the main object's id.
+    fn build(&mut self) -> String {
         let r = self.r;
         self.team_identity();
         let main = self.main_object();
@@ -173,6 +230,7 @@ impl<'a> Builder<'a> {
         for i in 0..r.indicators.len() {
             self.indicator(i, &main);
         }
+        main
     }
 
     fn team_identity(&mut self) {
@@ -188,7 +246,10 @@ impl<'a> Builder<'a> {
                 "name": self.team.name,
                 "identity_class": "organization",
                 "sectors": ["technology"],
-                "contact_information": format!("irtx gateway of team `{}` ({})", self.team.id, self.team.domain),
+                "contact_information": match &self.team.domain {
+                    Some(d) => format!("irtx gateway of team `{}` ({d})", self.team.id),
+                    None => format!("irtx gateway of team `{}`", self.team.id),
+                },
                 "object_marking_refs": [Tlp::Clear.stix_marking_id()],
             })
             .as_object()
@@ -328,12 +389,18 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// A note about `about`, and about the report container too, where readers that do not
+    /// know the main object's type (MISP has no `incident`) still find it.
     fn note(&mut self, part: &str, abstract_: &str, content: String, about: &str, tlp: Tlp) {
         let id = self.id("note", part);
+        let container = self.id("report", "report");
         let mut m = self.sdo("note", &id, tlp);
         m.insert("abstract".into(), abstract_.into());
+        m.insert("object_refs".into(), json!([about, container]));
+        if let Some(method) = self.view.pseudonym(&content) {
+            self.mark_pseudonym(&mut m, method);
+        }
         m.insert("content".into(), content.into());
-        m.insert("object_refs".into(), json!([about]));
         self.push(m);
     }
 
@@ -408,11 +475,21 @@ impl<'a> Builder<'a> {
 
     fn reporter(&mut self, main: &str) {
         let rep = &self.r.reporter;
+        // A withheld reporter is left out, not sent as a placeholder identity.
+        if rep.name == WITHHELD {
+            return;
+        }
         let id = self.id("identity", "reporter");
         let tlp = self.tlp_of(&["/reporter"]);
         let mut m = self.sdo("identity", &id, tlp);
         m.insert("name".into(), rep.name.clone().into());
-        m.insert("identity_class".into(), "individual".into());
+        m.insert(
+            "identity_class".into(),
+            rep.identity_class.as_deref().unwrap_or("unknown").into(),
+        );
+        if let Some(method) = self.view.pseudonym(&rep.name) {
+            self.mark_pseudonym(&mut m, method);
+        }
         m.insert("roles".into(), json!(["reporter"]));
         let mut contact = Vec::new();
         if let Some(o) = &rep.organization {
@@ -435,7 +512,8 @@ impl<'a> Builder<'a> {
     }
 
     fn asset(&mut self, i: usize, main: &str) {
-        let a = &self.r.assets[i];
+        let r = self.r;
+        let a = &r.assets[i];
         let tlp = self.tlp_of(&[&format!("/assets/{i}")]);
         let id = self.id("infrastructure", &format!("asset/{}", a.name));
         if self.present.contains(&id) {
@@ -462,16 +540,40 @@ impl<'a> Builder<'a> {
             desc.push(d.clone());
         }
         m.insert("description".into(), desc.join(" ").into());
+        if let Some(method) = self.view.pseudonym(&a.name) {
+            self.mark_pseudonym(&mut m, method);
+        }
         self.push(m);
-        self.relate(&id, "related-to", main, tlp);
+        // The incident targets the victim's infrastructure (as OpenCTI models incidents); a
+        // vulnerability is only related to the assets that have it.
+        let rel = match self.r.kind {
+            Kind::Vulnerability => "related-to",
+            Kind::Event | Kind::Incident => "targets",
+        };
+        self.relate(main, rel, &id, tlp);
+        // The address as observed data the infrastructure consists of: readers that do not
+        // know `infrastructure` (MISP) still get it, as a value that is not for detection.
         if let Some(addr) = &a.address {
             if let Some((obj, contributing)) = address_sco(addr) {
                 let sco = self.sco(obj, contributing, tlp);
-                self.relate(&id, "consists-of", &sco, tlp);
+                let od_id = self.id("observed-data", &format!("asset/{}", a.name));
+                let seen = r.occurred_at.or(r.detected_at).unwrap_or(r.reported_at);
+                let mut od = self.sdo("observed-data", &od_id, tlp);
+                od.insert("first_observed".into(), seen.to_stix().into());
+                od.insert("last_observed".into(), seen.to_stix().into());
+                od.insert("number_observed".into(), 1.into());
+                od.insert("object_refs".into(), json!([sco]));
+                od.insert("labels".into(), json!(["irtx:role=\"asset\""]));
+                self.push(od);
+                self.relate(&id, "consists-of", &od_id, tlp);
             }
         }
     }
 
+    /// An indicator value. Attacker-side values in clear become a detection `indicator`
+    /// based on the observed data; victim-side values and pseudonyms never do: they travel
+    /// as observed data only (a pseudonym may look like a real address, and a victim's
+    /// address is nothing to block).
     fn indicator(&mut self, i: usize, main: &str) {
         let r = self.r;
         let ind = &r.indicators[i];
@@ -482,15 +584,52 @@ impl<'a> Builder<'a> {
             ind.role.as_str(),
             ind.value
         );
-        let id = self.id("indicator", &part);
-        if self.present.contains(&id) {
-            return;
-        }
-        let valid_from = ind
+        let first = ind
             .first_seen
             .or(r.occurred_at)
             .or(r.detected_at)
             .unwrap_or(r.reported_at);
+        let last = ind.last_seen.filter(|l| *l > first).unwrap_or(first);
+        let pseudonym = self
+            .view
+            .pseudonym(&ind.value)
+            .filter(|m| *m != Method::Truncation);
+        let detects = !ind.role.is_victim_side() && pseudonym.is_none();
+
+        let od_id = self.id("observed-data", &part);
+        if self.present.contains(&od_id) {
+            return;
+        }
+        let sco = indicator_sco(ind).map(|(obj, contributing)| self.sco(obj, contributing, tlp));
+        if let Some(sco) = &sco {
+            let mut od = self.sdo("observed-data", &od_id, tlp);
+            od.insert("first_observed".into(), first.to_stix().into());
+            od.insert("last_observed".into(), last.to_stix().into());
+            od.insert("number_observed".into(), 1.into());
+            od.insert("object_refs".into(), json!([sco]));
+            od.insert(
+                "labels".into(),
+                json!([format!("irtx:role=\"{}\"", ind.role.as_str())]),
+            );
+            self.push(od);
+            if !detects {
+                self.relate(main, "related-to", &od_id, tlp);
+            }
+        } else if !detects {
+            // No observable type holds it (a user agent): kept as a note, not a pattern.
+            self.note(
+                &part,
+                &format!("{} ({})", ind.kind.as_str(), ind.role.as_str()),
+                ind.value.clone(),
+                main,
+                tlp,
+            );
+        }
+        if !detects {
+            return;
+        }
+
+        let id = self.id("indicator", &part);
         let mut m = self.sdo("indicator", &id, tlp);
         m.insert(
             "name".into(),
@@ -498,72 +637,136 @@ impl<'a> Builder<'a> {
         );
         // stix2-validator {303}: an indicator SHOULD have both name and description.
         let description = ind.description.clone().unwrap_or_else(|| {
-            let side = if ind.role.is_victim_side() {
-                "victim"
-            } else {
-                "attacker"
-            };
             // Only what this indicator's own marking covers: no report text here.
             format!(
-                "{} indicator, role {} ({} side), report `{}`",
+                "{} indicator, role {} (attacker side), report `{}`",
                 ind.kind.as_str(),
                 ind.role.as_str(),
-                side,
                 self.rid
             )
         });
         m.insert("description".into(), description.into());
-        let types = if ind.role.is_victim_side() {
-            "compromised"
-        } else {
-            "malicious-activity"
-        };
-        m.insert("indicator_types".into(), json!([types]));
+        m.insert("indicator_types".into(), json!(["malicious-activity"]));
         m.insert("pattern".into(), pattern(ind).into());
         m.insert("pattern_type".into(), "stix".into());
         m.insert("pattern_version".into(), "2.1".into());
-        m.insert("valid_from".into(), valid_from.to_stix().into());
-        if let Some(last) = ind.last_seen {
-            if last > valid_from {
-                m.insert("valid_until".into(), last.to_stix().into());
-            }
-        }
+        // Valid from the first sighting, with no end: the report says when the value was
+        // seen, not until when it stays malicious; a `last_seen` in the past would make the
+        // indicator arrive expired. Its sightings are in the observed data.
+        m.insert("valid_from".into(), first.to_stix().into());
         m.insert(
             "labels".into(),
             json!([format!("irtx:role=\"{}\"", ind.role.as_str())]),
         );
+        if let Some(method) = self.view.pseudonym(&ind.value) {
+            self.mark_pseudonym(&mut m, method);
+        }
         self.push(m);
         self.relate(&id, "related-to", main, tlp);
-
-        if let Some((obj, contributing)) = indicator_sco(ind) {
-            let sco = self.sco(obj, contributing, tlp);
-            let od_id = self.id("observed-data", &part);
-            let first = valid_from;
-            let last = ind.last_seen.filter(|l| *l > first).unwrap_or(first);
-            let mut od = self.sdo("observed-data", &od_id, tlp);
-            od.insert("first_observed".into(), first.to_stix().into());
-            od.insert("last_observed".into(), last.to_stix().into());
-            od.insert("number_observed".into(), 1.into());
-            od.insert("object_refs".into(), json!([sco]));
-            self.push(od);
+        if sco.is_some() {
             self.relate(&id, "based-on", &od_id, tlp);
         }
     }
 
-    fn finish(self) -> Value {
-        let mut objects = Vec::with_capacity(self.objects.len() + self.markings.len());
+    /// The `report` container (what MISP builds an event from and OpenCTI a report or case):
+    /// the title, the version's time, the labels of the main object, every object of the
+    /// bundle, marked with the document's marking (the highest in it).
+    fn container(&mut self, main: &str) {
+        let r = self.r;
+        let document = self.markings.iter().copied().max().unwrap_or(r.tlp);
+        let id = self.id("report", "report");
+        // Everything in the bundle, the marking definitions too: a reader that lists what a
+        // report leaves out (misp-stix) would otherwise take a marking used only in granular
+        // markings for one of the whole event.
+        let mut refs: Vec<Value> = self
+            .objects
+            .iter()
+            .filter_map(|o| o["id"].as_str())
+            .map(Value::from)
+            .collect();
+        refs.extend(self.markings.iter().map(|t| t.stix_marking_id().into()));
+        if self.extension_used {
+            refs.extend([irtx_identity_id().into(), pseudonym_extension_id().into()]);
+        }
+        let labels = self
+            .objects
+            .iter()
+            .find(|o| o["id"] == main)
+            .map(|o| o["labels"].clone())
+            .unwrap_or_else(|| json!([]));
+        let mut m = self.sdo("report", &id, document);
+        m.insert("name".into(), r.title.clone().into());
+        if let Some(d) = &r.description {
+            m.insert("description".into(), d.clone().into());
+        }
+        let report_type = match r.kind {
+            Kind::Vulnerability => "vulnerability",
+            Kind::Event | Kind::Incident => "threat-report",
+        };
+        m.insert("report_types".into(), json!([report_type]));
+        m.insert("published".into(), self.modified.clone().into());
+        m.insert("labels".into(), labels);
+        m.insert("object_refs".into(), Value::Array(refs));
+        self.push(m);
+    }
+
+    /// The definition of the `irtx-pseudonym` property extension and its author, for bundles
+    /// that use it.
+    fn extension_definition() -> [Value; 2] {
+        let clear = Tlp::Clear.stix_marking_id();
+        [
+            json!({
+                "type": "identity",
+                "spec_version": "2.1",
+                "id": irtx_identity_id(),
+                "created": EXTENSION_CREATED,
+                "modified": EXTENSION_CREATED,
+                "name": "irtx",
+                "description": "The irtx exchange gateway between incident response teams.",
+                "identity_class": "system",
+                "object_marking_refs": [clear],
+            }),
+            json!({
+                "type": "extension-definition",
+                "spec_version": "2.1",
+                "id": pseudonym_extension_id(),
+                "created_by_ref": irtx_identity_id(),
+                "created": EXTENSION_CREATED,
+                "modified": EXTENSION_CREATED,
+                "name": "irtx-pseudonym",
+                "description": "Marks a value that is not the real one: a keyed pseudonym or a \
+                    truncated address written by an irtx gateway when anonymizing for a recipient. \
+                    Do not match, block or look up such a value as a real one.",
+                "schema": PSEUDONYM_SCHEMA,
+                "version": "1.0.0",
+                "extension_types": ["property-extension"],
+                "object_marking_refs": [clear],
+            }),
+        ]
+    }
+
+    fn finish(mut self, main: &str) -> Value {
+        self.container(main);
+        let mut objects = Vec::with_capacity(self.objects.len() + self.markings.len() + 2);
         let mut rest = self.objects.into_iter();
         if let Some(identity) = rest.next() {
             objects.push(identity);
         }
         objects.extend(self.markings.iter().map(|t| t.stix_marking_definition()));
+        if self.extension_used {
+            objects.extend(Self::extension_definition());
+        }
         objects.extend(rest);
-        let bundle_name = format!(
+        let mut bundle_name = format!(
             "{}/{}/bundle/{}",
             self.team.id,
             self.rid,
             self.r.effective_version()
         );
+        if !self.view.key.is_empty() {
+            bundle_name.push('#');
+            bundle_name.push_str(&self.view.key);
+        }
         json!({
             "type": "bundle",
             "id": format!("bundle--{}", Uuid::new_v5(&crate::IRTX_NAMESPACE, bundle_name.as_bytes())),
@@ -571,6 +774,18 @@ impl<'a> Builder<'a> {
         })
     }
 }
+
+/// The normative text of the `irtx-pseudonym` extension (STIX 2.1 section 7.3 allows plain
+/// text as `schema`).
+const PSEUDONYM_SCHEMA: &str = "Property extension. Properties: `extension_type` \
+    (\"property-extension\"); `pseudonymized` (boolean, required): true when the value is a \
+    keyed pseudonym, false when it is a real value made less precise (an address truncated to \
+    its network); `method` (string, required): \"crypto-pan\" (prefix-preserving keyed \
+    address pseudonym, confined to non-routable space: private and special blocks keep their \
+    block, other IPv4 addresses map into 240.0.0.0/4 and other IPv6 addresses into \
+    2001:db8::/32), \"hmac-sha256\" (keyed pseudonym shaped as a value of its type, e.g. \
+    under .invalid), or \"truncation\". A pseudonym is stable per sender and recipient, so \
+    one recipient can correlate its reports, and carries no information about the real value.";
 
 fn weakness_refs(v: &Vulnerability) -> Vec<Value> {
     let mut refs = Vec::new();

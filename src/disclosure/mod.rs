@@ -85,6 +85,8 @@ pub enum Cause {
     NoKey,
     /// The profile could not be applied to this report.
     Profile,
+    /// IODEF needs the team's domain (`[team] domain`), and none is configured.
+    NoDomain,
     /// irtx made a document that fails its schema (a bug; nothing sent).
     BadOutput,
     /// The peer could not be reached.
@@ -118,6 +120,7 @@ named_enum!(Cause, "a cause", [
     UnknownProfile => "unknown-profile",
     NoKey => "no-key",
     Profile => "profile",
+    NoDomain => "no-domain",
     BadOutput => "bad-output",
     Unreachable => "unreachable",
     Timeout => "timeout",
@@ -144,6 +147,7 @@ impl Cause {
             Cause::UnknownProfile => "unknown profile",
             Cause::NoKey => "no anonymization key",
             Cause::Profile => "profile could not be applied",
+            Cause::NoDomain => "no team domain for IODEF",
             Cause::BadOutput => "invalid output (bug)",
             Cause::Unreachable => "peer unreachable",
             Cause::Timeout => "peer timed out",

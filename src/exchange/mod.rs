@@ -72,6 +72,9 @@ pub enum RenderError {
     /// The profile could not be applied.
     #[error(transparent)]
     Anonymize(#[from] anonymize::AnonymizeError),
+    /// IODEF names incidents by the team's domain, and none is configured.
+    #[error("IODEF names incidents by the team's DNS domain (RFC 7970 IncidentID@name), and none is configured: set [team] domain in the config (or `irtx init --domain`)")]
+    NoDomain,
     /// The document failed its schema: a bug; nothing is sent.
     #[error("irtx produced a document that fails its schema; this is a bug: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     BadOutput(Vec<Violation>),
@@ -84,6 +87,7 @@ impl RenderError {
             RenderError::UnknownProfile(_) => Cause::UnknownProfile,
             RenderError::NeedsKey { .. } => Cause::NoKey,
             RenderError::Anonymize(_) => Cause::Profile,
+            RenderError::NoDomain => Cause::NoDomain,
             RenderError::BadOutput(_) => Cause::BadOutput,
         }
     }
@@ -115,6 +119,9 @@ pub fn render(
         Decision::Withhold(w) => return Ok(Outcome::Withheld(w)),
         Decision::Send(plan) => *plan,
     };
+    if to.format == Format::Iodef && team.domain.is_none() {
+        return Err(RenderError::NoDomain);
+    }
     let anonymized = if to.profile.is_identity() {
         Anonymized {
             report: plan.report.clone(),
@@ -128,7 +135,8 @@ pub fn render(
         })?;
         anonymize::anonymize_redacted(&plan.report, report, to.profile, p)?
     };
-    let document = convert::convert(&anonymized.report, team, to.format);
+    let view = view_of(&plan, &anonymized, to.profile, key);
+    let document = convert::convert_view(&anonymized.report, team, to.format, &view);
     let problems = convert::check_output(&document, to.format);
     if !problems.is_empty() {
         return Err(RenderError::BadOutput(problems));
@@ -140,6 +148,51 @@ pub fn render(
         anonymized,
         marking,
     })))
+}
+
+/// What tells this rendering apart from the report as it is: the fields removed and, when
+/// the profile changed anything, the profile and the key (by a tag that does not reveal it).
+/// Renderings with equal keys have equal content, so they share their STIX ids; the values
+/// the profile replaced are the rendering's pseudonyms.
+fn view_of(
+    plan: &Plan,
+    anonymized: &Anonymized,
+    profile: &Profile,
+    key: Option<&Pseudonymizer>,
+) -> convert::View {
+    let mut removed: Vec<&str> = plan
+        .removed
+        .iter()
+        .chain(&anonymized.removed)
+        .map(|r| r.pointer.as_str())
+        .collect();
+    removed.sort_unstable();
+    removed.dedup();
+    let changed = !anonymized.replacements.is_empty() || !anonymized.removed.is_empty();
+    let basis = serde_json::json!({
+        "removed": removed,
+        "profile": changed.then_some(profile.name.as_str()),
+        "key": if changed { key.map(Pseudonymizer::key_tag) } else { None },
+    });
+    let key = if removed.is_empty() && !changed {
+        String::new()
+    } else {
+        use sha2::Digest;
+        let canonical = serde_json_canonicalizer::to_vec(&basis).expect("plain JSON");
+        let digest = sha2::Sha256::digest(canonical);
+        digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    };
+    let pseudonyms = anonymized
+        .replacements
+        .iter()
+        .map(|r| {
+            (
+                r.pseudonym.to_lowercase(),
+                convert::Method::of(&r.original, &r.pseudonym),
+            )
+        })
+        .collect();
+    convert::View { key, pseudonyms }
 }
 
 /// A report rendered for one stored peer, with what the ledger records of how.

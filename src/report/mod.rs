@@ -224,6 +224,8 @@ pub struct Reporter {
     pub phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_class: Option<String>,
 }
 
 /// An affected asset: victim side.

@@ -338,9 +338,11 @@ fn irtx_pseudonym_reproduces_the_crypto_pan_sample() {
         ],
     );
     crate::helpers::succeeded(&out);
+    // The published Crypto-PAn sample (135.242.180.132, 134.136.186.123, 133.68.164.234,
+    // 141.167.8.160) in the low 28 bits; routable addresses are confined to 240.0.0.0/4.
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "135.242.180.132\n134.136.186.123\n133.68.164.234\n141.167.8.160\n"
+        "247.242.180.132\n246.136.186.123\n245.68.164.234\n253.167.8.160\n"
     );
     // A key file others may read is refused, and the error does not show the key.
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();

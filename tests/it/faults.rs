@@ -277,7 +277,7 @@ async fn a_sender_killed_mid_stream_delivers_everything_once_after_restart() {
     tokio::spawn(async move { axum::serve(listener, proxy).await.unwrap() });
 
     let tmp = tempfile::tempdir().unwrap();
-    let init = irtx::cli::init::initialize(tmp.path(), "cert-a", None).unwrap();
+    let init = irtx::cli::init::initialize(tmp.path(), "cert-a", None, None).unwrap();
     let token = init.analyst_token.clone();
     let body = json!({"id": "cert-a", "url": "http://127.0.0.1:9", "keys": [{"jwk": init.public_jwk}],
                       "max_tlp": "AMBER", "audience": "community", "profile": "none", "format": "stix"});

@@ -249,7 +249,7 @@ async fn peers_talk_https_when_a_certificate_is_configured() {
     // B serves HTTPS with a self-signed certificate; A trusts it through delivery.ca_file.
     let tmp = tempfile::tempdir().unwrap();
     let bdir = tmp.path().join("b");
-    irtx::cli::init::initialize(&bdir, "cert-b", None).unwrap();
+    irtx::cli::init::initialize(&bdir, "cert-b", None, None).unwrap();
     let cert =
         rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     std::fs::write(bdir.join("tls.crt"), cert.cert.pem()).unwrap();

@@ -71,7 +71,13 @@ impl TestGateway {
     ) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
-        let init = irtx::cli::init::initialize(&dir, team, Some(&format!("Team {team}"))).unwrap();
+        let init = irtx::cli::init::initialize(
+            &dir,
+            team,
+            Some(&format!("Team {team}")),
+            Some(&format!("{team}.example")),
+        )
+        .unwrap();
         let mut g = Self::start_options(&dir, "127.0.0.1:0".parse().unwrap(), tune, options).await;
         assert_eq!(g.jwk, init.public_jwk);
         g._tmp = Some(tmp);

@@ -404,7 +404,7 @@ async fn files_are_the_owners_and_loose_ones_refused_at_start() {
     use std::os::unix::fs::PermissionsExt as _;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("gw");
-    irtx::cli::init::initialize(&dir, "cert-b", None).unwrap();
+    irtx::cli::init::initialize(&dir, "cert-b", None, None).unwrap();
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&dir.join("data")), 0o700);
     assert_eq!(mode(&dir.join("irtx.toml")), 0o600);

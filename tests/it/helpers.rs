@@ -48,7 +48,7 @@ pub fn valid_reports() -> Vec<(PathBuf, Report)> {
 /// The team the tests write as.
 pub fn team() -> Team {
     let mut t = Team::new("cert-test".parse().unwrap(), "CERT Test");
-    t.domain = "cert-test.example".into();
+    t.domain = Some("cert-test.example".into());
     t
 }
 

@@ -112,6 +112,13 @@ fn forms(pointer: &str, v: &Value, report: &Value) -> Vec<String> {
             return vec![ext.unwrap_or(v).to_string()];
         }
         "/version" => return vec![v.to_string()],
+        // Contact@type: person and organization are its own; other kinds are ext-type.
+        "/reporter/identity_class" => {
+            return vec![match s.as_str() {
+                "individual" => "person".to_string(),
+                other => other.to_string(),
+            }]
+        }
         _ => {}
     }
     if pointer.starts_with("/assets/") && last == "type" {
@@ -223,7 +230,10 @@ fn field_markings_become_class_restrictions() {
         .unwrap();
     let doc = convert(&r, &team(), Format::Iodef);
     let inc = &doc["Incident"][0];
-    assert_eq!(inc["restriction"], "need-to-know"); // /description is AMBER+STRICT
+    // The top-level restriction is the highest in the document: /reporter is RED. Classes
+    // below carry their own: /description is AMBER+STRICT.
+    assert_eq!(inc["restriction"], "red");
+    assert!(inc["Description"].is_array());
     assert_eq!(inc["Indicator"][0]["restriction"], "amber");
     assert_eq!(inc["Indicator"][3]["restriction"], "green"); // /indicators/3 is GREEN
     assert_eq!(inc["Contact"][1]["restriction"], "red"); // /reporter is RED
@@ -242,4 +252,117 @@ fn field_markings_become_class_restrictions() {
         .unwrap();
     assert_eq!(what["restriction"], "green"); // /what_occurred is GREEN in an AMBER report
     assert_eq!(doc["Incident"][0]["Indicator"][1]["restriction"], "white"); // /indicators/1 is CLEAR
+}
+
+fn restrictions(v: &Value, out: &mut Vec<irtx::tlp::Tlp>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                if k == "restriction" {
+                    out.push(irtx::tlp::Tlp::from_iodef_restriction(x.as_str().unwrap()).unwrap());
+                } else {
+                    restrictions(x, out);
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| restrictions(x, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn top_restriction_is_the_highest_cvss_and_exercises_read_right() {
+    for (path, r) in valid_reports() {
+        let doc = convert(&r, &team(), Format::Iodef);
+        let inc = &doc["Incident"][0];
+        let mut all = Vec::new();
+        restrictions(inc, &mut all);
+        let top = irtx::tlp::Tlp::from_iodef_restriction(inc["restriction"].as_str().unwrap());
+        assert_eq!(top, all.iter().copied().max(), "{}", path.display());
+        assert_eq!(top, Some(r.max_tlp()), "{}", path.display());
+        let occurrence = inc["Assessment"][0]["occurrence"].as_str().unwrap();
+        let exercise = r.category.is_some_and(|c| c.code() == "test/test");
+        let kind_vuln = r.kind == irtx::report::Kind::Vulnerability;
+        assert_eq!(
+            occurrence,
+            if exercise || kind_vuln {
+                "potential"
+            } else {
+                "actual"
+            },
+            "{}",
+            path.display()
+        );
+        if let Some(c) = r.vulnerability.as_ref().and_then(|v| v.cvss.as_ref()) {
+            let content = inc["Method"][0]["Vulnerability"][0]["Scoring"][0]["ContentID"]
+                .as_str()
+                .unwrap();
+            assert_eq!(content, format!("{} (base score {})", c.vector, c.score));
+            assert_eq!(content.matches("CVSS:").count(), 1, "{content}");
+        }
+    }
+}
+
+#[test]
+fn no_iodef_leaves_without_a_team_domain() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = crate::helpers::root().join("tests/data/valid/incident-phishing-clear.json");
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_irtx"))
+            .current_dir(dir.path())
+            .env_remove("RUST_LOG")
+            .env("IRTX_TEAM__ID", "cert-test")
+            .args(["convert", "--to", "iodef"])
+            .args(extra)
+            .arg(&report)
+            .output()
+            .unwrap()
+    };
+    // What a peer would get: refused, naming the setting.
+    let out = run(&[
+        "--max-tlp",
+        "AMBER",
+        "--audience",
+        "community",
+        "--profile",
+        "none",
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("[team] domain"), "{err}");
+    assert!(out.stdout.is_empty());
+    // An offline conversion still works, and says what it wrote.
+    let out = run(&[]);
+    crate::helpers::succeeded(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cert-test.invalid"), "{err}");
+    // `irtx init --domain` sets it; a name that is not a domain is refused.
+    let out = crate::helpers::irtx(
+        dir.path(),
+        &[
+            "init",
+            "--team-id",
+            "cert-x",
+            "--domain",
+            "not a domain",
+            "--dir",
+            "x",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let out = crate::helpers::irtx(
+        dir.path(),
+        &[
+            "init",
+            "--team-id",
+            "cert-x",
+            "--domain",
+            "cert-x.example.org",
+            "--dir",
+            "x",
+        ],
+    );
+    crate::helpers::succeeded(&out);
+    let toml = std::fs::read_to_string(dir.path().join("x/irtx.toml")).unwrap();
+    assert!(toml.contains("domain = \"cert-x.example.org\""), "{toml}");
 }

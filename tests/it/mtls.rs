@@ -22,7 +22,7 @@ async fn a_pinned_client_certificate_is_required_and_another_refused_at_the_hand
     let tmp = tempfile::tempdir().unwrap();
     // B: HTTPS, asking clients for certificates.
     let bdir = tmp.path().join("b");
-    irtx::cli::init::initialize(&bdir, "cert-b", None).unwrap();
+    irtx::cli::init::initialize(&bdir, "cert-b", None, None).unwrap();
     let server = self_signed("localhost");
     std::fs::write(bdir.join("tls.crt"), server.cert.pem()).unwrap();
     irtx::keys::write_secret_file(&bdir.join("tls.key"), &server.signing_key.serialize_pem())
@@ -35,7 +35,7 @@ async fn a_pinned_client_certificate_is_required_and_another_refused_at_the_hand
     .await;
     // A: presents its own client certificate, trusts B's.
     let adir = tmp.path().join("a");
-    irtx::cli::init::initialize(&adir, "cert-a", None).unwrap();
+    irtx::cli::init::initialize(&adir, "cert-a", None, None).unwrap();
     let client = self_signed("cert-a");
     std::fs::write(adir.join("client.crt"), client.cert.pem()).unwrap();
     irtx::keys::write_secret_file(

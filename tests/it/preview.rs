@@ -79,7 +79,7 @@ async fn the_preview_is_exactly_what_the_peer_receives() {
     // cert-a declares cert-b in its config.
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    irtx::cli::init::initialize(dir, "cert-a", Some("CERT A")).unwrap();
+    irtx::cli::init::initialize(dir, "cert-a", Some("CERT A"), Some("cert-a.example")).unwrap();
     std::fs::write(dir.join("cert-b.jwk"), b.jwk.to_string()).unwrap();
     let mut toml = std::fs::read_to_string(dir.join("irtx.toml")).unwrap();
     toml.push_str(&format!(

@@ -107,11 +107,13 @@ async fn peers_adopt_a_rotated_key_and_refuse_the_old_one_after_the_overlap() {
         old_entry["valid_until"].is_string(),
         "the old key now ends: {old_entry}"
     );
-    assert_eq!(
-        a.deliveries().await.len(),
-        4,
-        "receipts verified for every message"
-    );
+    // The peers import before A has read their receipts: wait for those too.
+    eventually(
+        Duration::from_secs(15),
+        "receipts verified for every message",
+        || async { a.deliveries().await.len() == 4 },
+    )
+    .await;
 
     // During the overlap the old key still speaks for A; after it, it does not.
     let now = time::OffsetDateTime::now_utc();

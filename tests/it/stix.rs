@@ -226,9 +226,14 @@ fn objects_are_marked_at_least_as_their_content() {
     );
     // /reporter is RED.
     assert_eq!(
-        marking(&find("identity", &|o| o["identity_class"] == "individual")),
+        marking(&find("identity", &|o| o["roles"]
+            == serde_json::json!(["reporter"]))),
         Tlp::Red
     );
+    // The report container carries the document's marking, the highest in it.
+    let container = find("report", &|_| true);
+    assert_eq!(marking(&container), Tlp::Red);
+    assert_eq!(container["name"], r.title.as_str());
     // /indicators/3 is GREEN, below the report's AMBER: its indicator is GREEN.
     let sha = &r.indicators[3].value.to_ascii_lowercase();
     assert_eq!(
@@ -287,4 +292,215 @@ fn sco_ids_are_the_stix_deterministic_ids() {
         .unwrap();
     let expected = uuid::Uuid::new_v5(&ns, br#"{"value":"tax-refund.phish.example"}"#);
     assert_eq!(domain["id"], format!("domain-name--{expected}"));
+}
+
+/// One rendering of a report through `irtx convert` (the preview path sharing also takes).
+fn view(dir: &std::path::Path, report: &std::path::Path, args: &[&str]) -> Option<Value> {
+    let mut all = vec!["convert", "--to", "stix"];
+    all.extend_from_slice(args);
+    all.push(report.to_str().unwrap());
+    let out = crate::helpers::irtx(dir, &all);
+    match out.status.code() {
+        Some(4) => None, // withheld from this peer
+        _ => Some(serde_json::from_slice(&crate::helpers::succeeded(&out).stdout).unwrap()),
+    }
+}
+
+/// The ids of the objects a view writes itself (not the shared team identity, the published
+/// marking definitions, the extension definition, or SCOs, whose ids are their content).
+fn own_ids(b: &Value) -> HashSet<String> {
+    b["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o.get("created_by_ref").is_some() && o["type"] != "extension-definition")
+        .map(|o| o["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn views_that_differ_in_content_differ_in_ids_and_equal_views_share_them() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let key = |name: &str, byte: u8| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, format!("{byte:02x}").repeat(32)).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let (k1, k2) = (key("one.key", 1), key("two.key", 2));
+    let report = root().join("tests/data/valid/incident-ransomware-full.json");
+    let peer = |cap: &'static str, aud: &'static str, profile: &'static str, k: &str| {
+        vec![
+            "--max-tlp".to_string(),
+            cap.into(),
+            "--audience".into(),
+            aud.into(),
+            "--profile".into(),
+            profile.into(),
+            "--key-file".into(),
+            k.to_string(),
+        ]
+    };
+    let render = |args: Vec<String>| {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        view(dir.path(), &report, &a).expect("this view is sent")
+    };
+    let as_is = view(dir.path(), &report, &[]).unwrap();
+    let amber = render(peer("AMBER", "community", "none", &k1));
+    let amber_again = render(peer("AMBER", "client", "none", &k2));
+    let strict = render(peer("AMBER+STRICT", "own-organization", "none", &k1));
+    let pseudo1 = render(peer("AMBER", "community", "pseudonymize", &k1));
+    let pseudo1_again = render(peer("AMBER", "community", "pseudonymize", &k1));
+    let pseudo2 = render(peer("AMBER", "community", "pseudonymize", &k2));
+
+    // Equal views (same fields removed, no anonymization; or the same profile and key) are
+    // the same document, ids and all, whatever the peer.
+    assert_eq!(amber, amber_again);
+    assert_eq!(pseudo1, pseudo1_again);
+    // Views with different content share none of their own ids: the report as it is, with
+    // the AMBER+STRICT description removed, with the RED reporter removed, and pseudonymized
+    // under two keys.
+    let views = [&as_is, &amber, &strict, &pseudo1, &pseudo2];
+    for (i, a) in views.iter().enumerate() {
+        for b in &views[i + 1..] {
+            assert_ne!(a, b);
+            let shared: Vec<_> = own_ids(a).intersection(&own_ids(b)).cloned().collect();
+            assert!(shared.is_empty(), "views {i} and another share {shared:?}");
+        }
+    }
+    // And so no (id, modified) pair carries two contents across all of them.
+    let mut seen: BTreeMap<(String, String), Value> = BTreeMap::new();
+    for v in views {
+        for o in v["objects"].as_array().unwrap() {
+            let key = (
+                o["id"].as_str().unwrap().to_string(),
+                o["modified"].as_str().unwrap_or("").to_string(),
+            );
+            if let Some(prev) = seen.insert(key.clone(), o.clone()) {
+                assert_eq!(&prev, o, "{key:?} has two contents");
+            }
+        }
+    }
+    // The report as it is keeps the ids it always had: a view key only where content differs.
+    let direct = convert(
+        &valid_reports()
+            .into_iter()
+            .find(|(p, _)| p.ends_with("incident-ransomware-full.json"))
+            .unwrap()
+            .1,
+        &team(),
+        Format::Stix,
+    );
+    assert_eq!(own_ids(&as_is), own_ids(&direct));
+}
+
+#[test]
+fn victims_and_pseudonyms_are_never_indicators_and_pseudonyms_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k.key");
+    std::fs::write(&key, "07".repeat(32)).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let path = root().join("tests/data/valid/incident-ransomware-full.json");
+    let (_, r) = valid_reports()
+        .into_iter()
+        .find(|(p, _)| *p == path)
+        .unwrap();
+    let victims: Vec<String> = r
+        .indicators
+        .iter()
+        .filter(|i| i.role.is_victim_side())
+        .map(|i| i.value.to_lowercase())
+        .collect();
+    assert!(victims.len() >= 2);
+    let ext = irtx::convert::stix::pseudonym_extension_id();
+    for profile in ["none", "pseudonymize", "strict"] {
+        let b = view(
+            dir.path(),
+            &path,
+            &[
+                "--max-tlp",
+                "AMBER",
+                "--audience",
+                "community",
+                "--profile",
+                profile,
+                "--key-file",
+                key.to_str().unwrap(),
+            ],
+        )
+        .unwrap();
+        let objects = b["objects"].as_array().unwrap();
+        let pseudonyms: Vec<String> = objects
+            .iter()
+            .filter(|o| o["extensions"][&ext]["pseudonymized"] == true)
+            .filter_map(|o| o["value"].as_str().or(o["name"].as_str()))
+            .map(str::to_lowercase)
+            .collect();
+        for ind in objects.iter().filter(|o| o["type"] == "indicator") {
+            let pattern = ind["pattern"].as_str().unwrap().to_lowercase();
+            for v in victims.iter().chain(&pseudonyms) {
+                assert!(!pattern.contains(&format!("'{v}'")), "{profile}: {pattern}");
+            }
+            assert_eq!(
+                ind["indicator_types"],
+                serde_json::json!(["malicious-activity"])
+            );
+            assert!(ind.get("valid_until").is_none(), "{profile}: expires");
+        }
+        // The victim values still travel, as observed data.
+        let observed = objects
+            .iter()
+            .filter(|o| o["type"] == "observed-data")
+            .count();
+        assert!(observed >= r.indicators.len() - 1, "{profile}: {observed}");
+        // The RED reporter is removed for an AMBER peer: no placeholder identity is sent.
+        assert!(
+            objects.iter().all(|o| o["name"] != "(withheld)"),
+            "{profile}: placeholder"
+        );
+        match profile {
+            "none" => assert!(pseudonyms.is_empty()),
+            _ => {
+                // Every value that differs from the report's carries the extension, and the
+                // bundle defines it; an address pseudonym is outside routable space.
+                assert!(pseudonyms.len() >= victims.len(), "{profile}");
+                assert!(objects.iter().any(|o| o["id"] == ext.as_str()));
+                for p in &pseudonyms {
+                    if let Ok(ip) = p.parse::<std::net::Ipv4Addr>() {
+                        assert!(
+                            ip.is_private() || ip.octets()[0] >= 240,
+                            "{profile}: routable pseudonym {ip}"
+                        );
+                    }
+                }
+                for o in objects.iter().filter(|o| o.get("created").is_none()) {
+                    for field in ["value", "account_login"] {
+                        if let Some(v) = o[field].as_str() {
+                            let known =
+                                r.indicators.iter().any(|i| i.value.eq_ignore_ascii_case(v))
+                                    || r.assets.iter().any(|a| a.address.as_deref() == Some(v));
+                            assert!(
+                                known || o["extensions"][&ext].is_object(),
+                                "{profile}: {v} is neither the report's nor marked"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // identity_class comes from the report.
+    let (_, ddos) = bundle_of("incident-ddos-minimal");
+    let reporter = ddos["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["roles"] == serde_json::json!(["reporter"]))
+        .unwrap()
+        .clone();
+    assert_eq!(reporter["identity_class"], "organization");
 }
