@@ -39,7 +39,8 @@ for t in "${TARGETS[@]}"; do
       -max_total_time="$EACH" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
       >"fuzz/logs/$t.log" 2>&1; then
     echo "fuzz: $t crashed; the input is in fuzz/artifacts/$t/ and the log in fuzz/logs/$t.log"
-    tail -30 "fuzz/logs/$t.log"
+    # The panic, not the input (libFuzzer prints the input's bytes, which can be long).
+    grep -a -m3 -A2 -E "panicked|ERROR: libFuzzer|SUMMARY" "fuzz/logs/$t.log" | cut -c1-300 || true
     exit 1
   fi
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "fuzz/logs/$t.log" | grep -o '[0-9]*$' || echo '?')

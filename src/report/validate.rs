@@ -328,9 +328,17 @@ fn check_hex(value: &str, len: usize, what: &str) -> Result<(), String> {
 }
 
 fn check_cidr(value: &str) -> Result<(), String> {
-    let net: ipnet::IpNet = value
-        .parse()
-        .map_err(|_| format!("`{value}` is not a CIDR network such as 198.51.100.0/24"))?;
+    let bad = || format!("`{value}` is not a CIDR network such as 198.51.100.0/24");
+    // The address as the standard library reads it (no leading zeros: `099.` could be
+    // octal to some readers), the prefix as plain decimal.
+    let (addr, prefix) = value.split_once('/').ok_or_else(bad)?;
+    let plain = !prefix.is_empty()
+        && prefix.bytes().all(|b| b.is_ascii_digit())
+        && (prefix == "0" || !prefix.starts_with('0'));
+    if addr.parse::<std::net::IpAddr>().is_err() || !plain {
+        return Err(bad());
+    }
+    let net: ipnet::IpNet = value.parse().map_err(|_| bad())?;
     if net.trunc() != net {
         return Err(format!(
             "`{value}` has host bits set; the network is {}",
@@ -433,6 +441,8 @@ mod tests {
             (T::Ipv6, "203.0.113.7"),
             (T::Cidr, "198.51.100.7/24"),
             (T::Cidr, "198.51.100.0/33"),
+            (T::Cidr, "099.51.100.0/24"),
+            (T::Cidr, "198.51.100.0/024"),
             (T::Domain, "localhost"),
             (T::Domain, "exa mple.com"),
             (T::Domain, "-bad.example.com"),
