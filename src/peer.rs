@@ -251,6 +251,11 @@ pub struct Peer {
     /// pinned (mutual TLS, DESIGN.md section 11).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_cert_sha256: Option<String>,
+    /// This peer, as a source, allows what it sends us as TLP:AMBER to be passed on to our
+    /// service providers (TLP 2.0; DESIGN.md section 5): recorded here, used when its alerts
+    /// are shared onward.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub provider_permission: bool,
 }
 
 impl Peer {
@@ -294,6 +299,9 @@ pub struct PeerRequest {
     /// with.
     #[serde(default)]
     pub client_cert_sha256: Option<String>,
+    /// The peer allows passing its TLP:AMBER on to our service providers (default false).
+    #[serde(default)]
+    pub provider_permission: Option<bool>,
 }
 
 /// A key as a [`PeerRequest`] gives it.
@@ -432,6 +440,7 @@ impl PeerRequest {
                 key_domain,
                 transport,
                 client_cert_sha256: pin,
+                provider_permission: self.provider_permission.unwrap_or(false),
             }),
             _ => Err(v),
         }
@@ -458,6 +467,7 @@ mod tests {
             key_domain: None,
             transport: None,
             client_cert_sha256: None,
+            provider_permission: None,
         }
     }
 

@@ -251,6 +251,7 @@ fn recipient(cli: &Cli, config: Option<&Config>, args: &Args) -> Result<Peer, Fa
         key_domain,
         transport: Default::default(),
         client_cert_sha256: None,
+        provider_permission: false,
     })
 }
 

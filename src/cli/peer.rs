@@ -63,6 +63,10 @@ pub struct AddArgs {
     /// needs `[tls] peer_client_certs = true`).
     #[arg(long, value_name = "PEM")]
     pub client_cert: Option<std::path::PathBuf>,
+    /// As a source, the peer allows what it sends as TLP:AMBER to be passed on to our
+    /// service providers (TLP 2.0 needs the source's permission for that).
+    #[arg(long)]
+    pub provider_permission: bool,
     /// The key is valid from this time (RFC 3339).
     #[arg(long, value_name = "T")]
     pub valid_from: Option<String>,
@@ -131,6 +135,7 @@ pub fn run(cli: &Cli, cmd: &PeerCommand) -> Result<(), Failure> {
                     }
                     None => None,
                 },
+                provider_permission: Some(a.provider_permission),
             };
             let peer = state.add_peer(&req)?;
             println!(

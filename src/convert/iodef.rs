@@ -558,8 +558,12 @@ fn observable(ind: &Indicator) -> Value {
         Role::Target | Role::Victim => "target",
         Role::C2 | Role::PayloadDelivery | Role::Exfiltration => "intermediate",
         Role::Source | Role::Phishing | Role::Payload => "source",
+        Role::Unspecified | Role::Observed => "ext-value",
     };
     let mut system = json!({"category": category, "Node": node});
+    if category == "ext-value" {
+        system["ext-category"] = ind.role.as_str().into();
+    }
     let role = match ind.role {
         Role::C2 => Some("c2-server"),
         Role::PayloadDelivery => Some("malware-distribution"),

@@ -236,6 +236,7 @@ mod tests {
             key_domain: KeyDomain::Federation,
             transport: Transport::Irtx,
             client_cert_sha256: None,
+            provider_permission: false,
         }
     }
 

@@ -10,7 +10,7 @@ use crate::envelope::strict::JsonLimits;
 use crate::envelope::{Jws, ReceiptStatus};
 use crate::exchange::inbound::{self, Limits, RefusalKind};
 use crate::exchange::outbound;
-use crate::store::{Alert, Imported};
+use crate::store::{Alert, AlertSource, Imported};
 use crate::timestamp::rfc3339;
 
 /// What became of an inbound message.
@@ -104,15 +104,17 @@ impl Gateway {
         }
         let alert = Alert {
             id: uuid::Uuid::new_v4().to_string(),
-            sender: verified.message.from.clone(),
-            kid: verified.kid.clone(),
+            source: AlertSource::Peer {
+                sender: verified.message.from.clone(),
+                kid: verified.kid.clone(),
+                message_id: verified.message.id,
+                jws: verified.jws.clone(),
+            },
             received_at: rfc3339(now),
-            message_id: verified.message.id,
             sha256: verified.sha256.clone(),
             tlp: verified.message.tlp,
-            format: verified.format,
+            format: verified.format.into(),
             document: verified.message.document.clone(),
-            jws: verified.jws.clone(),
         };
         let quota = Some(self.exchange.max_bytes_per_peer).filter(|q| *q > 0);
         let (outcome, status, reasons) = match self.store.import(&alert, quota)? {

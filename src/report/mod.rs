@@ -442,6 +442,13 @@ pub enum Role {
     Target,
     /// Who was harmed.
     Victim,
+    /// Reported as malicious, for detection, without saying how (an imported STIX indicator
+    /// or MISP IDS attribute): attacker side.
+    Unspecified,
+    /// Seen, but not reported as malicious (imported observed data, a MISP attribute without
+    /// the IDS flag): treated as victim side, so profiles protect it and it is never sent
+    /// for detection.
+    Observed,
 }
 
 impl Role {
@@ -456,13 +463,16 @@ impl Role {
             Role::Phishing => "phishing",
             Role::Target => "target",
             Role::Victim => "victim",
+            Role::Unspecified => "unspecified",
+            Role::Observed => "observed",
         }
     }
 
-    /// True for the victim side (target, victim): what anonymization protects. Everything else
-    /// is the attacker's, which peers need in clear to act on.
+    /// True for the victim side (target, victim, and what was only observed): what
+    /// anonymization protects and what never goes out for detection. Everything else is the
+    /// attacker's, which peers need in clear to act on.
     pub fn is_victim_side(self) -> bool {
-        matches!(self, Role::Target | Role::Victim)
+        matches!(self, Role::Target | Role::Victim | Role::Observed)
     }
 }
 

@@ -3,7 +3,10 @@
 
 use serde_json::json;
 
-use super::{Alert, Delivered, DeliveryState, Imported, OutboxItem, Store, StoredReport};
+use super::{
+    Alert, AlertFormat, AlertSource, Delivered, DeliveryState, ImportRecord, Imported, OutboxItem,
+    Store, StoredReport,
+};
 use crate::disclosure::{chain, Entry, EntryBody, Event};
 use crate::envelope::{Jws, MessageId, Receipt, ReceiptStatus};
 use crate::exchange::keydoc;
@@ -51,15 +54,37 @@ fn item(peer: &str, n: u128) -> OutboxItem {
 fn alert(sender: &str, n: u128, sha: &str) -> Alert {
     Alert {
         id: format!("alert-{sender}-{n}-{sha}"),
-        sender: pid(sender),
-        kid: "kid".into(),
+        source: AlertSource::Peer {
+            sender: pid(sender),
+            kid: "kid".into(),
+            message_id: mid(n),
+            jws: jws(&format!("{n:08}")),
+        },
         received_at: "2026-11-24T00:00:00Z".into(),
-        message_id: mid(n),
         sha256: sha.into(),
         tlp: Tlp::Green,
-        format: Format::Stix,
+        format: AlertFormat::Stix,
         document: json!({"type": "bundle"}),
-        jws: jws(&format!("{n:08}")),
+    }
+}
+
+fn imported(n: u128, sha: &str) -> Alert {
+    Alert {
+        id: format!("import-{n}-{sha}"),
+        source: AlertSource::Import {
+            import: ImportRecord {
+                file: format!("event-{n}.json"),
+                tool: "misp".into(),
+                source: Some("CIRCL".into()),
+                marking: "MISP tag tlp:green".into(),
+                provider_permission: false,
+            },
+        },
+        received_at: "2026-11-24T00:00:00Z".into(),
+        sha256: sha.into(),
+        tlp: Tlp::Green,
+        format: AlertFormat::Misp,
+        document: json!({"Event": {"info": "x", "Attribute": [{"type": "domain"}]}}),
     }
 }
 
@@ -125,6 +150,7 @@ pub fn suite(s: &dyn Store) {
         key_domain: KeyDomain::Federation,
         transport: Transport::Irtx,
         client_cert_sha256: None,
+        provider_permission: true,
     };
     s.put_peer(&p).unwrap();
     assert_eq!(s.peer(&pid("cert-b")).unwrap(), Some(p.clone()));
@@ -249,6 +275,20 @@ pub fn suite(s: &dyn Store) {
     assert_eq!(s.alert_count().unwrap(), 2, "nothing stored over the quota");
     let within = s.import(&alert("b", 10, "ccc"), Some(2 * size)).unwrap();
     assert_eq!(within, Imported::New);
+    assert_eq!(s.peer_usage(&pid("b")).unwrap(), 2 * size);
+    // Imports are known by their content alone, whatever the file, and count against no
+    // peer.
+    let count = s.alert_count().unwrap();
+    let imp = imported(1, "ddd");
+    assert_eq!(s.import(&imp, None).unwrap(), Imported::New);
+    assert_eq!(s.import(&imported(2, "ddd"), None).unwrap(), Imported::Duplicate);
+    assert_eq!(s.import(&imported(3, "eee"), None).unwrap(), Imported::New);
+    assert_eq!(s.alert_count().unwrap(), count + 2);
+    assert_eq!(s.alert(&imp.id).unwrap(), Some(imp.clone()));
+    let metas = s.alerts_page(None, 100).unwrap();
+    let meta = &metas.iter().find(|(_, m)| m.id == imp.id).unwrap().1;
+    assert_eq!(meta, &imp.meta());
+    assert_eq!((meta.title.as_deref(), meta.objects), (Some("x"), 1));
     assert_eq!(s.peer_usage(&pid("b")).unwrap(), 2 * size);
 
     // Key documents, in the order written.

@@ -125,30 +125,148 @@ pub struct Delivered {
     pub delivered_at: String,
 }
 
-/// An imported message with its provenance.
+/// The form of an alert's document, by the name records carry (`stix-2.1`, `iodef-2` as
+/// messages name them; `misp-event` for an imported MISP event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AlertFormat {
+    /// A STIX 2.1 bundle.
+    Stix,
+    /// An IODEF v2 document (RFC 8727 JSON).
+    Iodef,
+    /// A MISP event (`{"Event": ...}`).
+    Misp,
+}
+
+impl AlertFormat {
+    /// The name records and the API carry.
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            AlertFormat::Stix => "stix-2.1",
+            AlertFormat::Iodef => "iodef-2",
+            AlertFormat::Misp => "misp-event",
+        }
+    }
+}
+
+impl From<Format> for AlertFormat {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Stix => AlertFormat::Stix,
+            Format::Iodef => AlertFormat::Iodef,
+        }
+    }
+}
+
+impl Serialize for AlertFormat {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.wire_name())
+    }
+}
+
+impl<'de> Deserialize<'de> for AlertFormat {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        [AlertFormat::Stix, AlertFormat::Iodef, AlertFormat::Misp]
+            .into_iter()
+            .find(|f| f.wire_name() == s)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{s}` is not an alert format")))
+    }
+}
+
+/// How an analyst imported a document (DESIGN.md section 9).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRecord {
+    /// The file it came from (its name as given), or `api` for a document posted to the API;
+    /// with the position inside the file where it held several (`events.json#/response/2`).
+    pub file: String,
+    /// What wrote it: `misp` or `stix`, and the producer the document names, if any.
+    pub tool: String,
+    /// The source the document names (a MISP event's creator organisation, a STIX bundle's
+    /// producing identity), if it names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// How the label was read: the STIX marking, the MISP tag, or the configured default.
+    pub marking: String,
+    /// The source allowed passing its TLP:AMBER on to service providers (given at import).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub provider_permission: bool,
+}
+
+/// Where an alert came from: a verified message of a peer gateway, or an import.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AlertSource {
+    /// A verified message from a peer gateway.
+    Peer {
+        /// The sending peer.
+        sender: PeerId,
+        /// The key that signed it.
+        kid: String,
+        /// The message id.
+        message_id: MessageId,
+        /// The message as received, so its signature stays checkable.
+        jws: Jws,
+    },
+    /// A document an analyst imported.
+    Import {
+        /// How.
+        import: ImportRecord,
+    },
+}
+
+/// An alert's source without the message (what lists show).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SourceMeta {
+    /// A verified message from a peer gateway.
+    Peer {
+        /// The sending peer.
+        sender: PeerId,
+        /// The key that signed it.
+        kid: String,
+        /// The message id.
+        message_id: MessageId,
+    },
+    /// A document an analyst imported.
+    Import {
+        /// How.
+        import: ImportRecord,
+    },
+}
+
+impl AlertSource {
+    /// Who the alert is from, for people and for the TLP decision: the peer's id, or the
+    /// imported document's source (or file).
+    pub fn name(&self) -> String {
+        match self {
+            AlertSource::Peer { sender, .. } => sender.to_string(),
+            AlertSource::Import { import } => import
+                .source
+                .clone()
+                .unwrap_or_else(|| format!("{} import {}", import.tool, import.file)),
+        }
+    }
+}
+
+/// An inbound document, verified (a peer's message) or imported, with its provenance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     /// The alert's id.
     pub id: String,
-    /// The sending peer.
-    pub sender: PeerId,
-    /// The key that signed it.
-    pub kid: String,
-    /// When we received it (RFC 3339).
+    /// Where it came from.
+    #[serde(flatten)]
+    pub source: AlertSource,
+    /// When we received or imported it (RFC 3339).
     pub received_at: String,
-    /// The message id.
-    pub message_id: MessageId,
-    /// SHA-256 of the message payload.
+    /// SHA-256 of the message payload (a peer's) or of the document's canonical JSON (an
+    /// import): what duplicates are recognised by.
     pub sha256: String,
-    /// The message's label.
+    /// The label it came under.
     pub tlp: Tlp,
-    /// The document's format (`stix-2.1` or `iodef-2` in the record).
-    #[serde(with = "crate::peer::wire_format")]
-    pub format: Format,
+    /// The document's form.
+    pub format: AlertFormat,
     /// The document.
     pub document: Value,
-    /// The message as received, so its signature stays checkable.
-    pub jws: Jws,
 }
 
 /// The outbox at a glance.
@@ -165,42 +283,54 @@ pub struct OutboxCounts {
 pub struct AlertMeta {
     /// The alert's id.
     pub id: String,
-    /// The sending peer.
-    pub sender: PeerId,
-    /// The key that signed it.
-    pub kid: String,
+    /// Where it came from.
+    #[serde(flatten)]
+    pub source: SourceMeta,
     /// When we received it (RFC 3339).
     pub received_at: String,
-    /// The message id.
-    pub message_id: MessageId,
     /// SHA-256 of the message payload.
     pub sha256: String,
     /// The message's label.
     pub tlp: Tlp,
-    /// The document's format.
-    #[serde(with = "crate::peer::wire_format")]
-    pub format: Format,
+    /// The document's form.
+    pub format: AlertFormat,
     /// The size of the message as received, in bytes (what counts against the sender's
     /// storage quota).
     pub bytes: u64,
     /// The document's title (the STIX report, incident or vulnerability name; the IODEF
-    /// description), when it has one.
+    /// description; the MISP event's info), when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    /// Objects in the document (STIX objects, IODEF indicators).
+    /// Objects in the document (STIX objects, IODEF indicators, MISP attributes).
     pub objects: u64,
 }
 
 impl Alert {
-    /// The size of the message as received, in bytes.
+    /// The size of the alert as received, in bytes: the message (a peer's), or the
+    /// document (an import).
     pub fn bytes(&self) -> u64 {
-        (self.jws.payload.len() + self.jws.protected.len() + self.jws.signature.len()) as u64
+        match &self.source {
+            AlertSource::Peer { jws, .. } => {
+                (jws.payload.len() + jws.protected.len() + jws.signature.len()) as u64
+            }
+            AlertSource::Import { .. } => {
+                serde_json::to_vec(&self.document).map_or(0, |v| v.len()) as u64
+            }
+        }
+    }
+
+    /// The sending peer, for an alert a peer sent.
+    pub fn sender(&self) -> Option<&PeerId> {
+        match &self.source {
+            AlertSource::Peer { sender, .. } => Some(sender),
+            AlertSource::Import { .. } => None,
+        }
     }
 
     /// The alert without its document.
     pub fn meta(&self) -> AlertMeta {
         let (title, objects) = match self.format {
-            Format::Stix => {
+            AlertFormat::Stix => {
                 let objects = self.document["objects"]
                     .as_array()
                     .map_or(&[][..], Vec::as_slice);
@@ -214,7 +344,7 @@ impl Alert {
                     });
                 (main.map(str::to_string), objects.len() as u64)
             }
-            Format::Iodef => {
+            AlertFormat::Iodef => {
                 let inc = &self.document["Incident"][0];
                 let title = inc["Description"][0]
                     .as_str()
@@ -224,13 +354,40 @@ impl Alert {
                     inc["Indicator"].as_array().map_or(0, Vec::len) as u64,
                 )
             }
+            AlertFormat::Misp => {
+                let event = &self.document["Event"];
+                let attributes = event["Attribute"].as_array().map_or(0, Vec::len)
+                    + event["Object"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|o| o["Attribute"].as_array().map_or(0, Vec::len))
+                        .sum::<usize>();
+                (
+                    event["info"].as_str().map(str::to_string),
+                    attributes as u64,
+                )
+            }
+        };
+        let source = match &self.source {
+            AlertSource::Peer {
+                sender,
+                kid,
+                message_id,
+                ..
+            } => SourceMeta::Peer {
+                sender: sender.clone(),
+                kid: kid.clone(),
+                message_id: *message_id,
+            },
+            AlertSource::Import { import } => SourceMeta::Import {
+                import: import.clone(),
+            },
         };
         AlertMeta {
             id: self.id.clone(),
-            sender: self.sender.clone(),
-            kid: self.kid.clone(),
+            source,
             received_at: self.received_at.clone(),
-            message_id: self.message_id,
             sha256: self.sha256.clone(),
             tlp: self.tlp,
             format: self.format,

@@ -11,7 +11,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::{
-    Alert, AlertMeta, Delivered, Imported, OutboxCounts, OutboxItem, Result, Store, StoreError,
+    Alert, AlertSource, AlertMeta, Delivered, Imported, OutboxCounts, OutboxItem, Result, Store, StoreError,
     StoredReport,
 };
 use crate::disclosure::{Checkpoint, Entry, RawEntry};
@@ -180,7 +180,9 @@ impl SledStore {
                 self.alert_meta
                     .insert(&k, encode(&alert.meta()))
                     .map_err(backend)?;
-                add_usage(&self.usage, &alert.sender, alert.bytes())?;
+                if let Some(sender) = alert.sender() {
+                    add_usage(&self.usage, sender, alert.bytes())?;
+                }
             }
             changed = true;
         }
@@ -285,6 +287,14 @@ fn add_usage(usage: &sled::Tree, peer: &PeerId, bytes: u64) -> Result<()> {
 /// A big-endian u64 value (0 when it is not one).
 fn read_u64(v: &[u8]) -> u64 {
     v.try_into().map(u64::from_be_bytes).unwrap_or(0)
+}
+
+/// The key an imported document is known by: no peer id contains a NUL, so it cannot meet
+/// a [`seen_key`].
+fn import_key(sha256: &str) -> Vec<u8> {
+    let mut k = b"\0import\0".to_vec();
+    k.extend_from_slice(sha256.as_bytes());
+    k
 }
 
 fn seen_key(sender: &PeerId, message_id: &str) -> Vec<u8> {
@@ -457,10 +467,19 @@ impl Store for SledStore {
     fn import(&self, alert: &Alert, quota: Option<u64>) -> Result<Imported> {
         let _writing = self.writing();
         let seq = self.next_seq()?;
-        let key = seen_key(&alert.sender, &alert.message_id.to_string());
+        // A peer's message is known by (sender, message id), and counts against the
+        // sender's quota; an import is known by its content alone.
+        let (key, peer) = match &alert.source {
+            AlertSource::Peer {
+                sender, message_id, ..
+            } => (
+                seen_key(sender, &message_id.to_string()),
+                Some(sender.as_str().as_bytes()),
+            ),
+            AlertSource::Import { .. } => (import_key(&alert.sha256), None),
+        };
         let (value, meta) = (encode(alert), encode(&alert.meta()));
         let bytes = alert.bytes();
-        let peer = alert.sender.as_str().as_bytes();
         let outcome = (
             &self.seen,
             &self.alerts,
@@ -476,15 +495,17 @@ impl Store for SledStore {
                         Imported::Conflict
                     });
                 }
-                let used = usage.get(peer)?.map_or(0, |v| read_u64(&v));
-                if quota.is_some_and(|q| used + bytes > q) {
-                    return Ok(Imported::OverQuota { used });
+                if let Some(peer) = peer {
+                    let used = usage.get(peer)?.map_or(0, |v| read_u64(&v));
+                    if quota.is_some_and(|q| used + bytes > q) {
+                        return Ok(Imported::OverQuota { used });
+                    }
+                    usage.insert(peer, &(used + bytes).to_be_bytes())?;
                 }
                 seen.insert(key.as_slice(), alert.sha256.as_bytes())?;
                 alerts.insert(&seq.to_be_bytes(), value.clone())?;
                 metas.insert(&seq.to_be_bytes(), meta.clone())?;
                 ids.insert(alert.id.as_bytes(), &seq.to_be_bytes())?;
-                usage.insert(peer, &(used + bytes).to_be_bytes())?;
                 Ok::<Imported, ConflictableTransactionError<()>>(Imported::New)
             })
             .map_err(tx_failed)?;

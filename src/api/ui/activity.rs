@@ -14,7 +14,7 @@ use crate::api::extract::ApiPath;
 use crate::api::AppState;
 use crate::disclosure::Entry;
 use crate::ledger::QueryText;
-use crate::store::DeliveryState;
+use crate::store::{DeliveryState, SourceMeta};
 
 /// The most rows a list page shows.
 const PAGE: usize = 500;
@@ -160,8 +160,19 @@ pub async fn alerts(
                 tr { th { "Received" } th { "From" } th { "Marking" } th { "Format" } th { "Message" } th { "Signed by key" } th { "Summary" } }
                 @for (_, a) in &alerts {
                     tr {
-                        td { (a.received_at) } td { (a.sender) } td { (tlp_badge(a.tlp.as_str())) } td { (a.format.wire_name()) }
-                        td { code { (a.message_id) } } td { code { (a.kid) } } td { (a.title.clone().unwrap_or_default()) " — " (a.objects) " objects" }
+                        td { (a.received_at) }
+                        @match &a.source {
+                            SourceMeta::Peer { sender, kid, message_id } => {
+                                td { (sender) } td { (tlp_badge(a.tlp.as_str())) } td { (a.format.wire_name()) }
+                                td { code { (message_id) } } td { code { (kid) } }
+                            }
+                            SourceMeta::Import { import } => {
+                                td { "import: " (import.source.clone().unwrap_or_else(|| import.file.clone())) }
+                                td { (tlp_badge(a.tlp.as_str())) } td { (a.format.wire_name()) }
+                                td { (import.file) } td { "(not signed: " (import.tool) ")" }
+                            }
+                        }
+                        td { a href=(format!("/ui/alerts/{}", a.id)) { (a.title.clone().unwrap_or_else(|| a.id.clone())) } " — " (a.objects) " objects" }
                     }
                 }
             }
