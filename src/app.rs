@@ -193,6 +193,7 @@ impl App {
             routing: config.routing.clone(),
             exchange: config.exchange.clone(),
             delivery: config.delivery.clone(),
+            import: config.import.clone(),
             client,
             clock: options.clock,
         });
@@ -213,6 +214,8 @@ impl App {
             },
             limits: api::Limits {
                 max_body_bytes: config.api.max_body_bytes,
+                max_import_bytes: usize::try_from(config.import.max_file_bytes)
+                    .unwrap_or(usize::MAX),
                 request_timeout: std::time::Duration::from_millis(config.api.request_timeout_ms),
             },
             bounds: api::listener::Bounds {

@@ -18,6 +18,7 @@ pub mod disclosure;
 pub mod envelope;
 pub mod exchange;
 pub mod federation;
+pub mod intake;
 pub mod keys;
 pub mod ledger;
 pub mod peer;

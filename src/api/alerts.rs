@@ -1,5 +1,6 @@
-//! `/api/v1/alerts` and `/api/v1/quarantine`: what peers sent, imported or held back. Lists
-//! come in pages and without documents; one alert or quarantined body is read by its id.
+//! `/api/v1/alerts`, `/api/v1/imports` and `/api/v1/quarantine`: what peers sent and what
+//! analysts imported, shared onward, or held back. Lists come in pages and without
+//! documents; one alert or quarantined body is read by its id.
 
 use axum::extract::{OriginalUri, State};
 use axum::http::header;
@@ -8,9 +9,10 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
-use super::extract::{ApiPath, ApiQuery};
+use super::extract::{json_body, ApiPath, ApiQuery, Body};
 use super::page::{paged, PageQuery};
 use super::{blocking, AppState};
+use crate::federation::import::{FileSummary, ItemOutcome};
 use crate::federation::ServiceError;
 
 /// `GET /api/v1/alerts?limit=&after=`: alerts without their documents, oldest first.
@@ -75,4 +77,71 @@ pub async fn quarantined_body(
     })
     .await?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShareRequest {
+    peers: Vec<String>,
+}
+
+/// `POST /api/v1/alerts/{id}/share` `{"peers": [...]}`: onward sharing of a received or
+/// imported alert; per-peer decisions under the TLP audience rules.
+pub async fn share(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    Body(bytes): Body,
+) -> Result<Json<Value>, ApiError> {
+    let req: ShareRequest = json_body(&bytes, "{\"peers\": [\"peer-id\", ...]}")?;
+    let out = blocking(&s, move |g| g.share_alert(&id, &req.peers)).await?;
+    Ok(Json(json!({"decisions": out})))
+}
+
+/// The query of `POST /api/v1/imports`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    /// The file's name, for the alerts' provenance. Default `api`.
+    #[serde(default)]
+    file: Option<String>,
+    /// The source allows passing its TLP:AMBER on to service providers.
+    #[serde(default)]
+    provider_permission: bool,
+}
+
+/// The answer to an import: the counts and every document's outcome.
+pub fn summary_json(s: &FileSummary) -> Value {
+    json!({
+        "file": s.file,
+        "imported": s.count(ItemOutcome::Imported),
+        "duplicates": s.count(ItemOutcome::Duplicate),
+        "quarantined": s.count(ItemOutcome::Quarantined),
+        "refused": s.count(ItemOutcome::Refused),
+        "items": s.items,
+    })
+}
+
+/// `POST /api/v1/imports?file=NAME&provider_permission=true`: a STIX 2.1 bundle or MISP
+/// event(s) (DESIGN.md section 9). 200 with the summary; 422 with the summary when a
+/// document was refused (what was imported stays imported).
+pub async fn import(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    Body(bytes): Body,
+) -> Result<Response, ApiError> {
+    let file = q.file.unwrap_or_else(|| "api".into());
+    if file.is_empty() || file.chars().count() > 200 || file.chars().any(char::is_control) {
+        return Err(ApiError::Invalid(vec![crate::schema::Violation::new(
+            "/file",
+            "a file name is 1 to 200 printable characters",
+        )]));
+    }
+    let permission = q.provider_permission;
+    let summary = blocking(&s, move |g| g.import(&bytes, &file, permission)).await?;
+    let status = if summary.count(ItemOutcome::Refused) > 0 {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        axum::http::StatusCode::OK
+    };
+    Ok((status, Json(summary_json(&summary))).into_response())
 }

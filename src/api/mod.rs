@@ -37,6 +37,8 @@ use extract::BodyLimit;
 pub struct Limits {
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
+    /// Largest file `POST /api/v1/imports` takes, in bytes (`[import] max_file_bytes`).
+    pub max_import_bytes: usize,
     /// Longest a request may take.
     pub request_timeout: Duration,
 }
@@ -98,6 +100,15 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route("/reports/{id}/share", post(reports::share))
         .route("/alerts", get(alerts::list))
         .route("/alerts/{id}", get(alerts::get))
+        .route("/alerts/{id}/share", post(alerts::share))
+        .route(
+            "/imports",
+            post(alerts::import)
+                .layer::<_, std::convert::Infallible>(Extension(BodyLimit(limits.max_import_bytes)))
+                .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(
+                    limits.max_import_bytes,
+                )),
+        )
         .route("/quarantine", get(alerts::quarantine))
         .route("/quarantine/{seq}/body", get(alerts::quarantined_body))
         .route("/outbox", get(outbox::list))

@@ -158,6 +158,53 @@ impl ApiClient {
         Ok(())
     }
 
+    /// Calls the API with a body of any type; every answer below 500 comes back as it is
+    /// (for calls whose 4xx answer carries a result, such as an import that refused a
+    /// document).
+    pub fn call_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<(u16, Value), Failure> {
+        let url = format!("{}{path}", self.base);
+        self.rt.block_on(async {
+            let resp = self
+                .http
+                .request(method, &url)
+                .bearer_auth(&self.token)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| self.unreachable(e))?;
+            let status = resp.status().as_u16();
+            let text = resp
+                .text()
+                .await
+                .map_err(|e| Failure::runtime(e.to_string()))?;
+            let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+            if status >= 500 || v.get("items").is_none() && status >= 400 {
+                let mut msg = format!(
+                    "the gateway answered {status}: {}",
+                    v["error"].as_str().unwrap_or("")
+                );
+                for d in v["details"].as_array().into_iter().flatten() {
+                    msg.push_str(&format!(
+                        "\n  {}: {}",
+                        d["pointer"].as_str().unwrap_or(""),
+                        d["reason"].as_str().unwrap_or("")
+                    ));
+                }
+                return Err(Failure {
+                    code: if status >= 500 { 1 } else { 3 },
+                    message: Some(msg),
+                });
+            }
+            Ok((status, v))
+        })
+    }
+
     /// Calls the API; a 4xx becomes exit 3 with every detail, anything else unexpected exit 1.
     pub fn call(
         &self,

@@ -2,9 +2,11 @@
 //! subcommand. Exit codes (DESIGN.md section 4): 0 success, 1 runtime failure, 2 usage error,
 //! 3 invalid input, 4 withheld by policy.
 
+mod alert;
 mod backup;
 mod client;
 mod convert;
+mod import;
 pub mod init;
 mod key;
 mod ledger;
@@ -60,6 +62,15 @@ pub enum Command {
     /// Submit reports to the running gateway.
     #[command(subcommand)]
     Report(report::ReportCommand),
+    /// Import STIX 2.1 bundles and MISP events written by other tools, with their markings.
+    ///
+    /// Each document becomes an alert (a duplicate of one imported before is recognised by
+    /// its content), is quarantined when a marking is not exactly TLP, or is refused with
+    /// where and why. Exit 0 only when nothing was refused.
+    Import(import::Args),
+    /// Alerts received from peers or imported; onward sharing.
+    #[command(subcommand)]
+    Alert(alert::AlertCommand),
     /// The team's signing key.
     #[command(subcommand)]
     Key(key::KeyCommand),
@@ -130,6 +141,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve(a) => serve::run(&cli, a),
         Command::Peer(c) => peer::run(&cli, c),
         Command::Report(c) => report::run(&cli, c),
+        Command::Import(a) => import::run(&cli, a),
+        Command::Alert(c) => alert::run(&cli, c),
         Command::Ledger(c) => ledger::run(&cli, c),
         Command::Key(c) => key::run(&cli, c),
         Command::Backup(a) => backup::backup(&cli, a),

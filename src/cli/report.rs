@@ -35,26 +35,31 @@ pub fn run(cli: &Cli, cmd: &ReportCommand) -> Result<(), Failure> {
             &format!("/api/v1/reports/{id}/share"),
             Some(body),
         )?;
-        for d in v["decisions"].as_array().into_iter().flatten() {
-            let peer = d["peer"].as_str().unwrap_or("");
-            match d["decision"].as_str() {
-                Some("queued") => println!(
-                    "{peer}: queued as message {} (TLP:{})",
-                    d["message_id"].as_str().unwrap_or(""),
-                    d["marking"].as_str().unwrap_or("")
-                ),
-                Some(other) => println!("{peer}: {other}: {}", d["reason"].as_str().unwrap_or("")),
-                None => {}
-            }
-            for r in d["removed"].as_array().into_iter().flatten() {
-                println!(
-                    "  removed {} (TLP:{}): {}",
-                    r["pointer"].as_str().unwrap_or(""),
-                    r["tlp"].as_str().unwrap_or(""),
-                    r["reason"].as_str().unwrap_or("")
-                );
-            }
-        }
+        print_decisions(&v);
     }
     Ok(())
+}
+
+/// Prints a share's per-peer decisions (`{"decisions": [...]}`), with the fields removed.
+pub fn print_decisions(v: &serde_json::Value) {
+    for d in v["decisions"].as_array().into_iter().flatten() {
+        let peer = d["peer"].as_str().unwrap_or("");
+        match d["decision"].as_str() {
+            Some("queued") => println!(
+                "{peer}: queued as message {} (TLP:{})",
+                d["message_id"].as_str().unwrap_or(""),
+                d["marking"].as_str().unwrap_or("")
+            ),
+            Some(other) => println!("{peer}: {other}: {}", d["reason"].as_str().unwrap_or("")),
+            None => {}
+        }
+        for r in d["removed"].as_array().into_iter().flatten() {
+            println!(
+                "  removed {} (TLP:{}): {}",
+                r["pointer"].as_str().unwrap_or(""),
+                r["tlp"].as_str().unwrap_or(""),
+                r["reason"].as_str().unwrap_or("")
+            );
+        }
+    }
 }

@@ -15,7 +15,7 @@ use crate::anonymize::Profile;
 use crate::peer::PeerId;
 use crate::team::Team;
 pub use sections::{
-    AnonymizeConfig, ApiConfig, DeliveryConfig, ExchangeConfig, LogConfig, LogFormat,
+    AnonymizeConfig, ApiConfig, DeliveryConfig, ExchangeConfig, ImportConfig, LogConfig, LogFormat,
     ProfileConfig, RoutingRule, TeamConfig, TlsConfig,
 };
 
@@ -47,6 +47,9 @@ pub struct Config {
     /// How the gateway logs.
     #[serde(default)]
     pub log: LogConfig,
+    /// Importing documents other tools wrote.
+    #[serde(default)]
+    pub import: ImportConfig,
     /// Where relative paths in this config are resolved: the config file's directory.
     #[serde(skip)]
     pub base_dir: PathBuf,

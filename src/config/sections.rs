@@ -319,3 +319,26 @@ pub struct TeamConfig {
     #[serde(default)]
     pub created: Option<Timestamp>,
 }
+
+/// `[import]`: documents other tools wrote (`irtx import`, `POST /api/v1/imports`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImportConfig {
+    /// The label of a document that carries no TLP marking (DESIGN.md section 9). Default
+    /// AMBER.
+    pub default_tlp: crate::tlp::Tlp,
+    /// The largest file taken, in bytes. Default 64 MiB.
+    pub max_file_bytes: u64,
+    /// Objects in one STIX bundle, or attributes in one MISP event. Default 100,000.
+    pub max_objects: usize,
+}
+
+impl Default for ImportConfig {
+    fn default() -> Self {
+        ImportConfig {
+            default_tlp: crate::tlp::Tlp::Amber,
+            max_file_bytes: 64 << 20,
+            max_objects: 100_000,
+        }
+    }
+}

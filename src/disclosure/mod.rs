@@ -226,6 +226,26 @@ pub struct EntryBody {
     /// The peer's signed receipt (delivered, refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt: Option<Jws>,
+    /// For onward sharing: the alert passed on and where it came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onward: Option<Onward>,
+}
+
+/// What an onward share passed on (DESIGN.md sections 5 and 9): the alert, its source, the
+/// label it came under, and whether the source allowed TLP:AMBER to service providers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Onward {
+    /// The alert.
+    pub alert_id: String,
+    /// Its source: the peer that sent it, or the imported document's source.
+    pub source: String,
+    /// How it came: `peer` (a verified message) or `import` (and the file).
+    pub via: String,
+    /// The label it came under.
+    pub received_as: Tlp,
+    /// The source allowed passing its TLP:AMBER on to service providers.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub provider_permission: bool,
 }
 
 impl EntryBody {
@@ -249,6 +269,7 @@ impl EntryBody {
             message_sha256: None,
             indicators: Vec::new(),
             receipt: None,
+            onward: None,
         }
     }
 

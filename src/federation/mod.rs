@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod clock;
+pub mod import;
 pub mod receive;
 pub mod rotation;
 pub mod share;
@@ -137,6 +138,8 @@ pub struct Parts {
     pub exchange: ExchangeConfig,
     /// `[delivery]`: retries, backoff, timeouts.
     pub delivery: DeliveryConfig,
+    /// `[import]`: documents other tools wrote.
+    pub import: crate::config::ImportConfig,
     /// The HTTP client deliveries use (its TLS roots and timeouts set).
     pub client: reqwest::Client,
     /// The time.

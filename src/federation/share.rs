@@ -73,7 +73,7 @@ impl Gateway {
             Vec::new()
         } else {
             let peers = self.known_peers(&peers, "/routing")?;
-            self.share_report(&r, &id, &peers)?
+            self.share_report(&r, &id, &peers, &Origin::Own, None)?
         };
         Ok((id, decisions))
     }
@@ -146,7 +146,75 @@ impl Gateway {
             ))
         })?;
         let peers = self.known_peers(peers, "/peers")?;
-        self.share_report(&report, report_id, &peers)
+        self.share_report(&report, report_id, &peers, &Origin::Own, None)
+    }
+
+    /// Shares a received or imported alert onward (DESIGN.md sections 5 and 9): the TLP
+    /// audience rules decide per peer, with the source's recorded permission for service
+    /// providers; the peer's profile applies; each decision is recorded with the alert's
+    /// source. The alert is read into the report form (`intake`) and shared under the id
+    /// `alert:<alert id>`.
+    #[tracing::instrument(skip_all, fields(alert.id = %alert_id))]
+    pub fn share_alert(
+        &self,
+        alert_id: &str,
+        peers: &[String],
+    ) -> Result<Vec<ShareOutcome>, ServiceError> {
+        let alert = self
+            .store
+            .alert(alert_id)?
+            .ok_or_else(|| ServiceError::NotFound {
+                what: "alert",
+                id: alert_id.to_string(),
+            })?;
+        let received = crate::report::Timestamp::parse(&alert.received_at)
+            .unwrap_or(crate::report::Timestamp(self.clock.now()));
+        let doc = crate::intake::Document {
+            pointer: String::new(),
+            format: alert.format,
+            value: alert.document.clone(),
+        };
+        let mut report = match crate::intake::read(&doc, alert.tlp, received) {
+            crate::intake::Intake::Ready(r) => r.report,
+            crate::intake::Intake::Quarantine(reasons) | crate::intake::Intake::Refuse(reasons) => {
+                return Err(ServiceError::Conflict(format!(
+                    "alert `{alert_id}` cannot be read for onward sharing: {}",
+                    reasons.join("; ")
+                )))
+            }
+        };
+        // Never lower than it came: the label it was received under covers it all.
+        report.tlp = report.tlp.max(alert.tlp);
+        let report_id: ReportId = crate::intake::report_id_of_alert(&alert.id)
+            .parse()
+            .map_err(|e| ServiceError::Corrupt(format!("alert id `{}`: {e}", alert.id)))?;
+        report.id = Some(report_id.to_string());
+        let (provider_permission, via) = match &alert.source {
+            crate::store::AlertSource::Peer { sender, .. } => (
+                self.store
+                    .peer(sender)?
+                    .is_some_and(|p| p.provider_permission),
+                "peer".to_string(),
+            ),
+            crate::store::AlertSource::Import { import } => (
+                import.provider_permission,
+                format!("import of {}", import.file),
+            ),
+        };
+        let source = alert.source.name();
+        let origin = Origin::Received {
+            source: source.clone(),
+            provider_permission,
+        };
+        let onward = crate::disclosure::Onward {
+            alert_id: alert.id.clone(),
+            source,
+            via,
+            received_as: alert.tlp,
+            provider_permission,
+        };
+        let peers = self.known_peers(peers, "/peers")?;
+        self.share_report(&report, &report_id, &peers, &origin, Some(&onward))
     }
 
     fn share_report(
@@ -154,11 +222,13 @@ impl Gateway {
         report: &Report,
         report_id: &ReportId,
         peers: &[Peer],
+        origin: &Origin,
+        onward: Option<&crate::disclosure::Onward>,
     ) -> Result<Vec<ShareOutcome>, ServiceError> {
         let digest = report_digest(report);
         let mut out = Vec::new();
         for peer in peers {
-            out.push(self.share_one(report, report_id, &digest, peer)?);
+            out.push(self.share_one(report, report_id, &digest, peer, origin, onward)?);
         }
         self.wake.notify_one();
         Ok(out)
@@ -170,6 +240,8 @@ impl Gateway {
         report_id: &ReportId,
         digest: &str,
         peer: &Peer,
+        origin: &Origin,
+        onward: Option<&crate::disclosure::Onward>,
     ) -> Result<ShareOutcome, ServiceError> {
         let now = self.clock.now();
         let mut entry = EntryBody::new(
@@ -181,14 +253,9 @@ impl Gateway {
         entry.report_digest = Some(digest.to_string());
         entry.profile = Some(peer.profile.clone());
         entry.format = Some(peer.format);
-        let rendered = exchange::render_for_peer(
-            report,
-            &Origin::Own,
-            peer,
-            &self.profiles,
-            &self.keys,
-            &self.team,
-        );
+        entry.onward = onward.cloned();
+        let rendered =
+            exchange::render_for_peer(report, origin, peer, &self.profiles, &self.keys, &self.team);
         let ready = match rendered {
             Ok(r) => match r.outcome {
                 Outcome::Ready(ready) => {

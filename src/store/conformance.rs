@@ -281,7 +281,10 @@ pub fn suite(s: &dyn Store) {
     let count = s.alert_count().unwrap();
     let imp = imported(1, "ddd");
     assert_eq!(s.import(&imp, None).unwrap(), Imported::New);
-    assert_eq!(s.import(&imported(2, "ddd"), None).unwrap(), Imported::Duplicate);
+    assert_eq!(
+        s.import(&imported(2, "ddd"), None).unwrap(),
+        Imported::Duplicate
+    );
     assert_eq!(s.import(&imported(3, "eee"), None).unwrap(), Imported::New);
     assert_eq!(s.alert_count().unwrap(), count + 2);
     assert_eq!(s.alert(&imp.id).unwrap(), Some(imp.clone()));

@@ -15,7 +15,8 @@ use serde_json::Value;
 
 use crate::disclosure::{Cause, Checkpoint, Entry};
 use crate::envelope::{Jws, MessageId, Receipt};
-use crate::peer::{Format, Peer, PeerId};
+pub use crate::intake::AlertFormat;
+use crate::peer::{Peer, PeerId};
 use crate::report::ReportId;
 use crate::tlp::Tlp;
 
@@ -123,54 +124,6 @@ pub struct Delivered {
     pub receipt: Receipt,
     /// When the receipt arrived (RFC 3339).
     pub delivered_at: String,
-}
-
-/// The form of an alert's document, by the name records carry (`stix-2.1`, `iodef-2` as
-/// messages name them; `misp-event` for an imported MISP event).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AlertFormat {
-    /// A STIX 2.1 bundle.
-    Stix,
-    /// An IODEF v2 document (RFC 8727 JSON).
-    Iodef,
-    /// A MISP event (`{"Event": ...}`).
-    Misp,
-}
-
-impl AlertFormat {
-    /// The name records and the API carry.
-    pub fn wire_name(self) -> &'static str {
-        match self {
-            AlertFormat::Stix => "stix-2.1",
-            AlertFormat::Iodef => "iodef-2",
-            AlertFormat::Misp => "misp-event",
-        }
-    }
-}
-
-impl From<Format> for AlertFormat {
-    fn from(f: Format) -> Self {
-        match f {
-            Format::Stix => AlertFormat::Stix,
-            Format::Iodef => AlertFormat::Iodef,
-        }
-    }
-}
-
-impl Serialize for AlertFormat {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(self.wire_name())
-    }
-}
-
-impl<'de> Deserialize<'de> for AlertFormat {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        [AlertFormat::Stix, AlertFormat::Iodef, AlertFormat::Misp]
-            .into_iter()
-            .find(|f| f.wire_name() == s)
-            .ok_or_else(|| serde::de::Error::custom(format!("`{s}` is not an alert format")))
-    }
 }
 
 /// How an analyst imported a document (DESIGN.md section 9).

@@ -11,8 +11,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::{
-    Alert, AlertSource, AlertMeta, Delivered, Imported, OutboxCounts, OutboxItem, Result, Store, StoreError,
-    StoredReport,
+    Alert, AlertMeta, AlertSource, Delivered, Imported, OutboxCounts, OutboxItem, Result, Store,
+    StoreError, StoredReport,
 };
 use crate::disclosure::{Checkpoint, Entry, RawEntry};
 use crate::peer::{Peer, PeerId};

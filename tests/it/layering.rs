@@ -17,6 +17,7 @@ const CORE: &[&str] = &[
     "src/envelope",
     "src/exchange",
     "src/disclosure",
+    "src/intake",
     "src/peer.rs",
     "src/team.rs",
     "src/schema.rs",
@@ -98,6 +99,11 @@ fn only_exchange_composes_the_core() {
         &["src/anonymize"],
         &["crate::tlp::policy", "crate::convert", "crate::exchange"],
         "anonymize is composed by exchange",
+    );
+    forbid(
+        &["src/intake"],
+        &["crate::anonymize", "crate::convert", "crate::tlp::policy"],
+        "intake reads documents; deciding and writing are exchange's",
     );
     forbid(
         &["src/tlp"],
