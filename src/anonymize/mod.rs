@@ -389,16 +389,15 @@ pub fn anonymize_redacted(
     let snapshot = serde_json::to_value(&out).expect("a report serializes");
     removed.retain(|x| snapshot.pointer(&x.pointer).is_some());
     let report = if removed.is_empty() {
-        report::validate::parse_value(&serde_json::to_value(&out).expect("serializes")).map_err(
-            |v| AnonymizeError::Invalid {
+        report::validate::parse_derived(&serde_json::to_value(&out).expect("serializes"), r)
+            .map_err(|v| AnonymizeError::Invalid {
                 profile: profile.name.clone(),
                 detail: v
                     .iter()
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join("; "),
-            },
-        )?
+            })?
     } else {
         redact::redact(&out, &removed).map_err(|w| AnonymizeError::Invalid {
             profile: profile.name.clone(),

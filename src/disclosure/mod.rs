@@ -320,7 +320,11 @@ impl From<&Entry> for RawEntry {
 
 impl fmt::Display for EntryBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} {}", self.event, self.peer, self.report_id)
+        write!(f, "{} {} {}", self.event, self.peer, self.report_id)?;
+        if let Some(o) = &self.onward {
+            write!(f, " (from {}, received TLP:{})", o.source, o.received_as)?;
+        }
+        Ok(())
     }
 }
 

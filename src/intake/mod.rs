@@ -221,6 +221,9 @@ pub fn report_id_of_alert(alert_id: &str) -> String {
     format!("alert:{alert_id}")
 }
 
+/// When a value was first and last seen, where the source says.
+pub(crate) type Seen = (Option<Timestamp>, Option<Timestamp>);
+
 /// Collects indicators: each value checked for its type, duplicates (type, value) merged
 /// (an attacker-side role wins over an observation), what does not fit counted in `lost`.
 #[derive(Debug, Default)]
@@ -239,7 +242,7 @@ impl Indicators {
         value: &str,
         role: Role,
         tlp: Option<Tlp>,
-        seen: (Option<Timestamp>, Option<Timestamp>),
+        seen: Seen,
     ) {
         let value = value.trim();
         if check_indicator_value(kind, value).is_err() {

@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::{clip, ip_kind, Indicators, Intake, Lost, Read};
+use super::{clip, ip_kind, Indicators, Intake, Lost, Read, Seen};
 use crate::exchange::inbound::document::stix_markings;
 use crate::report::{
     Asset, AssetType, Category, IndicatorType, Kind, Report, Reporter, Role, Severity, Status,
@@ -194,8 +194,7 @@ impl<'a> Bundle<'a> {
         }
 
         // Observed values: SCOs, with the role their observed data gives.
-        let mut role_of_sco: BTreeMap<&str, (Role, (Option<Timestamp>, Option<Timestamp>))> =
-            BTreeMap::new();
+        let mut role_of_sco: BTreeMap<&str, (Role, Seen)> = BTreeMap::new();
         for od in self.of_type("observed-data") {
             used.insert(od["id"].as_str().unwrap_or_default());
             let role = role_of(od).unwrap_or(Role::Observed);
@@ -406,14 +405,7 @@ impl<'a> Bundle<'a> {
     }
 
     /// One observable object as a value, if irtx knows its type.
-    fn observable(
-        &self,
-        o: &Value,
-        role: Role,
-        seen: (Option<Timestamp>, Option<Timestamp>),
-        ind: &mut Indicators,
-        lost: &mut Lost,
-    ) {
+    fn observable(&self, o: &Value, role: Role, seen: Seen, ind: &mut Indicators, lost: &mut Lost) {
         let ty = o["type"].as_str().unwrap_or_default();
         let text = |k: &str| o[k].as_str().map(str::to_string);
         let mut add = |k: Option<IndicatorType>, v: Option<String>| match (k, v) {

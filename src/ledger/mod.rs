@@ -183,6 +183,9 @@ pub struct Decision {
     /// The format sent.
     #[serde(with = "crate::peer::wire_format::option")]
     pub format: Option<crate::peer::Format>,
+    /// For onward sharing: the alert passed on and its source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub onward: Option<crate::disclosure::Onward>,
 }
 
 impl Decision {
@@ -201,6 +204,7 @@ impl Decision {
             marking: b.marking,
             profile: b.profile.clone(),
             format: b.format,
+            onward: b.onward.clone(),
         })
     }
 }

@@ -62,7 +62,7 @@ pub fn redact(report: &Report, removed: &[Removal]) -> Result<Report, Needed> {
             o.remove("field_tlp");
         }
     }
-    super::validate::parse_value(&v).map_err(|problems| {
+    super::validate::parse_derived(&v, report).map_err(|problems| {
         let first = &problems[0];
         let cause = removed
             .iter()

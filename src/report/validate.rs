@@ -51,6 +51,35 @@ pub fn parse_value(value: &Value) -> Result<Report, Vec<Violation>> {
     }
 }
 
+/// Validates `value`, a report derived from `before` (redacted, anonymized), holding it to
+/// what `before` already met: only problems that `before` did not have count. A report made
+/// from a received alert carries what its source gave, which need not meet every rule a
+/// team's own report meets (a MISP event has no ISO/IEC 27035 category); deriving from it
+/// must not break anything more.
+pub fn parse_derived(value: &Value, before: &Report) -> Result<Report, Vec<Violation>> {
+    let problems = match parse_value(value) {
+        Ok(r) => return Ok(r),
+        Err(p) => p,
+    };
+    let known = match parse_value(&serde_json::to_value(before).expect("a report serializes")) {
+        Ok(_) => return Err(problems),
+        Err(k) => k,
+    };
+    let new: Vec<Violation> = problems
+        .into_iter()
+        .filter(|p| !known.contains(p))
+        .collect();
+    if !new.is_empty() {
+        return Err(new);
+    }
+    serde_json::from_value(value.clone()).map_err(|e| {
+        vec![Violation::new(
+            "",
+            format!("does not fit the report model: {e}"),
+        )]
+    })
+}
+
 /// Replaces a generic schema message with the domain's own where it says more: TLP labels
 /// and categories have parsers whose errors list what is valid.
 fn explain(v: Violation, doc: &Value) -> Violation {
@@ -478,5 +507,41 @@ mod tests {
         );
         assert_eq!(classify_address("10.0.0.0/8"), Some(AddressKind::Cidr));
         assert_eq!(classify_address("not an address!"), None);
+    }
+}
+
+#[cfg(test)]
+mod derived_tests {
+    use super::*;
+
+    fn valid() -> Value {
+        serde_json::from_str(include_str!(
+            "../../tests/data/valid/event-malware-mail.json"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_derived_report_may_not_lose_what_its_source_had() {
+        let before = parse_value(&valid()).unwrap();
+        let mut after = valid();
+        after.as_object_mut().unwrap().remove("detected_at");
+        let problems = parse_derived(&after, &before).unwrap_err();
+        assert_eq!(problems[0].pointer, "/detected_at", "{problems:?}");
+    }
+
+    #[test]
+    fn a_derived_report_keeps_what_its_source_lacked_and_nothing_more() {
+        let mut source = valid();
+        source.as_object_mut().unwrap().remove("category");
+        let before: Report = serde_json::from_value(source.clone()).unwrap();
+        assert!(parse_value(&source).is_err());
+        let mut after = source.clone();
+        after["title"] = "[withheld]".into();
+        assert_eq!(parse_derived(&after, &before).unwrap().title, "[withheld]");
+        after.as_object_mut().unwrap().remove("detected_at");
+        let problems = parse_derived(&after, &before).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].pointer, "/detected_at");
     }
 }

@@ -11,6 +11,7 @@ mod federation;
 mod gateway;
 mod hardening;
 mod helpers;
+mod import;
 mod inbound;
 mod interop;
 mod invalid;

@@ -5,6 +5,7 @@
 //! their own public router; every other page needs a session.
 
 pub mod activity;
+pub mod alerts;
 pub mod charts;
 pub mod layout;
 pub mod reports;
@@ -35,6 +36,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/outbox/{seq}/retry", post(activity::retry))
         .route("/disclosures", get(activity::disclosures))
         .route("/alerts", get(activity::alerts))
+        .route("/alerts/{id}", get(alerts::show))
+        .route("/alerts/{id}/share", post(alerts::share))
         .route_layer(middleware::from_fn_with_state(state, session::require));
     public
         .merge(private)
