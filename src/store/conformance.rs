@@ -318,4 +318,50 @@ pub fn suite(s: &dyn Store) {
     assert_eq!(q[0].1, json!({"reason": "x"}));
     let body = s.quarantined_body(q[0].0).unwrap();
     assert_eq!(body.as_deref(), Some(&b"the body"[..]));
+    // TAXII collections: in order, date_added strictly increasing even at one instant,
+    // (id, version) held once, collections apart, versions by id, pulls counted.
+    let obj = |id: &str, version: &str| super::TaxiiObject {
+        id: id.into(),
+        version: version.into(),
+        spec_version: "2.1".into(),
+        date_added_us: 0,
+        report_id: rid("r1"),
+        message_id: mid(7),
+        object: json!({"id": id, "modified": version}),
+    };
+    let first = [
+        obj("indicator--1", "2026-01-01T00:00:00.000Z"),
+        obj("indicator--2", "2026-01-01T00:00:00.000Z"),
+        obj("indicator--1", "2026-01-01T00:00:00.000Z"),
+    ];
+    assert_eq!(s.taxii_publish("cert-b", 1_000, &first, None).unwrap(), 2);
+    let again = [
+        obj("indicator--1", "2026-01-01T00:00:00.000Z"),
+        obj("indicator--1", "2026-02-01T00:00:00.000Z"),
+    ];
+    assert_eq!(s.taxii_publish("cert-b", 5, &again, None).unwrap(), 1);
+    assert_eq!(s.taxii_publish("cert-bb", 5, &again[..1], None).unwrap(), 1);
+    let all = s.taxii_page("cert-b", 0, 10).unwrap();
+    assert_eq!(all.len(), 3, "{all:?}");
+    let added: Vec<i64> = all.iter().map(|(_, o)| o.date_added_us).collect();
+    assert_eq!(added, [1_000, 1_001, 1_002]);
+    assert!(all.windows(2).all(|w| w[0].0 < w[1].0));
+    let rest = s.taxii_page("cert-b", all[0].0, 10).unwrap();
+    assert_eq!(rest.len(), 2);
+    assert_eq!(s.taxii_page("cert-b", all[2].0, 10).unwrap(), vec![]);
+    let versions = s.taxii_versions("cert-b", "indicator--1").unwrap();
+    let v: Vec<&str> = versions.iter().map(|(_, o)| o.version.as_str()).collect();
+    assert_eq!(v, ["2026-01-01T00:00:00.000Z", "2026-02-01T00:00:00.000Z"]);
+    assert_eq!(s.taxii_versions("cert-b", "indicator--").unwrap(), vec![]);
+    assert_eq!(s.taxii_pulls("cert-b", &mid(7)).unwrap(), 0);
+    assert_eq!(s.taxii_count_pull("cert-b", &mid(7), None).unwrap(), 1);
+    assert_eq!(s.taxii_count_pull("cert-b", &mid(7), None).unwrap(), 2);
+    assert_eq!(s.taxii_pulls("cert-bb", &mid(7)).unwrap(), 0);
+    s.put_taxii_status("s1", &json!({"total_count": 1}))
+        .unwrap();
+    assert_eq!(
+        s.taxii_status("s1").unwrap(),
+        Some(json!({"total_count": 1}))
+    );
+    assert_eq!(s.taxii_status("s2").unwrap(), None);
 }

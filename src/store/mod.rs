@@ -367,6 +367,28 @@ pub enum Imported {
     },
 }
 
+/// One object of a TAXII collection (DESIGN.md section 8): a STIX object as one disclosure
+/// carried it, with the collection's own `date_added`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaxiiObject {
+    /// The STIX id.
+    pub id: String,
+    /// Its version: `modified`, else `created`, else the time it was added.
+    pub version: String,
+    /// Its `spec_version` (`2.1`).
+    pub spec_version: String,
+    /// When the collection got it, in microseconds since the epoch; strictly increasing
+    /// within a collection. Set by [`Store::taxii_publish`].
+    #[serde(default)]
+    pub date_added_us: i64,
+    /// The report the disclosure was of.
+    pub report_id: ReportId,
+    /// The disclosure (the message a push carries, or would have).
+    pub message_id: MessageId,
+    /// The object.
+    pub object: Value,
+}
+
 /// The gateway's durable state.
 pub trait Store: Send + Sync {
     /// Stores (or replaces) a report.
@@ -459,4 +481,40 @@ pub trait Store: Send + Sync {
     fn quarantine_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Value)>>;
     /// One quarantined body, as received.
     fn quarantined_body(&self, seq: u64) -> Result<Option<Vec<u8>>>;
+
+    /// Appends objects to a TAXII collection, in order; each gets a `date_added` strictly
+    /// after the collection's last one and no earlier than `now_us`. An object whose `(id,
+    /// version)` the collection holds is skipped (the same version has the same content:
+    /// views that differ have ids of their own). With `entry`, the ledger entry is written
+    /// in the same atomic write. Returns how many objects were added.
+    fn taxii_publish(
+        &self,
+        collection: &str,
+        now_us: i64,
+        objects: &[TaxiiObject],
+        entry: Option<&Entry>,
+    ) -> Result<usize>;
+    /// Up to `limit` objects of a collection after position `after`, in the order added.
+    fn taxii_page(
+        &self,
+        collection: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, TaxiiObject)>>;
+    /// Every version of one object in a collection, in the order added.
+    fn taxii_versions(&self, collection: &str, id: &str) -> Result<Vec<(u64, TaxiiObject)>>;
+    /// Counts one pull of a disclosure from a collection and returns the count now; with
+    /// `entry` (for the first pull), the ledger entry is written with it.
+    fn taxii_count_pull(
+        &self,
+        collection: &str,
+        message_id: &MessageId,
+        entry: Option<&Entry>,
+    ) -> Result<u64>;
+    /// How often a disclosure was pulled from a collection.
+    fn taxii_pulls(&self, collection: &str, message_id: &MessageId) -> Result<u64>;
+    /// Stores a TAXII status resource, by its id.
+    fn put_taxii_status(&self, id: &str, status: &Value) -> Result<()>;
+    /// A TAXII status resource.
+    fn taxii_status(&self, id: &str) -> Result<Option<Value>>;
 }

@@ -12,9 +12,10 @@ use sled::Transactional;
 
 use super::{
     Alert, AlertMeta, AlertSource, Delivered, Imported, OutboxCounts, OutboxItem, Result, Store,
-    StoreError, StoredReport,
+    StoreError, StoredReport, TaxiiObject,
 };
 use crate::disclosure::{Checkpoint, Entry, RawEntry};
+use crate::envelope::MessageId;
 use crate::peer::{Peer, PeerId};
 use crate::report::ReportId;
 
@@ -45,6 +46,42 @@ pub struct SledStore {
     /// Index of the messages still to deliver: `peer NUL seq` -> nothing. Keeps the worker's
     /// per-poll work proportional to the peers, not to the outbox.
     pending: sled::Tree,
+    /// TAXII collections: `collection NUL seq` -> [`TaxiiObject`].
+    taxii_objects: sled::Tree,
+    /// `collection NUL object id NUL seq` -> the version: an object's versions.
+    taxii_index: sled::Tree,
+    /// `collection NUL message id` -> pulls (u64, big-endian).
+    taxii_pulls: sled::Tree,
+    /// Status id -> TAXII status resource.
+    taxii_status: sled::Tree,
+    /// Held while appending to a TAXII collection: `date_added` strictly increases.
+    taxii_lock: std::sync::Mutex<()>,
+}
+
+fn taxii_key(collection: &str, seq: u64) -> Vec<u8> {
+    let mut k = collection.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn taxii_index_prefix(collection: &str, id: &str) -> Vec<u8> {
+    let mut k = collection.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(id.as_bytes());
+    k.push(0);
+    k
+}
+
+fn seq_suffix(k: &[u8]) -> Result<u64> {
+    k.len()
+        .checked_sub(8)
+        .and_then(|at| k[at..].try_into().ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(|| StoreError::Corrupt {
+            key: String::from_utf8_lossy(k).into_owned(),
+            reason: "key does not end in a sequence number".into(),
+        })
 }
 
 fn pending_key(peer: &PeerId, seq: u64) -> Vec<u8> {
@@ -143,6 +180,11 @@ impl SledStore {
             ledger: t("ledger")?,
             checkpoints: t("checkpoints")?,
             pending: t("pending")?,
+            taxii_objects: t("taxii_objects")?,
+            taxii_index: t("taxii_index")?,
+            taxii_pulls: t("taxii_pulls")?,
+            taxii_status: t("taxii_status")?,
+            taxii_lock: std::sync::Mutex::new(()),
             db,
         })
         .and_then(|s| {
@@ -625,6 +667,157 @@ impl Store for SledStore {
             .get(seq.to_be_bytes())
             .map_err(backend)?
             .map(|v| v.to_vec()))
+    }
+
+    fn taxii_publish(
+        &self,
+        collection: &str,
+        now_us: i64,
+        objects: &[TaxiiObject],
+        entry: Option<&Entry>,
+    ) -> Result<usize> {
+        let _writing = self.writing();
+        let _one = self.taxii_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut prefix = collection.as_bytes().to_vec();
+        prefix.push(0);
+        let mut last_us = match self.taxii_objects.scan_prefix(&prefix).next_back() {
+            Some(kv) => {
+                let (k, v) = kv.map_err(backend)?;
+                decode::<TaxiiObject>(&k, &v)?.date_added_us
+            }
+            None => i64::MIN,
+        };
+        let mut rows: Vec<(Vec<u8>, Vec<u8>, Vec<u8>, String)> = Vec::new();
+        let mut held: std::collections::HashSet<(String, String)> = Default::default();
+        for o in objects {
+            if held.contains(&(o.id.clone(), o.version.clone())) {
+                continue;
+            }
+            let known = self
+                .taxii_index
+                .scan_prefix(taxii_index_prefix(collection, &o.id))
+                .values()
+                .any(|v| v.is_ok_and(|v| v.as_ref() == o.version.as_bytes()));
+            if known {
+                continue;
+            }
+            held.insert((o.id.clone(), o.version.clone()));
+            let seq = self.next_seq()?;
+            last_us = now_us.max(last_us.saturating_add(1));
+            let mut row = o.clone();
+            row.date_added_us = last_us;
+            let mut ikey = taxii_index_prefix(collection, &o.id);
+            ikey.extend_from_slice(&seq.to_be_bytes());
+            rows.push((
+                taxii_key(collection, seq),
+                encode(&row),
+                ikey,
+                o.version.clone(),
+            ));
+        }
+        let ledger_value = entry.map(|e| (e.seq.to_be_bytes(), encode(e)));
+        (&self.taxii_objects, &self.taxii_index, &self.ledger)
+            .transaction(|(objs, index, ledger)| {
+                for (k, v, ik, version) in &rows {
+                    objs.insert(k.as_slice(), v.as_slice())?;
+                    index.insert(ik.as_slice(), version.as_bytes())?;
+                }
+                if let Some((k, v)) = &ledger_value {
+                    ledger.insert(k, v.clone())?;
+                }
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(tx_failed)?;
+        self.flush()?;
+        Ok(rows.len())
+    }
+
+    fn taxii_page(
+        &self,
+        collection: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, TaxiiObject)>> {
+        let start = taxii_key(collection, after.saturating_add(1));
+        let end = taxii_key(collection, u64::MAX);
+        let mut out = Vec::new();
+        for kv in self.taxii_objects.range(start..=end).take(limit) {
+            let (k, v) = kv.map_err(backend)?;
+            out.push((seq_suffix(&k)?, decode(&k, &v)?));
+        }
+        Ok(out)
+    }
+
+    fn taxii_versions(&self, collection: &str, id: &str) -> Result<Vec<(u64, TaxiiObject)>> {
+        let mut out = Vec::new();
+        for kv in self
+            .taxii_index
+            .scan_prefix(taxii_index_prefix(collection, id))
+        {
+            let (k, _) = kv.map_err(backend)?;
+            let seq = seq_suffix(&k)?;
+            let key = taxii_key(collection, seq);
+            if let Some(v) = self.taxii_objects.get(&key).map_err(backend)? {
+                out.push((seq, decode(&key, &v)?));
+            }
+        }
+        Ok(out)
+    }
+
+    fn taxii_count_pull(
+        &self,
+        collection: &str,
+        message_id: &MessageId,
+        entry: Option<&Entry>,
+    ) -> Result<u64> {
+        let _writing = self.writing();
+        let mut key = collection.as_bytes().to_vec();
+        key.push(0);
+        key.extend_from_slice(message_id.to_string().as_bytes());
+        let ledger_value = entry.map(|e| (e.seq.to_be_bytes(), encode(e)));
+        let count = (&self.taxii_pulls, &self.ledger)
+            .transaction(|(pulls, ledger)| {
+                let n = pulls
+                    .get(key.as_slice())?
+                    .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+                    .unwrap_or(0)
+                    + 1;
+                pulls.insert(key.as_slice(), &n.to_be_bytes())?;
+                if let Some((k, v)) = &ledger_value {
+                    ledger.insert(k, v.clone())?;
+                }
+                Ok::<u64, ConflictableTransactionError<()>>(n)
+            })
+            .map_err(tx_failed)?;
+        self.flush()?;
+        Ok(count)
+    }
+
+    fn taxii_pulls(&self, collection: &str, message_id: &MessageId) -> Result<u64> {
+        let mut key = collection.as_bytes().to_vec();
+        key.push(0);
+        key.extend_from_slice(message_id.to_string().as_bytes());
+        Ok(self
+            .taxii_pulls
+            .get(key)
+            .map_err(backend)?
+            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+            .unwrap_or(0))
+    }
+
+    fn put_taxii_status(&self, id: &str, status: &Value) -> Result<()> {
+        let _writing = self.writing();
+        self.taxii_status
+            .insert(id.as_bytes(), encode(status))
+            .map_err(backend)?;
+        self.flush()
+    }
+
+    fn taxii_status(&self, id: &str) -> Result<Option<Value>> {
+        match self.taxii_status.get(id.as_bytes()).map_err(backend)? {
+            Some(v) => Ok(Some(decode(id.as_bytes(), &v)?)),
+            None => Ok(None),
+        }
     }
 }
 

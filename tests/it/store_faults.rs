@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use irtx::app::Options;
 use irtx::disclosure::{Checkpoint, Entry, RawEntry};
+use irtx::envelope::MessageId;
 use irtx::peer::{Peer, PeerId};
 use irtx::report::ReportId;
 use irtx::store::{
     Alert, AlertMeta, Delivered, Imported, OutboxCounts, OutboxItem, Result, Store, StoreError,
-    StoredReport,
+    StoredReport, TaxiiObject,
 };
 use serde_json::Value;
 
@@ -141,6 +142,44 @@ impl Store for Flaky {
     }
     fn quarantined_body(&self, seq: u64) -> Result<Option<Vec<u8>>> {
         self.inner.quarantined_body(seq)
+    }
+    fn taxii_publish(
+        &self,
+        collection: &str,
+        now_us: i64,
+        objects: &[TaxiiObject],
+        entry: Option<&Entry>,
+    ) -> Result<usize> {
+        self.check()?;
+        self.inner.taxii_publish(collection, now_us, objects, entry)
+    }
+    fn taxii_page(
+        &self,
+        collection: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, TaxiiObject)>> {
+        self.inner.taxii_page(collection, after, limit)
+    }
+    fn taxii_versions(&self, collection: &str, id: &str) -> Result<Vec<(u64, TaxiiObject)>> {
+        self.inner.taxii_versions(collection, id)
+    }
+    fn taxii_count_pull(
+        &self,
+        collection: &str,
+        message_id: &MessageId,
+        entry: Option<&Entry>,
+    ) -> Result<u64> {
+        self.inner.taxii_count_pull(collection, message_id, entry)
+    }
+    fn taxii_pulls(&self, collection: &str, message_id: &MessageId) -> Result<u64> {
+        self.inner.taxii_pulls(collection, message_id)
+    }
+    fn put_taxii_status(&self, id: &str, status: &Value) -> Result<()> {
+        self.inner.put_taxii_status(id, status)
+    }
+    fn taxii_status(&self, id: &str) -> Result<Option<Value>> {
+        self.inner.taxii_status(id)
     }
 }
 
