@@ -58,6 +58,9 @@ pub struct SledStore {
     taxii_lock: std::sync::Mutex<()>,
 }
 
+/// A TAXII row to write: object key, object, index key, version.
+type TaxiiRow = (Vec<u8>, Vec<u8>, Vec<u8>, String);
+
 fn taxii_key(collection: &str, seq: u64) -> Vec<u8> {
     let mut k = collection.as_bytes().to_vec();
     k.push(0);
@@ -687,7 +690,8 @@ impl Store for SledStore {
             }
             None => i64::MIN,
         };
-        let mut rows: Vec<(Vec<u8>, Vec<u8>, Vec<u8>, String)> = Vec::new();
+        // (object key, object, index key, version)
+        let mut rows: Vec<TaxiiRow> = Vec::new();
         let mut held: std::collections::HashSet<(String, String)> = Default::default();
         for o in objects {
             if held.contains(&(o.id.clone(), o.version.clone())) {
