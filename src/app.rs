@@ -63,8 +63,11 @@ pub fn seed_peers(
 ) -> anyhow::Result<usize> {
     let seeds = config.peer_seeds(profiles)?;
     for peer in &seeds {
+        let held = store
+            .peer(&peer.id)
+            .with_context(|| format!("reading peer `{}`", peer.id))?;
         store
-            .put_peer(peer)
+            .put_peer(&peer.clone().replacing(held.as_ref()))
             .with_context(|| format!("writing peer `{}` from the config", peer.id))?;
     }
     Ok(seeds.len())

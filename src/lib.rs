@@ -25,6 +25,7 @@ pub mod peer;
 pub mod report;
 pub mod schema;
 pub mod store;
+pub mod taxii;
 pub mod team;
 pub mod telemetry;
 pub mod timestamp;

@@ -194,9 +194,12 @@ pub enum Transport {
     /// Signed messages POSTed to the peer's irtx gateway (DESIGN.md section 4).
     #[default]
     Irtx,
+    /// Nothing is pushed: what is shared with the peer is put in its TAXII collection
+    /// `shared`, and it pulls (DESIGN.md section 8).
+    TaxiiPull,
 }
 
-named_enum!(Transport, "a transport", [Irtx => "irtx"]);
+named_enum!(Transport, "a transport", [Irtx => "irtx", TaxiiPull => "taxii-pull"]);
 
 /// What the disclosure decision needs to know about a peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,9 +259,24 @@ pub struct Peer {
     /// are shared onward.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub provider_permission: bool,
+    /// The SHA-256 (hex) of the token the peer authenticates with on the TAXII server
+    /// (`irtx peer token ID`); the token itself is never kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taxii_token_sha256: Option<String>,
 }
 
 impl Peer {
+    /// This peer as a replacement of `old` (the same id added again, or seeded from the
+    /// config at start): what the gateway issued to it, not part of a request, is kept.
+    pub fn replacing(mut self, old: Option<&Peer>) -> Peer {
+        if let Some(old) = old {
+            if self.taxii_token_sha256.is_none() {
+                self.taxii_token_sha256 = old.taxii_token_sha256.clone();
+            }
+        }
+        self
+    }
+
     /// What the disclosure decision needs.
     pub fn policy(&self) -> PeerPolicy {
         PeerPolicy {
@@ -275,9 +293,11 @@ impl Peer {
 pub struct PeerRequest {
     /// Peer id.
     pub id: String,
-    /// Base URL.
+    /// Base URL (not needed for a `taxii-pull` peer).
+    #[serde(default)]
     pub url: String,
-    /// Public keys.
+    /// Public keys (not needed for a `taxii-pull` peer).
+    #[serde(default)]
     pub keys: Vec<KeyRequest>,
     /// Highest TLP of our own content it may receive.
     pub max_tlp: String,
@@ -336,8 +356,19 @@ impl PeerRequest {
             .parse::<PeerId>()
             .map_err(|e| v.push(Violation::new("/id", e.to_string())))
             .ok();
+        let transport = self
+            .transport
+            .as_deref()
+            .unwrap_or("irtx")
+            .parse::<Transport>()
+            .map_err(|e| v.push(Violation::new("/transport", e.to_string())))
+            .ok();
+        // A peer that only pulls needs neither an address nor keys: nothing goes to it,
+        // nothing signed comes from it.
+        let pulls = transport == Some(Transport::TaxiiPull);
         match url::Url::parse(&self.url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            _ if pulls && self.url.is_empty() => {}
             _ => v.push(Violation::new(
                 "/url",
                 format!("`{}` is not an http(s) URL", self.url),
@@ -374,13 +405,12 @@ impl PeerRequest {
             .parse::<KeyDomain>()
             .map_err(|e| v.push(Violation::new("/key_domain", e.to_string())))
             .ok();
-        let transport = self
-            .transport
-            .as_deref()
-            .unwrap_or("irtx")
-            .parse::<Transport>()
-            .map_err(|e| v.push(Violation::new("/transport", e.to_string())))
-            .ok();
+        if pulls && format == Some(Format::Iodef) {
+            v.push(Violation::new(
+                "/format",
+                "a `taxii-pull` peer reads STIX 2.1 from its TAXII collection; IODEF does not go there",
+            ));
+        }
         let pin = self
             .client_cert_sha256
             .as_ref()
@@ -393,7 +423,7 @@ impl PeerRequest {
                 ));
             }
         }
-        if self.keys.is_empty() {
+        if self.keys.is_empty() && !pulls {
             v.push(Violation::new("/keys", "at least one public key is needed"));
         }
         let mut keys = Vec::new();
@@ -441,6 +471,7 @@ impl PeerRequest {
                 transport,
                 client_cert_sha256: pin,
                 provider_permission: self.provider_permission.unwrap_or(false),
+                taxii_token_sha256: None,
             }),
             _ => Err(v),
         }

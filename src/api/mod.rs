@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod page;
 pub mod peers;
 pub mod reports;
+pub mod taxii;
 pub mod tls;
 pub mod ui;
 
@@ -121,6 +122,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route("/backup", get(ledger::backup))
         .route("/peers", post(peers::add).get(peers::list))
         .route("/peers/{id}", get(peers::get).delete(peers::remove))
+        .route("/peers/{id}/token", post(peers::token))
         .route("/identity", get(peers::identity))
         .route("/keys/rotate", post(peers::rotate))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
@@ -135,6 +137,8 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             "/ui/",
             get(|| async { axum::response::Redirect::to("/ui") }),
         )
+        .nest("/taxii2", taxii::router(state.clone()))
+        .route("/taxii2/", taxii::discovery_route(state.clone()))
         .route("/exchange/v1/messages", post(exchange::inbound))
         .route(crate::exchange::keydoc::PATH, get(peers::key_document))
         .route("/healthz", get(ops::healthz))

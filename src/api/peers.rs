@@ -19,7 +19,8 @@ pub async fn add(State(s): State<AppState>, Body(bytes): Body) -> Result<Respons
     let peer = crate::exchange::check_peer(&req, &s.gateway.profiles).map_err(ApiError::Invalid)?;
     let p = peer.clone();
     blocking(&s, move |g| {
-        g.store.put_peer(&p)?;
+        let held = g.store.peer(&p.id)?;
+        g.store.put_peer(&p.replacing(held.as_ref()))?;
         g.refresh_pins()
     })
     .await?;
@@ -66,6 +67,17 @@ pub async fn remove(
         }
     })
     .await
+}
+
+/// `POST /api/v1/peers/{id}/token`: a new TAXII token for the peer (the earlier one stops
+/// working); the token is in this answer only.
+pub async fn token(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<PeerId>,
+) -> Result<Json<Value>, ApiError> {
+    let peer = id.clone();
+    let token = blocking(&s, move |g| g.issue_taxii_token(&peer)).await?;
+    Ok(Json(json!({"peer": id, "token": token, "basic_user": id})))
 }
 
 /// `GET /api/v1/identity`: this team's id, name, kid and public JWK.

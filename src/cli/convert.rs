@@ -252,6 +252,7 @@ fn recipient(cli: &Cli, config: Option<&Config>, args: &Args) -> Result<Peer, Fa
         transport: Default::default(),
         client_cert_sha256: None,
         provider_permission: false,
+        taxii_token_sha256: None,
     })
 }
 

@@ -1,4 +1,4 @@
-//! `irtx peer add|list|show|remove`: the gateway's one list of peers, in its store (directly,
+//! `irtx peer add|list|show|remove|token`: the gateway's one list of peers, in its store (directly,
 //! or through the running gateway's API).
 
 use serde_json::{json, Value};
@@ -27,6 +27,13 @@ pub enum PeerCommand {
         /// The peer's id.
         id: String,
     },
+    /// Issue (or rotate) the token the peer uses on our TAXII server: HTTP Basic with the
+    /// peer id as user and the token as password, or `Authorization: Bearer TOKEN`. The
+    /// token is printed once; only its digest is kept, and the earlier token stops working.
+    Token {
+        /// The peer's id.
+        id: String,
+    },
 }
 
 /// Arguments of `irtx peer add`.
@@ -35,8 +42,9 @@ pub struct AddArgs {
     /// The peer's id (its team id).
     #[arg(long)]
     pub id: String,
-    /// Its base URL; messages go to {url}/exchange/v1/messages.
-    #[arg(long)]
+    /// Its base URL; messages go to {url}/exchange/v1/messages (not needed with
+    /// `--transport taxii-pull`).
+    #[arg(long, default_value = "")]
     pub url: String,
     /// Its public key: a JWK, or @FILE holding one. Repeat for a key rotation.
     #[arg(long = "key", value_name = "JWK|@FILE")]
@@ -53,8 +61,10 @@ pub struct AddArgs {
     /// Format it accepts.
     #[arg(long, value_name = "F", default_value = "stix", value_parser = ["stix", "iodef"])]
     pub format: String,
-    /// Transport (only `irtx` in this build).
-    #[arg(long, default_value = "irtx", value_parser = ["irtx"])]
+    /// Transport: `irtx` (signed messages pushed to its gateway) or `taxii-pull` (nothing
+    /// pushed: what is shared goes into its collection on our TAXII server, and it pulls
+    /// with the token from `irtx peer token ID`).
+    #[arg(long, default_value = "irtx", value_parser = ["irtx", "taxii-pull"])]
     pub transport: String,
     /// Key domain for its pseudonyms.
     #[arg(long, default_value = "federation", value_parser = ["federation", "peer"])]
@@ -99,7 +109,7 @@ pub fn run(cli: &Cli, cmd: &PeerCommand) -> Result<(), Failure> {
     let state = State::open(cli, super::require_config(cli)?)?;
     match cmd {
         PeerCommand::Add(a) => {
-            if a.keys.is_empty() {
+            if a.keys.is_empty() && a.transport != "taxii-pull" {
                 return Err(Failure {
                     code: 2,
                     message: Some("give the peer's public key with --key".into()),
@@ -159,6 +169,14 @@ pub fn run(cli: &Cli, cmd: &PeerCommand) -> Result<(), Failure> {
                 json!(p)
             };
             println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        }
+        PeerCommand::Token { id } => {
+            let id = peer_id(id)?;
+            let token = state.issue_token(&id)?;
+            println!("{token}");
+            eprintln!(
+                "the TAXII token of `{id}` (shown once): HTTP Basic with user `{id}` and this password, or `Authorization: Bearer <token>`; discovery at /taxii2/"
+            );
         }
         PeerCommand::Remove { id } => {
             if !state.remove_peer(&peer_id(id)?)? {

@@ -164,13 +164,59 @@ impl State {
                             .join("\n"),
                     ),
                 })?;
+                let put = |s: &dyn Store| {
+                    let held = s.peer(&peer.id)?;
+                    s.put_peer(&peer.clone().replacing(held.as_ref()))
+                };
                 let written = match store {
-                    Some(s) => s.put_peer(&peer),
+                    Some(s) => put(s),
                     None => SledStore::open_with_cache(&store_dir(config), CACHE_BYTES)
-                        .and_then(|s| s.put_peer(&peer)),
+                        .and_then(|s| put(&s)),
                 };
                 written.map_err(|e| Failure::runtime(e.to_string()))?;
                 Ok(peer)
+            }
+        }
+    }
+
+    /// Issues a TAXII token for a peer (a peer only in the config is first written into
+    /// the list, as the next start would).
+    pub fn issue_token(&self, id: &PeerId) -> Result<String, Failure> {
+        match self {
+            State::Remote { api, .. } => {
+                let path = format!("/api/v1/peers/{id}/token");
+                let (_, v) = api.call(reqwest::Method::POST, &path, None)?;
+                v["token"]
+                    .as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| Failure::runtime("the gateway's answer has no token"))
+            }
+            State::Local { config, store } => {
+                let fresh;
+                let s: &dyn Store = match store {
+                    Some(s) => s,
+                    None => {
+                        fresh = SledStore::open_with_cache(&store_dir(config), CACHE_BYTES)
+                            .map_err(|e| Failure::runtime(e.to_string()))?;
+                        &fresh
+                    }
+                };
+                let held = s.peer(id).map_err(|e| Failure::runtime(e.to_string()))?;
+                if held.is_none() {
+                    match Self::seeds(config)?.into_iter().find(|p| p.id == *id) {
+                        Some(seed) => s
+                            .put_peer(&seed)
+                            .map_err(|e| Failure::runtime(e.to_string()))?,
+                        None => {
+                            return Err(self
+                                .peer(id)
+                                .err()
+                                .unwrap_or_else(|| Failure::runtime(format!("no peer `{id}`"))))
+                        }
+                    }
+                }
+                crate::federation::taxii::issue_token(s, id)
+                    .map_err(|e| Failure::runtime(e.to_string()))
             }
         }
     }

@@ -40,6 +40,14 @@ pub enum Event {
     Retried,
     /// The peer's signed receipt came back and verified.
     Delivered,
+    /// Put in the peer's TAXII collection for it to pull (a `taxii-pull` peer: the
+    /// decision "send").
+    Published,
+    /// The peer pulled the disclosure from its TAXII collection, for the first time (later
+    /// pulls are counted, not recorded one by one).
+    Pulled,
+    /// An alert came in unsigned, over the TAXII inbox: its provenance is the peer's token.
+    Received,
 }
 
 named_enum!(Event, "a ledger event", [
@@ -51,13 +59,19 @@ named_enum!(Event, "a ledger event", [
     Refused => "refused",
     Retried => "retried",
     Delivered => "delivered",
+    Published => "published",
+    Pulled => "pulled",
+    Received => "received",
 ]);
 
 impl Event {
     /// True for the decisions (one per report and peer and share), false for delivery state
     /// changes.
     pub fn is_decision(self) -> bool {
-        matches!(self, Event::Queued | Event::Withheld | Event::Error)
+        matches!(
+            self,
+            Event::Queued | Event::Withheld | Event::Error | Event::Published
+        )
     }
 }
 

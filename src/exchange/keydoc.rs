@@ -237,6 +237,7 @@ mod tests {
             transport: Transport::Irtx,
             client_cert_sha256: None,
             provider_permission: false,
+            taxii_token_sha256: None,
         }
     }
 

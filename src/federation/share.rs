@@ -13,7 +13,7 @@ use crate::disclosure::{Cause, Disclosed, EntryBody, Event};
 use crate::envelope::{self, MessageId};
 use crate::exchange::outbound::{self, Envelope};
 use crate::exchange::{self, Outcome};
-use crate::peer::{Peer, PeerId};
+use crate::peer::{Format, Peer, PeerId, Transport};
 use crate::report::redact::Removal;
 use crate::report::{self, Report, ReportId};
 use crate::schema::Violation;
@@ -196,6 +196,12 @@ impl Gateway {
                     .is_some_and(|p| p.provider_permission),
                 "peer".to_string(),
             ),
+            crate::store::AlertSource::Taxii { taxii } => (
+                self.store
+                    .peer(&taxii.peer)?
+                    .is_some_and(|p| p.provider_permission),
+                "taxii inbox (token, unsigned)".to_string(),
+            ),
             crate::store::AlertSource::Import { import } => (
                 import.provider_permission,
                 format!("import of {}", import.file),
@@ -283,18 +289,6 @@ impl Gateway {
                 )
             }
         };
-        let sealed = outbound::seal(
-            ready.document.clone(),
-            peer.format,
-            ready.marking,
-            Envelope {
-                from: &self.team.id,
-                to: &peer.id,
-                id: MessageId(uuid::Uuid::new_v4()),
-                now,
-            },
-            &self.key.current().0,
-        );
         let removed: Vec<Removal> = ready
             .plan
             .removed
@@ -302,19 +296,6 @@ impl Gateway {
             .chain(&ready.anonymized.removed)
             .cloned()
             .collect();
-        let item = OutboxItem {
-            message_id: sealed.message.id,
-            report_id: report_id.clone(),
-            peer: peer.id.clone(),
-            jws: sealed.jws.clone(),
-            sha256: sealed.sha256.clone(),
-            queued_at: rfc3339(now),
-            attempts: 0,
-            next_attempt_ms: 0,
-            state: DeliveryState::Queued,
-            last_error: None,
-            last_cause: None,
-        };
         let replaced: HashMap<&str, &str> = ready
             .anonymized
             .replacements
@@ -336,10 +317,62 @@ impl Gateway {
         entry.removed = removed.clone();
         entry.marking = Some(ready.marking);
         entry.document_sha256 = Some(envelope::sha256_hex(&envelope::canonical(&ready.document)));
-        entry.message_id = Some(sealed.message.id);
+        let message_id = MessageId(uuid::Uuid::new_v4());
+        entry.message_id = Some(message_id);
+        if peer.transport == Transport::TaxiiPull {
+            // Nothing is pushed: the document goes into the peer's collection, with its
+            // ledger entry in the same write, and the peer pulls it.
+            entry.event = Event::Published;
+            self.publish(
+                &peer.id,
+                report_id,
+                message_id,
+                &ready.document,
+                Some(entry),
+            )?;
+            return Ok(ShareOutcome {
+                peer: peer.id.clone(),
+                decision: Event::Published,
+                cause: None,
+                reason: None,
+                message_id: Some(message_id),
+                removed,
+                marking: Some(ready.marking),
+            });
+        }
+        let sealed = outbound::seal(
+            ready.document.clone(),
+            peer.format,
+            ready.marking,
+            Envelope {
+                from: &self.team.id,
+                to: &peer.id,
+                id: message_id,
+                now,
+            },
+            &self.key.current().0,
+        );
+        let item = OutboxItem {
+            message_id: sealed.message.id,
+            report_id: report_id.clone(),
+            peer: peer.id.clone(),
+            jws: sealed.jws.clone(),
+            sha256: sealed.sha256.clone(),
+            queued_at: rfc3339(now),
+            attempts: 0,
+            next_attempt_ms: 0,
+            state: DeliveryState::Queued,
+            last_error: None,
+            last_cause: None,
+        };
         entry.message_sha256 = Some(sealed.sha256.clone());
         // The message and its ledger entry are written together, or not at all.
         self.record_with(entry, |store, e| store.enqueue_recorded(&item, e))?;
+        if peer.format == Format::Stix {
+            // What was pushed, the peer may also pull: its TAXII collection holds every
+            // STIX disclosure to it.
+            self.publish(&peer.id, report_id, message_id, &ready.document, None)?;
+        }
         tracing::info!(peer.id = %peer.id, message.id = %sealed.message.id, tlp = %ready.marking, "message queued for peer");
         Ok(ShareOutcome {
             peer: peer.id.clone(),

@@ -151,6 +151,7 @@ pub fn suite(s: &dyn Store) {
         transport: Transport::Irtx,
         client_cert_sha256: None,
         provider_permission: true,
+        taxii_token_sha256: Some("ab".repeat(32)),
     };
     s.put_peer(&p).unwrap();
     assert_eq!(s.peer(&pid("cert-b")).unwrap(), Some(p.clone()));

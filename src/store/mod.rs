@@ -145,6 +145,16 @@ pub struct ImportRecord {
     pub provider_permission: bool,
 }
 
+/// How an alert came in over the TAXII inbox: authenticated by the peer's token, not
+/// signed (DESIGN.md section 8).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaxiiRecord {
+    /// The peer whose token posted it.
+    pub peer: PeerId,
+    /// The TAXII status resource of the post.
+    pub status_id: String,
+}
+
 /// Where an alert came from: a verified message of a peer gateway, or an import.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -164,6 +174,11 @@ pub enum AlertSource {
     Import {
         /// How.
         import: ImportRecord,
+    },
+    /// Objects a peer posted to the TAXII inbox (unsigned).
+    Taxii {
+        /// How.
+        taxii: TaxiiRecord,
     },
 }
 
@@ -185,6 +200,11 @@ pub enum SourceMeta {
         /// How.
         import: ImportRecord,
     },
+    /// Objects a peer posted to the TAXII inbox (unsigned).
+    Taxii {
+        /// How.
+        taxii: TaxiiRecord,
+    },
 }
 
 impl AlertSource {
@@ -197,6 +217,7 @@ impl AlertSource {
                 .source
                 .clone()
                 .unwrap_or_else(|| format!("{} import {}", import.tool, import.file)),
+            AlertSource::Taxii { taxii } => taxii.peer.to_string(),
         }
     }
 }
@@ -266,7 +287,7 @@ impl Alert {
             AlertSource::Peer { jws, .. } => {
                 (jws.payload.len() + jws.protected.len() + jws.signature.len()) as u64
             }
-            AlertSource::Import { .. } => {
+            AlertSource::Import { .. } | AlertSource::Taxii { .. } => {
                 serde_json::to_vec(&self.document).map_or(0, |v| v.len()) as u64
             }
         }
@@ -276,6 +297,7 @@ impl Alert {
     pub fn sender(&self) -> Option<&PeerId> {
         match &self.source {
             AlertSource::Peer { sender, .. } => Some(sender),
+            AlertSource::Taxii { taxii } => Some(&taxii.peer),
             AlertSource::Import { .. } => None,
         }
     }
@@ -335,6 +357,9 @@ impl Alert {
             },
             AlertSource::Import { import } => SourceMeta::Import {
                 import: import.clone(),
+            },
+            AlertSource::Taxii { taxii } => SourceMeta::Taxii {
+                taxii: taxii.clone(),
             },
         };
         AlertMeta {

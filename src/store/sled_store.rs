@@ -522,6 +522,11 @@ impl Store for SledStore {
                 Some(sender.as_str().as_bytes()),
             ),
             AlertSource::Import { .. } => (import_key(&alert.sha256), None),
+            // A TAXII post has no message id: known by its content, per peer.
+            AlertSource::Taxii { taxii } => (
+                seen_key(&taxii.peer, &format!("taxii:{}", alert.sha256)),
+                Some(taxii.peer.as_str().as_bytes()),
+            ),
         };
         let (value, meta) = (encode(alert), encode(&alert.meta()));
         let bytes = alert.bytes();
@@ -706,7 +711,8 @@ impl Store for SledStore {
                 continue;
             }
             held.insert((o.id.clone(), o.version.clone()));
-            let seq = self.next_seq()?;
+            // Positions start at 1: a page "after 0" is the whole collection.
+            let seq = self.next_seq()? + 1;
             last_us = now_us.max(last_us.saturating_add(1));
             let mut row = o.clone();
             row.date_added_us = last_us;

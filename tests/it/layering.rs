@@ -18,6 +18,7 @@ const CORE: &[&str] = &[
     "src/exchange",
     "src/disclosure",
     "src/intake",
+    "src/taxii",
     "src/peer.rs",
     "src/team.rs",
     "src/schema.rs",

@@ -24,3 +24,4 @@ mod props;
 mod rotation;
 mod stix;
 mod store_faults;
+mod taxii;

@@ -166,6 +166,10 @@ pub async fn alerts(
                                 td { (sender) } td { (tlp_badge(a.tlp.as_str())) } td { (a.format.wire_name()) }
                                 td { code { (message_id) } } td { code { (kid) } }
                             }
+                            SourceMeta::Taxii { taxii } => {
+                                td { (taxii.peer) " (TAXII)" } td { (tlp_badge(a.tlp.as_str())) } td { (a.format.wire_name()) }
+                                td { code { (taxii.status_id) } } td { "(not signed: TAXII token)" }
+                            }
                             SourceMeta::Import { import } => {
                                 td { "import: " (import.source.clone().unwrap_or_else(|| import.file.clone())) }
                                 td { (tlp_badge(a.tlp.as_str())) } td { (a.format.wire_name()) }

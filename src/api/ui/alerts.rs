@@ -65,6 +65,11 @@ pub async fn show(
                         tr { th { "Message" } td { code { (message_id) } } }
                         tr { th { "Signed by key" } td { code { (kid) } } }
                     }
+                    AlertSource::Taxii { taxii } => {
+                        tr { th { "From" } td { "peer " (taxii.peer) ", posted to the TAXII inbox" } }
+                        tr { th { "Provenance" } td { "the peer's token; not signed" } }
+                        tr { th { "TAXII status" } td { code { (taxii.status_id) } } }
+                    }
                     AlertSource::Import { import } => {
                         tr { th { "From" } td { "import of " (import.file) } }
                         tr { th { "Written by" } td { (import.tool) } }

@@ -27,7 +27,7 @@ impl Counts {
         self.entries += 1;
         let b = &e.body;
         match b.event {
-            Event::Queued => {
+            Event::Queued | Event::Published => {
                 let day = b.at.get(..10).unwrap_or("?").to_string();
                 let tlp = b
                     .marking
