@@ -21,6 +21,8 @@ echo "== MISP's misp-stix importing irtx's STIX output"
 bash scripts/misp-stix.sh
 echo "== a standard JOSE library for the wire-format interop test (PyPI joserfc, rfc8785)"
 bash scripts/jose-interop.sh
+echo "== the OASIS TAXII client for the TAXII server test (PyPI taxii2-client, stix2-validator)"
+bash scripts/taxii-client.sh
 echo "== browser for the UI test (Debian chromium + chromium-driver)"
 bash scripts/install-browser.sh
 echo "== cargo test"

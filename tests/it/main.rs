@@ -25,3 +25,4 @@ mod rotation;
 mod stix;
 mod store_faults;
 mod taxii;
+mod taxii_client;
