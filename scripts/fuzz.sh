@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzing (cargo-fuzz, libFuzzer) of every parser that takes outside input: the inbound
 # message (strict JSON, JWS, message, checks), STIX and IODEF documents, receipts, key
-# documents, reports, the config, and the strict JSON reader against serde_json.
+# documents, reports, the config, imported files (STIX bundles, MISP events), what TAXII
+# clients send, and the strict JSON reader against serde_json.
 #
 #   bash scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #
@@ -24,7 +25,9 @@ TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
   mapfile -t TARGETS < <(cargo fuzz list)
 fi
-if [ ! -d fuzz/corpus/report ]; then
+missing=0
+for t in "${TARGETS[@]}"; do [ -d "fuzz/corpus/$t" ] || missing=1; done
+if [ "$missing" = 1 ]; then
   cargo run --quiet --manifest-path fuzz/Cargo.toml --example seeds -- fuzz/corpus
 fi
 mkdir -p fuzz/logs

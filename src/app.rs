@@ -261,6 +261,14 @@ impl App {
         let addr = self.local_addr();
         let (stop_tx, stop_rx) = watch::channel(false);
         let gateway = self.state.gateway.clone();
+        let subscriptions = self.run_worker.then(|| {
+            tokio::spawn(
+                self.state
+                    .gateway
+                    .clone()
+                    .run_subscriptions(stop_rx.clone()),
+            )
+        });
         let worker = self
             .run_worker
             .then(|| tokio::spawn(self.state.gateway.clone().run_worker(stop_rx)));
@@ -273,6 +281,9 @@ impl App {
         let _ = stop_tx.send(true);
         if let Some(w) = worker {
             let _ = w.await;
+        }
+        if let Some(s) = subscriptions {
+            let _ = s.await;
         }
         // Sign the ledger's head, so a ledger cut short after this stop is caught.
         match tokio::task::spawn_blocking(move || gateway.checkpoint())

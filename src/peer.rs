@@ -197,9 +197,64 @@ pub enum Transport {
     /// Nothing is pushed: what is shared with the peer is put in its TAXII collection
     /// `shared`, and it pulls (DESIGN.md section 8).
     TaxiiPull,
+    /// Envelopes POSTed to a collection on the peer's TAXII 2.1 server (`url` is the
+    /// collection's URL); with `pull`, that collection is also read into alerts.
+    Taxii21,
 }
 
-named_enum!(Transport, "a transport", [Irtx => "irtx", TaxiiPull => "taxii-pull"]);
+named_enum!(Transport, "a transport", [Irtx => "irtx", TaxiiPull => "taxii-pull", Taxii21 => "taxii21"]);
+
+/// How we authenticate to a peer's TAXII server. A secret: never printed, logged or
+/// answered ([`Peer::redacted`]).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaxiiAuth {
+    /// HTTP Basic.
+    Basic {
+        /// The user.
+        user: String,
+        /// The password.
+        password: String,
+    },
+    /// `Authorization: Bearer TOKEN`.
+    Bearer(String),
+}
+
+impl std::fmt::Debug for TaxiiAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TaxiiAuth::Basic { user, .. } => write!(f, "Basic({user}:***)"),
+            TaxiiAuth::Bearer(_) => f.write_str("Bearer(***)"),
+        }
+    }
+}
+
+impl TaxiiAuth {
+    /// Reads `USER:PASSWORD`, or `bearer:TOKEN` for a token.
+    pub fn parse(s: &str) -> Result<TaxiiAuth, String> {
+        match s.split_once(':') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() => {
+                Ok(TaxiiAuth::Bearer(token.to_string()))
+            }
+            Some((user, password)) if !user.is_empty() => Ok(TaxiiAuth::Basic {
+                user: user.to_string(),
+                password: password.to_string(),
+            }),
+            _ => Err("give USER:PASSWORD, or bearer:TOKEN".into()),
+        }
+    }
+}
+
+/// Reading a peer's TAXII collection into alerts (`peer add --pull`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaxiiPull {
+    /// Seconds between polls.
+    pub every_s: u64,
+    /// The `X-TAXII-Date-Added-Last` of the last page taken: the next poll asks for what
+    /// was added after it (kept across restarts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
 
 /// What the disclosure decision needs to know about a peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,15 +318,43 @@ pub struct Peer {
     /// (`irtx peer token ID`); the token itself is never kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub taxii_token_sha256: Option<String>,
+    /// Our credentials on the peer's TAXII server (transport `taxii21`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taxii_auth: Option<TaxiiAuth>,
+    /// Reading the peer's TAXII collection into alerts, when subscribed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taxii_pull: Option<TaxiiPull>,
 }
 
 impl Peer {
+    /// The peer without its secrets, for answers and output: credentials show only as
+    /// `taxii_auth_set`.
+    pub fn redacted(&self) -> Value {
+        let mut v = serde_json::to_value(self).expect("a peer serializes");
+        if let Some(o) = v.as_object_mut() {
+            if o.remove("taxii_auth").is_some() {
+                o.insert("taxii_auth_set".into(), Value::Bool(true));
+            }
+        }
+        v
+    }
+
     /// This peer as a replacement of `old` (the same id added again, or seeded from the
     /// config at start): what the gateway issued to it, not part of a request, is kept.
     pub fn replacing(mut self, old: Option<&Peer>) -> Peer {
         if let Some(old) = old {
             if self.taxii_token_sha256.is_none() {
                 self.taxii_token_sha256 = old.taxii_token_sha256.clone();
+            }
+            if self.taxii_auth.is_none() {
+                self.taxii_auth = old.taxii_auth.clone();
+            }
+            // The same subscription (the same collection) keeps its place.
+            let same_url = self.url == old.url;
+            if let (Some(new), Some(held)) = (&mut self.taxii_pull, &old.taxii_pull) {
+                if new.cursor.is_none() && same_url {
+                    new.cursor = held.cursor.clone();
+                }
             }
         }
         self
@@ -322,6 +405,12 @@ pub struct PeerRequest {
     /// The peer allows passing its TLP:AMBER on to our service providers (default false).
     #[serde(default)]
     pub provider_permission: Option<bool>,
+    /// Our credentials on its TAXII server (`taxii21`): `USER:PASSWORD` or `bearer:TOKEN`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<String>,
+    /// Read its TAXII collection into alerts every this many seconds (`taxii21`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_every_s: Option<u64>,
 }
 
 /// A key as a [`PeerRequest`] gives it.
@@ -366,6 +455,7 @@ impl PeerRequest {
         // A peer that only pulls needs neither an address nor keys: nothing goes to it,
         // nothing signed comes from it.
         let pulls = transport == Some(Transport::TaxiiPull);
+        let taxii = transport == Some(Transport::Taxii21);
         match url::Url::parse(&self.url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
             _ if pulls && self.url.is_empty() => {}
@@ -405,11 +495,26 @@ impl PeerRequest {
             .parse::<KeyDomain>()
             .map_err(|e| v.push(Violation::new("/key_domain", e.to_string())))
             .ok();
-        if pulls && format == Some(Format::Iodef) {
+        if (pulls || taxii) && format == Some(Format::Iodef) {
             v.push(Violation::new(
                 "/format",
-                "a `taxii-pull` peer reads STIX 2.1 from its TAXII collection; IODEF does not go there",
+                "TAXII carries STIX 2.1; IODEF does not go there",
             ));
+        }
+        let taxii_auth = match &self.auth {
+            Some(a) => TaxiiAuth::parse(a)
+                .map_err(|e| v.push(Violation::new("/auth", e)))
+                .ok(),
+            None => None,
+        };
+        if !taxii && (self.auth.is_some() || self.pull_every_s.is_some()) {
+            v.push(Violation::new(
+                "/transport",
+                "`auth` and `pull_every_s` are for a `taxii21` peer",
+            ));
+        }
+        if self.pull_every_s == Some(0) {
+            v.push(Violation::new("/pull_every_s", "at least 1 second"));
         }
         let pin = self
             .client_cert_sha256
@@ -423,7 +528,7 @@ impl PeerRequest {
                 ));
             }
         }
-        if self.keys.is_empty() && !pulls {
+        if self.keys.is_empty() && !pulls && !taxii {
             v.push(Violation::new("/keys", "at least one public key is needed"));
         }
         let mut keys = Vec::new();
@@ -472,6 +577,11 @@ impl PeerRequest {
                 client_cert_sha256: pin,
                 provider_permission: self.provider_permission.unwrap_or(false),
                 taxii_token_sha256: None,
+                taxii_auth,
+                taxii_pull: self.pull_every_s.map(|every_s| TaxiiPull {
+                    every_s,
+                    cursor: None,
+                }),
             }),
             _ => Err(v),
         }
@@ -499,7 +609,55 @@ mod tests {
             transport: None,
             client_cert_sha256: None,
             provider_permission: None,
+            auth: None,
+            pull_every_s: None,
         }
+    }
+
+    #[test]
+    fn taxii_peers_need_no_key_keep_their_secrets_out_of_answers_and_across_replacement() {
+        let mut r = request();
+        r.keys.clear();
+        r.format = None;
+        r.transport = Some("taxii21".into());
+        r.auth = Some("irtx:s3cret:x".into());
+        r.pull_every_s = Some(60);
+        let p = r.check(|_| Ok(()), ok_key).unwrap();
+        assert_eq!(
+            p.taxii_auth,
+            Some(TaxiiAuth::Basic {
+                user: "irtx".into(),
+                password: "s3cret:x".into()
+            })
+        );
+        assert!(!format!("{p:?}").contains("s3cret"));
+        let shown = p.redacted();
+        assert!(!shown.to_string().contains("s3cret"), "{shown}");
+        assert_eq!(shown["taxii_auth_set"], true);
+        // Added again without credentials, or seeded from the config: they stay, and so
+        // does the subscription's place.
+        let mut held = p.clone();
+        held.taxii_pull.as_mut().unwrap().cursor = Some("2026-12-01T00:00:00.000000Z".into());
+        held.taxii_token_sha256 = Some("ab".repeat(32));
+        r.auth = None;
+        let again = r.check(|_| Ok(()), ok_key).unwrap().replacing(Some(&held));
+        assert_eq!(again.taxii_auth, p.taxii_auth);
+        assert_eq!(again.taxii_token_sha256, held.taxii_token_sha256);
+        assert_eq!(again.taxii_pull, held.taxii_pull);
+        // IODEF does not go over TAXII; a bearer token reads as one; bad values are named.
+        r.format = Some("iodef".into());
+        r.auth = Some("bearer:t0k".into());
+        let e = r.check(|_| Ok(()), ok_key).unwrap_err();
+        assert_eq!(e[0].pointer, "/format");
+        assert_eq!(
+            TaxiiAuth::parse("bearer:t0k"),
+            Ok(TaxiiAuth::Bearer("t0k".into()))
+        );
+        assert!(TaxiiAuth::parse(":x").is_err());
+        let mut plain = request();
+        plain.auth = Some("a:b".into());
+        let e = plain.check(|_| Ok(()), ok_key).unwrap_err();
+        assert_eq!(e[0].pointer, "/transport");
     }
 
     fn ok_key(jwk: &Value) -> Result<(Value, String), String> {

@@ -53,16 +53,27 @@ impl Timestamp {
     /// STIX 2.1 timestamp: UTC, `Z`, exactly millisecond precision (STIX 2.1 section 3.2
     /// requires millisecond precision for `created` and `modified`; we use it everywhere).
     pub fn to_stix(self) -> String {
+        self.utc_with_fraction(3)
+    }
+
+    /// UTC, `Z`, exactly microsecond precision: TAXII's `date_added`.
+    pub fn to_micros(self) -> String {
+        self.utc_with_fraction(6)
+    }
+
+    /// UTC with `digits` (3 or 6) fraction digits, always written.
+    fn utc_with_fraction(self, digits: usize) -> String {
         let t = self.0.to_offset(time::UtcOffset::UTC);
+        let frac = format!("{:09}", t.nanosecond());
         format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{}Z",
             t.year(),
             u8::from(t.month()),
             t.day(),
             t.hour(),
             t.minute(),
             t.second(),
-            t.millisecond()
+            &frac[..digits.min(9)]
         )
     }
 }

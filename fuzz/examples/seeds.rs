@@ -37,6 +37,9 @@ fn main() {
             for (f, target) in [(Format::Stix, "stix_document"), (Format::Iodef, "iodef_document")] {
                 let doc = convert(&r, &team, f);
                 write(&out, target, &name, doc.to_string().as_bytes());
+                if f == Format::Stix {
+                    write(&out, "import_document", &name, doc.to_string().as_bytes());
+                }
                 let sealed = seal(
                     doc,
                     f,
@@ -76,5 +79,28 @@ fn main() {
     write(&out, "key_document", "rotated.json", &serde_json::to_vec(&rotated).unwrap());
     let config = "[team]\nid = \"cert-a\"\n[exchange]\nmax_objects = 10\n[profiles.r]\nbase = \"strict\"\nipv4_prefix = 16\nroles = { c2 = \"keep\" }\n[[routing]]\npeers = [\"cert-b\"]\nkinds = [\"incident\"]\n[peers.cert-b]\nurl = \"https://b.example\"\njwk = { kty = \"OKP\", crv = \"Ed25519\", x = \"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\" }\nmax_tlp = \"AMBER\"\naudience = \"community\"\n";
     write(&out, "config", "full.toml", config.as_bytes());
+    // Other tools' documents, where ../shared is beside the project.
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/samples");
+    let mut stack = vec![samples];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "json") {
+                let name = p.to_string_lossy().replace('/', "_");
+                write(&out, "import_document", &name, &std::fs::read(&p).expect("sample"));
+            }
+        }
+    }
+    for (name, q) in [
+        ("filters", "match[type]=indicator,malware&match[version]=all&added_after=2026-12-01T00:00:00Z&limit=7"),
+        ("versions", "match[version]=first,last,2026-11-04T09:00:00.000Z&match[spec_version]=2.1"),
+        ("basic", "Basic Y2VydC1iOnRva2Vu"),
+        ("accept", "application/taxii+json;version=2.1, application/json;q=0.5"),
+        ("envelope", r#"{"objects":[{"type":"indicator","id":"indicator--1","modified":"2026-12-01T00:00:00Z"}]}"#),
+    ] {
+        write(&out, "taxii_request", name, q.as_bytes());
+    }
     eprintln!("seeds written to {}", out.display());
 }

@@ -11,7 +11,7 @@ use super::extract::{json_body, ApiPath, Body};
 use super::{blocking, AppState};
 use crate::envelope;
 use crate::federation::ServiceError;
-use crate::peer::{PeerId, PeerRequest};
+use crate::peer::{Peer, PeerId, PeerRequest};
 
 /// `POST /api/v1/peers`: add or replace a peer.
 pub async fn add(State(s): State<AppState>, Body(bytes): Body) -> Result<Response, ApiError> {
@@ -25,13 +25,13 @@ pub async fn add(State(s): State<AppState>, Body(bytes): Body) -> Result<Respons
     })
     .await?;
     tracing::info!(peer.id = %peer.id, "peer added");
-    Ok((StatusCode::CREATED, Json(json!(peer))).into_response())
+    Ok((StatusCode::CREATED, Json(peer.redacted())).into_response())
 }
 
 /// `GET /api/v1/peers`.
 pub async fn list(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
     let p = blocking(&s, |g| Ok(g.store.peers()?)).await?;
-    Ok(Json(json!(p)))
+    Ok(Json(Value::Array(p.iter().map(Peer::redacted).collect())))
 }
 
 /// `GET /api/v1/peers/{id}`.
@@ -46,7 +46,7 @@ pub async fn get(
         })
     })
     .await?;
-    Ok(Json(json!(p)))
+    Ok(Json(p.redacted()))
 }
 
 /// `DELETE /api/v1/peers/{id}`: 204, or 404 when there is none.

@@ -253,6 +253,8 @@ fn recipient(cli: &Cli, config: Option<&Config>, args: &Args) -> Result<Peer, Fa
         client_cert_sha256: None,
         provider_permission: false,
         taxii_token_sha256: None,
+        taxii_auth: None,
+        taxii_pull: None,
     })
 }
 

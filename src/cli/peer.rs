@@ -61,10 +61,11 @@ pub struct AddArgs {
     /// Format it accepts.
     #[arg(long, value_name = "F", default_value = "stix", value_parser = ["stix", "iodef"])]
     pub format: String,
-    /// Transport: `irtx` (signed messages pushed to its gateway) or `taxii-pull` (nothing
+    /// Transport: `irtx` (signed messages pushed to its gateway), `taxii-pull` (nothing
     /// pushed: what is shared goes into its collection on our TAXII server, and it pulls
-    /// with the token from `irtx peer token ID`).
-    #[arg(long, default_value = "irtx", value_parser = ["irtx", "taxii-pull"])]
+    /// with the token from `irtx peer token ID`), or `taxii21` (envelopes pushed to the
+    /// collection at --url on its TAXII server, with --auth).
+    #[arg(long, default_value = "irtx", value_parser = ["irtx", "taxii-pull", "taxii21"])]
     pub transport: String,
     /// Key domain for its pseudonyms.
     #[arg(long, default_value = "federation", value_parser = ["federation", "peer"])]
@@ -77,6 +78,16 @@ pub struct AddArgs {
     /// service providers (TLP 2.0 needs the source's permission for that).
     #[arg(long)]
     pub provider_permission: bool,
+    /// Our credentials on its TAXII server (`--transport taxii21`): USER:PASSWORD, or
+    /// bearer:TOKEN. Kept in the store; never printed.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub auth: Option<String>,
+    /// Also read its collection into alerts (`--transport taxii21`), every `--poll-every`.
+    #[arg(long)]
+    pub pull: bool,
+    /// How often to read its collection (`30s`, `5m`; default 5m with `--pull`).
+    #[arg(long, value_name = "DURATION")]
+    pub poll_every: Option<String>,
     /// The key is valid from this time (RFC 3339).
     #[arg(long, value_name = "T")]
     pub valid_from: Option<String>,
@@ -109,7 +120,7 @@ pub fn run(cli: &Cli, cmd: &PeerCommand) -> Result<(), Failure> {
     let state = State::open(cli, super::require_config(cli)?)?;
     match cmd {
         PeerCommand::Add(a) => {
-            if a.keys.is_empty() && a.transport != "taxii-pull" {
+            if a.keys.is_empty() && a.transport == "irtx" {
                 return Err(Failure {
                     code: 2,
                     message: Some("give the peer's public key with --key".into()),
@@ -146,11 +157,25 @@ pub fn run(cli: &Cli, cmd: &PeerCommand) -> Result<(), Failure> {
                     None => None,
                 },
                 provider_permission: Some(a.provider_permission),
+                auth: a.auth.clone(),
+                pull_every_s: match &a.poll_every {
+                    Some(d) => Some(
+                        humantime::parse_duration(d)
+                            .map_err(|e| Failure {
+                                code: 2,
+                                message: Some(format!("--poll-every `{d}`: {e}")),
+                            })?
+                            .as_secs()
+                            .max(1),
+                    ),
+                    None if a.pull => Some(300),
+                    None => None,
+                },
             };
             let peer = state.add_peer(&req)?;
             println!(
                 "{}",
-                serde_json::to_string_pretty(&peer).unwrap_or_default()
+                serde_json::to_string_pretty(&peer.redacted()).unwrap_or_default()
             );
         }
         PeerCommand::List => {
@@ -166,7 +191,7 @@ pub fn run(cli: &Cli, cmd: &PeerCommand) -> Result<(), Failure> {
             let out = if *jwk {
                 json!(p.keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>())
             } else {
-                json!(p)
+                p.redacted()
             };
             println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         }

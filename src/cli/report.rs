@@ -50,6 +50,10 @@ pub fn print_decisions(v: &serde_json::Value) {
                 d["message_id"].as_str().unwrap_or(""),
                 d["marking"].as_str().unwrap_or("")
             ),
+            Some("published") => println!(
+                "{peer}: published to its TAXII collection for it to pull (TLP:{})",
+                d["marking"].as_str().unwrap_or("")
+            ),
             Some(other) => println!("{peer}: {other}: {}", d["reason"].as_str().unwrap_or("")),
             None => {}
         }

@@ -238,6 +238,8 @@ mod tests {
             client_cert_sha256: None,
             provider_permission: false,
             taxii_token_sha256: None,
+            taxii_auth: None,
+            taxii_pull: None,
         }
     }
 

@@ -32,6 +32,11 @@ pub enum Attempt {
         /// What happened, for the analyst.
         why: String,
     },
+    /// A TAXII server took every object (its status, unsigned, stands in for a receipt).
+    Accepted {
+        /// The status resource it answered with.
+        status: serde_json::Value,
+    },
     /// The peer refused it for good (a 4xx other than 408 and 429).
     Refused {
         /// Signed rejection or not.
@@ -51,6 +56,9 @@ pub async fn attempt(
     item: &OutboxItem,
     us: &TeamId,
 ) -> Attempt {
+    if peer.transport == crate::peer::Transport::Taxii21 {
+        return taxii_attempt(client, peer, item).await;
+    }
     let url = format!("{}/exchange/v1/messages", peer.url.trim_end_matches('/'));
     let body = serde_json::to_vec(&item.jws).expect("a JWS serializes");
     let resp = match client
@@ -119,6 +127,89 @@ pub async fn attempt(
                 Cause::BadAnswer
             },
             why: format!("{status}: receipt {:?}: {}", r.status, r.reasons.join("; ")),
+        },
+    }
+}
+
+/// Adds our credentials on a peer's TAXII server to a request.
+pub fn with_taxii_auth(req: reqwest::RequestBuilder, peer: &Peer) -> reqwest::RequestBuilder {
+    match &peer.taxii_auth {
+        Some(crate::peer::TaxiiAuth::Basic { user, password }) => {
+            req.basic_auth(user, Some(password))
+        }
+        Some(crate::peer::TaxiiAuth::Bearer(t)) => req.bearer_auth(t),
+        None => req,
+    }
+}
+
+/// Pushes the message's document to the peer's TAXII collection as an envelope (DESIGN.md
+/// section 8): accepted with the server's status; refused for good on a final 4xx; retried
+/// otherwise.
+async fn taxii_attempt(client: &reqwest::Client, peer: &Peer, item: &OutboxItem) -> Attempt {
+    use crate::taxii::TAXII_MEDIA_TYPE;
+    let objects = match crate::envelope::open(&item.jws) {
+        Ok(opened) => serde_json::from_slice::<serde_json::Value>(&opened.payload)
+            .map(|m| m["document"]["objects"].clone())
+            .unwrap_or_default(),
+        Err(e) => {
+            return Attempt::Refused {
+                cause: Cause::BadAnswer,
+                why: format!("the queued message does not open: {e}"),
+                receipt: None,
+            }
+        }
+    };
+    let url = format!("{}/objects/", peer.url.trim_end_matches('/'));
+    let body = serde_json::json!({ "objects": objects });
+    let req = client
+        .post(&url)
+        .header("content-type", TAXII_MEDIA_TYPE)
+        .header("accept", TAXII_MEDIA_TYPE)
+        .body(body.to_string());
+    let resp = match with_taxii_auth(req, peer).send().await {
+        Ok(r) => r,
+        Err(e) => return network_failure(&e, peer),
+    };
+    let status = resp.status().as_u16();
+    let bytes = match read_capped(resp, MAX_RECEIPT_BYTES).await {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            return Attempt::Retry {
+                cause: Cause::AnswerTooLarge,
+                why: format!("{status}: the answer is over {MAX_RECEIPT_BYTES} bytes; not read"),
+            }
+        }
+        Err(e) => return network_failure(&e, peer),
+    };
+    let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let text = || {
+        answer["description"]
+            .as_str()
+            .or(answer["title"].as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(300).collect())
+    };
+    match status {
+        // The server took the envelope: its status is the (unsigned) receipt. Objects it
+        // did not add are in the status's failures (medallion counts an object it already
+        // holds as one), recorded with the delivery.
+        200..=299 if answer["total_count"].is_u64() => Attempt::Accepted { status: answer },
+        200..=299 => Attempt::Retry {
+            cause: Cause::BadAnswer,
+            why: format!("{status}: not a TAXII status resource"),
+        },
+        408 | 429 => Attempt::Retry {
+            cause: Cause::RateLimited,
+            why: format!("{status}: {}", text()),
+        },
+        400..=499 => Attempt::Refused {
+            cause: Cause::RefusedUnsigned,
+            why: format!("{status}: {}", text()),
+            receipt: None,
+        },
+        _ => Attempt::Retry {
+            cause: Cause::PeerError,
+            why: format!("{status}: {}", text()),
         },
     }
 }

@@ -10,6 +10,7 @@ pub mod import;
 pub mod receive;
 pub mod rotation;
 pub mod share;
+pub mod subscribe;
 pub mod taxii;
 pub mod worker;
 

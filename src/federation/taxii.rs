@@ -63,6 +63,21 @@ pub struct Page {
     pub next: Option<String>,
 }
 
+/// What became of objects that came over TAXII.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ingested {
+    /// A new alert, by id.
+    New(String),
+    /// The same content came before.
+    Duplicate,
+    /// Markings not exactly TLP: quarantined, with the reasons.
+    Quarantined(Vec<String>),
+    /// Not valid: refused, with the reasons.
+    Refused(Vec<String>),
+    /// The peer's alerts take this many bytes, its quota.
+    OverQuota(u64),
+}
+
 /// Rows read from the store at once while filling a page.
 const SCAN: usize = 256;
 
@@ -281,10 +296,10 @@ impl Gateway {
             )]));
         }
         let status_id = uuid::Uuid::new_v4().to_string();
-        let doc = intake::Document {
-            pointer: String::new(),
-            format: AlertFormat::Stix,
-            value: bundle,
+        let record = TaxiiRecord {
+            peer: peer.id.clone(),
+            status_id: Some(status_id.clone()),
+            pulled_from: None,
         };
         let all = |message: &str| -> Vec<(String, String, String)> {
             listed
@@ -292,74 +307,18 @@ impl Gateway {
                 .map(|(id, v)| (id.clone(), v.clone(), message.to_string()))
                 .collect()
         };
-        let (successes, failures) = match intake::read(
-            &doc,
-            self.import.default_tlp,
-            Timestamp(now),
-        ) {
-            Intake::Refuse(reasons) => {
-                (Vec::new(), all(&format!("refused: {}", reasons.join("; "))))
+        let (successes, failures) = match self.ingest(bundle, record, body)? {
+            Ingested::Refused(reasons) => (Vec::new(), all(&format!("refused: {}", reasons.join("; ")))),
+            Ingested::Quarantined(reasons) => {
+                (Vec::new(), all(&format!("quarantined: {}", reasons.join("; "))))
             }
-            Intake::Quarantine(reasons) => {
-                self.store.quarantine(
-                    &json!({
-                        "received_at": rfc3339(now),
-                        "taxii": {"peer": peer.id, "status_id": status_id},
-                        "reasons": reasons,
-                        "bytes": body.len(),
-                    }),
-                    body,
-                )?;
-                tracing::warn!(peer.id = %peer.id, reasons = reasons.len(), "TAXII post quarantined");
-                (
-                    Vec::new(),
-                    all(&format!("quarantined: {}", reasons.join("; "))),
-                )
-            }
-            Intake::Ready(read) => {
-                let alert = Alert {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    source: AlertSource::Taxii {
-                        taxii: TaxiiRecord {
-                            peer: peer.id.clone(),
-                            status_id: status_id.clone(),
-                        },
-                    },
-                    received_at: rfc3339(now),
-                    sha256: crate::envelope::sha256_hex(&crate::envelope::canonical(&doc.value)),
-                    tlp: read.tlp,
-                    format: AlertFormat::Stix,
-                    document: doc.value.clone(),
-                };
-                match self.store.import(&alert, Some(x.max_bytes_per_peer))? {
-                    Imported::New => {
-                        let mut entry = EntryBody::new(
-                            rfc3339(now),
-                            Event::Received,
-                            intake::report_id_of_alert(&alert.id)
-                                .parse()
-                                .map_err(|e| ServiceError::Corrupt(format!("alert id: {e}")))?,
-                            peer.id.clone(),
-                        );
-                        entry.marking = Some(read.tlp);
-                        entry.document_sha256 = Some(alert.sha256.clone());
-                        entry.reason = Some(format!(
-                            "posted to the TAXII inbox, authenticated by the peer's token (not signed); status {status_id}"
-                        ));
-                        self.record(entry)?;
-                        self.metrics.reports.inc();
-                        (all(&format!("imported as alert {}", alert.id)), Vec::new())
-                    }
-                    Imported::Duplicate | Imported::Conflict => {
-                        (all("a duplicate of an alert already held"), Vec::new())
-                    }
-                    Imported::OverQuota { used } => {
-                        return Err(ServiceError::Conflict(format!(
-                            "the alerts of `{}` take {used} bytes, the most kept ([exchange] max_bytes_per_peer); try later",
-                            peer.id
-                        )))
-                    }
-                }
+            Ingested::New(id) => (all(&format!("imported as alert {id}")), Vec::new()),
+            Ingested::Duplicate => (all("a duplicate of an alert already held"), Vec::new()),
+            Ingested::OverQuota(used) => {
+                return Err(ServiceError::Conflict(format!(
+                    "the alerts of `{}` take {used} bytes, the most kept ([exchange] max_bytes_per_peer); try later",
+                    peer.id
+                )))
             }
         };
         let status = taxii::status(
@@ -372,6 +331,76 @@ impl Gateway {
         kept["irtx_peer"] = json!(peer.id);
         self.store.put_taxii_status(&status_id, &kept)?;
         Ok(status)
+    }
+
+    /// Takes STIX objects that came over TAXII (unsigned) as an inbound document is taken:
+    /// the STIX schemas, markings exact or quarantined, the peer's storage quota; kept as
+    /// one alert whose source is `record`, with a `received` ledger entry.
+    pub(super) fn ingest(
+        &self,
+        bundle: Value,
+        record: TaxiiRecord,
+        body: &[u8],
+    ) -> Result<Ingested, ServiceError> {
+        let now = self.clock.now();
+        let peer = record.peer.clone();
+        let doc = intake::Document {
+            pointer: String::new(),
+            format: AlertFormat::Stix,
+            value: bundle,
+        };
+        let read = match intake::read(&doc, self.import.default_tlp, Timestamp(now)) {
+            Intake::Refuse(reasons) => return Ok(Ingested::Refused(reasons)),
+            Intake::Quarantine(reasons) => {
+                self.store.quarantine(
+                    &json!({
+                        "received_at": rfc3339(now),
+                        "taxii": record,
+                        "reasons": reasons,
+                        "bytes": body.len(),
+                    }),
+                    body,
+                )?;
+                tracing::warn!(peer.id = %peer, reasons = reasons.len(), "TAXII objects quarantined");
+                return Ok(Ingested::Quarantined(reasons));
+            }
+            Intake::Ready(read) => read,
+        };
+        let how = record.how();
+        let alert = Alert {
+            id: uuid::Uuid::new_v4().to_string(),
+            source: AlertSource::Taxii { taxii: record },
+            received_at: rfc3339(now),
+            sha256: crate::envelope::sha256_hex(&crate::envelope::canonical(&doc.value)),
+            tlp: read.tlp,
+            format: AlertFormat::Stix,
+            document: doc.value,
+        };
+        Ok(
+            match self
+                .store
+                .import(&alert, Some(self.exchange.max_bytes_per_peer))?
+            {
+                Imported::New => {
+                    let mut entry = EntryBody::new(
+                        rfc3339(now),
+                        Event::Received,
+                        intake::report_id_of_alert(&alert.id)
+                            .parse()
+                            .map_err(|e| ServiceError::Corrupt(format!("alert id: {e}")))?,
+                        peer.clone(),
+                    );
+                    entry.marking = Some(read.tlp);
+                    entry.document_sha256 = Some(alert.sha256.clone());
+                    entry.reason = Some(format!("{how}; TAXII credentials, not signed"));
+                    self.record(entry)?;
+                    tracing::info!(peer.id = %peer, alert.id = %alert.id, "TAXII objects kept as an alert");
+                    Ingested::New(alert.id)
+                }
+                Imported::Duplicate | Imported::Conflict => Ingested::Duplicate,
+                Imported::OverQuota { used } => Ingested::OverQuota(used),
+            },
+        )
     }
 
     /// A status resource, to the peer that posted.

@@ -128,7 +128,10 @@ impl Gateway {
                     continue;
                 }
             }
-            let ok = matches!(attempt, Attempt::Delivered { .. });
+            let ok = matches!(
+                attempt,
+                Attempt::Delivered { .. } | Attempt::Accepted { .. }
+            );
             match self
                 .off_runtime(move |g| g.record_attempt(seq, item, attempt))
                 .await
@@ -173,12 +176,51 @@ impl Gateway {
                 };
                 let d = Delivered {
                     item: item.clone(),
-                    receipt_jws: jws,
-                    receipt,
+                    receipt_jws: Some(jws),
+                    receipt: Some(receipt),
+                    taxii_status: None,
                     delivered_at: rfc3339(now),
                 };
                 self.record_with(body, |store, e| store.mark_delivered_recorded(seq, &d, e))?;
                 tracing::info!(peer.id = %item.peer, message.id = %item.message_id, status = ?status, "message delivered; receipt stored");
+                return Ok(Next::Continue);
+            }
+            Attempt::Accepted { status } => {
+                Metrics::count(&self.metrics.deliveries, "delivered");
+                let mut body = entry(Event::Delivered);
+                let failures: Vec<String> = status["failures"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .take(3)
+                    .map(|f| {
+                        format!(
+                            "{}: {}",
+                            f["id"].as_str().unwrap_or("?"),
+                            f["message"].as_str().unwrap_or("")
+                        )
+                    })
+                    .collect();
+                body.reason = Some(format!(
+                    "the TAXII server added {} of {} object(s){}; status {} (not signed)",
+                    status["success_count"].as_u64().unwrap_or(0),
+                    status["total_count"].as_u64().unwrap_or(0),
+                    if failures.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", not {}", failures.join("; "))
+                    },
+                    status["id"].as_str().unwrap_or("?")
+                ));
+                let d = Delivered {
+                    item: item.clone(),
+                    receipt_jws: None,
+                    receipt: None,
+                    taxii_status: Some(status),
+                    delivered_at: rfc3339(now),
+                };
+                self.record_with(body, |store, e| store.mark_delivered_recorded(seq, &d, e))?;
+                tracing::info!(peer.id = %item.peer, message.id = %item.message_id, "pushed to the peer's TAXII collection; status stored");
                 return Ok(Next::Continue);
             }
             Attempt::Retry { cause, why } => (cause, why, None, false),

@@ -91,8 +91,9 @@ fn imported(n: u128, sha: &str) -> Alert {
 fn delivered(peer: &str, n: u128) -> Delivered {
     Delivered {
         item: item(peer, n),
-        receipt_jws: jws("r"),
-        receipt: Receipt {
+        receipt_jws: Some(jws("r")),
+        taxii_status: None,
+        receipt: Some(Receipt {
             message_id: mid(n),
             message_sha256: format!("sha-{n}"),
             from: pid(peer),
@@ -100,7 +101,7 @@ fn delivered(peer: &str, n: u128) -> Delivered {
             received: "2026-11-24T00:00:01Z".into(),
             status: ReceiptStatus::Accepted,
             reasons: vec![],
-        },
+        }),
         delivered_at: "2026-11-24T00:00:02Z".into(),
     }
 }
@@ -152,6 +153,11 @@ pub fn suite(s: &dyn Store) {
         client_cert_sha256: None,
         provider_permission: true,
         taxii_token_sha256: Some("ab".repeat(32)),
+        taxii_auth: Some(crate::peer::TaxiiAuth::Bearer("t".into())),
+        taxii_pull: Some(crate::peer::TaxiiPull {
+            every_s: 60,
+            cursor: Some("2026-12-01T00:00:00.000000Z".into()),
+        }),
     };
     s.put_peer(&p).unwrap();
     assert_eq!(s.peer(&pid("cert-b")).unwrap(), Some(p.clone()));

@@ -113,15 +113,20 @@ pub struct OutboxItem {
     pub last_cause: Option<Cause>,
 }
 
-/// A delivered message with the peer's signed receipt.
+/// A delivered message with the peer's signed receipt (or, for a TAXII server, its status).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivered {
     /// The message as it was queued.
     pub item: OutboxItem,
-    /// The receipt as received.
-    pub receipt_jws: Jws,
+    /// The receipt as received (a peer gateway's; a TAXII server signs nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_jws: Option<Jws>,
     /// The receipt's content.
-    pub receipt: Receipt,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<Receipt>,
+    /// The TAXII status a peer's TAXII server answered with: an unsigned receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taxii_status: Option<Value>,
     /// When the receipt arrived (RFC 3339).
     pub delivered_at: String,
 }
@@ -145,14 +150,29 @@ pub struct ImportRecord {
     pub provider_permission: bool,
 }
 
-/// How an alert came in over the TAXII inbox: authenticated by the peer's token, not
-/// signed (DESIGN.md section 8).
+/// How an alert came in over TAXII, unsigned (DESIGN.md section 8): posted to our inbox
+/// with the peer's token, or read from the peer's collection by our subscription.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaxiiRecord {
-    /// The peer whose token posted it.
+    /// The peer.
     pub peer: PeerId,
-    /// The TAXII status resource of the post.
-    pub status_id: String,
+    /// The TAXII status resource of a post to our inbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_id: Option<String>,
+    /// The collection URL it was read from, for a pull.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pulled_from: Option<String>,
+}
+
+impl TaxiiRecord {
+    /// How it came, in a few words.
+    pub fn how(&self) -> String {
+        match (&self.status_id, &self.pulled_from) {
+            (Some(s), _) => format!("posted to our TAXII inbox (status {s})"),
+            (None, Some(u)) => format!("pulled from {u}"),
+            (None, None) => "TAXII".into(),
+        }
+    }
 }
 
 /// Where an alert came from: a verified message of a peer gateway, or an import.

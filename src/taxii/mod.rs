@@ -310,18 +310,11 @@ pub fn micros(s: &str) -> Option<i128> {
 
 /// A time in microseconds as TAXII writes `date_added`: RFC 3339, UTC, six fraction digits.
 pub fn timestamp_us(us: i64) -> String {
-    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
+    crate::timestamp::Timestamp(
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH),
     )
+    .to_micros()
 }
 
 /// Reads a query string's parameters for `collection`. `filters` are the `match[...]`

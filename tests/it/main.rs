@@ -18,6 +18,7 @@ mod invalid;
 mod iodef;
 mod layering;
 mod ledger;
+mod medallion;
 mod mtls;
 mod preview;
 mod props;

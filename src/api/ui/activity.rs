@@ -168,7 +168,7 @@ pub async fn alerts(
                             }
                             SourceMeta::Taxii { taxii } => {
                                 td { (taxii.peer) " (TAXII)" } td { (tlp_badge(a.tlp.as_str())) } td { (a.format.wire_name()) }
-                                td { code { (taxii.status_id) } } td { "(not signed: TAXII token)" }
+                                td { (taxii.how()) } td { "(not signed: TAXII)" }
                             }
                             SourceMeta::Import { import } => {
                                 td { "import: " (import.source.clone().unwrap_or_else(|| import.file.clone())) }

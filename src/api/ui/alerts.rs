@@ -66,9 +66,8 @@ pub async fn show(
                         tr { th { "Signed by key" } td { code { (kid) } } }
                     }
                     AlertSource::Taxii { taxii } => {
-                        tr { th { "From" } td { "peer " (taxii.peer) ", posted to the TAXII inbox" } }
-                        tr { th { "Provenance" } td { "the peer's token; not signed" } }
-                        tr { th { "TAXII status" } td { code { (taxii.status_id) } } }
+                        tr { th { "From" } td { "peer " (taxii.peer) ", " (taxii.how()) } }
+                        tr { th { "Provenance" } td { "TAXII credentials; not signed" } }
                     }
                     AlertSource::Import { import } => {
                         tr { th { "From" } td { "import of " (import.file) } }
