@@ -97,7 +97,8 @@ async fn security_headers(mut res: axum::response::Response) -> axum::response::
 pub fn router(state: AppState, limits: Limits) -> Router {
     let api = Router::new()
         .route("/reports", post(reports::submit).get(reports::list))
-        .route("/reports/{id}", get(reports::get))
+        .route("/reports/{id}", get(reports::get).put(reports::update))
+        .route("/reports/{id}/holders", get(reports::holders))
         .route("/reports/{id}/share", post(reports::share))
         .route("/alerts", get(alerts::list))
         .route("/alerts/{id}", get(alerts::get))

@@ -67,6 +67,9 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 struct ShareRequest {
     peers: Vec<String>,
+    /// Send even to peers that hold this version already.
+    #[serde(default)]
+    resend: bool,
 }
 
 /// `POST /api/v1/reports/{id}/share`: per-peer decisions.
@@ -75,7 +78,32 @@ pub async fn share(
     ApiPath(id): ApiPath<ReportId>,
     Body(bytes): Body,
 ) -> Result<Json<Value>, ApiError> {
-    let req: ShareRequest = json_body(&bytes, "{\"peers\": [\"peer-id\", ...]}")?;
-    let out = blocking(&s, move |g| g.share(&id, &req.peers)).await?;
+    let req: ShareRequest =
+        json_body(&bytes, "{\"peers\": [\"peer-id\", ...], \"resend\": false}")?;
+    let out = blocking(&s, move |g| g.share(&id, &req.peers, req.resend)).await?;
     Ok(Json(json!({"decisions": out})))
+}
+
+/// `PUT /api/v1/reports/{id}`: a new version (DESIGN.md section 10); 200 with the
+/// decisions for the peers that held an earlier version (and the routing rules'), 409 when
+/// the version is not higher.
+pub async fn update(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<ReportId>,
+    Body(bytes): Body,
+) -> Result<Json<Value>, ApiError> {
+    let rid = id.clone();
+    let out = blocking(&s, move |g| g.update(&rid, &bytes)).await?;
+    Ok(Json(json!({"id": id, "decisions": out})))
+}
+
+/// `GET /api/v1/reports/{id}/holders`: per peer, the version it holds, in which form, and
+/// its state (current, stale).
+pub async fn holders(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<ReportId>,
+) -> Result<Json<Value>, ApiError> {
+    let rid = id.clone();
+    let h = blocking(&s, move |g| g.holders(&rid)).await?;
+    Ok(Json(json!({"report": id, "holders": h})))
 }

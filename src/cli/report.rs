@@ -1,4 +1,4 @@
-//! `irtx report submit FILE [--share PEER,...]`: through the running gateway's API.
+//! `irtx report submit|share|update|holders`: through the running gateway's API.
 
 use std::path::PathBuf;
 
@@ -18,25 +18,122 @@ pub enum ReportCommand {
         #[arg(long, value_delimiter = ',', value_name = "PEER,...")]
         share: Vec<String>,
     },
+    /// Share a stored report with peers. A peer that already holds this version gets
+    /// nothing (the answer says so) unless --resend.
+    Share {
+        /// The report's id.
+        id: String,
+        /// The peers (comma-separated).
+        #[arg(
+            long = "peer",
+            value_delimiter = ',',
+            value_name = "PEER,...",
+            required = true
+        )]
+        peers: Vec<String>,
+        /// Send even to peers that hold this version already.
+        #[arg(long)]
+        resend: bool,
+    },
+    /// Store a new version of a report (same id, higher `version`, later `updated_at`):
+    /// every peer holding an earlier version gets the new one where it still may, and its
+    /// copy is marked stale where it may not.
+    Update {
+        /// The report (`-` for standard input).
+        file: PathBuf,
+    },
+    /// Who holds which version of a report, in which form and state.
+    Holders {
+        /// The report's id.
+        id: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Runs `irtx report ...`.
 pub fn run(cli: &Cli, cmd: &ReportCommand) -> Result<(), Failure> {
-    let ReportCommand::Submit { file, share } = cmd;
-    let bytes = read_input(file)?;
     let api = ApiClient::from_cli(cli)?;
-    let (_, v) = api.call(reqwest::Method::POST, "/api/v1/reports", Some(bytes))?;
-    let id = v["id"].as_str().unwrap_or_default().to_string();
-    println!("submitted report `{id}`");
-    if !share.is_empty() {
-        let body = json!({"peers": share}).to_string().into_bytes();
-        let (_, v) = api.call(
-            reqwest::Method::POST,
-            &format!("/api/v1/reports/{id}/share"),
-            Some(body),
-        )?;
-        print_decisions(&v);
+    match cmd {
+        ReportCommand::Submit { file, share } => {
+            let bytes = read_input(file)?;
+            let (_, v) = api.call(reqwest::Method::POST, "/api/v1/reports", Some(bytes))?;
+            let id = v["id"].as_str().unwrap_or_default().to_string();
+            println!("submitted report `{id}`");
+            if !share.is_empty() {
+                share_report(&api, &id, share, false)?;
+            }
+        }
+        ReportCommand::Share { id, peers, resend } => share_report(&api, id, peers, *resend)?,
+        ReportCommand::Update { file } => {
+            let bytes = read_input(file)?;
+            let report: serde_json::Value =
+                serde_json::from_slice(&bytes).map_err(|e| Failure {
+                    code: 3,
+                    message: Some(format!("{}: not valid JSON: {e}", file.display())),
+                })?;
+            let Some(id) = report["id"].as_str() else {
+                return Err(Failure {
+                    code: 3,
+                    message: Some(format!(
+                        "{}: /id: an update names the report it updates",
+                        file.display()
+                    )),
+                });
+            };
+            let path = format!("/api/v1/reports/{id}");
+            let (_, v) = api.call(reqwest::Method::PUT, &path, Some(bytes.clone()))?;
+            println!(
+                "report `{id}` is now at version {}",
+                report["version"].as_u64().unwrap_or(1)
+            );
+            print_decisions(&v);
+        }
+        ReportCommand::Holders { id, json } => {
+            let (_, v) = api.call(
+                reqwest::Method::GET,
+                &format!("/api/v1/reports/{id}/holders"),
+                None,
+            )?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            } else {
+                println!(
+                    "{:<20} {:>7}  {:<9} {:<8}  {:<36}  since",
+                    "peer", "version", "form", "state", "message"
+                );
+                for h in v["holders"].as_array().into_iter().flatten() {
+                    println!(
+                        "{:<20} {:>7}  {:<9} {:<8}  {:<36}  {}{}",
+                        h["peer"].as_str().unwrap_or(""),
+                        h["version"].as_u64().unwrap_or(0),
+                        h["format"].as_str().unwrap_or(""),
+                        h["state"].as_str().unwrap_or(""),
+                        h["message_id"].as_str().unwrap_or(""),
+                        h["at"].as_str().unwrap_or(""),
+                        h["reason"]
+                            .as_str()
+                            .map(|r| format!("\n    {r}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+        }
     }
+    Ok(())
+}
+
+fn share_report(api: &ApiClient, id: &str, peers: &[String], resend: bool) -> Result<(), Failure> {
+    let body = json!({"peers": peers, "resend": resend})
+        .to_string()
+        .into_bytes();
+    let (_, v) = api.call(
+        reqwest::Method::POST,
+        &format!("/api/v1/reports/{id}/share"),
+        Some(body),
+    )?;
+    print_decisions(&v);
     Ok(())
 }
 
@@ -49,6 +146,10 @@ pub fn print_decisions(v: &serde_json::Value) {
                 "{peer}: queued as message {} (TLP:{})",
                 d["message_id"].as_str().unwrap_or(""),
                 d["marking"].as_str().unwrap_or("")
+            ),
+            Some("held") => println!(
+                "{peer}: held already: {}",
+                d["reason"].as_str().unwrap_or("")
             ),
             Some("published") => println!(
                 "{peer}: published to its TAXII collection for it to pull (TLP:{})",

@@ -48,6 +48,9 @@ pub enum Event {
     Pulled,
     /// An alert came in unsigned, over the TAXII inbox: its provenance is the peer's token.
     Received,
+    /// A share's answer only, never recorded: the peer already holds this version, so
+    /// nothing was sent (DESIGN.md section 10; `resend` forces it).
+    Held,
 }
 
 named_enum!(Event, "a ledger event", [
@@ -62,6 +65,7 @@ named_enum!(Event, "a ledger event", [
     Published => "published",
     Pulled => "pulled",
     Received => "received",
+    Held => "held",
 ]);
 
 impl Event {

@@ -17,7 +17,7 @@ use crate::peer::{Format, Peer, PeerId, Transport};
 use crate::report::redact::Removal;
 use crate::report::{self, Report, ReportId};
 use crate::schema::Violation;
-use crate::store::{DeliveryState, OutboxItem, StoredReport};
+use crate::store::{DeliveryState, Holding, HoldingState, OutboxItem, StoredReport};
 use crate::timestamp::rfc3339;
 use crate::tlp::policy::Origin;
 use crate::tlp::Tlp;
@@ -73,7 +73,7 @@ impl Gateway {
             Vec::new()
         } else {
             let peers = self.known_peers(&peers, "/routing")?;
-            self.share_report(&r, &id, &peers, &Origin::Own, None)?
+            self.share_report(&r, &id, &peers, &Origin::Own, None, false)?
         };
         Ok((id, decisions))
     }
@@ -131,6 +131,7 @@ impl Gateway {
         &self,
         report_id: &ReportId,
         peers: &[String],
+        resend: bool,
     ) -> Result<Vec<ShareOutcome>, ServiceError> {
         let stored = self
             .store
@@ -146,7 +147,88 @@ impl Gateway {
             ))
         })?;
         let peers = self.known_peers(peers, "/peers")?;
-        self.share_report(&report, report_id, &peers, &Origin::Own, None)
+        self.share_report(&report, report_id, &peers, &Origin::Own, None, resend)
+    }
+
+    /// Stores a new version of a report (DESIGN.md section 10): the same id, a higher
+    /// `version`. Every peer that holds an earlier version gets a fresh decision: the new
+    /// version where it may still have it, else its copy is marked stale (a retraction is
+    /// due); the routing rules apply as to a new report. Returns the decisions.
+    #[tracing::instrument(skip_all, fields(report.id = %id))]
+    pub fn update(&self, id: &ReportId, raw: &[u8]) -> Result<Vec<ShareOutcome>, ServiceError> {
+        let value: Value = serde_json::from_slice(raw).map_err(|e| {
+            ServiceError::Invalid(vec![Violation::new("", format!("not valid JSON: {e}"))])
+        })?;
+        let r = report::validate::parse_value(&value).map_err(ServiceError::Invalid)?;
+        if r.effective_id() != *id {
+            return Err(ServiceError::Invalid(vec![Violation::new(
+                "/id",
+                format!("the report's id is `{}`, not `{id}`", r.effective_id()),
+            )]));
+        }
+        let stored = self
+            .store
+            .report(id)?
+            .ok_or_else(|| ServiceError::NotFound {
+                what: "report",
+                id: id.to_string(),
+            })?;
+        let held_version = stored.report["version"].as_u64().unwrap_or(1);
+        let version = u64::from(r.effective_version());
+        if version <= held_version {
+            return Err(ServiceError::Conflict(format!(
+                "report `{id}` is at version {held_version}; an update needs a higher `version` (this one is {version})"
+            )));
+        }
+        // STIX consumers take (id, modified) for one version: a new version must be written
+        // later than the one it replaces.
+        let before: Option<Report> = serde_json::from_value(stored.report.clone()).ok();
+        if let Some(before) = before.filter(|b| r.modified() <= b.modified()) {
+            return Err(ServiceError::Invalid(vec![Violation::new(
+                "/updated_at",
+                format!(
+                    "a new version needs `updated_at` later than the last version's ({}); STIX peers tell versions apart by it",
+                    before.modified()
+                ),
+            )]));
+        }
+        self.store_report(raw)?;
+        let mut names: Vec<String> = self
+            .store
+            .holdings(id)?
+            .into_iter()
+            .filter(|h| h.state != HoldingState::Retracted)
+            .map(|h| h.peer.to_string())
+            .collect();
+        for rule in self.routing.iter().filter(|rule| rule.matches(&r)) {
+            for p in &rule.peers {
+                if !names.contains(p) {
+                    names.push(p.clone());
+                }
+            }
+        }
+        // A holder since removed from the list of peers is skipped, not an error.
+        let peers: Vec<Peer> = names
+            .iter()
+            .filter_map(|n| n.parse::<PeerId>().ok())
+            .map(|p| self.store.peer(&p))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect();
+        tracing::info!(version, holders = peers.len(), "report updated");
+        self.share_report(&r, id, &peers, &Origin::Own, None, false)
+    }
+
+    /// Who holds which version of a report, in which form and state.
+    pub fn holders(&self, id: &ReportId) -> Result<Vec<Holding>, ServiceError> {
+        if self.store.report(id)?.is_none() {
+            return Err(ServiceError::NotFound {
+                what: "report",
+                id: id.to_string(),
+            });
+        }
+        Ok(self.store.holdings(id)?)
     }
 
     /// Shares a received or imported alert onward (DESIGN.md sections 5 and 9): the TLP
@@ -220,7 +302,7 @@ impl Gateway {
             provider_permission,
         };
         let peers = self.known_peers(peers, "/peers")?;
-        self.share_report(&report, &report_id, &peers, &origin, Some(&onward))
+        self.share_report(&report, &report_id, &peers, &origin, Some(&onward), false)
     }
 
     fn share_report(
@@ -230,11 +312,65 @@ impl Gateway {
         peers: &[Peer],
         origin: &Origin,
         onward: Option<&crate::disclosure::Onward>,
+        resend: bool,
     ) -> Result<Vec<ShareOutcome>, ServiceError> {
         let digest = report_digest(report);
+        let version = report.effective_version();
+        let holdings = self.store.holdings(report_id)?;
         let mut out = Vec::new();
         for peer in peers {
-            out.push(self.share_one(report, report_id, &digest, peer, origin, onward)?);
+            let held = holdings.iter().find(|h| h.peer == peer.id);
+            if let Some(h) = held.filter(|h| {
+                !resend && h.report_digest == digest && h.state == HoldingState::Current
+            }) {
+                out.push(ShareOutcome {
+                    peer: peer.id.clone(),
+                    decision: Event::Held,
+                    cause: None,
+                    reason: Some(format!(
+                        "`{}` already holds version {} of this report (message {}); nothing sent (resend to send it again)",
+                        peer.id, h.version, h.message_id
+                    )),
+                    message_id: None,
+                    removed: vec![],
+                    marking: None,
+                });
+                continue;
+            }
+            let outcome = self.share_one(report, report_id, &digest, peer, origin, onward)?;
+            let now = rfc3339(self.clock.now());
+            match (outcome.decision, outcome.message_id) {
+                (Event::Queued | Event::Published, Some(message_id)) => {
+                    self.store.put_holding(&Holding {
+                        report_id: report_id.clone(),
+                        peer: peer.id.clone(),
+                        version,
+                        report_digest: digest.clone(),
+                        message_id,
+                        format: peer.format,
+                        state: HoldingState::Current,
+                        at: now,
+                        reason: None,
+                    })?;
+                }
+                // It holds an earlier version it may no longer have.
+                (Event::Withheld, _) => {
+                    if let Some(h) = held.filter(|h| h.state == HoldingState::Current) {
+                        self.store.put_holding(&Holding {
+                            state: HoldingState::Stale,
+                            at: now,
+                            reason: Some(format!(
+                                "version {version} is withheld from it ({}); a retraction of version {} is due",
+                                outcome.reason.clone().unwrap_or_default(),
+                                h.version
+                            )),
+                            ..h.clone()
+                        })?;
+                    }
+                }
+                _ => {}
+            }
+            out.push(outcome);
         }
         self.wake.notify_one();
         Ok(out)

@@ -371,4 +371,32 @@ pub fn suite(s: &dyn Store) {
         Some(json!({"total_count": 1}))
     );
     assert_eq!(s.taxii_status("s2").unwrap(), None);
+    // Holdings: one per (report, peer), replaced, listed by report.
+    let held = |peer: &str, version: u32, state: super::HoldingState| super::Holding {
+        report_id: rid("r-h"),
+        peer: pid(peer),
+        version,
+        report_digest: format!("d{version}"),
+        message_id: mid(u128::from(version)),
+        format: Format::Stix,
+        state,
+        at: "2026-12-02T00:00:00.000Z".into(),
+        reason: None,
+    };
+    s.put_holding(&held("b", 1, super::HoldingState::Current))
+        .unwrap();
+    s.put_holding(&held("c", 1, super::HoldingState::Current))
+        .unwrap();
+    s.put_holding(&held("b", 2, super::HoldingState::Current))
+        .unwrap();
+    s.put_holding(&held("c", 1, super::HoldingState::Stale))
+        .unwrap();
+    assert_eq!(
+        s.holdings(&rid("r-h")).unwrap(),
+        vec![
+            held("b", 2, super::HoldingState::Current),
+            held("c", 1, super::HoldingState::Stale)
+        ]
+    );
+    assert_eq!(s.holdings(&rid("r-")).unwrap(), vec![]);
 }

@@ -434,6 +434,43 @@ pub struct TaxiiObject {
     pub object: Value,
 }
 
+/// Where a peer's copy of a report stands (DESIGN.md section 10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HoldingState {
+    /// It holds the report's latest version.
+    Current,
+    /// It holds an earlier version, and the latest may not go to it: a retraction is due.
+    Stale,
+    /// Its copy was retracted.
+    Retracted,
+}
+
+/// What one peer holds of one report: the version last disclosed to it, in which form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Holding {
+    /// The report.
+    pub report_id: ReportId,
+    /// The peer.
+    pub peer: PeerId,
+    /// The version it holds (1 for a report without a version).
+    pub version: u32,
+    /// The digest of that version.
+    pub report_digest: String,
+    /// The disclosure that carried it.
+    pub message_id: MessageId,
+    /// The form it went in.
+    #[serde(with = "crate::peer::wire_format")]
+    pub format: crate::peer::Format,
+    /// Where it stands.
+    pub state: HoldingState,
+    /// When this changed last (RFC 3339).
+    pub at: String,
+    /// Why it is not current, when it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// The gateway's durable state.
 pub trait Store: Send + Sync {
     /// Stores (or replaces) a report.
@@ -562,4 +599,8 @@ pub trait Store: Send + Sync {
     fn put_taxii_status(&self, id: &str, status: &Value) -> Result<()>;
     /// A TAXII status resource.
     fn taxii_status(&self, id: &str) -> Result<Option<Value>>;
+    /// Records what a peer holds of a report (replacing what was recorded).
+    fn put_holding(&self, h: &Holding) -> Result<()>;
+    /// Every peer's holding of a report, by peer id.
+    fn holdings(&self, report: &ReportId) -> Result<Vec<Holding>>;
 }

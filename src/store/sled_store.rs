@@ -11,8 +11,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::{
-    Alert, AlertMeta, AlertSource, Delivered, Imported, OutboxCounts, OutboxItem, Result, Store,
-    StoreError, StoredReport, TaxiiObject,
+    Alert, AlertMeta, AlertSource, Delivered, Holding, Imported, OutboxCounts, OutboxItem, Result,
+    Store, StoreError, StoredReport, TaxiiObject,
 };
 use crate::disclosure::{Checkpoint, Entry, RawEntry};
 use crate::envelope::MessageId;
@@ -54,6 +54,8 @@ pub struct SledStore {
     taxii_pulls: sled::Tree,
     /// Status id -> TAXII status resource.
     taxii_status: sled::Tree,
+    /// `report id NUL peer id` -> [`Holding`].
+    holdings: sled::Tree,
     /// Held while appending to a TAXII collection: `date_added` strictly increases.
     taxii_lock: std::sync::Mutex<()>,
 }
@@ -187,6 +189,7 @@ impl SledStore {
             taxii_index: t("taxii_index")?,
             taxii_pulls: t("taxii_pulls")?,
             taxii_status: t("taxii_status")?,
+            holdings: t("holdings")?,
             taxii_lock: std::sync::Mutex::new(()),
             db,
         })
@@ -828,6 +831,26 @@ impl Store for SledStore {
             Some(v) => Ok(Some(decode(id.as_bytes(), &v)?)),
             None => Ok(None),
         }
+    }
+
+    fn put_holding(&self, h: &Holding) -> Result<()> {
+        let _writing = self.writing();
+        let mut key = h.report_id.to_string().into_bytes();
+        key.push(0);
+        key.extend_from_slice(h.peer.as_str().as_bytes());
+        self.holdings.insert(key, encode(h)).map_err(backend)?;
+        self.flush()
+    }
+
+    fn holdings(&self, report: &ReportId) -> Result<Vec<Holding>> {
+        let mut prefix = report.to_string().into_bytes();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for kv in self.holdings.scan_prefix(prefix) {
+            let (k, v) = kv.map_err(backend)?;
+            out.push(decode(&k, &v)?);
+        }
+        Ok(out)
     }
 }
 

@@ -27,3 +27,4 @@ mod stix;
 mod store_faults;
 mod taxii;
 mod taxii_client;
+mod versions;

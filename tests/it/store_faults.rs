@@ -10,8 +10,8 @@ use irtx::envelope::MessageId;
 use irtx::peer::{Peer, PeerId};
 use irtx::report::ReportId;
 use irtx::store::{
-    Alert, AlertMeta, Delivered, Imported, OutboxCounts, OutboxItem, Result, Store, StoreError,
-    StoredReport, TaxiiObject,
+    Alert, AlertMeta, Delivered, Holding, Imported, OutboxCounts, OutboxItem, Result, Store,
+    StoreError, StoredReport, TaxiiObject,
 };
 use serde_json::Value;
 
@@ -180,6 +180,12 @@ impl Store for Flaky {
     }
     fn taxii_status(&self, id: &str) -> Result<Option<Value>> {
         self.inner.taxii_status(id)
+    }
+    fn put_holding(&self, h: &Holding) -> Result<()> {
+        self.inner.put_holding(h)
+    }
+    fn holdings(&self, report: &ReportId) -> Result<Vec<Holding>> {
+        self.inner.holdings(report)
     }
 }
 

@@ -174,7 +174,7 @@ pub async fn share(
         .collect();
     let g = s.gateway.clone();
     let rid = id.clone();
-    match tokio::task::spawn_blocking(move || g.share(&rid, &peers)).await {
+    match tokio::task::spawn_blocking(move || g.share(&rid, &peers, false)).await {
         Ok(Ok(_)) => {
             Redirect::to(&format!("/ui/reports/{}", urlencode(id.as_str()))).into_response()
         }

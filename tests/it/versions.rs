@@ -1,0 +1,198 @@
+//! Report versions (DESIGN.md section 10), the part built so far: sharing a version a peer
+//! already holds is a no-op that says so (`resend` forces it); a new version goes to every
+//! peer that holds an earlier one, under a fresh decision, with the same STIX ids and a later
+//! `modified`; where the peer may no longer have it, its copy is marked stale; the holders
+//! view says who holds which version in which form.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::gateway::{example, TestGateway};
+
+fn report(version: u64, tlp: &str) -> Value {
+    let mut r = example("event-malware-mail");
+    r["id"] = json!("EV-VERSIONS-1");
+    r["version"] = json!(version);
+    r["updated_at"] = json!(format!("2026-11-2{version}T10:00:00Z"));
+    r["tlp"] = json!(tlp);
+    r.as_object_mut().unwrap().remove("field_tlp");
+    r
+}
+
+async fn update(g: &TestGateway, r: &Value) -> (u16, Value) {
+    g.call(
+        Method::PUT,
+        &format!("/api/v1/reports/{}", r["id"].as_str().unwrap()),
+        Some(r.clone()),
+    )
+    .await
+}
+
+fn modified_of(alert: &Value, kind: &str) -> Vec<(String, String)> {
+    alert["document"]["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["type"] == kind)
+        .map(|o| {
+            (
+                o["id"].as_str().unwrap().to_string(),
+                o["modified"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_version_reaches_the_holders_and_a_held_version_is_not_sent_twice() {
+    let (a, _) = TestGateway::spawn_manual("cert-a", |_| {}).await;
+    let b = TestGateway::spawn("cert-b").await;
+    let c = TestGateway::spawn("cert-c").await;
+    a.add_peer(&b, "AMBER", "client", "none", "stix").await;
+    a.add_peer(&c, "GREEN", "community", "none", "stix").await;
+    b.add_peer(&a, "AMBER", "community", "none", "stix").await;
+    c.add_peer(&a, "AMBER", "community", "none", "stix").await;
+
+    let id = a.submit(&report(1, "GREEN")).await;
+    let d = a.share(&id, &["cert-b", "cert-c"]).await;
+    assert!(d.iter().all(|x| x["decision"] == "queued"), "{d:?}");
+    assert_eq!(a.services().run_once().await, 2);
+
+    // The same version again: nothing sent, and the answer says why.
+    let d = a.share(&id, &["cert-b"]).await;
+    assert_eq!(d[0]["decision"], "held", "{d:?}");
+    assert!(
+        d[0]["reason"].as_str().unwrap().contains("version 1"),
+        "{d:?}"
+    );
+    assert!(a.outbox().await.is_empty());
+    // `resend` forces it.
+    let (s, v) = a
+        .call(
+            Method::POST,
+            &format!("/api/v1/reports/{id}/share"),
+            Some(json!({"peers": ["cert-b"], "resend": true})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["decisions"][0]["decision"], "queued");
+    assert_eq!(a.services().run_once().await, 1);
+
+    // A version that is not higher is refused, with why; so is one written no later.
+    let (s, v) = update(&a, &report(1, "GREEN")).await;
+    assert_eq!(s, 409, "{v}");
+    assert!(v.to_string().contains("version"), "{v}");
+    let mut same_time = report(2, "GREEN");
+    same_time["updated_at"] = report(1, "GREEN")["updated_at"].clone();
+    let (s, v) = update(&a, &same_time).await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(v["details"][0]["pointer"], "/updated_at");
+
+    // Version 2, still GREEN: both holders get it, and only they.
+    let (s, v) = update(&a, &report(2, "GREEN")).await;
+    assert_eq!(s, 200, "{v}");
+    let mut sent: Vec<(String, String)> = v["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["peer"].as_str().unwrap().to_string(),
+                d["decision"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    sent.sort();
+    assert_eq!(
+        sent,
+        [
+            ("cert-b".into(), "queued".into()),
+            ("cert-c".into(), "queued".into())
+        ]
+    );
+    assert_eq!(a.services().run_once().await, 2);
+    let alerts = c.alerts().await;
+    assert_eq!(alerts.len(), 2);
+    // Same STIX ids, a later `modified`.
+    let (v1, v2) = (
+        modified_of(&alerts[0], "incident"),
+        modified_of(&alerts[1], "incident"),
+    );
+    assert_eq!(v1[0].0, v2[0].0, "the same incident id");
+    assert!(v2[0].1 > v1[0].1, "a later modified: {v1:?} {v2:?}");
+
+    // Version 3 raises the label to AMBER: cert-b (AMBER) gets it; cert-c (GREEN) may no
+    // longer have the report: its copy is marked stale.
+    let (s, v) = update(&a, &report(3, "AMBER")).await;
+    assert_eq!(s, 200, "{v}");
+    let by_peer = |p: &str| {
+        v["decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["peer"] == p)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(by_peer("cert-b")["decision"], "queued");
+    assert_eq!(by_peer("cert-c")["decision"], "withheld");
+    assert_eq!(a.services().run_once().await, 1);
+
+    // The holders view: who holds which version, in which form and state.
+    let h = a.get(&format!("/api/v1/reports/{id}/holders")).await;
+    let row = |p: &str| {
+        h["holders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["peer"] == p)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        (
+            row("cert-b")["version"].as_u64(),
+            row("cert-b")["state"].as_str()
+        ),
+        (Some(3), Some("current"))
+    );
+    assert_eq!(
+        (
+            row("cert-c")["version"].as_u64(),
+            row("cert-c")["state"].as_str()
+        ),
+        (Some(2), Some("stale"))
+    );
+    assert_eq!(row("cert-b")["format"], "stix-2.1");
+    assert!(row("cert-b")["message_id"].is_string());
+
+    // The same from the command line.
+    let cli = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_irtx"))
+            .current_dir(&a.dir)
+            .env_remove("RUST_LOG")
+            .args(args)
+            .args(["--gateway", &a.url])
+            .output()
+            .unwrap()
+    };
+    let out = cli(&["report", "holders", &id]);
+    crate::helpers::succeeded(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("cert-c") && text.contains("stale") && text.contains("retraction"),
+        "{text}"
+    );
+    let out = cli(&["report", "share", &id, "--peer", "cert-b"]);
+    crate::helpers::succeeded(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("cert-b: held already"));
+    let v4 = a.dir.join("v4.json");
+    std::fs::write(&v4, report(4, "AMBER").to_string()).unwrap();
+    let out = cli(&["report", "update", v4.to_str().unwrap()]);
+    crate::helpers::succeeded(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("version 4") && text.contains("cert-b: queued"),
+        "{text}"
+    );
+}
