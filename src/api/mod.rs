@@ -99,6 +99,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route("/reports", post(reports::submit).get(reports::list))
         .route("/reports/{id}", get(reports::get).put(reports::update))
         .route("/reports/{id}/holders", get(reports::holders))
+        .route("/reports/{id}/retract", post(reports::retract))
         .route("/reports/{id}/share", post(reports::share))
         .route("/alerts", get(alerts::list))
         .route("/alerts/{id}", get(alerts::get))

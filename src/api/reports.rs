@@ -97,8 +97,28 @@ pub async fn update(
     Ok(Json(json!({"id": id, "decisions": out})))
 }
 
+/// The body of a retraction.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetractRequest {
+    reason: String,
+}
+
+/// `POST /api/v1/reports/{id}/retract` `{"reason"}`: a signed retraction to every holder
+/// (DESIGN.md section 10); the per-peer outcomes.
+pub async fn retract(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<ReportId>,
+    Body(bytes): Body,
+) -> Result<Json<Value>, ApiError> {
+    let req: RetractRequest = json_body(&bytes, "{\"reason\": \"why\"}")?;
+    let rid = id.clone();
+    let out = blocking(&s, move |g| g.retract(&rid, &req.reason)).await?;
+    Ok(Json(json!({"id": id, "decisions": out})))
+}
+
 /// `GET /api/v1/reports/{id}/holders`: per peer, the version it holds, in which form, and
-/// its state (current, stale).
+/// its state (current, retracted).
 pub async fn holders(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<ReportId>,

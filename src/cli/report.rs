@@ -1,4 +1,4 @@
-//! `irtx report submit|share|update|holders`: through the running gateway's API.
+//! `irtx report submit|share|update|retract|holders`: through the running gateway's API.
 
 use std::path::PathBuf;
 
@@ -36,11 +36,20 @@ pub enum ReportCommand {
         resend: bool,
     },
     /// Store a new version of a report (same id, higher `version`, later `updated_at`):
-    /// every peer holding an earlier version gets the new one where it still may, and its
-    /// copy is marked stale where it may not.
+    /// every peer holding an earlier version gets the new one where it still may, and a
+    /// retraction where it may not.
     Update {
         /// The report (`-` for standard input).
         file: PathBuf,
+    },
+    /// Take a report back from every peer that holds it: a signed retraction to each,
+    /// which the peer applies to its onward copies in turn.
+    Retract {
+        /// The report's id.
+        id: String,
+        /// Why (sent to the peers and kept in the ledgers).
+        #[arg(long)]
+        reason: String,
     },
     /// Who holds which version of a report, in which form and state.
     Holders {
@@ -88,6 +97,15 @@ pub fn run(cli: &Cli, cmd: &ReportCommand) -> Result<(), Failure> {
                 "report `{id}` is now at version {}",
                 report["version"].as_u64().unwrap_or(1)
             );
+            print_decisions(&v);
+        }
+        ReportCommand::Retract { id, reason } => {
+            let body = json!({ "reason": reason }).to_string().into_bytes();
+            let (_, v) = api.call(
+                reqwest::Method::POST,
+                &format!("/api/v1/reports/{id}/retract"),
+                Some(body),
+            )?;
             print_decisions(&v);
         }
         ReportCommand::Holders { id, json } => {
@@ -146,6 +164,10 @@ pub fn print_decisions(v: &serde_json::Value) {
                 "{peer}: queued as message {} (TLP:{})",
                 d["message_id"].as_str().unwrap_or(""),
                 d["marking"].as_str().unwrap_or("")
+            ),
+            Some("retracted") => println!(
+                "{peer}: retraction queued as message {}",
+                d["message_id"].as_str().unwrap_or("")
             ),
             Some("held") => println!(
                 "{peer}: held already: {}",

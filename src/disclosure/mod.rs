@@ -48,6 +48,9 @@ pub enum Event {
     Pulled,
     /// An alert came in unsigned, over the TAXII inbox: its provenance is the peer's token.
     Received,
+    /// A retraction was queued for the peer (sender), or the sender's retraction was
+    /// taken (receiver): the peer's copy is taken back (DESIGN.md section 10).
+    Retracted,
     /// A share's answer only, never recorded: the peer already holds this version, so
     /// nothing was sent (DESIGN.md section 10; `resend` forces it).
     Held,
@@ -65,6 +68,7 @@ named_enum!(Event, "a ledger event", [
     Published => "published",
     Pulled => "pulled",
     Received => "received",
+    Retracted => "retracted",
     Held => "held",
 ]);
 

@@ -44,13 +44,37 @@ pub fn seal(
     env: Envelope<'_>,
     key: &SigningKey,
 ) -> Sealed {
+    seal_as(document, format.wire_name(), marking, env, key)
+}
+
+/// The `format` of a retraction message (DESIGN.md section 10).
+pub const RETRACTION: &str = "retraction";
+
+/// Seals a retraction: `{"report", "versions", "messages", "reason"}` (DESIGN.md section 10).
+pub fn seal_retraction(
+    document: &crate::exchange::inbound::RetractionDoc,
+    marking: Tlp,
+    env: Envelope<'_>,
+    key: &SigningKey,
+) -> Sealed {
+    let doc = serde_json::to_value(document).expect("a retraction serializes");
+    seal_as(doc, RETRACTION, marking, env, key)
+}
+
+fn seal_as(
+    document: Value,
+    format: &str,
+    marking: Tlp,
+    env: Envelope<'_>,
+    key: &SigningKey,
+) -> Sealed {
     let message = Message {
         id: env.id,
         from: env.from.clone(),
         to: env.to.clone(),
         created: rfc3339(env.now),
         tlp: marking,
-        format: format.wire_name().to_string(),
+        format: format.to_string(),
         document,
     };
     let payload =

@@ -220,6 +220,7 @@ fn import_document(
         tlp: read.tlp,
         format: doc.format,
         document: doc.value.clone(),
+        retracted: None,
     };
     let outcome = match store.import(&alert, None)? {
         Imported::New => ItemOutcome::Imported,

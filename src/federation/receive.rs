@@ -102,6 +102,15 @@ impl Gateway {
                 return self.refused(refusal, body, now);
             }
         }
+        let format = match (verified.format, verified.retraction.clone()) {
+            (_, Some(r)) => return self.receive_retraction(verified, r, now),
+            (Some(f), None) => f,
+            (None, None) => {
+                return Err(ServiceError::Corrupt(
+                    "a verified message with neither a document nor a retraction".into(),
+                ))
+            }
+        };
         let alert = Alert {
             id: uuid::Uuid::new_v4().to_string(),
             source: AlertSource::Peer {
@@ -113,8 +122,9 @@ impl Gateway {
             received_at: rfc3339(now),
             sha256: verified.sha256.clone(),
             tlp: verified.message.tlp,
-            format: verified.format.into(),
+            format: format.into(),
             document: verified.message.document.clone(),
+            retracted: None,
         };
         let quota = Some(self.exchange.max_bytes_per_peer).filter(|q| *q > 0);
         let (outcome, status, reasons) = match self.store.import(&alert, quota)? {
@@ -158,6 +168,103 @@ impl Gateway {
             receipt: Some(jws),
             reasons,
             sender: Some(verified.message.from),
+        })
+    }
+
+    /// A sender takes back what it sent (DESIGN.md section 10): only the alerts its own
+    /// messages became are marked retracted (kept for audit, never shared onward again),
+    /// every onward copy this gateway sent of them is retracted in turn, and both the
+    /// retraction and its answer are recorded. A retraction naming no message of its
+    /// sender's changes nothing and is refused.
+    fn receive_retraction(
+        &self,
+        verified: inbound::Verified,
+        r: inbound::RetractionDoc,
+        now: time::OffsetDateTime,
+    ) -> Result<InboundAnswer, ServiceError> {
+        let sender = verified.message.from.clone();
+        let mut taken = 0;
+        let mut already = 0;
+        let mut unknown = Vec::new();
+        for m in &r.messages {
+            let Some(mut alert) = self.store.alert_by_message(&sender, m)? else {
+                unknown.push(m.to_string());
+                continue;
+            };
+            if alert.retracted.is_some() {
+                already += 1;
+                continue;
+            }
+            alert.retracted = Some(crate::store::Retracted {
+                at: rfc3339(now),
+                reason: r.reason.clone(),
+                message_id: verified.message.id,
+            });
+            self.store.put_alert(&alert)?;
+            let report_id: crate::report::ReportId = crate::intake::report_id_of_alert(&alert.id)
+                .parse()
+                .map_err(|e| ServiceError::Corrupt(format!("alert id: {e}")))?;
+            let mut entry = crate::disclosure::EntryBody::new(
+                rfc3339(now),
+                crate::disclosure::Event::Retracted,
+                report_id.clone(),
+                sender.clone(),
+            );
+            entry.message_id = Some(verified.message.id);
+            entry.message_sha256 = Some(verified.sha256.clone());
+            entry.reason = Some(format!(
+                "`{sender}` retracted its report `{}` (message {m}): {}",
+                r.report, r.reason
+            ));
+            self.record(entry)?;
+            taken += 1;
+            // Recall follows the data: every onward copy is taken back too.
+            let onward = format!(
+                "`{sender}` retracted the alert this was shared from: {}",
+                r.reason
+            );
+            for h in self.store.holdings(&report_id)? {
+                self.retract_holding(&h, &onward)?;
+            }
+            tracing::info!(peer.id = %sender, alert.id = %alert.id, "alert retracted by its sender");
+        }
+        let (outcome, status, reasons) = if taken > 0 || (already > 0 && unknown.is_empty()) {
+            let status = if taken > 0 {
+                ReceiptStatus::Accepted
+            } else {
+                ReceiptStatus::Duplicate
+            };
+            let outcome = if taken > 0 {
+                InboundOutcome::Accepted
+            } else {
+                InboundOutcome::Duplicate
+            };
+            (outcome, status, Vec::new())
+        } else {
+            (
+                InboundOutcome::Refused(RefusalKind::Forbidden),
+                ReceiptStatus::Rejected,
+                vec![format!(
+                    "`{sender}` sent no message {} here: only the original sender retracts",
+                    unknown.join(", ")
+                )],
+            )
+        };
+        self.wake.notify_one();
+        let (_, jws) = outbound::receipt(
+            (&verified.message.id, &verified.sha256),
+            &self.team.id,
+            &sender,
+            status,
+            reasons.clone(),
+            now,
+            &self.key.current().0,
+        );
+        Ok(InboundAnswer {
+            outcome,
+            receipt: Some(jws),
+            reasons,
+            sender: Some(sender),
         })
     }
 

@@ -220,15 +220,137 @@ impl Gateway {
         self.share_report(&r, id, &peers, &Origin::Own, None, false)
     }
 
+    /// Retracts a report from every peer that holds it (DESIGN.md section 10).
+    #[tracing::instrument(skip_all, fields(report.id = %id))]
+    pub fn retract(&self, id: &ReportId, reason: &str) -> Result<Vec<ShareOutcome>, ServiceError> {
+        if reason.trim().is_empty() {
+            return Err(ServiceError::Invalid(vec![Violation::new(
+                "/reason",
+                "a retraction says why",
+            )]));
+        }
+        let holdings = self.holders(id)?;
+        let mut out = Vec::new();
+        for h in holdings {
+            if let Some(o) = self.retract_holding(&h, reason)? {
+                out.push(o);
+            }
+        }
+        self.wake.notify_one();
+        Ok(out)
+    }
+
+    /// Queues a signed retraction of what `h` records (its version and message) to its
+    /// peer, with the ledger entry in the same write, and marks the holding retracted.
+    /// `None` when there is nothing to take back (already retracted, or the peer is gone).
+    pub(super) fn retract_holding(
+        &self,
+        h: &Holding,
+        reason: &str,
+    ) -> Result<Option<ShareOutcome>, ServiceError> {
+        if h.state == HoldingState::Retracted {
+            return Ok(None);
+        }
+        let Some(peer) = self.store.peer(&h.peer)? else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        let marking = h.marking.unwrap_or(Tlp::Amber);
+        // Every version it was sent, and the messages that carried them (a holding of an
+        // earlier release knows only its last).
+        let sent = if h.sent.is_empty() {
+            vec![(h.version, h.message_id)]
+        } else {
+            h.sent.clone()
+        };
+        let doc = crate::exchange::inbound::RetractionDoc {
+            report: h.report_id.to_string(),
+            versions: sent.iter().map(|(v, _)| *v).collect(),
+            messages: sent.iter().map(|(_, m)| *m).collect(),
+            reason: reason.to_string(),
+        };
+        let mut entry = EntryBody::new(
+            rfc3339(now),
+            Event::Retracted,
+            h.report_id.clone(),
+            peer.id.clone(),
+        );
+        entry.reason = Some(format!(
+            "retraction of version(s) {}: {reason}",
+            doc.versions
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        entry.marking = Some(marking);
+        let message_id = MessageId(uuid::Uuid::new_v4());
+        entry.message_id = Some(message_id);
+        if peer.transport == Transport::Irtx {
+            let sealed = outbound::seal_retraction(
+                &doc,
+                marking,
+                Envelope {
+                    from: &self.team.id,
+                    to: &peer.id,
+                    id: message_id,
+                    now,
+                },
+                &self.key.current().0,
+            );
+            let item = OutboxItem {
+                message_id,
+                report_id: h.report_id.clone(),
+                peer: peer.id.clone(),
+                jws: sealed.jws,
+                sha256: sealed.sha256.clone(),
+                queued_at: rfc3339(now),
+                attempts: 0,
+                next_attempt_ms: 0,
+                state: DeliveryState::Queued,
+                last_error: None,
+                last_cause: None,
+            };
+            entry.message_sha256 = Some(sealed.sha256);
+            self.record_with(entry, |store, e| store.enqueue_recorded(&item, e))?;
+        } else {
+            // TAXII peers: the objects re-issued `revoked: true` are not built yet; the
+            // ledger and the holders say it was taken back here.
+            entry.reason = Some(format!(
+                "{} (a TAXII peer: nothing sent; revoked objects are not built yet)",
+                entry.reason.clone().unwrap_or_default()
+            ));
+            self.record(entry)?;
+        }
+        self.store.put_holding(&Holding {
+            state: HoldingState::Retracted,
+            at: rfc3339(now),
+            reason: Some(reason.to_string()),
+            ..h.clone()
+        })?;
+        tracing::info!(peer.id = %peer.id, report.id = %h.report_id, version = h.version, "retraction queued");
+        Ok(Some(ShareOutcome {
+            peer: peer.id.clone(),
+            decision: Event::Retracted,
+            cause: None,
+            reason: Some(reason.to_string()),
+            message_id: Some(message_id),
+            removed: vec![],
+            marking: Some(marking),
+        }))
+    }
+
     /// Who holds which version of a report, in which form and state.
+    /// (A report made from an alert, `alert:<id>`, is known by its holdings alone.)
     pub fn holders(&self, id: &ReportId) -> Result<Vec<Holding>, ServiceError> {
-        if self.store.report(id)?.is_none() {
+        let held = self.store.holdings(id)?;
+        if held.is_empty() && self.store.report(id)?.is_none() {
             return Err(ServiceError::NotFound {
                 what: "report",
                 id: id.to_string(),
             });
         }
-        Ok(self.store.holdings(id)?)
+        Ok(held)
     }
 
     /// Shares a received or imported alert onward (DESIGN.md sections 5 and 9): the TLP
@@ -249,6 +371,12 @@ impl Gateway {
                 what: "alert",
                 id: alert_id.to_string(),
             })?;
+        if let Some(r) = &alert.retracted {
+            return Err(ServiceError::Conflict(format!(
+                "alert `{alert_id}` was retracted by its sender at {} ({}); it is kept for audit and never shared onward",
+                r.at, r.reason
+            )));
+        }
         let received = crate::report::Timestamp::parse(&alert.received_at)
             .unwrap_or(crate::report::Timestamp(self.clock.now()));
         let doc = crate::intake::Document {
@@ -341,31 +469,35 @@ impl Gateway {
             let now = rfc3339(self.clock.now());
             match (outcome.decision, outcome.message_id) {
                 (Event::Queued | Event::Published, Some(message_id)) => {
+                    let mut sent = held
+                        .filter(|h| h.state != HoldingState::Retracted)
+                        .map(|h| h.sent.clone())
+                        .unwrap_or_default();
+                    sent.push((version, message_id));
                     self.store.put_holding(&Holding {
                         report_id: report_id.clone(),
                         peer: peer.id.clone(),
                         version,
+                        sent,
                         report_digest: digest.clone(),
                         message_id,
                         format: peer.format,
+                        marking: outcome.marking,
                         state: HoldingState::Current,
                         at: now,
                         reason: None,
                     })?;
                 }
-                // It holds an earlier version it may no longer have.
+                // It holds an earlier version it may no longer have: taken back.
                 (Event::Withheld, _) => {
-                    if let Some(h) = held.filter(|h| h.state == HoldingState::Current) {
-                        self.store.put_holding(&Holding {
-                            state: HoldingState::Stale,
-                            at: now,
-                            reason: Some(format!(
-                                "version {version} is withheld from it ({}); a retraction of version {} is due",
-                                outcome.reason.clone().unwrap_or_default(),
-                                h.version
-                            )),
-                            ..h.clone()
-                        })?;
+                    if let Some(h) = held.filter(|h| h.state != HoldingState::Retracted) {
+                        self.retract_holding(
+                            h,
+                            &format!(
+                                "version {version} may not go to it: {}",
+                                outcome.reason.clone().unwrap_or_default()
+                            ),
+                        )?;
                     }
                 }
                 _ => {}

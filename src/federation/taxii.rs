@@ -375,6 +375,7 @@ impl Gateway {
             tlp: read.tlp,
             format: AlertFormat::Stix,
             document: doc.value,
+            retracted: None,
         };
         Ok(
             match self

@@ -65,6 +65,7 @@ fn alert(sender: &str, n: u128, sha: &str) -> Alert {
         tlp: Tlp::Green,
         format: AlertFormat::Stix,
         document: json!({"type": "bundle"}),
+        retracted: None,
     }
 }
 
@@ -85,6 +86,7 @@ fn imported(n: u128, sha: &str) -> Alert {
         tlp: Tlp::Green,
         format: AlertFormat::Misp,
         document: json!({"Event": {"info": "x", "Attribute": [{"type": "domain"}]}}),
+        retracted: None,
     }
 }
 
@@ -376,9 +378,11 @@ pub fn suite(s: &dyn Store) {
         report_id: rid("r-h"),
         peer: pid(peer),
         version,
+        sent: vec![(version, mid(u128::from(version)))],
         report_digest: format!("d{version}"),
         message_id: mid(u128::from(version)),
         format: Format::Stix,
+        marking: Some(Tlp::Green),
         state,
         at: "2026-12-02T00:00:00.000Z".into(),
         reason: None,
@@ -389,13 +393,13 @@ pub fn suite(s: &dyn Store) {
         .unwrap();
     s.put_holding(&held("b", 2, super::HoldingState::Current))
         .unwrap();
-    s.put_holding(&held("c", 1, super::HoldingState::Stale))
+    s.put_holding(&held("c", 1, super::HoldingState::Retracted))
         .unwrap();
     assert_eq!(
         s.holdings(&rid("r-h")).unwrap(),
         vec![
             held("b", 2, super::HoldingState::Current),
-            held("c", 1, super::HoldingState::Stale)
+            held("c", 1, super::HoldingState::Retracted)
         ]
     );
     assert_eq!(s.holdings(&rid("r-")).unwrap(), vec![]);

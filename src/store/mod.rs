@@ -261,6 +261,20 @@ pub struct Alert {
     pub format: AlertFormat,
     /// The document.
     pub document: Value,
+    /// Its sender took it back (DESIGN.md section 10): kept for audit, never shared onward.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retracted: Option<Retracted>,
+}
+
+/// A retraction of an alert, as received.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Retracted {
+    /// When it arrived (RFC 3339).
+    pub at: String,
+    /// The sender's reason.
+    pub reason: String,
+    /// The retraction message.
+    pub message_id: MessageId,
 }
 
 /// The outbox at a glance.
@@ -297,6 +311,9 @@ pub struct AlertMeta {
     pub title: Option<String>,
     /// Objects in the document (STIX objects, IODEF indicators, MISP attributes).
     pub objects: u64,
+    /// Its sender took it back.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retracted: bool,
 }
 
 impl Alert {
@@ -392,6 +409,7 @@ impl Alert {
             bytes: self.bytes(),
             title: title.map(|t| t.chars().take(200).collect()),
             objects,
+            retracted: self.retracted.is_some(),
         }
     }
 }
@@ -438,11 +456,10 @@ pub struct TaxiiObject {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum HoldingState {
-    /// It holds the report's latest version.
+    /// It holds the version recorded (the latest that may go to it).
     Current,
-    /// It holds an earlier version, and the latest may not go to it: a retraction is due.
-    Stale,
-    /// Its copy was retracted.
+    /// Its copy was retracted: by `irtx report retract`, or because a new version may not
+    /// go to it.
     Retracted,
 }
 
@@ -455,6 +472,10 @@ pub struct Holding {
     pub peer: PeerId,
     /// The version it holds (1 for a report without a version).
     pub version: u32,
+    /// Every version sent to it and the message that carried it, oldest first (what a
+    /// retraction takes back).
+    #[serde(default)]
+    pub sent: Vec<(u32, MessageId)>,
     /// The digest of that version.
     pub report_digest: String,
     /// The disclosure that carried it.
@@ -462,6 +483,9 @@ pub struct Holding {
     /// The form it went in.
     #[serde(with = "crate::peer::wire_format")]
     pub format: crate::peer::Format,
+    /// The label it went under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marking: Option<Tlp>,
     /// Where it stands.
     pub state: HoldingState,
     /// When this changed last (RFC 3339).
@@ -599,6 +623,10 @@ pub trait Store: Send + Sync {
     fn put_taxii_status(&self, id: &str, status: &Value) -> Result<()>;
     /// A TAXII status resource.
     fn taxii_status(&self, id: &str) -> Result<Option<Value>>;
+    /// The alert a peer's message became, if any.
+    fn alert_by_message(&self, sender: &PeerId, message_id: &MessageId) -> Result<Option<Alert>>;
+    /// Replaces a stored alert (the same id) and its metadata.
+    fn put_alert(&self, alert: &Alert) -> Result<()>;
     /// Records what a peer holds of a report (replacing what was recorded).
     fn put_holding(&self, h: &Holding) -> Result<()>;
     /// Every peer's holding of a report, by peer id.

@@ -833,6 +833,44 @@ impl Store for SledStore {
         }
     }
 
+    fn alert_by_message(&self, sender: &PeerId, message_id: &MessageId) -> Result<Option<Alert>> {
+        // Retractions are rare: a scan of the metadata, which never loads documents.
+        for kv in self.alert_meta.iter() {
+            let (k, v) = kv.map_err(backend)?;
+            let meta: AlertMeta = decode(&k, &v)?;
+            if let super::SourceMeta::Peer {
+                sender: s,
+                message_id: m,
+                ..
+            } = &meta.source
+            {
+                if s == sender && m == message_id {
+                    return Self::get(&self.alerts, &k);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn put_alert(&self, alert: &Alert) -> Result<()> {
+        let _writing = self.writing();
+        let Some(seq) = self.alert_ids.get(alert.id.as_bytes()).map_err(backend)? else {
+            return Err(StoreError::Corrupt {
+                key: alert.id.clone(),
+                reason: "no such alert to replace".into(),
+            });
+        };
+        let (value, meta) = (encode(alert), encode(&alert.meta()));
+        (&self.alerts, &self.alert_meta)
+            .transaction(|(alerts, metas)| {
+                alerts.insert(&seq, value.clone())?;
+                metas.insert(&seq, meta.clone())?;
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(tx_failed)?;
+        self.flush()
+    }
+
     fn put_holding(&self, h: &Holding) -> Result<()> {
         let _writing = self.writing();
         let mut key = h.report_id.to_string().into_bytes();

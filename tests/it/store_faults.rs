@@ -181,6 +181,12 @@ impl Store for Flaky {
     fn taxii_status(&self, id: &str) -> Result<Option<Value>> {
         self.inner.taxii_status(id)
     }
+    fn alert_by_message(&self, sender: &PeerId, message_id: &MessageId) -> Result<Option<Alert>> {
+        self.inner.alert_by_message(sender, message_id)
+    }
+    fn put_alert(&self, alert: &Alert) -> Result<()> {
+        self.inner.put_alert(alert)
+    }
     fn put_holding(&self, h: &Holding) -> Result<()> {
         self.inner.put_holding(h)
     }

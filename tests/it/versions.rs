@@ -1,8 +1,9 @@
-//! Report versions (DESIGN.md section 10), the part built so far: sharing a version a peer
+//! Report versions and recall (DESIGN.md section 10): sharing a version a peer
 //! already holds is a no-op that says so (`resend` forces it); a new version goes to every
 //! peer that holds an earlier one, under a fresh decision, with the same STIX ids and a later
-//! `modified`; where the peer may no longer have it, its copy is marked stale; the holders
-//! view says who holds which version in which form.
+//! `modified`; where the peer may no longer have it, it gets a signed retraction; a
+//! retraction follows the data to onward copies; only the original sender retracts; the
+//! holders view says who holds which version in which form.
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -122,7 +123,7 @@ async fn a_new_version_reaches_the_holders_and_a_held_version_is_not_sent_twice(
     assert!(v2[0].1 > v1[0].1, "a later modified: {v1:?} {v2:?}");
 
     // Version 3 raises the label to AMBER: cert-b (AMBER) gets it; cert-c (GREEN) may no
-    // longer have the report: its copy is marked stale.
+    // longer have the report: it gets a retraction of both versions it holds.
     let (s, v) = update(&a, &report(3, "AMBER")).await;
     assert_eq!(s, 200, "{v}");
     let by_peer = |p: &str| {
@@ -136,7 +137,9 @@ async fn a_new_version_reaches_the_holders_and_a_held_version_is_not_sent_twice(
     };
     assert_eq!(by_peer("cert-b")["decision"], "queued");
     assert_eq!(by_peer("cert-c")["decision"], "withheld");
-    assert_eq!(a.services().run_once().await, 1);
+    assert_eq!(a.services().run_once().await, 2);
+    let on_c = c.alerts().await;
+    assert!(on_c.iter().all(|x| x["retracted"].is_object()), "{on_c:?}");
 
     // The holders view: who holds which version, in which form and state.
     let h = a.get(&format!("/api/v1/reports/{id}/holders")).await;
@@ -161,7 +164,7 @@ async fn a_new_version_reaches_the_holders_and_a_held_version_is_not_sent_twice(
             row("cert-c")["version"].as_u64(),
             row("cert-c")["state"].as_str()
         ),
-        (Some(2), Some("stale"))
+        (Some(2), Some("retracted"))
     );
     assert_eq!(row("cert-b")["format"], "stix-2.1");
     assert!(row("cert-b")["message_id"].is_string());
@@ -180,7 +183,7 @@ async fn a_new_version_reaches_the_holders_and_a_held_version_is_not_sent_twice(
     crate::helpers::succeeded(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("cert-c") && text.contains("stale") && text.contains("retraction"),
+        text.contains("cert-c") && text.contains("retracted") && text.contains("may not go to it"),
         "{text}"
     );
     let out = cli(&["report", "share", &id, "--peer", "cert-b"]);
@@ -195,4 +198,138 @@ async fn a_new_version_reaches_the_holders_and_a_held_version_is_not_sent_twice(
         text.contains("version 4") && text.contains("cert-b: queued"),
         "{text}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retraction_follows_the_data_and_only_the_sender_retracts() {
+    let (a, _) = TestGateway::spawn_manual("cert-a", |_| {}).await;
+    let (b, _) = TestGateway::spawn_manual("cert-b", |_| {}).await;
+    let c = TestGateway::spawn("cert-c").await;
+    let d = TestGateway::spawn("cert-d").await;
+    a.add_peer(&b, "AMBER", "client", "none", "stix").await;
+    a.add_peer(&c, "GREEN", "community", "none", "stix").await;
+    b.add_peer(&a, "AMBER", "community", "none", "stix").await;
+    b.add_peer(&d, "AMBER", "community", "none", "stix").await;
+    b.add_peer(&c, "AMBER", "community", "none", "stix").await;
+    c.add_peer(&a, "AMBER", "community", "none", "stix").await;
+    c.add_peer(&b, "AMBER", "community", "none", "stix").await;
+    d.add_peer(&b, "AMBER", "community", "none", "stix").await;
+
+    let id = a.submit(&report(1, "GREEN")).await;
+    a.share(&id, &["cert-b", "cert-c"]).await;
+    assert_eq!(a.services().run_once().await, 2);
+    // B passes it on to D (GREEN to community).
+    let alert_on_b = b.alert_list().await[0]["id"].as_str().unwrap().to_string();
+    let (s, v) = b
+        .call(
+            Method::POST,
+            &format!("/api/v1/alerts/{alert_on_b}/share"),
+            Some(json!({"peers": ["cert-d"]})),
+        )
+        .await;
+    assert_eq!(
+        (s, v["decisions"][0]["decision"].as_str()),
+        (200, Some("queued")),
+        "{v}"
+    );
+    assert_eq!(b.services().run_once().await, 1);
+    assert_eq!(d.alerts().await.len(), 1);
+
+    // A retraction from anyone but the original sender changes nothing: C names the
+    // message A sent to B.
+    let msg_to_b = b.alerts().await[0]["message_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let forged = irtx::exchange::outbound::seal_retraction(
+        &irtx::exchange::inbound::RetractionDoc {
+            report: id.clone(),
+            versions: vec![1],
+            messages: vec![irtx::envelope::MessageId(msg_to_b.parse().unwrap())],
+            reason: "forged".into(),
+        },
+        irtx::tlp::Tlp::Green,
+        irtx::exchange::outbound::Envelope {
+            from: &"cert-c".parse().unwrap(),
+            to: &"cert-b".parse().unwrap(),
+            id: irtx::envelope::MessageId(uuid::Uuid::new_v4()),
+            now: time::OffsetDateTime::now_utc(),
+        },
+        &c.services().key.current().0,
+    );
+    let (status, _) = b.post_inbox(serde_json::to_vec(&forged.jws).unwrap()).await;
+    assert_eq!(status, 403);
+    assert!(
+        b.alerts().await[0]["retracted"].is_null(),
+        "nothing changed"
+    );
+
+    // A retracts: B's copy is retracted, and B retracts D's in turn; C too.
+    let (s, v) = a
+        .call(
+            Method::POST,
+            &format!("/api/v1/reports/{id}/retract"),
+            Some(json!({"reason": "sent in error"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["decisions"].as_array().unwrap().len(), 2);
+    assert_eq!(a.services().run_once().await, 2);
+    let on_b = b.alerts().await;
+    assert_eq!(on_b[0]["retracted"]["reason"], "sent in error");
+    assert_eq!(
+        b.services().run_once().await,
+        1,
+        "B retracts its onward copy"
+    );
+    let on_d = d.alerts().await;
+    assert!(
+        on_d[0]["retracted"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("sent in error"),
+        "{on_d:?}"
+    );
+    assert!(c.alerts().await[0]["retracted"].is_object());
+    // A retracted alert is never shared onward again.
+    let (s, v) = b
+        .call(
+            Method::POST,
+            &format!("/api/v1/alerts/{alert_on_b}/share"),
+            Some(json!({"peers": ["cert-d"]})),
+        )
+        .await;
+    assert_eq!(s, 409, "{v}");
+    // Both sides' ledgers record it; the holders agree.
+    let holders = a.get(&format!("/api/v1/reports/{id}/holders")).await;
+    assert!(
+        holders["holders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["state"] == "retracted"),
+        "{holders}"
+    );
+    let on_b_holders = b
+        .get(&format!("/api/v1/reports/alert:{alert_on_b}/holders"))
+        .await;
+    assert_eq!(
+        on_b_holders["holders"][0]["state"], "retracted",
+        "{on_b_holders}"
+    );
+    for (g, peer) in [
+        (&a, "cert-b"),
+        (&b, "cert-a"),
+        (&b, "cert-d"),
+        (&d, "cert-b"),
+    ] {
+        let l = g
+            .get(&format!("/api/v1/disclosures?peer={peer}&state=retracted"))
+            .await;
+        assert!(
+            l.to_string().contains("\"retracted\""),
+            "{} about {peer}: {l}",
+            g.team
+        );
+    }
 }

@@ -89,6 +89,21 @@ pub struct Parsed {
     pub sha256: String,
 }
 
+/// A retraction's document (DESIGN.md section 10): the sender takes back what it sent of
+/// a report.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetractionDoc {
+    /// The report (the sender's id for it).
+    pub report: String,
+    /// The versions taken back.
+    pub versions: Vec<u32>,
+    /// The messages that carried them.
+    pub messages: Vec<crate::envelope::MessageId>,
+    /// Why.
+    pub reason: String,
+}
+
 /// A message that passed every check but deduplication.
 #[derive(Debug, Clone)]
 pub struct Verified {
@@ -100,8 +115,10 @@ pub struct Verified {
     pub kid: String,
     /// SHA-256 of the decoded payload bytes (the receipt's `message_sha256`).
     pub sha256: String,
-    /// The document's format.
-    pub format: Format,
+    /// The document's format (`None` for a retraction).
+    pub format: Option<Format>,
+    /// The retraction, when the message is one.
+    pub retraction: Option<RetractionDoc>,
     /// `created`.
     pub created: OffsetDateTime,
 }
@@ -299,9 +316,19 @@ pub fn verify(
     }
     let format = Format::from_wire_name(&message.format);
     let mut quarantine = false;
+    let mut retraction = None;
     match format {
+        None if message.format == crate::exchange::outbound::RETRACTION => {
+            match serde_json::from_value::<RetractionDoc>(message.document.clone()) {
+                Ok(r) if !r.messages.is_empty() => retraction = Some(r),
+                Ok(_) => reasons.push("a retraction names the messages it takes back".into()),
+                Err(e) => reasons.push(format!(
+                    "the retraction is not {{report, versions, messages, reason}}: {e}"
+                )),
+            }
+        }
         None => reasons.push(format!(
-            "`format` `{}` is not stix-2.1 or iodef-2",
+            "`format` `{}` is not stix-2.1, iodef-2 or retraction",
             message.format
         )),
         Some(format) => {
@@ -311,16 +338,18 @@ pub fn verify(
             reasons.extend(checked.reasons);
         }
     }
-    match format {
-        Some(format) if reasons.is_empty() => Ok(Verified {
+    if reasons.is_empty() && (format.is_some() || retraction.is_some()) {
+        Ok(Verified {
             jws,
             kid: opened.kid,
             sha256,
             format,
+            retraction,
             created,
             message,
-        }),
-        _ => Err(refuse(kind, reasons, quarantine, true)),
+        })
+    } else {
+        Err(refuse(kind, reasons, quarantine, true))
     }
 }
 
