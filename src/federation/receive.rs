@@ -127,8 +127,20 @@ impl Gateway {
             retracted: None,
         };
         let quota = Some(self.exchange.max_bytes_per_peer).filter(|q| *q > 0);
+        // An earlier version of the same report from the same sender, if we hold one.
+        let previous = match alert.report_key() {
+            Some((report, _)) => self
+                .store
+                .alert_for_report(&verified.message.from, &report)?,
+            None => None,
+        };
         let (outcome, status, reasons) = match self.store.import(&alert, quota)? {
-            Imported::New => (InboundOutcome::Accepted, ReceiptStatus::Accepted, vec![]),
+            Imported::New => {
+                if let Some(prev) = previous.filter(|p| *p != alert.id) {
+                    self.pass_on_new_version(&prev, &alert.id)?;
+                }
+                (InboundOutcome::Accepted, ReceiptStatus::Accepted, vec![])
+            }
             Imported::Duplicate => (InboundOutcome::Duplicate, ReceiptStatus::Duplicate, vec![]),
             Imported::Conflict => (
                 InboundOutcome::Conflict,
@@ -169,6 +181,72 @@ impl Gateway {
             reasons,
             sender: Some(verified.message.from),
         })
+    }
+
+    /// A new version of an alert we passed on is, for our onward holders, our own update
+    /// (DESIGN.md section 10): each gets the new version, or a retraction of its copy where
+    /// our decision no longer lets it have the report.
+    fn pass_on_new_version(&self, previous: &str, new: &str) -> Result<(), ServiceError> {
+        let prev_report: crate::report::ReportId = crate::intake::report_id_of_alert(previous)
+            .parse()
+            .map_err(|e| ServiceError::Corrupt(format!("alert id: {e}")))?;
+        let holders: Vec<crate::store::Holding> = self
+            .store
+            .holdings(&prev_report)?
+            .into_iter()
+            .filter(|h| h.state == crate::store::HoldingState::Current)
+            .collect();
+        if holders.is_empty() {
+            return Ok(());
+        }
+        let peers: Vec<String> = holders.iter().map(|h| h.peer.to_string()).collect();
+        let decisions = match self.share_alert(new, &peers) {
+            Ok(d) => d,
+            // A peer removed since, say: the update goes to the others another time.
+            Err(ServiceError::Invalid(_) | ServiceError::Conflict(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let new_report: crate::report::ReportId = crate::intake::report_id_of_alert(new)
+            .parse()
+            .map_err(|e| ServiceError::Corrupt(format!("alert id: {e}")))?;
+        let now = rfc3339(self.clock.now());
+        for (h, d) in holders.iter().zip(decisions) {
+            if d.decision == crate::disclosure::Event::Queued {
+                // The new holding carries the whole history, so one retraction takes back
+                // every version; the old one is superseded.
+                if let Some(mut newer) = self
+                    .store
+                    .holdings(&new_report)?
+                    .into_iter()
+                    .find(|x| x.peer == h.peer)
+                {
+                    let mut sent = if h.sent.is_empty() {
+                        vec![(h.version, h.message_id)]
+                    } else {
+                        h.sent.clone()
+                    };
+                    sent.extend(newer.sent.iter().copied());
+                    newer.sent = sent;
+                    self.store.put_holding(&newer)?;
+                }
+                self.store.put_holding(&crate::store::Holding {
+                    state: crate::store::HoldingState::Superseded,
+                    at: now.clone(),
+                    reason: Some(format!("holds the version passed on as alert:{new}")),
+                    ..h.clone()
+                })?;
+            } else if d.decision == crate::disclosure::Event::Withheld {
+                self.retract_holding(
+                    h,
+                    &format!(
+                        "a new version may not go to it: {}",
+                        d.reason.unwrap_or_default()
+                    ),
+                )?;
+            }
+        }
+        tracing::info!(alert.id = %new, holders = holders.len(), "new version passed on to the onward holders");
+        Ok(())
     }
 
     /// A sender takes back what it sent (DESIGN.md section 10): only the alerts its own

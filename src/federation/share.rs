@@ -248,7 +248,7 @@ impl Gateway {
         h: &Holding,
         reason: &str,
     ) -> Result<Option<ShareOutcome>, ServiceError> {
-        if h.state == HoldingState::Retracted {
+        if matches!(h.state, HoldingState::Retracted | HoldingState::Superseded) {
             return Ok(None);
         }
         let Some(peer) = self.store.peer(&h.peer)? else {

@@ -330,6 +330,33 @@ impl Alert {
         }
     }
 
+    /// What report and version the document is, as its sender names them: the STIX
+    /// `report` container's id and `modified` (a view keeps its ids across versions), or
+    /// the IODEF `IncidentID` and its `instance`. A peer's document already held for
+    /// (sender, report, version) is a duplicate, whatever its message id.
+    pub fn report_key(&self) -> Option<(String, String)> {
+        match self.format {
+            AlertFormat::Stix => {
+                let report = self.document["objects"]
+                    .as_array()?
+                    .iter()
+                    .find(|o| o["type"] == "report")?;
+                Some((
+                    report["id"].as_str()?.to_string(),
+                    report["modified"].as_str()?.to_string(),
+                ))
+            }
+            AlertFormat::Iodef => {
+                let id = &self.document["Incident"][0]["IncidentID"];
+                Some((
+                    format!("{}/{}", id["name"].as_str()?, id["id"].as_str()?),
+                    id["instance"].as_str().unwrap_or("1").to_string(),
+                ))
+            }
+            AlertFormat::Misp => None,
+        }
+    }
+
     /// The sending peer, for an alert a peer sent.
     pub fn sender(&self) -> Option<&PeerId> {
         match &self.source {
@@ -419,7 +446,8 @@ impl Alert {
 pub enum Imported {
     /// Stored as a new alert.
     New,
-    /// The same sender, id and content were imported before.
+    /// The same sender, id and content were imported before, or the same sender's same
+    /// version of the same report.
     Duplicate,
     /// The same sender and id were imported with other content.
     Conflict,
@@ -458,6 +486,9 @@ pub struct TaxiiObject {
 pub enum HoldingState {
     /// It holds the version recorded (the latest that may go to it).
     Current,
+    /// It holds a later version, recorded under the alert that version came as (a report
+    /// passed on from an alert); that holding lists every message it was sent.
+    Superseded,
     /// Its copy was retracted: by `irtx report retract`, or because a new version may not
     /// go to it.
     Retracted,
@@ -623,6 +654,8 @@ pub trait Store: Send + Sync {
     fn put_taxii_status(&self, id: &str, status: &Value) -> Result<()>;
     /// A TAXII status resource.
     fn taxii_status(&self, id: &str) -> Result<Option<Value>>;
+    /// The latest alert a peer's documents of one report became (by [`Alert::report_key`]).
+    fn alert_for_report(&self, sender: &PeerId, report: &str) -> Result<Option<String>>;
     /// The alert a peer's message became, if any.
     fn alert_by_message(&self, sender: &PeerId, message_id: &MessageId) -> Result<Option<Alert>>;
     /// Replaces a stored alert (the same id) and its metadata.

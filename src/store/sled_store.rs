@@ -533,6 +533,14 @@ impl Store for SledStore {
         };
         let (value, meta) = (encode(alert), encode(&alert.meta()));
         let bytes = alert.bytes();
+        // A peer's version of a report is held once, whatever message carried it.
+        let version_keys = match (&alert.source, alert.report_key()) {
+            (AlertSource::Peer { sender, .. }, Some((report, version))) => Some((
+                seen_key(sender, &format!("version:{report}#{version}")),
+                seen_key(sender, &format!("report:{report}")),
+            )),
+            _ => None,
+        };
         let outcome = (
             &self.seen,
             &self.alerts,
@@ -548,6 +556,11 @@ impl Store for SledStore {
                         Imported::Conflict
                     });
                 }
+                if let Some((version, _)) = &version_keys {
+                    if seen.get(version.as_slice())?.is_some() {
+                        return Ok(Imported::Duplicate);
+                    }
+                }
                 if let Some(peer) = peer {
                     let used = usage.get(peer)?.map_or(0, |v| read_u64(&v));
                     if quota.is_some_and(|q| used + bytes > q) {
@@ -556,6 +569,10 @@ impl Store for SledStore {
                     usage.insert(peer, &(used + bytes).to_be_bytes())?;
                 }
                 seen.insert(key.as_slice(), alert.sha256.as_bytes())?;
+                if let Some((version, report)) = &version_keys {
+                    seen.insert(version.as_slice(), alert.sha256.as_bytes())?;
+                    seen.insert(report.as_slice(), alert.id.as_bytes())?;
+                }
                 alerts.insert(&seq.to_be_bytes(), value.clone())?;
                 metas.insert(&seq.to_be_bytes(), meta.clone())?;
                 ids.insert(alert.id.as_bytes(), &seq.to_be_bytes())?;
@@ -831,6 +848,14 @@ impl Store for SledStore {
             Some(v) => Ok(Some(decode(id.as_bytes(), &v)?)),
             None => Ok(None),
         }
+    }
+
+    fn alert_for_report(&self, sender: &PeerId, report: &str) -> Result<Option<String>> {
+        Ok(self
+            .seen
+            .get(seen_key(sender, &format!("report:{report}")))
+            .map_err(backend)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
     fn alert_by_message(&self, sender: &PeerId, message_id: &MessageId) -> Result<Option<Alert>> {

@@ -181,6 +181,9 @@ impl Store for Flaky {
     fn taxii_status(&self, id: &str) -> Result<Option<Value>> {
         self.inner.taxii_status(id)
     }
+    fn alert_for_report(&self, sender: &PeerId, report: &str) -> Result<Option<String>> {
+        self.inner.alert_for_report(sender, report)
+    }
     fn alert_by_message(&self, sender: &PeerId, message_id: &MessageId) -> Result<Option<Alert>> {
         self.inner.alert_by_message(sender, message_id)
     }

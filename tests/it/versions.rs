@@ -333,3 +333,175 @@ async fn a_retraction_follows_the_data_and_only_the_sender_retracts() {
         );
     }
 }
+
+/// `irtx ledger verify` on a gateway's data dir, through its running API.
+fn ledger_verifies(g: &TestGateway) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_irtx"))
+        .current_dir(&g.dir)
+        .env_remove("RUST_LOG")
+        .args(["ledger", "verify", "--gateway", &g.url])
+        .output()
+        .unwrap();
+    crate::helpers::succeeded(&out);
+}
+
+fn state_of(holders: &Value, peer: &str) -> (u64, String) {
+    let h = holders["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["peer"] == peer && h["state"] != "superseded")
+        .next_back()
+        .cloned()
+        .unwrap_or_else(|| panic!("{peer} holds nothing: {holders}"));
+    (
+        h["version"].as_u64().unwrap(),
+        h["state"].as_str().unwrap().to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_gateways_follow_versions_raises_and_retraction() {
+    let (a, _) = TestGateway::spawn_manual("cert-a", |_| {}).await;
+    let (b, _) = TestGateway::spawn_manual("cert-b", |_| {}).await;
+    let c = TestGateway::spawn("cert-c").await;
+    let d = TestGateway::spawn("cert-d").await;
+    a.add_peer(&b, "AMBER", "client", "none", "stix").await;
+    a.add_peer(&c, "GREEN", "community", "none", "stix").await;
+    b.add_peer(&a, "AMBER", "community", "none", "stix").await;
+    b.add_peer(&d, "AMBER", "community", "none", "stix").await;
+    c.add_peer(&a, "AMBER", "community", "none", "stix").await;
+    d.add_peer(&b, "AMBER", "community", "none", "stix").await;
+
+    // v1 GREEN: A to B (client) and C (community); B on to D (community of B).
+    let id = a.submit(&report(1, "GREEN")).await;
+    a.share(&id, &["cert-b", "cert-c"]).await;
+    assert_eq!(a.services().run_once().await, 2);
+    let on_b = b.alert_list().await[0]["id"].as_str().unwrap().to_string();
+    let (s, _) = b
+        .call(
+            Method::POST,
+            &format!("/api/v1/alerts/{on_b}/share"),
+            Some(json!({"peers": ["cert-d"]})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(b.services().run_once().await, 1);
+
+    // Sharing the same version twice gives one alert; resend gives a `duplicate` receipt.
+    assert_eq!(a.share(&id, &["cert-c"]).await[0]["decision"], "held");
+    let (_, v) = a
+        .call(
+            Method::POST,
+            &format!("/api/v1/reports/{id}/share"),
+            Some(json!({"peers": ["cert-c"], "resend": true})),
+        )
+        .await;
+    assert_eq!(v["decisions"][0]["decision"], "queued");
+    assert_eq!(a.services().run_once().await, 1);
+    assert_eq!(c.alert_list().await.len(), 1, "still one alert");
+    let last = a.deliveries().await.last().cloned().unwrap();
+    assert_eq!(last["receipt"]["status"], "duplicate", "{last}");
+
+    // v2 still GREEN: B, C and (through B) D hold version 2.
+    let (s, v) = update(&a, &report(2, "GREEN")).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(a.services().run_once().await, 2);
+    assert_eq!(
+        b.services().run_once().await,
+        1,
+        "B passes version 2 on to D"
+    );
+    assert_eq!(d.alert_list().await.len(), 2);
+    assert_eq!(
+        state_of(
+            &a.get(&format!("/api/v1/reports/{id}/holders")).await,
+            "cert-c"
+        ),
+        (2, "current".into())
+    );
+
+    // v3 AMBER: C gets a retraction; B gets v3 and retracts D's copy (AMBER does not go to
+    // a community peer).
+    let (s, v) = update(&a, &report(3, "AMBER")).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(a.services().run_once().await, 2);
+    assert!(c.alerts().await.iter().all(|x| x["retracted"].is_object()));
+    assert_eq!(b.services().run_once().await, 1, "B retracts D's copy");
+    let on_d = d.alerts().await;
+    assert_eq!(on_d.len(), 2);
+    assert!(on_d.iter().all(|x| x["retracted"].is_object()), "{on_d:?}");
+    let a_holders = a.get(&format!("/api/v1/reports/{id}/holders")).await;
+    assert_eq!(state_of(&a_holders, "cert-b"), (3, "current".into()));
+    assert_eq!(state_of(&a_holders, "cert-c"), (2, "retracted".into()));
+
+    // A retracts the report: B's copies are retracted.
+    let (s, _) = a
+        .call(
+            Method::POST,
+            &format!("/api/v1/reports/{id}/retract"),
+            Some(json!({"reason": "wrong customer"})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(a.services().run_once().await, 1);
+    let on_b = b.alerts().await;
+    assert_eq!(on_b.len(), 3);
+    assert!(
+        on_b.iter()
+            .all(|x| x["retracted"]["reason"] == "wrong customer"),
+        "{on_b:?}"
+    );
+    assert_eq!(
+        b.services().run_once().await,
+        0,
+        "D's copy was retracted already"
+    );
+    assert_eq!(
+        state_of(
+            &a.get(&format!("/api/v1/reports/{id}/holders")).await,
+            "cert-b"
+        ),
+        (3, "retracted".into())
+    );
+    for g in [&a, &b, &c, &d] {
+        ledger_verifies(g);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_down_during_a_retraction_gets_it_in_order_when_it_returns() {
+    let (a, clock) = TestGateway::spawn_manual("cert-a", |_| {}).await;
+    let mut b = TestGateway::spawn("cert-b").await;
+    a.add_peer(&b, "AMBER", "client", "none", "stix").await;
+    b.add_peer(&a, "AMBER", "community", "none", "stix").await;
+    let id = a.submit(&report(1, "GREEN")).await;
+    a.share(&id, &["cert-b"]).await;
+    assert_eq!(a.services().run_once().await, 1);
+    // B goes down; A sends version 2, then retracts.
+    let (dir, addr) = (b.dir.clone(), b.addr);
+    b.shutdown().await;
+    update(&a, &report(2, "GREEN")).await;
+    a.call(
+        Method::POST,
+        &format!("/api/v1/reports/{id}/retract"),
+        Some(json!({"reason": "recalled"})),
+    )
+    .await;
+    assert_eq!(a.services().run_once().await, 0);
+    let outbox = a.outbox().await;
+    assert_eq!(outbox.len(), 2, "{outbox:?}");
+    // B comes back on the same address; both go, in order: the version, then the retraction.
+    let b2 = TestGateway::start(&dir, addr, |_| {}).await;
+    clock.advance(time::Duration::hours(1));
+    assert_eq!(a.services().run_once().await, 2);
+    let alerts = b2.alerts().await;
+    assert_eq!(alerts.len(), 2);
+    assert!(
+        alerts
+            .iter()
+            .all(|x| x["retracted"]["reason"] == "recalled"),
+        "{alerts:?}"
+    );
+    let _keep = b;
+}
