@@ -350,8 +350,7 @@ fn state_of(holders: &Value, peer: &str) -> (u64, String) {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|h| h["peer"] == peer && h["state"] != "superseded")
-        .next_back()
+        .rfind(|h| h["peer"] == peer && h["state"] != "superseded")
         .cloned()
         .unwrap_or_else(|| panic!("{peer} holds nothing: {holders}"));
     (
