@@ -115,6 +115,12 @@ fn explain(v: Violation, doc: &Value) -> Violation {
             return Violation::new(v.pointer, why);
         }
     }
+    if v.pointer.starts_with("/vulnerability/cve/") {
+        return Violation::new(
+            v.pointer,
+            format!("`{given}` is not a CVE id: CVE-YYYY-NNNN, the number 4 digits or more, with no leading zero past 4 digits"),
+        );
+    }
     if v.pointer == "/category" {
         if let Err(e) = given.parse::<super::Category>() {
             return Violation::new(v.pointer, e.to_string());
@@ -519,6 +525,30 @@ mod derived_tests {
             "../../tests/data/valid/event-malware-mail.json"
         ))
         .unwrap()
+    }
+
+    #[test]
+    fn cve_ids_follow_the_cve_numbering() {
+        for (cve, ok) in [
+            ("CVE-2026-0001", true),
+            ("CVE-2026-12345", true),
+            ("CVE-2026-02345", false),
+            ("CVE-2026-123", false),
+        ] {
+            let mut r = valid();
+            r["kind"] = "vulnerability".into();
+            r["vulnerability"] = serde_json::json!({"cve": [cve]});
+            let got = parse_value(&r);
+            let cve_problem = got.as_ref().err().and_then(|v| {
+                v.iter()
+                    .find(|p| p.pointer == "/vulnerability/cve/0")
+                    .cloned()
+            });
+            assert_eq!(cve_problem.is_none(), ok, "{cve}: {cve_problem:?}");
+            if let Some(p) = cve_problem {
+                assert!(p.reason.contains("not a CVE id"), "{p}");
+            }
+        }
     }
 
     #[test]
