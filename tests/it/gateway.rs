@@ -348,3 +348,30 @@ pub fn listening_url(child: &mut std::process::Child) -> String {
     rx.recv_timeout(Duration::from_secs(30))
         .expect("irtx serve logs its address")
 }
+
+/// An analyst logged in to the pages of `g`: a client that does not follow redirects, and
+/// the session cookie.
+pub async fn ui_session(g: &TestGateway) -> (reqwest::Client, String) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = http
+        .post(format!("{}/ui/login", g.url))
+        .header("origin", &g.url)
+        .form(&[("token", g.token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+    (http, cookie.split(';').next().unwrap().to_string())
+}
+
+/// The CSRF token a page's forms carry.
+pub fn csrf_of(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .expect("a form with a CSRF token")
+        .to_string()
+}

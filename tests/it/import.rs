@@ -389,19 +389,7 @@ async fn three_gateways_share_onward_under_the_audience_rules() {
     assert!(at_a.iter().all(|e| e.get("onward").is_none()));
 
     // The same through the alert's page: the Share form, then the decision with its source.
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let resp = http
-        .post(format!("{}/ui/login", b.url))
-        .header("origin", &b.url)
-        .form(&[("token", b.token.as_str())])
-        .send()
-        .await
-        .unwrap();
-    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
-    let session = cookie.split(';').next().unwrap().to_string();
+    let (http, session) = crate::gateway::ui_session(&b).await;
     let page = |path: String| {
         let http = http.clone();
         let session = session.clone();
@@ -422,12 +410,7 @@ async fn three_gateways_share_onward_under_the_audience_rules() {
         html.contains("peer cert-a") && html.contains("id=\"share\""),
         "{html}"
     );
-    let token = html
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|t| t.split('"').next())
-        .unwrap()
-        .to_string();
+    let token = crate::gateway::csrf_of(&html);
     let resp = http
         .post(format!("{}/ui/alerts/{a_id}/share", b.url))
         .header("cookie", &session)

@@ -434,15 +434,33 @@ async fn four_gateways_follow_versions_raises_and_retraction() {
     assert_eq!(state_of(&a_holders, "cert-b"), (3, "current".into()));
     assert_eq!(state_of(&a_holders, "cert-c"), (2, "retracted".into()));
 
-    // A retracts the report: B's copies are retracted.
-    let (s, _) = a
-        .call(
-            Method::POST,
-            &format!("/api/v1/reports/{id}/retract"),
-            Some(json!({"reason": "wrong customer"})),
-        )
-        .await;
-    assert_eq!(s, 200);
+    // A retracts the report, from its page: B's copies are retracted.
+    let (http, session) = crate::gateway::ui_session(&a).await;
+    let html = http
+        .get(format!("{}/ui/reports/{id}", a.url))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("id=\"holders\"") && html.contains("id=\"retract\""),
+        "{html}"
+    );
+    let resp = http
+        .post(format!("{}/ui/reports/{id}/retract", a.url))
+        .header("cookie", &session)
+        .header("origin", &a.url)
+        .form(&[
+            ("reason", "wrong customer"),
+            ("csrf", crate::gateway::csrf_of(&html).as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
     assert_eq!(a.services().run_once().await, 1);
     let on_b = b.alerts().await;
     assert_eq!(on_b.len(), 3);

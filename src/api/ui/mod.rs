@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/reports", get(reports::list).post(reports::submit))
         .route("/reports/{id}", get(reports::show))
         .route("/reports/{id}/share", post(reports::share))
+        .route("/reports/{id}/retract", post(reports::retract))
         .route("/outbox", get(activity::outbox))
         .route("/outbox/{seq}/retry", post(activity::retry))
         .route("/disclosures", get(activity::disclosures))

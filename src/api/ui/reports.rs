@@ -1,5 +1,6 @@
 //! The report pages: the list with each peer's latest event and a submit form; one report
-//! with its share form, the decision per peer and its timeline.
+//! with its share form, its holders (with a retract form), the decision per peer and its
+//! timeline.
 
 use std::collections::BTreeMap;
 
@@ -111,9 +112,14 @@ pub async fn show(
     ApiPath(id): ApiPath<ReportId>,
 ) -> Result<Markup, Response> {
     let rid = id.clone();
-    let (report, peers, timeline) = read(&s, move |g| {
+    let (report, peers, timeline, holders) = read(&s, move |g| {
         let timeline = crate::ledger::select(g.store.as_ref(), |e| e.body.report_id == rid)?;
-        Ok((g.store.report(&rid)?, g.store.peers()?, timeline))
+        Ok((
+            g.store.report(&rid)?,
+            g.store.peers()?,
+            timeline,
+            g.store.holdings(&rid)?,
+        ))
     })
     .await?;
     let Some(report) = report else {
@@ -136,6 +142,26 @@ pub async fn show(
                     label { input type="checkbox" name="peer" value=(p.id); " " (p.id) " (max TLP:" (p.max_tlp) ", " (p.audience) ", " (p.profile) ", " (p.format) ")" } br;
                 }
                 button type="submit" id="share-button" { "Share with the selected peers" }
+            }
+            h2 { "Holders" }
+            table #holders {
+                tr { th { "Peer" } th { "Version" } th { "Form" } th { "Marking" } th { "State" } th { "Message" } th { "Since" } th { "Why" } }
+                @for h in &holders {
+                    tr {
+                        td { (h.peer) } td { (h.version) } td { (h.format.wire_name()) }
+                        td { @if let Some(m) = &h.marking { (tlp_badge(m.as_str())) } }
+                        td class=(format!("{:?}", h.state).to_lowercase()) { (format!("{:?}", h.state).to_lowercase()) }
+                        td { code { (h.message_id) } } td { (h.at) } td { (h.reason.clone().unwrap_or_default()) }
+                    }
+                }
+            }
+            @if holders.iter().any(|h| h.state == crate::store::HoldingState::Current) {
+                form method="post" action={ "/ui/reports/" (urlencode(id.as_str())) "/retract" } #retract {
+                    (csrf_field(&session))
+                    label { "Reason " input type="text" name="reason" required; }
+                    " "
+                    button type="submit" id="retract-button" { "Retract from every holder" }
+                }
             }
             h2 { "Decision per peer" }
             table #decisions {
@@ -162,6 +188,48 @@ pub async fn show(
     ))
 }
 
+/// `POST /ui/reports/{id}/retract` (form: `reason=...`): a signed retraction to every
+/// holder.
+pub async fn retract(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<ReportId>,
+    body: Bytes,
+) -> Response {
+    let reason: String = url::form_urlencoded::parse(&body)
+        .find(|(k, _)| k == "reason")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    let g = s.gateway.clone();
+    let rid = id.clone();
+    then_back(&id, "Not retracted", move || g.retract(&rid, &reason)).await
+}
+
+/// Runs a report action off the async threads; back to the report's page when it worked.
+async fn then_back<T: Send + 'static>(
+    id: &ReportId,
+    failure: &str,
+    f: impl FnOnce() -> Result<T, ServiceError> + Send + 'static,
+) -> Response {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(_)) => {
+            Redirect::to(&format!("/ui/reports/{}", urlencode(id.as_str()))).into_response()
+        }
+        Ok(Err(ServiceError::Invalid(v))) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page_plain(
+                failure,
+                &v.iter()
+                    .map(|p| p.reason.clone())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        )
+            .into_response(),
+        Ok(Err(e)) => failed(e),
+        Err(e) => failed(e),
+    }
+}
+
 /// `POST /ui/reports/{id}/share` (form: `peer=a&peer=b`).
 pub async fn share(
     State(s): State<AppState>,
@@ -174,22 +242,5 @@ pub async fn share(
         .collect();
     let g = s.gateway.clone();
     let rid = id.clone();
-    match tokio::task::spawn_blocking(move || g.share(&rid, &peers, false)).await {
-        Ok(Ok(_)) => {
-            Redirect::to(&format!("/ui/reports/{}", urlencode(id.as_str()))).into_response()
-        }
-        Ok(Err(ServiceError::Invalid(v))) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            page_plain(
-                "Not shared",
-                &v.iter()
-                    .map(|p| p.reason.clone())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
-        )
-            .into_response(),
-        Ok(Err(e)) => failed(e),
-        Err(e) => failed(e),
-    }
+    then_back(&id, "Not shared", move || g.share(&rid, &peers, false)).await
 }
