@@ -56,8 +56,18 @@ async fn main() {
     let t0 = Instant::now();
     let bodies: Vec<Vec<u8>> = (0..n)
         .map(|_| {
+            // Each message a report of its own: a receiver holds a sender's version of a
+            // report once.
+            let container = doc["objects"]
+                .as_array()
+                .and_then(|o| o.iter().find(|x| x["type"] == "report"))
+                .and_then(|r| r["id"].as_str())
+                .unwrap_or_default();
+            let fresh = format!("report--{}", uuid::Uuid::new_v4());
+            let doc: serde_json::Value =
+                serde_json::from_str(&doc.to_string().replace(container, &fresh)).unwrap();
             let s = irtx::exchange::outbound::seal(
-                doc.clone(),
+                doc,
                 Format::Stix,
                 irtx::tlp::Tlp::Amber,
                 irtx::exchange::outbound::Envelope {

@@ -327,6 +327,15 @@ pub struct Peer {
 }
 
 impl Peer {
+    /// What decides the document it gets of a report: its clearance, audience, profile,
+    /// format and key domain.
+    pub fn view(&self) -> String {
+        format!(
+            "{}|{}|{}|{}|{}",
+            self.max_tlp, self.audience, self.profile, self.format, self.key_domain
+        )
+    }
+
     /// The peer without its secrets, for answers and output: credentials show only as
     /// `taxii_auth_set`.
     pub fn redacted(&self) -> Value {

@@ -61,26 +61,13 @@ pub async fn attempt(
     }
     let url = format!("{}/exchange/v1/messages", peer.url.trim_end_matches('/'));
     let body = serde_json::to_vec(&item.jws).expect("a JWS serializes");
-    let resp = match client
+    let req = client
         .post(&url)
         .header("content-type", "application/jose+json")
-        .body(body)
-        .send()
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => return network_failure(&e, peer),
-    };
-    let status = resp.status().as_u16();
-    let bytes = match read_capped(resp, MAX_RECEIPT_BYTES).await {
-        Ok(Some(b)) => b,
-        Ok(None) => {
-            return Attempt::Retry {
-                cause: Cause::AnswerTooLarge,
-                why: format!("{status}: the answer is over {MAX_RECEIPT_BYTES} bytes; not read"),
-            }
-        }
-        Err(e) => return network_failure(&e, peer),
+        .body(body);
+    let (status, bytes) = match send_and_read(req, peer).await {
+        Ok(answer) => answer,
+        Err(attempt) => return attempt,
     };
     let expected = Expected {
         message_id: &item.message_id,
@@ -131,6 +118,24 @@ pub async fn attempt(
     }
 }
 
+/// Sends a delivery and reads the answer (status and at most [`MAX_RECEIPT_BYTES`]); a
+/// network failure or an answer too long is the attempt's outcome.
+async fn send_and_read(
+    req: reqwest::RequestBuilder,
+    peer: &Peer,
+) -> Result<(u16, Vec<u8>), Attempt> {
+    let resp = req.send().await.map_err(|e| network_failure(&e, peer))?;
+    let status = resp.status().as_u16();
+    match read_capped(resp, MAX_RECEIPT_BYTES).await {
+        Ok(Some(b)) => Ok((status, b)),
+        Ok(None) => Err(Attempt::Retry {
+            cause: Cause::AnswerTooLarge,
+            why: format!("{status}: the answer is over {MAX_RECEIPT_BYTES} bytes; not read"),
+        }),
+        Err(e) => Err(network_failure(&e, peer)),
+    }
+}
+
 /// Adds our credentials on a peer's TAXII server to a request.
 pub fn with_taxii_auth(req: reqwest::RequestBuilder, peer: &Peer) -> reqwest::RequestBuilder {
     match &peer.taxii_auth {
@@ -166,20 +171,9 @@ async fn taxii_attempt(client: &reqwest::Client, peer: &Peer, item: &OutboxItem)
         .header("content-type", TAXII_MEDIA_TYPE)
         .header("accept", TAXII_MEDIA_TYPE)
         .body(body.to_string());
-    let resp = match with_taxii_auth(req, peer).send().await {
-        Ok(r) => r,
-        Err(e) => return network_failure(&e, peer),
-    };
-    let status = resp.status().as_u16();
-    let bytes = match read_capped(resp, MAX_RECEIPT_BYTES).await {
-        Ok(Some(b)) => b,
-        Ok(None) => {
-            return Attempt::Retry {
-                cause: Cause::AnswerTooLarge,
-                why: format!("{status}: the answer is over {MAX_RECEIPT_BYTES} bytes; not read"),
-            }
-        }
-        Err(e) => return network_failure(&e, peer),
+    let (status, bytes) = match send_and_read(with_taxii_auth(req, peer), peer).await {
+        Ok(answer) => answer,
+        Err(attempt) => return attempt,
     };
     let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
     let text = || {

@@ -53,6 +53,40 @@ pub fn report_digest(r: &Report) -> String {
     ))
 }
 
+/// Why a report is being shared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// An analyst's share or a routing rule: a peer that holds this version gets nothing.
+    Share,
+    /// The same, also to peers that hold it.
+    Resend,
+    /// A new version for its holders (or an alert passed on): a holder the new version may
+    /// not go to gets a retraction of what it holds.
+    Update,
+}
+
+/// A sealed message as the outbox takes it: queued, no attempt yet.
+fn queued(
+    report_id: &ReportId,
+    peer: &PeerId,
+    sealed: &outbound::Sealed,
+    now: time::OffsetDateTime,
+) -> OutboxItem {
+    OutboxItem {
+        message_id: sealed.message.id,
+        report_id: report_id.clone(),
+        peer: peer.clone(),
+        jws: sealed.jws.clone(),
+        sha256: sealed.sha256.clone(),
+        queued_at: rfc3339(now),
+        attempts: 0,
+        next_attempt_ms: 0,
+        state: DeliveryState::Queued,
+        last_error: None,
+        last_cause: None,
+    }
+}
+
 impl Gateway {
     /// Validates and stores a report, then shares it as the routing rules say. Returns the
     /// id and the automatic decisions.
@@ -73,7 +107,7 @@ impl Gateway {
             Vec::new()
         } else {
             let peers = self.known_peers(&peers, "/routing")?;
-            self.share_report(&r, &id, &peers, &Origin::Own, None, false)?
+            self.share_report(&r, &id, &peers, &Origin::Own, None, Mode::Share)?
         };
         Ok((id, decisions))
     }
@@ -147,7 +181,8 @@ impl Gateway {
             ))
         })?;
         let peers = self.known_peers(peers, "/peers")?;
-        self.share_report(&report, report_id, &peers, &Origin::Own, None, resend)
+        let mode = if resend { Mode::Resend } else { Mode::Share };
+        self.share_report(&report, report_id, &peers, &Origin::Own, None, mode)
     }
 
     /// Stores a new version of a report (DESIGN.md section 10): the same id, a higher
@@ -217,7 +252,7 @@ impl Gateway {
             .flatten()
             .collect();
         tracing::info!(version, holders = peers.len(), "report updated");
-        self.share_report(&r, id, &peers, &Origin::Own, None, false)
+        self.share_report(&r, id, &peers, &Origin::Own, None, Mode::Update)
     }
 
     /// Retracts a report from every peer that holds it (DESIGN.md section 10).
@@ -298,19 +333,7 @@ impl Gateway {
                 },
                 &self.key.current().0,
             );
-            let item = OutboxItem {
-                message_id,
-                report_id: h.report_id.clone(),
-                peer: peer.id.clone(),
-                jws: sealed.jws,
-                sha256: sealed.sha256.clone(),
-                queued_at: rfc3339(now),
-                attempts: 0,
-                next_attempt_ms: 0,
-                state: DeliveryState::Queued,
-                last_error: None,
-                last_cause: None,
-            };
+            let item = queued(&h.report_id, &peer.id, &sealed, now);
             entry.message_sha256 = Some(sealed.sha256);
             self.record_with(entry, |store, e| store.enqueue_recorded(&item, e))?;
         } else {
@@ -430,7 +453,14 @@ impl Gateway {
             provider_permission,
         };
         let peers = self.known_peers(peers, "/peers")?;
-        self.share_report(&report, &report_id, &peers, &origin, Some(&onward), false)
+        self.share_report(
+            &report,
+            &report_id,
+            &peers,
+            &origin,
+            Some(&onward),
+            Mode::Share,
+        )
     }
 
     fn share_report(
@@ -440,7 +470,7 @@ impl Gateway {
         peers: &[Peer],
         origin: &Origin,
         onward: Option<&crate::disclosure::Onward>,
-        resend: bool,
+        mode: Mode,
     ) -> Result<Vec<ShareOutcome>, ServiceError> {
         let digest = report_digest(report);
         let version = report.effective_version();
@@ -449,7 +479,10 @@ impl Gateway {
         for peer in peers {
             let held = holdings.iter().find(|h| h.peer == peer.id);
             if let Some(h) = held.filter(|h| {
-                !resend && h.report_digest == digest && h.state == HoldingState::Current
+                mode != Mode::Resend
+                    && h.report_digest == digest
+                    && h.view == peer.view()
+                    && h.state == HoldingState::Current
             }) {
                 out.push(ShareOutcome {
                     peer: peer.id.clone(),
@@ -483,13 +516,14 @@ impl Gateway {
                         message_id,
                         format: peer.format,
                         marking: outcome.marking,
+                        view: peer.view(),
                         state: HoldingState::Current,
                         at: now,
                         reason: None,
                     })?;
                 }
                 // It holds an earlier version it may no longer have: taken back.
-                (Event::Withheld, _) => {
+                (Event::Withheld, _) if mode == Mode::Update => {
                     if let Some(h) = held.filter(|h| h.state != HoldingState::Retracted) {
                         self.retract_holding(
                             h,
@@ -620,19 +654,7 @@ impl Gateway {
             },
             &self.key.current().0,
         );
-        let item = OutboxItem {
-            message_id: sealed.message.id,
-            report_id: report_id.clone(),
-            peer: peer.id.clone(),
-            jws: sealed.jws.clone(),
-            sha256: sealed.sha256.clone(),
-            queued_at: rfc3339(now),
-            attempts: 0,
-            next_attempt_ms: 0,
-            state: DeliveryState::Queued,
-            last_error: None,
-            last_cause: None,
-        };
+        let item = queued(report_id, &peer.id, &sealed, now);
         entry.message_sha256 = Some(sealed.sha256.clone());
         // The message and its ledger entry are written together, or not at all.
         self.record_with(entry, |store, e| store.enqueue_recorded(&item, e))?;

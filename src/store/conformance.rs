@@ -383,6 +383,7 @@ pub fn suite(s: &dyn Store) {
         message_id: mid(u128::from(version)),
         format: Format::Stix,
         marking: Some(Tlp::Green),
+        view: "GREEN|community|none|stix|federation".into(),
         state,
         at: "2026-12-02T00:00:00.000Z".into(),
         reason: None,

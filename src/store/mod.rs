@@ -335,6 +335,20 @@ impl Alert {
     /// the IODEF `IncidentID` and its `instance`. A peer's document already held for
     /// (sender, report, version) is a duplicate, whatever its message id.
     pub fn report_key(&self) -> Option<(String, String)> {
+        // The same version in another view (another profile, fields removed) is another
+        // document: the version is told apart by content too.
+        use sha2::Digest;
+        let content: String =
+            sha2::Sha256::digest(serde_json::to_vec(&self.document).expect("JSON serializes"))
+                .iter()
+                .take(16)
+                .map(|b| format!("{b:02x}"))
+                .collect();
+        let (report, version) = self.report_and_version()?;
+        Some((report, format!("{version}#{content}")))
+    }
+
+    fn report_and_version(&self) -> Option<(String, String)> {
         match self.format {
             AlertFormat::Stix => {
                 let report = self.document["objects"]
@@ -517,6 +531,10 @@ pub struct Holding {
     /// The label it went under.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub marking: Option<Tlp>,
+    /// The peer's settings it was rendered under ([`crate::peer::Peer::view`]): the same
+    /// version under other settings is another document.
+    #[serde(default)]
+    pub view: String,
     /// Where it stands.
     pub state: HoldingState,
     /// When this changed last (RFC 3339).

@@ -48,7 +48,7 @@ async fn a_backup_under_load_restores_everything_acknowledged_before_it() {
             let id = uuid::Uuid::new_v4().to_string();
             let m = json!({"id": id, "from": "cert-a", "to": "cert-b",
                 "created": irtx::timestamp::rfc3339(time::OffsetDateTime::now_utc()),
-                "tlp": "AMBER", "format": "stix-2.1", "document": doc});
+                "tlp": "AMBER", "format": "stix-2.1", "document": crate::helpers::as_new_report(doc.clone())});
             let payload = URL_SAFE_NO_PAD.encode(envelope::canonical(&m));
             let sig = key.sign(format!("{header}.{payload}").as_bytes());
             let jws = json!({"payload": payload, "protected": header,

@@ -62,9 +62,12 @@ async fn a_peer_down_for_a_while_gets_every_message_once_in_order() {
     let (dir, addr) = (b.dir.clone(), b.addr);
     b.shutdown().await;
 
-    let id = a.submit(&example("incident-ddos-minimal")).await;
+    // Five reports (a receiver holds one version of one report once).
     let mut sent = Vec::new();
-    for _ in 0..5 {
+    for i in 0..5 {
+        let mut r = example("incident-ddos-minimal");
+        r["id"] = format!("DDOS-{i}").into();
+        let id = a.submit(&r).await;
         let d = a.share(&id, &["cert-b"]).await;
         sent.push(d[0]["message_id"].as_str().unwrap().to_string());
     }
@@ -299,16 +302,19 @@ async fn a_sender_killed_mid_stream_delivers_everything_once_after_restart() {
         Some(peer),
     )
     .await;
-    let report = api(
-        &url,
-        &token,
-        reqwest::Method::POST,
-        "/api/v1/reports",
-        Some(example("incident-ddos-minimal")),
-    )
-    .await;
-    let id = report["id"].as_str().unwrap().to_string();
-    for _ in 0..N {
+    // N reports (a receiver holds one version of one report once).
+    for i in 0..N {
+        let mut r = example("incident-ddos-minimal");
+        r["id"] = format!("DDOS-{i}").into();
+        let report = api(
+            &url,
+            &token,
+            reqwest::Method::POST,
+            "/api/v1/reports",
+            Some(r),
+        )
+        .await;
+        let id = report["id"].as_str().unwrap().to_string();
         api(
             &url,
             &token,

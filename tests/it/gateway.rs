@@ -230,6 +230,19 @@ impl TestGateway {
         v["decisions"].as_array().unwrap().clone()
     }
 
+    /// Shares a report again, also with peers that hold it (`resend`); the decisions.
+    pub async fn share_again(&self, id: &str, peers: &[&str]) -> Vec<Value> {
+        let (s, v) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/v1/reports/{id}/share"),
+                Some(json!({"peers": peers, "resend": true})),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        v["decisions"].as_array().unwrap().clone()
+    }
+
     /// Every alert, each in full (the list holds them without documents).
     pub async fn alerts(&self) -> Vec<Value> {
         let mut out = Vec::new();

@@ -105,3 +105,21 @@ pub fn succeeded(out: &std::process::Output) -> &std::process::Output {
     );
     out
 }
+
+/// The STIX document as a report of its own: a fresh id for its `report` container, so
+/// each message that carries it is a distinct (report, version) for the receiver (which
+/// holds a sender's version of a report once, DESIGN.md section 10).
+pub fn as_new_report(doc: serde_json::Value) -> serde_json::Value {
+    let old = doc["objects"]
+        .as_array()
+        .and_then(|o| o.iter().find(|x| x["type"] == "report"))
+        .and_then(|r| r["id"].as_str())
+        .map(str::to_string);
+    match old {
+        Some(old) => {
+            let new = format!("report--{}", uuid::Uuid::new_v4());
+            serde_json::from_str(&doc.to_string().replace(&old, &new)).unwrap()
+        }
+        None => doc,
+    }
+}

@@ -31,7 +31,7 @@ pub(crate) fn bundle() -> Value {
 
 pub(crate) fn message(to: &str, document: Value) -> Value {
     json!({"id": uuid::Uuid::new_v4().to_string(), "from": "cert-a", "to": to, "created": now(),
-           "tlp": "GREEN", "format": "stix-2.1", "document": document})
+           "tlp": "GREEN", "format": "stix-2.1", "document": crate::helpers::as_new_report(document)})
 }
 
 /// A gateway `cert-b` that knows `cert-a` (whose key is `key`, valid until `until`).

@@ -59,15 +59,24 @@ fn preview(dir: &Path, gateway: Option<&str>, format: &str, report: &str) -> Opt
 /// `None` when the share withheld it.
 async fn shared(a: &TestGateway, b: &TestGateway, report: &str) -> Option<Value> {
     let id = a.submit(&example(report)).await;
-    let d = a.share(&id, &["cert-b"]).await;
+    let d = a.share_again(&id, &["cert-b"]).await;
     match d[0]["decision"].as_str() {
         Some("withheld") => None,
         Some("queued") => {
             assert_eq!(a.services().run_once().await, 1, "delivered");
-            let alerts = b.alerts().await;
-            let last = alerts.last().unwrap();
-            assert_eq!(last["message_id"], d[0]["message_id"]);
-            Some(last["document"].clone())
+            // What the peer's receipt acknowledged (a copy it held already is answered
+            // `duplicate`), and the alert it holds with that document.
+            let last = a.deliveries().await.last().cloned().unwrap();
+            assert_eq!(last["item"]["message_id"], d[0]["message_id"]);
+            let jws = serde_json::from_value(last["item"]["jws"].clone()).unwrap();
+            let payload = irtx::envelope::open(&jws).unwrap().payload;
+            let sent: Value = serde_json::from_slice(&payload).unwrap();
+            let doc = sent["document"].clone();
+            assert!(
+                b.alerts().await.iter().any(|x| x["document"] == doc),
+                "cert-b holds it"
+            );
+            Some(doc)
         }
         other => panic!("decision {other:?}: {d:?}"),
     }
