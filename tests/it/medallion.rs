@@ -119,6 +119,24 @@ fn collection_url(m: &Medallion) -> String {
     format!("{}/api1/collections/{COLLECTION}/", m.url)
 }
 
+/// Adds medallion's collection to `g` as the peer `mx` (pushed to, AMBER, community);
+/// the peer as answered.
+async fn pushes_to(g: &TestGateway, m: &Medallion) -> Value {
+    let (s, v) = g
+        .call(
+            Method::POST,
+            "/api/v1/peers",
+            Some(
+                json!({"id": "mx", "url": collection_url(m), "transport": "taxii21",
+                        "auth": "irtx:s3cret", "max_tlp": "AMBER", "audience": "community",
+                        "profile": MEDALLION_PROFILE}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    v
+}
+
 async fn manual(dir: &std::path::Path) -> TestGateway {
     let options = Options {
         clock: std::sync::Arc::new(ManualClock::at(time::OffsetDateTime::now_utc())),
@@ -133,18 +151,7 @@ async fn irtx_pushes_into_medallion_and_taxii2_client_reads_it_back() {
     let Some(venv) = venv() else { return };
     let m = medallion(&venv).await;
     let (g, _) = TestGateway::spawn_manual("cert-a", |_| {}).await;
-    let (s, v) = g
-        .call(
-            Method::POST,
-            "/api/v1/peers",
-            Some(
-                json!({"id": "mx", "url": collection_url(&m), "transport": "taxii21",
-                        "auth": "irtx:s3cret", "max_tlp": "AMBER", "audience": "community",
-                        "profile": MEDALLION_PROFILE}),
-            ),
-        )
-        .await;
-    assert_eq!(s, 201, "{v}");
+    let v = pushes_to(&g, &m).await;
     assert!(
         !v.to_string().contains("s3cret"),
         "the password is never answered: {v}"
@@ -208,18 +215,7 @@ async fn irtx_pulls_a_medallion_collection_and_after_a_restart_only_what_is_new(
     let m = medallion(&venv).await;
     // The sender: pushes into medallion.
     let (a, _) = TestGateway::spawn_manual("cert-a", |_| {}).await;
-    let (s, v) = a
-        .call(
-            Method::POST,
-            "/api/v1/peers",
-            Some(
-                json!({"id": "mx", "url": collection_url(&m), "transport": "taxii21",
-                        "auth": "irtx:s3cret", "max_tlp": "AMBER", "audience": "community",
-                        "profile": MEDALLION_PROFILE}),
-            ),
-        )
-        .await;
-    assert_eq!(s, 201, "{v}");
+    pushes_to(&a, &m).await;
     let first = a.submit(&big_report(4, "GREEN")).await;
     a.share(&first, &["mx"]).await;
     assert_eq!(a.services().run_once().await, 1);

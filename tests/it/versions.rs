@@ -202,18 +202,7 @@ async fn a_new_version_reaches_the_holders_and_a_held_version_is_not_sent_twice(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retraction_follows_the_data_and_only_the_sender_retracts() {
-    let (a, _) = TestGateway::spawn_manual("cert-a", |_| {}).await;
-    let (b, _) = TestGateway::spawn_manual("cert-b", |_| {}).await;
-    let c = TestGateway::spawn("cert-c").await;
-    let d = TestGateway::spawn("cert-d").await;
-    a.add_peer(&b, "AMBER", "client", "none", "stix").await;
-    a.add_peer(&c, "GREEN", "community", "none", "stix").await;
-    b.add_peer(&a, "AMBER", "community", "none", "stix").await;
-    b.add_peer(&d, "AMBER", "community", "none", "stix").await;
-    b.add_peer(&c, "AMBER", "community", "none", "stix").await;
-    c.add_peer(&a, "AMBER", "community", "none", "stix").await;
-    c.add_peer(&b, "AMBER", "community", "none", "stix").await;
-    d.add_peer(&b, "AMBER", "community", "none", "stix").await;
+    let (a, b, c, d) = four_gateways().await;
 
     let id = a.submit(&report(1, "GREEN")).await;
     a.share(&id, &["cert-b", "cert-c"]).await;
@@ -334,6 +323,25 @@ async fn a_retraction_follows_the_data_and_only_the_sender_retracts() {
     }
 }
 
+/// A (its worker stepped by the test) shares with B (a client, AMBER) and C (community,
+/// GREEN); B (stepped too) passes on to D (community) and knows C; C and D know their
+/// senders.
+async fn four_gateways() -> (TestGateway, TestGateway, TestGateway, TestGateway) {
+    let (a, _) = TestGateway::spawn_manual("cert-a", |_| {}).await;
+    let (b, _) = TestGateway::spawn_manual("cert-b", |_| {}).await;
+    let c = TestGateway::spawn("cert-c").await;
+    let d = TestGateway::spawn("cert-d").await;
+    a.add_peer(&b, "AMBER", "client", "none", "stix").await;
+    a.add_peer(&c, "GREEN", "community", "none", "stix").await;
+    b.add_peer(&a, "AMBER", "community", "none", "stix").await;
+    b.add_peer(&d, "AMBER", "community", "none", "stix").await;
+    b.add_peer(&c, "AMBER", "community", "none", "stix").await;
+    c.add_peer(&a, "AMBER", "community", "none", "stix").await;
+    c.add_peer(&b, "AMBER", "community", "none", "stix").await;
+    d.add_peer(&b, "AMBER", "community", "none", "stix").await;
+    (a, b, c, d)
+}
+
 /// `irtx ledger verify` on a gateway's data dir, through its running API.
 fn ledger_verifies(g: &TestGateway) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_irtx"))
@@ -361,16 +369,7 @@ fn state_of(holders: &Value, peer: &str) -> (u64, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_gateways_follow_versions_raises_and_retraction() {
-    let (a, _) = TestGateway::spawn_manual("cert-a", |_| {}).await;
-    let (b, _) = TestGateway::spawn_manual("cert-b", |_| {}).await;
-    let c = TestGateway::spawn("cert-c").await;
-    let d = TestGateway::spawn("cert-d").await;
-    a.add_peer(&b, "AMBER", "client", "none", "stix").await;
-    a.add_peer(&c, "GREEN", "community", "none", "stix").await;
-    b.add_peer(&a, "AMBER", "community", "none", "stix").await;
-    b.add_peer(&d, "AMBER", "community", "none", "stix").await;
-    c.add_peer(&a, "AMBER", "community", "none", "stix").await;
-    d.add_peer(&b, "AMBER", "community", "none", "stix").await;
+    let (a, b, c, d) = four_gateways().await;
 
     // v1 GREEN: A to B (client) and C (community); B on to D (community of B).
     let id = a.submit(&report(1, "GREEN")).await;
