@@ -336,14 +336,23 @@ impl Gateway {
             let item = queued(&h.report_id, &peer.id, &sealed, now);
             entry.message_sha256 = Some(sealed.sha256);
             self.record_with(entry, |store, e| store.enqueue_recorded(&item, e))?;
-        } else {
-            // TAXII peers: the objects re-issued `revoked: true` are not built yet; the
-            // ledger and the holders say it was taken back here.
+        } else if peer.transport == Transport::TaxiiPull {
             entry.reason = Some(format!(
-                "{} (a TAXII peer: nothing sent; revoked objects are not built yet)",
+                "{} (its TAXII collection serves the objects re-issued revoked)",
                 entry.reason.clone().unwrap_or_default()
             ));
             self.record(entry)?;
+        } else {
+            // A peer's own TAXII server: pushing the revoked objects is not built yet.
+            entry.reason = Some(format!(
+                "{} (a TAXII server of the peer's: nothing pushed; revoked objects are not pushed yet)",
+                entry.reason.clone().unwrap_or_default()
+            ));
+            self.record(entry)?;
+        }
+        if peer.format == Format::Stix {
+            let messages: Vec<MessageId> = doc.messages.clone();
+            self.publish_revoked(&peer.id, &messages, message_id)?;
         }
         self.store.put_holding(&Holding {
             state: HoldingState::Retracted,

@@ -145,6 +145,74 @@ impl Gateway {
         Ok(added)
     }
 
+    /// Re-issues, in the peer's `shared` collection, every object the given disclosures put
+    /// there with `revoked: true` and a later `modified` (DESIGN.md section 10: TAXII
+    /// collections serve the revoked versions). Objects without `modified` (observables,
+    /// marking definitions) cannot be revoked and stay as they are. Returns how many.
+    pub(super) fn publish_revoked(
+        &self,
+        peer: &PeerId,
+        messages: &[MessageId],
+        retraction: MessageId,
+    ) -> Result<usize, ServiceError> {
+        let coll = collection(peer);
+        let now = Timestamp(self.clock.now());
+        let mut rows = Vec::new();
+        let mut after = 0;
+        loop {
+            let batch = self.store.taxii_page(coll, after, SCAN)?;
+            let Some((last, _)) = batch.last() else { break };
+            after = *last;
+            rows.extend(
+                batch
+                    .into_iter()
+                    .map(|(_, r)| r)
+                    .filter(|r| messages.contains(&r.message_id) && r.object["revoked"] != true),
+            );
+        }
+        // What every disclosure shares is not the report's to revoke: the creators'
+        // identities, the extension and marking definitions.
+        let creators: std::collections::HashSet<&str> = rows
+            .iter()
+            .filter_map(|r| r.object["created_by_ref"].as_str())
+            .collect();
+        let mut revoked = Vec::new();
+        for row in rows.iter().cloned() {
+            let kind = row.object["type"].as_str().unwrap_or_default();
+            if creators.contains(row.id.as_str())
+                || matches!(kind, "marking-definition" | "extension-definition")
+            {
+                continue;
+            }
+            let Some(modified) = row.object["modified"]
+                .as_str()
+                .and_then(|m| Timestamp::parse(m).ok())
+            else {
+                continue;
+            };
+            // Later than the version it revokes, at STIX's millisecond precision.
+            let at = if now.0 > modified.0 + time::Duration::milliseconds(1) {
+                now
+            } else {
+                Timestamp(modified.0 + time::Duration::milliseconds(1))
+            };
+            let mut object = row.object.clone();
+            object["revoked"] = Value::Bool(true);
+            object["modified"] = Value::String(at.to_stix());
+            revoked.push(TaxiiObject {
+                version: at.to_stix(),
+                object,
+                message_id: retraction,
+                ..row
+            });
+        }
+        let n = self
+            .store
+            .taxii_publish(coll, now_us(now.0), &revoked, None)?;
+        tracing::info!(peer.id = %peer, revoked = n, "revoked versions published to the peer's TAXII collection");
+        Ok(n)
+    }
+
     /// A page of the peer's `shared` collection. Pages of objects are pulls: the first pull
     /// of each disclosure is a ledger entry, later ones are counted.
     pub fn taxii_page(

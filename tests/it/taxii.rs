@@ -711,3 +711,68 @@ async fn what_a_peer_posts_to_the_inbox_is_checked_and_becomes_an_alert() {
     let q = g.get("/api/v1/quarantine").await;
     assert!(q.to_string().contains("cert-b"), "{q}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retracted_report_is_served_revoked() {
+    let (g, b, _) = gateway_with_pullers().await;
+    let id = g.submit(&big_report(2, "GREEN")).await;
+    g.share(&id, &["cert-b"]).await;
+    let client = Client::basic(&g, "cert-b", &b);
+    let path = shared_path("cert-a");
+    let before = client.all_pages(&path, "limit=1000", "", "objects").await;
+    let revocable = before
+        .iter()
+        .filter(|o| o["modified"].is_string() && o["type"] != "marking-definition")
+        .count();
+    assert!(revocable > 5, "{revocable}");
+
+    let (s, v) = g
+        .call(
+            Method::POST,
+            &format!("/api/v1/reports/{id}/retract"),
+            Some(json!({"reason": "sent in error"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let after = client.all_pages(&path, "limit=1000", "", "objects").await;
+    // The latest version of every revocable object is the revoked one, later than before.
+    let revoked: Vec<&Value> = after.iter().filter(|o| o["revoked"] == true).collect();
+    assert_eq!(
+        revoked.len(),
+        revocable - count_untouched(&before),
+        "{revoked:?}"
+    );
+    for r in &revoked {
+        let old = before.iter().find(|o| o["id"] == r["id"]).unwrap();
+        assert!(r["modified"].as_str() > old["modified"].as_str(), "{r}");
+    }
+    let report = after.iter().find(|o| o["type"] == "report").unwrap();
+    assert_eq!(report["revoked"], true);
+    let v = client
+        .get(&format!(
+            "{path}{}/versions/",
+            report["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        v.body["versions"].as_array().unwrap().len(),
+        2,
+        "{}",
+        v.body
+    );
+    let h = g.get(&format!("/api/v1/reports/{id}/holders")).await;
+    assert_eq!(h["holders"][0]["state"], "retracted");
+}
+
+/// Objects shared by every disclosure (the team's and irtx's identities, the extension
+/// definition): they carry `modified` but belong to no one report, and stay as they are.
+fn count_untouched(objects: &[Value]) -> usize {
+    objects
+        .iter()
+        .filter(|o| {
+            o["modified"].is_string()
+                && o["type"] != "marking-definition"
+                && (o["type"] == "identity" || o["type"] == "extension-definition")
+        })
+        .count()
+}
