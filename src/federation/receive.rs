@@ -166,21 +166,34 @@ impl Gateway {
         };
         Metrics::count(&self.metrics.inbound, label);
         tracing::info!(peer.id = %verified.message.from, message.id = %verified.message.id, tlp = %verified.message.tlp, outcome = label, "inbound message");
+        Ok(self.answer(&verified, outcome, status, reasons, now))
+    }
+
+    /// The answer to a verified message: its outcome with our signed receipt.
+    fn answer(
+        &self,
+        verified: &inbound::Verified,
+        outcome: InboundOutcome,
+        status: ReceiptStatus,
+        reasons: Vec<String>,
+        now: time::OffsetDateTime,
+    ) -> InboundAnswer {
+        let sender = verified.message.from.clone();
         let (_, jws) = outbound::receipt(
             (&verified.message.id, &verified.sha256),
             &self.team.id,
-            &verified.message.from,
+            &sender,
             status,
             reasons.clone(),
             now,
             &self.key.current().0,
         );
-        Ok(InboundAnswer {
+        InboundAnswer {
             outcome,
             receipt: Some(jws),
             reasons,
-            sender: Some(verified.message.from),
-        })
+            sender: Some(sender),
+        }
     }
 
     /// A new version of an alert we passed on is, for our onward holders, our own update
@@ -329,21 +342,7 @@ impl Gateway {
             )
         };
         self.wake.notify_one();
-        let (_, jws) = outbound::receipt(
-            (&verified.message.id, &verified.sha256),
-            &self.team.id,
-            &sender,
-            status,
-            reasons.clone(),
-            now,
-            &self.key.current().0,
-        );
-        Ok(InboundAnswer {
-            outcome,
-            receipt: Some(jws),
-            reasons,
-            sender: Some(sender),
-        })
+        Ok(self.answer(&verified, outcome, status, reasons, now))
     }
 
     /// The answer to a refused message: quarantined where its markings were not exact, a

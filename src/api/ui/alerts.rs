@@ -7,16 +7,15 @@ use std::collections::BTreeMap;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use maud::{html, Markup};
 
-use super::layout::{failed, page, page_plain, read, tlp_badge, urlencode};
+use super::layout::{page, page_plain, read, then_back, tlp_badge, urlencode};
 use super::session::{csrf_field, Session};
 use crate::api::extract::ApiPath;
 use crate::api::AppState;
 use crate::disclosure::Entry;
-use crate::federation::ServiceError;
 use crate::intake::{self, Intake};
 use crate::peer::PeerId;
 use crate::store::AlertSource;
@@ -134,20 +133,10 @@ pub async fn share(
         .collect();
     let g = s.gateway.clone();
     let aid = id.clone();
-    match tokio::task::spawn_blocking(move || g.share_alert(&aid, &peers)).await {
-        Ok(Ok(_)) => Redirect::to(&format!("/ui/alerts/{}", urlencode(&id))).into_response(),
-        Ok(Err(ServiceError::Invalid(v))) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            page_plain(
-                "Not shared",
-                &v.iter()
-                    .map(|p| p.reason.clone())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
-        )
-            .into_response(),
-        Ok(Err(e)) => failed(e),
-        Err(e) => failed(e),
-    }
+    then_back(
+        &format!("/ui/alerts/{}", urlencode(&id)),
+        "Not shared",
+        move || g.share_alert(&aid, &peers),
+    )
+    .await
 }

@@ -66,6 +66,31 @@ pub fn page_plain(title: &str, text: &str) -> Markup {
     html! { (DOCTYPE) html { head { meta charset="utf-8"; title { (title) } } body { main { h1 { (title) } p.err { (text) } a href="/ui/login" { "Back" } } } } }
 }
 
+/// Runs a page's action off the async threads: back to `page` when it worked; invalid input
+/// is a 422 page titled `failure` with every reason; any other failure is [`failed`].
+pub async fn then_back<T: Send + 'static>(
+    page: &str,
+    failure: &str,
+    f: impl FnOnce() -> Result<T, ServiceError> + Send + 'static,
+) -> Response {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(_)) => axum::response::Redirect::to(page).into_response(),
+        Ok(Err(ServiceError::Invalid(v))) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page_plain(
+                failure,
+                &v.iter()
+                    .map(|p| p.reason.clone())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        )
+            .into_response(),
+        Ok(Err(e)) => failed(e),
+        Err(e) => failed(e),
+    }
+}
+
 /// The answer of a page that failed: logged once here; the page says only that it failed.
 pub fn failed(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "page failed");

@@ -12,7 +12,7 @@ use axum::Extension;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::layout::{failed, page, page_plain, read, tlp_badge, urlencode};
+use super::layout::{failed, page, page_plain, read, then_back, tlp_badge, urlencode};
 use super::session::{csrf_field, Session};
 use crate::api::extract::ApiPath;
 use crate::api::AppState;
@@ -201,33 +201,10 @@ pub async fn retract(
         .unwrap_or_default();
     let g = s.gateway.clone();
     let rid = id.clone();
-    then_back(&id, "Not retracted", move || g.retract(&rid, &reason)).await
-}
-
-/// Runs a report action off the async threads; back to the report's page when it worked.
-async fn then_back<T: Send + 'static>(
-    id: &ReportId,
-    failure: &str,
-    f: impl FnOnce() -> Result<T, ServiceError> + Send + 'static,
-) -> Response {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(Ok(_)) => {
-            Redirect::to(&format!("/ui/reports/{}", urlencode(id.as_str()))).into_response()
-        }
-        Ok(Err(ServiceError::Invalid(v))) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            page_plain(
-                failure,
-                &v.iter()
-                    .map(|p| p.reason.clone())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
-        )
-            .into_response(),
-        Ok(Err(e)) => failed(e),
-        Err(e) => failed(e),
-    }
+    then_back(&report_page(&id), "Not retracted", move || {
+        g.retract(&rid, &reason)
+    })
+    .await
 }
 
 /// `POST /ui/reports/{id}/share` (form: `peer=a&peer=b`).
@@ -242,5 +219,13 @@ pub async fn share(
         .collect();
     let g = s.gateway.clone();
     let rid = id.clone();
-    then_back(&id, "Not shared", move || g.share(&rid, &peers, false)).await
+    then_back(&report_page(&id), "Not shared", move || {
+        g.share(&rid, &peers, false)
+    })
+    .await
+}
+
+/// A report's page.
+fn report_page(id: &ReportId) -> String {
+    format!("/ui/reports/{}", urlencode(id.as_str()))
 }
