@@ -128,7 +128,7 @@ impl Gateway {
         };
         let quota = Some(self.exchange.max_bytes_per_peer).filter(|q| *q > 0);
         // An earlier version of the same report from the same sender, if we hold one.
-        let previous = match alert.report_key() {
+        let previous = match alert.report_and_version() {
             Some((report, _)) => self
                 .store
                 .alert_for_report(&verified.message.from, &report)?,

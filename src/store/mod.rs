@@ -348,7 +348,9 @@ impl Alert {
         Some((report, format!("{version}#{content}")))
     }
 
-    fn report_and_version(&self) -> Option<(String, String)> {
+    /// The report and version as the document names them, without the content part of
+    /// [`Alert::report_key`] (no hashing: what finding an earlier version needs).
+    pub fn report_and_version(&self) -> Option<(String, String)> {
         match self.format {
             AlertFormat::Stix => {
                 let report = self.document["objects"]
