@@ -286,10 +286,24 @@ impl Gateway {
                 already += 1;
                 continue;
             }
+            // The objects re-issued revoked that are this alert's own.
+            let ids: std::collections::HashSet<&str> = alert.document["objects"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|o| o["id"].as_str())
+                .collect();
+            let revoked = r
+                .objects
+                .iter()
+                .filter(|o| o["id"].as_str().is_some_and(|id| ids.contains(id)))
+                .cloned()
+                .collect();
             alert.retracted = Some(crate::store::Retracted {
                 at: rfc3339(now),
                 reason: r.reason.clone(),
                 message_id: verified.message.id,
+                revoked,
             });
             self.store.put_alert(&alert)?;
             let report_id: crate::report::ReportId = crate::intake::report_id_of_alert(&alert.id)

@@ -66,6 +66,12 @@ enum Mode {
 }
 
 /// A sealed message as the outbox takes it: queued, no attempt yet.
+/// Adds `what` to an entry's reason, in brackets.
+fn note(entry: &mut EntryBody, what: &str) {
+    let reason = entry.reason.take().unwrap_or_default();
+    entry.reason = Some(format!("{reason} ({what})"));
+}
+
 fn queued(
     report_id: &ReportId,
     peer: &PeerId,
@@ -298,12 +304,19 @@ impl Gateway {
         } else {
             h.sent.clone()
         };
-        let doc = crate::exchange::inbound::RetractionDoc {
+        let message_id = MessageId(uuid::Uuid::new_v4());
+        let mut doc = crate::exchange::inbound::RetractionDoc {
             report: h.report_id.to_string(),
             versions: sent.iter().map(|(v, _)| *v).collect(),
             messages: sent.iter().map(|(_, m)| *m).collect(),
             reason: reason.to_string(),
+            objects: Vec::new(),
         };
+        // A STIX peer also gets the objects re-issued `revoked: true`, and its TAXII
+        // collection serves them so (DESIGN.md section 10).
+        if peer.format == Format::Stix {
+            doc.objects = self.publish_revoked(&peer.id, &doc.messages, message_id)?;
+        }
         let mut entry = EntryBody::new(
             rfc3339(now),
             Event::Retracted,
@@ -319,40 +332,48 @@ impl Gateway {
                 .join(", ")
         ));
         entry.marking = Some(marking);
-        let message_id = MessageId(uuid::Uuid::new_v4());
         entry.message_id = Some(message_id);
-        if peer.transport == Transport::Irtx {
-            let sealed = outbound::seal_retraction(
-                &doc,
-                marking,
-                Envelope {
-                    from: &self.team.id,
-                    to: &peer.id,
-                    id: message_id,
-                    now,
-                },
-                &self.key.current().0,
-            );
-            let item = queued(&h.report_id, &peer.id, &sealed, now);
-            entry.message_sha256 = Some(sealed.sha256);
-            self.record_with(entry, |store, e| store.enqueue_recorded(&item, e))?;
-        } else if peer.transport == Transport::TaxiiPull {
-            entry.reason = Some(format!(
-                "{} (its TAXII collection serves the objects re-issued revoked)",
-                entry.reason.clone().unwrap_or_default()
-            ));
-            self.record(entry)?;
-        } else {
-            // A peer's own TAXII server: pushing the revoked objects is not built yet.
-            entry.reason = Some(format!(
-                "{} (a TAXII server of the peer's: nothing pushed; revoked objects are not pushed yet)",
-                entry.reason.clone().unwrap_or_default()
-            ));
-            self.record(entry)?;
-        }
-        if peer.format == Format::Stix {
-            let messages: Vec<MessageId> = doc.messages.clone();
-            self.publish_revoked(&peer.id, &messages, message_id)?;
+        let envelope = Envelope {
+            from: &self.team.id,
+            to: &peer.id,
+            id: message_id,
+            now,
+        };
+        let key = &self.key.current().0;
+        let sealed = match peer.transport {
+            Transport::Irtx => Some(outbound::seal_retraction(&doc, marking, envelope, key)),
+            // A peer's own TAXII server knows no retraction message: it gets the revoked
+            // objects, as an envelope like any push.
+            Transport::Taxii21 if !doc.objects.is_empty() => {
+                let bundle = serde_json::json!({
+                    "type": "bundle",
+                    "id": format!("bundle--{}", uuid::Uuid::new_v4()),
+                    "objects": doc.objects,
+                });
+                Some(outbound::seal(bundle, Format::Stix, marking, envelope, key))
+            }
+            Transport::Taxii21 => {
+                note(
+                    &mut entry,
+                    "a TAXII server of the peer's: no STIX object to revoke",
+                );
+                None
+            }
+            Transport::TaxiiPull => {
+                note(
+                    &mut entry,
+                    "its TAXII collection serves the objects re-issued revoked",
+                );
+                None
+            }
+        };
+        match sealed {
+            Some(sealed) => {
+                let item = queued(&h.report_id, &peer.id, &sealed, now);
+                entry.message_sha256 = Some(sealed.sha256);
+                self.record_with(entry, |store, e| store.enqueue_recorded(&item, e))?;
+            }
+            None => self.record(entry)?,
         }
         self.store.put_holding(&Holding {
             state: HoldingState::Retracted,

@@ -148,13 +148,14 @@ impl Gateway {
     /// Re-issues, in the peer's `shared` collection, every object the given disclosures put
     /// there with `revoked: true` and a later `modified` (DESIGN.md section 10: TAXII
     /// collections serve the revoked versions). Objects without `modified` (observables,
-    /// marking definitions) cannot be revoked and stay as they are. Returns how many.
+    /// marking definitions) cannot be revoked and stay as they are. Returns the revoked
+    /// objects, for the retraction pushed to the peer.
     pub(super) fn publish_revoked(
         &self,
         peer: &PeerId,
         messages: &[MessageId],
         retraction: MessageId,
-    ) -> Result<usize, ServiceError> {
+    ) -> Result<Vec<Value>, ServiceError> {
         let coll = collection(peer);
         let now = Timestamp(self.clock.now());
         let mut rows = Vec::new();
@@ -210,7 +211,7 @@ impl Gateway {
             .store
             .taxii_publish(coll, now_us(now.0), &revoked, None)?;
         tracing::info!(peer.id = %peer, revoked = n, "revoked versions published to the peer's TAXII collection");
-        Ok(n)
+        Ok(revoked.into_iter().map(|r| r.object).collect())
     }
 
     /// A page of the peer's `shared` collection. Pages of objects are pulls: the first pull

@@ -275,6 +275,9 @@ pub struct Retracted {
     pub reason: String,
     /// The retraction message.
     pub message_id: MessageId,
+    /// The alert's STIX objects as the sender re-issued them, `revoked: true`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked: Vec<serde_json::Value>,
 }
 
 /// The outbox at a glance.

@@ -364,6 +364,19 @@ pub fn listening_url(child: &mut std::process::Child) -> String {
 
 /// An analyst logged in to the pages of `g`: a client that does not follow redirects, and
 /// the session cookie.
+/// One page, read with a fresh session.
+pub async fn ui_page(g: &TestGateway, path: &str) -> String {
+    let (http, session) = ui_session(g).await;
+    http.get(format!("{}{path}", g.url))
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 pub async fn ui_session(g: &TestGateway) -> (reqwest::Client, String) {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

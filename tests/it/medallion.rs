@@ -158,8 +158,13 @@ async fn irtx_pushes_into_medallion_and_taxii2_client_reads_it_back() {
     );
     assert_eq!(v["taxii_auth_set"], true);
     let mut pushed = Vec::new();
+    let mut ids_of_first = String::new();
+    let mut indicators = std::collections::BTreeMap::new();
     for (n, tlp) in [(5, "AMBER"), (7, "GREEN")] {
         let id = g.submit(&big_report(n, tlp)).await;
+        if ids_of_first.is_empty() {
+            ids_of_first = id.clone();
+        }
         let d = g.share(&id, &["mx"]).await;
         assert_eq!(d[0]["decision"], "queued", "{d:?}");
     }
@@ -174,6 +179,16 @@ async fn irtx_pushes_into_medallion_and_taxii2_client_reads_it_back() {
         let doc = irtx::envelope::open(&serde_json::from_value(d["item"]["jws"].clone()).unwrap())
             .unwrap();
         let doc: Value = serde_json::from_slice(&doc.payload).unwrap();
+        indicators.insert(
+            d["item"]["report_id"].as_str().unwrap().to_string(),
+            doc["document"]["objects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|o| o["type"] == "indicator")
+                .map(|o| o["id"].as_str().unwrap().to_string())
+                .collect::<std::collections::BTreeSet<String>>(),
+        );
         pushed.extend(
             doc["document"]["objects"]
                 .as_array()
@@ -207,6 +222,55 @@ async fn irtx_pushes_into_medallion_and_taxii2_client_reads_it_back() {
         serde_json::from_value(got["ids"].clone()).unwrap();
     let pushed: std::collections::BTreeSet<String> = pushed.into_iter().collect();
     assert_eq!(read, pushed, "medallion holds exactly what irtx pushed");
+
+    // A retraction reaches a peer's own TAXII server as the objects re-issued revoked:
+    // medallion's latest version of each of the report's indicators is revoked.
+    let (s, v) = g
+        .call(
+            Method::POST,
+            &format!("/api/v1/reports/{}/retract", ids_of_first),
+            Some(json!({"reason": "sent in error"})),
+        )
+        .await;
+    assert_eq!(
+        (s, v["decisions"][0]["decision"].as_str()),
+        (200, Some("retracted")),
+        "{v}"
+    );
+    assert_eq!(g.services().run_once().await, 1);
+    let retraction = g.deliveries().await;
+    let st = &retraction.last().unwrap()["taxii_status"];
+    assert_eq!(st["status"], "complete", "{st}");
+    let objects: Value = reqwest::Client::new()
+        .get(format!(
+            "{}objects/?match[type]=indicator",
+            collection_url(&m)
+        ))
+        .basic_auth("irtx", Some("s3cret"))
+        .header("accept", "application/taxii+json;version=2.1")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let revoked: std::collections::BTreeSet<String> = objects["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["revoked"] == true)
+        .map(|o| o["id"].as_str().unwrap().to_string())
+        .collect();
+    let first: std::collections::BTreeSet<String> = indicators[&ids_of_first]
+        .iter()
+        .filter(|i| indicators.values().filter(|s| s.contains(*i)).count() == 1)
+        .cloned()
+        .collect();
+    assert!(!first.is_empty());
+    assert_eq!(
+        revoked, first,
+        "the indicators of the retracted report only: {objects}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

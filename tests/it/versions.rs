@@ -236,6 +236,7 @@ async fn a_retraction_follows_the_data_and_only_the_sender_retracts() {
             versions: vec![1],
             messages: vec![irtx::envelope::MessageId(msg_to_b.parse().unwrap())],
             reason: "forged".into(),
+            objects: vec![],
         },
         irtx::tlp::Tlp::Green,
         irtx::exchange::outbound::Envelope {
@@ -266,6 +267,32 @@ async fn a_retraction_follows_the_data_and_only_the_sender_retracts() {
     assert_eq!(a.services().run_once().await, 2);
     let on_b = b.alerts().await;
     assert_eq!(on_b[0]["retracted"]["reason"], "sent in error");
+    // A STIX peer also receives the objects re-issued revoked: the report's own SDOs, each
+    // with a `modified` later than the version it held, and nothing that was not its.
+    let held: Vec<(String, String)> = modified_of(&on_b[0], "indicator");
+    let revoked = on_b[0]["retracted"]["revoked"].as_array().unwrap();
+    assert!(
+        !held.is_empty() && revoked.len() >= held.len(),
+        "{revoked:?}"
+    );
+    for (id, modified) in &held {
+        let r = revoked.iter().find(|o| o["id"] == id.as_str()).unwrap();
+        assert_eq!(r["revoked"], true);
+        assert!(r["modified"].as_str().unwrap() > modified.as_str(), "{r}");
+    }
+    let creator = on_b[0]["document"]["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["type"] == "indicator")
+        .unwrap()["created_by_ref"]
+        .clone();
+    assert!(
+        revoked
+            .iter()
+            .all(|o| o["type"] != "marking-definition" && o["id"] != creator),
+        "{revoked:?}"
+    );
     assert_eq!(
         b.services().run_once().await,
         1,
@@ -280,6 +307,11 @@ async fn a_retraction_follows_the_data_and_only_the_sender_retracts() {
         "{on_d:?}"
     );
     assert!(c.alerts().await[0]["retracted"].is_object());
+    let html = crate::gateway::ui_page(&b, &format!("/ui/alerts/{alert_on_b}")).await;
+    assert!(
+        html.contains("Retracted by its sender") && html.contains("re-issued revoked"),
+        "{html}"
+    );
     // A retracted alert is never shared onward again.
     let (s, v) = b
         .call(

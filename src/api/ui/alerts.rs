@@ -57,6 +57,14 @@ pub async fn show(
         &session,
         html! {
             p { (tlp_badge(alert.tlp.as_str())) " " strong { (meta.title.clone().unwrap_or_default()) } " — " (alert.format.wire_name()) ", " (meta.objects) " objects, received " (alert.received_at) }
+            @if let Some(r) = &alert.retracted {
+                p #retracted .refused {
+                    strong { "Retracted by its sender" } " at " (r.at) ": " (r.reason)
+                    " (message " code { (r.message_id) } ")"
+                    @if !r.revoked.is_empty() { "; " (r.revoked.len()) " of its objects re-issued revoked" }
+                    ". Kept for audit; never shared onward."
+                }
+            }
             table #source {
                 @match &alert.source {
                     AlertSource::Peer { sender, kid, message_id, .. } => {

@@ -10,6 +10,7 @@
 pub mod document;
 
 use ed25519_dalek::VerifyingKey;
+use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
 use crate::envelope::strict::{self, JsonLimits};
@@ -102,6 +103,10 @@ pub struct RetractionDoc {
     pub messages: Vec<crate::envelope::MessageId>,
     /// Why.
     pub reason: String,
+    /// To a STIX peer: the objects it was sent, re-issued with `revoked: true` and a later
+    /// `modified` (DESIGN.md section 10). Absent for IODEF.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<Value>,
 }
 
 /// A message that passed every check but deduplication.
@@ -320,7 +325,13 @@ pub fn verify(
     match format {
         None if message.format == crate::exchange::outbound::RETRACTION => {
             match serde_json::from_value::<RetractionDoc>(message.document.clone()) {
-                Ok(r) if !r.messages.is_empty() => retraction = Some(r),
+                Ok(r) if !r.messages.is_empty() => {
+                    let before = reasons.len();
+                    check_revoked(&r.objects, &mut reasons);
+                    if reasons.len() == before {
+                        retraction = Some(r);
+                    }
+                }
                 Ok(_) => reasons.push("a retraction names the messages it takes back".into()),
                 Err(e) => reasons.push(format!(
                     "the retraction is not {{report, versions, messages, reason}}: {e}"
@@ -355,4 +366,21 @@ pub fn verify(
 
 fn fmt(t: OffsetDateTime) -> String {
     crate::timestamp::rfc3339(t)
+}
+
+/// The objects a retraction re-issues must say so: each a STIX object (`type`, `id`) with
+/// `revoked: true` and a `modified`.
+fn check_revoked(objects: &[Value], reasons: &mut Vec<String>) {
+    for (i, o) in objects.iter().enumerate() {
+        let at = format!("/document/objects/{i}");
+        if !(o["type"].is_string() && o["id"].is_string()) {
+            reasons.push(format!("{at}: not a STIX object (`type` and `id`)"));
+        } else if o["revoked"] != Value::Bool(true) {
+            reasons.push(format!(
+                "{at}: a retraction re-issues objects with `revoked: true`"
+            ));
+        } else if !o["modified"].is_string() {
+            reasons.push(format!("{at}: a revoked object has a `modified`"));
+        }
+    }
 }
