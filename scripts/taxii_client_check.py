@@ -6,7 +6,8 @@ Discovers the server, lists the collections, pages through the `shared` collecti
 objects and manifest with `as_pages` and PAGE_SIZE per request, writes the objects as one
 bundle to OUT_DIR/pulled.stix.json and validates it with stix2-validator (the findings
 scripts/stix_validate.py accepts, and no other). Prints one JSON line: the ids read, the
-manifest's ids, the collections, and the validator's verdict. Exits 1 on any failure.
+manifest's ids, the collections, whether a listing looped (the same page again), and the
+validator's verdict. Exits 1 on any failure.
 """
 import json
 import pathlib
@@ -19,6 +20,20 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import stix_validate  # noqa: E402
 
 
+def read_pages(endpoint, per_page, item):
+    """Every page `as_pages` reads. A server that answers `more` with the same page again
+    and no `next` (OpenTAXII 0.10.0b1's manifest) would loop taxii2-client forever: the
+    reading stops at the first page that repeats the one before, and says so."""
+    items, previous = [], None
+    for envelope in as_pages(endpoint, per_request=per_page):
+        page = envelope.get("objects", [])
+        if page and page == previous:
+            return items, True
+        previous = page
+        items.extend(item(x) for x in page)
+    return items, False
+
+
 def main(url, peer, token, scheme, out, per_page):
     if scheme == "basic":
         server = Server(url, user=peer, password=token)
@@ -27,12 +42,8 @@ def main(url, peer, token, scheme, out, per_page):
     root = server.default or server.api_roots[0]
     collections = {c.alias if hasattr(c, "alias") else c.title: c for c in root.collections}
     shared = next(c for c in root.collections if c.can_read)
-    objects = []
-    for envelope in as_pages(shared.get_objects, per_request=per_page):
-        objects.extend(envelope.get("objects", []))
-    manifest = []
-    for envelope in as_pages(shared.get_manifest, per_request=per_page):
-        manifest.extend(m["id"] for m in envelope.get("objects", []))
+    objects, objects_loop = read_pages(shared.get_objects, per_page, lambda o: o)
+    manifest, manifest_loop = read_pages(shared.get_manifest, per_page, lambda m: m["id"])
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.stix.json"):
@@ -49,6 +60,8 @@ def main(url, peer, token, scheme, out, per_page):
         "collections": sorted(collections),
         "ids": [o["id"] for o in objects],
         "manifest": manifest,
+        "objects_loop": objects_loop,
+        "manifest_loop": manifest_loop,
         "valid": valid,
     }))
     return 0 if valid else 1

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::helpers::root;
 use crate::taxii::{big_report, gateway_with_pullers};
@@ -76,6 +76,11 @@ async fn taxii2_client_pages_through_each_peers_share() {
         let ids: Vec<String> = serde_json::from_value(got["ids"].clone()).unwrap();
         assert_eq!(ids, held, "{peer}");
         assert_eq!(got["manifest"], got["ids"], "{peer}");
+        assert_eq!(
+            (&got["objects_loop"], &got["manifest_loop"]),
+            (&json!(false), &json!(false)),
+            "{peer}: no listing repeats a page"
+        );
         assert!(ids.len() > 50, "{peer}: {}", ids.len());
         // cert-c (GREEN) never sees the AMBER report nor its marking.
         let has_amber = ids.iter().any(|i| i == amber_marking);
