@@ -9,16 +9,81 @@ use super::error::ApiError;
 use super::extract::{ApiPath, ApiQuery};
 use super::page::{paged, PageQuery};
 use super::{blocking, AppState};
+use crate::envelope::MessageId;
+use crate::peer::PeerId;
+use crate::report::ReportId;
+use crate::store::OutboxItem;
+use serde::Deserialize;
 
-/// `GET /api/v1/outbox?limit=&after=`: messages not yet delivered, without their documents.
+/// `?peer=&report=` on the outbox and the deliveries: only that peer's, that report's.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct MessageFilter {
+    limit: Option<usize>,
+    after: Option<String>,
+    peer: Option<PeerId>,
+    report: Option<ReportId>,
+}
+
+impl MessageFilter {
+    fn page(&self) -> PageQuery {
+        PageQuery {
+            limit: self.limit,
+            after: self.after.clone(),
+        }
+    }
+
+    fn keeps(&self, item: &OutboxItem) -> bool {
+        self.peer.as_ref().is_none_or(|p| &item.peer == p)
+            && self.report.as_ref().is_none_or(|r| &item.report_id == r)
+    }
+}
+
+/// A filtered page and the position of the last item read.
+type Filtered<T> = (Vec<(u64, T)>, Option<u64>);
+
+/// A filtered page from a list by sequence number: reads on until `limit` items pass the
+/// filter or the list ends; the position returned is the last one read.
+fn filtered<T>(
+    read: impl Fn(Option<u64>, usize) -> Result<Vec<(u64, T)>, crate::store::StoreError>,
+    keep: impl Fn(&T) -> bool,
+    mut after: Option<u64>,
+    limit: usize,
+) -> Result<Filtered<T>, crate::store::StoreError> {
+    let mut out = Vec::new();
+    loop {
+        let page = read(after, limit)?;
+        let Some((last, _)) = page.last() else {
+            return Ok((out, after));
+        };
+        after = Some(*last);
+        let full = page.len() >= limit;
+        out.extend(page.into_iter().filter(|(_, t)| keep(t)));
+        if out.len() >= limit || !full {
+            out.truncate(limit);
+            let at = out.last().map(|(seq, _)| *seq).or(after);
+            return Ok((out, at));
+        }
+    }
+}
+
+/// `GET /api/v1/outbox?peer=&report=&limit=&after=`: messages not yet delivered, without
+/// their documents.
 pub async fn list(
     State(s): State<AppState>,
     OriginalUri(uri): OriginalUri,
-    ApiQuery(q): ApiQuery<PageQuery>,
+    ApiQuery(q): ApiQuery<MessageFilter>,
 ) -> Result<Response, ApiError> {
-    let (after, limit) = (q.after_seq()?, q.limit());
-    let o = blocking(&s, move |g| Ok(g.store.outbox_page(after, limit)?)).await?;
-    let next = o.last().map(|(seq, _)| seq.to_string());
+    let (after, limit) = (q.page().after_seq()?, q.page().limit());
+    let (o, at) = blocking(&s, move |g| {
+        Ok(filtered(
+            |a, n| g.store.outbox_page(a, n),
+            |i| q.keeps(i),
+            after,
+            limit,
+        )?)
+    })
+    .await?;
+    let next = at.map(|seq| seq.to_string());
     let items: Vec<Value> = o
         .into_iter()
         .map(|(seq, i)| {
@@ -42,16 +107,42 @@ pub async fn retry(
     ))
 }
 
-/// `GET /api/v1/deliveries?limit=&after=`: delivered messages, each with the peer's
-/// signed receipt.
+/// `GET /api/v1/deliveries?peer=&report=&limit=&after=`: delivered messages, each with
+/// the peer's signed receipt.
 pub async fn delivered(
     State(s): State<AppState>,
     OriginalUri(uri): OriginalUri,
-    ApiQuery(q): ApiQuery<PageQuery>,
+    ApiQuery(q): ApiQuery<MessageFilter>,
 ) -> Result<Response, ApiError> {
-    let (after, limit) = (q.after_seq()?, q.limit());
-    let d = blocking(&s, move |g| Ok(g.store.delivered_page(after, limit)?)).await?;
-    let next = d.last().map(|(seq, _)| seq.to_string());
+    let (after, limit) = (q.page().after_seq()?, q.page().limit());
+    let (d, at) = blocking(&s, move |g| {
+        Ok(filtered(
+            |a, n| g.store.delivered_page(a, n),
+            |d| q.keeps(&d.item),
+            after,
+            limit,
+        )?)
+    })
+    .await?;
+    let next = at.map(|seq| seq.to_string());
     let items: Vec<_> = d.into_iter().map(|(_, d)| d).collect();
     Ok(paged(&uri, items, limit, next))
+}
+
+/// `GET /api/v1/messages/{id}`: one message with everything known of it: the document as
+/// sent, its delivery, the ledger entries that name it, and the peer's receipt verified now.
+pub async fn message(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<MessageId>,
+) -> Result<Json<crate::federation::messages::MessageView>, ApiError> {
+    let shown = id;
+    blocking(&s, move |g| {
+        g.message(&id)?
+            .ok_or_else(|| crate::federation::ServiceError::NotFound {
+                what: "message",
+                id: shown.to_string(),
+            })
+    })
+    .await
+    .map(Json)
 }

@@ -273,20 +273,7 @@ impl Printer {
             }
             "csv" => {
                 let mut w = csv::Writer::from_writer(std::io::stdout());
-                let _ = w.write_record([
-                    "seq",
-                    "at",
-                    "event",
-                    "peer",
-                    "report",
-                    "marking",
-                    "profile",
-                    "format",
-                    "message",
-                    "removed",
-                    "indicators",
-                    "reason",
-                ]);
+                let _ = w.write_record(crate::ledger::CSV_HEADER);
                 csv = Some(w);
             }
             _ => {
@@ -311,24 +298,8 @@ impl Printer {
         let io = |e: std::io::Error| Failure::runtime(e.to_string());
         let b = &e.body;
         if let Some(w) = &mut self.csv {
-            let removed: Vec<&str> = b.removed.iter().map(|r| r.pointer.as_str()).collect();
-            w.write_record([
-                e.seq.to_string(),
-                b.at.clone(),
-                b.event.to_string(),
-                b.peer.to_string(),
-                b.report_id.to_string(),
-                b.marking.map(|m| m.to_string()).unwrap_or_default(),
-                b.profile.clone().unwrap_or_default(),
-                b.format
-                    .map(|f| f.wire_name().to_string())
-                    .unwrap_or_default(),
-                b.message_id.map(|m| m.to_string()).unwrap_or_default(),
-                removed.join(" "),
-                b.indicators.len().to_string(),
-                b.reason.clone().unwrap_or_default(),
-            ])
-            .map_err(|e| Failure::runtime(e.to_string()))?;
+            w.write_record(crate::ledger::csv_record(e))
+                .map_err(|e| Failure::runtime(e.to_string()))?;
             return Ok(());
         }
         if self.format == "json" {

@@ -7,6 +7,7 @@
 pub mod client;
 pub mod clock;
 pub mod import;
+pub mod messages;
 pub mod receive;
 pub mod rotation;
 pub mod share;

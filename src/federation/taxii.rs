@@ -82,7 +82,7 @@ pub enum Ingested {
 const SCAN: usize = 256;
 
 /// The collection key of a peer's `shared` collection in the store.
-fn collection(peer: &PeerId) -> &str {
+pub(super) fn collection(peer: &PeerId) -> &str {
     peer.as_str()
 }
 
@@ -158,19 +158,11 @@ impl Gateway {
     ) -> Result<Vec<Value>, ServiceError> {
         let coll = collection(peer);
         let now = Timestamp(self.clock.now());
-        let mut rows = Vec::new();
-        let mut after = 0;
-        loop {
-            let batch = self.store.taxii_page(coll, after, SCAN)?;
-            let Some((last, _)) = batch.last() else { break };
-            after = *last;
-            rows.extend(
-                batch
-                    .into_iter()
-                    .map(|(_, r)| r)
-                    .filter(|r| messages.contains(&r.message_id) && r.object["revoked"] != true),
-            );
-        }
+        let rows: Vec<TaxiiObject> = self
+            .rows_of(peer, messages)?
+            .into_iter()
+            .filter(|r| r.object["revoked"] != true)
+            .collect();
         // What every disclosure shares is not the report's to revoke: the creators'
         // identities, the extension and marking definitions.
         let creators: std::collections::HashSet<&str> = rows
@@ -212,6 +204,45 @@ impl Gateway {
             .taxii_publish(coll, now_us(now.0), &revoked, None)?;
         tracing::info!(peer.id = %peer, revoked = n, "revoked versions published to the peer's TAXII collection");
         Ok(revoked.into_iter().map(|r| r.object).collect())
+    }
+
+    /// The rows of the peer's `shared` collection that the given disclosures put there.
+    fn rows_of(
+        &self,
+        peer: &PeerId,
+        messages: &[MessageId],
+    ) -> Result<Vec<TaxiiObject>, ServiceError> {
+        let mut rows = Vec::new();
+        let mut after = 0;
+        loop {
+            let batch = self.store.taxii_page(collection(peer), after, SCAN)?;
+            let Some((last, _)) = batch.last() else { break };
+            after = *last;
+            rows.extend(
+                batch
+                    .into_iter()
+                    .map(|(_, r)| r)
+                    .filter(|r| messages.contains(&r.message_id)),
+            );
+        }
+        Ok(rows)
+    }
+
+    /// What one disclosure put in the peer's collection, as a bundle (`None` when nothing).
+    pub(super) fn published_document(
+        &self,
+        peer: &PeerId,
+        message: &MessageId,
+    ) -> Result<Option<Value>, ServiceError> {
+        let rows = self.rows_of(peer, std::slice::from_ref(message))?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(serde_json::json!({
+            "type": "bundle",
+            "id": format!("bundle--{}", message.0),
+            "objects": rows.into_iter().map(|r| r.object).collect::<Vec<_>>(),
+        })))
     }
 
     /// A page of the peer's `shared` collection. Pages of objects are pulls: the first pull

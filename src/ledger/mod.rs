@@ -226,6 +226,45 @@ pub struct Query {
     pub state: Option<Event>,
 }
 
+/// The columns of a ledger list as CSV (`irtx ledger list --format csv`, the Disclosures
+/// page's export).
+pub const CSV_HEADER: [&str; 12] = [
+    "seq",
+    "at",
+    "event",
+    "peer",
+    "report",
+    "marking",
+    "profile",
+    "format",
+    "message",
+    "removed",
+    "indicators",
+    "reason",
+];
+
+/// One entry as a CSV record, in the order of [`CSV_HEADER`].
+pub fn csv_record(e: &Entry) -> [String; 12] {
+    let b = &e.body;
+    let removed: Vec<&str> = b.removed.iter().map(|r| r.pointer.as_str()).collect();
+    [
+        e.seq.to_string(),
+        b.at.clone(),
+        b.event.to_string(),
+        b.peer.to_string(),
+        b.report_id.to_string(),
+        b.marking.map(|m| m.to_string()).unwrap_or_default(),
+        b.profile.clone().unwrap_or_default(),
+        b.format
+            .map(|f| f.wire_name().to_string())
+            .unwrap_or_default(),
+        b.message_id.map(|m| m.to_string()).unwrap_or_default(),
+        removed.join(" "),
+        b.indicators.len().to_string(),
+        b.reason.clone().unwrap_or_default(),
+    ]
+}
+
 /// A [`Query`] as a person gives it (query string, command line, form): text to be parsed.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct QueryText {
@@ -250,6 +289,24 @@ pub struct QueryText {
 }
 
 impl QueryText {
+    /// The filters as a query string (empty ones left out), to link to more of the list.
+    pub fn to_query_string(&self) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("peer", &self.peer),
+            ("report", &self.report),
+            ("indicator", &self.indicator),
+            ("state", &self.state),
+            ("since", &self.since),
+            ("until", &self.until),
+        ] {
+            if let Some(v) = v.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+                q.append_pair(k, v);
+            }
+        }
+        q.finish()
+    }
+
     /// The query; every value that does not parse is a problem named by its field. Empty
     /// values mean "any".
     pub fn parse(&self) -> std::result::Result<Query, Vec<crate::schema::Violation>> {

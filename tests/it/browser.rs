@@ -86,6 +86,45 @@ async fn text(c: &fantoccini::Client, css: &str) -> String {
     wait_text(c, css, "").await
 }
 
+/// A headless Chromium session `width` px wide, logged in to `g`'s pages.
+async fn logged_in(port: u16, g: &TestGateway, width: u32) -> fantoccini::Client {
+    let caps: serde_json::Map<String, serde_json::Value> = serde_json::from_value(json!({
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--no-first-run", "--disable-quic", "--hide-scrollbars",
+                     format!("--window-size={width},1000")]
+        }
+    }))
+    .unwrap();
+    let c = ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("WebDriver session");
+    c.goto(&format!("{}/ui/", g.url)).await.unwrap();
+    assert!(
+        c.current_url().await.unwrap().path().ends_with("/ui/login"),
+        "unauthenticated pages redirect to the login"
+    );
+    c.find(Locator::Id("token"))
+        .await
+        .unwrap()
+        .send_keys(&g.token)
+        .await
+        .unwrap();
+    c.find(Locator::Id("login"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "main", "ledger entries").await;
+    c
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_analyst_shares_and_reviews_in_the_browser() {
     let Some((_driver, port)) = chromedriver() else {
@@ -126,41 +165,7 @@ async fn an_analyst_shares_and_reviews_in_the_browser() {
         .await;
     assert_eq!(s, 201);
 
-    let caps: serde_json::Map<String, serde_json::Value> = serde_json::from_value(json!({
-        "goog:chromeOptions": {
-            "binary": CHROMIUM,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--no-first-run", "--disable-quic", "--window-size=1400,1000"]
-        }
-    }))
-    .unwrap();
-    let c = ClientBuilder::rustls()
-        .unwrap()
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("WebDriver session");
-
-    // Log in.
-    c.goto(&format!("{}/ui/", a.url)).await.unwrap();
-    assert!(
-        c.current_url().await.unwrap().path().ends_with("/ui/login"),
-        "unauthenticated pages redirect to the login"
-    );
-    c.find(Locator::Id("token"))
-        .await
-        .unwrap()
-        .send_keys(&a.token)
-        .await
-        .unwrap();
-    c.find(Locator::Id("login"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_text(&c, "main", "ledger entries").await;
+    let c = logged_in(port, &a, 1400).await;
 
     // Submit a report through the form.
     c.goto(&format!("{}/ui/reports", a.url)).await.unwrap();
@@ -297,4 +302,272 @@ async fn an_analyst_shares_and_reviews_in_the_browser() {
     let out = crate::helpers::target_dir().join("ui-overview.png");
     let _ = std::fs::write(out, png);
     c.close().await.unwrap();
+}
+
+/// The longest peer id a team id allows (63), so the pages are checked with it.
+const LONG_PEER: &str = "cert-b-national-coordination-centre-for-incident-response-abcd";
+
+/// Asserts the page now shown has no horizontal overflow, and keeps its screenshot in
+/// the build directory (`ui-screens/NAME.png`; docs/screenshots/ holds a copy).
+async fn no_overflow(c: &fantoccini::Client, name: &str) {
+    let widths = c
+        .execute(
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (scroll, client) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
+    assert!(
+        scroll <= client,
+        "{name}: the page is {scroll} px wide in a {client} px window"
+    );
+    let dir = crate::helpers::target_dir().join("ui-screens");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join(format!("{name}.png")),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+}
+
+/// "What did we tell this peer about this report, when, in what form, and did they get
+/// it?" answered from the report page alone: the marking, the removed fields, the document
+/// as sent, the receipt verified (and shown unverified once the peer's key no longer
+/// matches), the time. The Disclosures list pages through 5,000 entries with its filter
+/// kept. Every page, at 1280 px, has no horizontal overflow with the longest ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_page_answers_the_analyst_and_lists_page_through_thousands() {
+    let Some((_driver, port)) = chromedriver() else {
+        return;
+    };
+    irtx::federation::install_crypto_provider();
+    let b = TestGateway::spawn(LONG_PEER).await;
+    let a = TestGateway::spawn("cert-a").await;
+    a.add_peer(&b, "AMBER", "community", "pseudonymize", "stix")
+        .await;
+    b.add_peer(&a, "AMBER", "community", "none", "stix").await;
+    let mut report = example("incident-ransomware-full");
+    let long_id = format!(
+        "INC-2026-0142:{}",
+        "ransomware-regional-hospital-".repeat(3)
+    );
+    report["id"] = json!(long_id);
+    let id = a.submit(&report).await;
+    let d = a.share(&id, &[LONG_PEER]).await;
+    assert_eq!(d[0]["decision"], "queued", "{d:?}");
+    eventually(
+        Duration::from_secs(15),
+        "delivered with a receipt",
+        || async { a.deliveries().await.len() == 1 },
+    )
+    .await;
+    let delivered = a
+        .get(&format!(
+            "/api/v1/disclosures?peer={LONG_PEER}&state=delivered"
+        ))
+        .await;
+    let at = delivered[0]["body"]["at"].as_str().unwrap().to_string();
+    let message = delivered[0]["body"]["message_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Deliveries filter by peer and report.
+    let mine = a
+        .get(&format!("/api/v1/deliveries?peer={LONG_PEER}&report={id}"))
+        .await;
+    let none = a.get("/api/v1/deliveries?peer=cert-noise").await;
+    assert_eq!(
+        (
+            mine.as_array().unwrap().len(),
+            none.as_array().unwrap().len()
+        ),
+        (1, 0)
+    );
+    // The API says the same as the page will.
+    let m = a.get(&format!("/api/v1/messages/{message}")).await;
+    assert_eq!(m["receipt"]["verified"], true, "{m}");
+    assert_eq!(m["state"], "delivered");
+    assert_eq!(m["document"]["type"], "bundle");
+
+    let c = logged_in(port, &a, 1280).await;
+    let page = format!("{}/ui/reports/{}", a.url, id);
+    c.goto(&page).await.unwrap();
+    let row = wait_text(&c, "#decisions", LONG_PEER).await;
+    for wanted in [
+        "delivered",
+        &at,
+        "TLP:AMBER",
+        "/reporter",
+        "signed, verified: accepted",
+    ] {
+        assert!(row.contains(wanted), "`{wanted}` in {row}");
+    }
+    // The document as sent, on the same page: pseudonymized as the peer's profile says.
+    c.find(Locator::Css(&format!(
+        "#peer-{LONG_PEER} details.document summary"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    let doc = text(&c, &format!("#peer-{LONG_PEER} details.document pre")).await;
+    assert!(doc.contains("\"type\": \"bundle\""), "{doc}");
+    assert!(
+        !doc.contains("10.20.1.11"),
+        "the peer got a pseudonym, not the address"
+    );
+    let history = text(&c, &format!("#peer-{LONG_PEER} table.history")).await;
+    assert!(
+        history.contains("queued") && history.contains("delivered") && history.contains(&message),
+        "{history}"
+    );
+    no_overflow(&c, "report").await;
+
+    // The message's own page, one click away.
+    c.find(Locator::Css(&format!("#peer-{LONG_PEER} p.latest a.msg")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let receipt = wait_text(&c, "#receipt", "verified").await;
+    assert!(receipt.starts_with("Signed receipt verified"), "{receipt}");
+    no_overflow(&c, "message").await;
+
+    // Should the peer's key no longer match, the page says the receipt does not verify.
+    let other = irtx::envelope::public_jwk(
+        &ed25519_dalek::SigningKey::from_bytes(&[9; 32]).verifying_key(),
+    );
+    let (s, v) = a
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/peers",
+            Some(
+                json!({"id": LONG_PEER, "url": b.url, "keys": [{"jwk": other}],
+                        "max_tlp": "AMBER", "audience": "community", "profile": "pseudonymize"}),
+            ),
+        )
+        .await;
+    assert!(s == 200 || s == 201, "{v}");
+    c.goto(&page).await.unwrap();
+    let row = wait_text(&c, "#decisions", "NOT verified").await;
+    assert!(row.contains("unknown key") || row.contains("key"), "{row}");
+
+    // 5,000 more ledger entries, half about the peer, each with a long reason.
+    let services = a.services().clone();
+    let rid: irtx::report::ReportId = id.parse().unwrap();
+    tokio::task::spawn_blocking(move || {
+        for n in 0..5000 {
+            let peer = if n % 2 == 0 { LONG_PEER } else { "cert-noise" };
+            let mut e = irtx::disclosure::EntryBody::new(
+                irtx::timestamp::rfc3339(time::OffsetDateTime::now_utc()),
+                irtx::disclosure::Event::Withheld,
+                rid.clone(),
+                peer.parse().unwrap(),
+            );
+            e.reason = Some(format!(
+                "the report is TLP:RED and the peer's clearance is TLP:AMBER; withheld by policy (entry {n}, {})",
+                "x".repeat(80)
+            ));
+            services.record(e).unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    let expected = irtx::ledger::select(a.services().store.as_ref(), |e| {
+        e.body.peer.as_str() == LONG_PEER
+    })
+    .unwrap()
+    .len();
+    assert!(expected > 2500);
+
+    c.goto(&format!("{}/ui/disclosures?peer={LONG_PEER}", a.url))
+        .await
+        .unwrap();
+    let mut seen = 0;
+    let mut pages = 0;
+    loop {
+        let cells = c
+            .find_all(Locator::Css("#disclosures td.peer"))
+            .await
+            .unwrap();
+        for cell in &cells {
+            assert_eq!(cell.text().await.unwrap(), LONG_PEER);
+        }
+        seen += cells.len();
+        pages += 1;
+        if pages == 2 {
+            no_overflow(&c, "disclosures").await;
+        }
+        let Ok(next) = c.find(Locator::Id("next")).await else {
+            break;
+        };
+        let before = c.current_url().await.unwrap();
+        next.click().await.unwrap();
+        eventually(Duration::from_secs(10), "the next page", || async {
+            c.current_url().await.unwrap() != before
+        })
+        .await;
+        let url = c.current_url().await.unwrap();
+        let query = url.query().unwrap_or("");
+        assert!(
+            query.contains(&format!("peer={LONG_PEER}")) && query.contains("after="),
+            "the filter is kept: {url}"
+        );
+        assert!(pages < 100, "paging never ends");
+    }
+    assert_eq!(seen, expected, "every entry once, over {pages} pages");
+    assert!(pages >= 26, "{pages}");
+
+    // The report page stays short: the latest entries per peer, a link to all of them.
+    c.goto(&page).await.unwrap();
+    let note = wait_text(&c, &format!("#peer-{LONG_PEER} p.note"), "of").await;
+    assert!(
+        note.contains(&format!("The latest 50 of {expected}")),
+        "{note}"
+    );
+    no_overflow(&c, "report-busy").await;
+
+    // The export keeps the filter too.
+    let (http, session) = crate::gateway::ui_session(&a).await;
+    let csv = http
+        .get(format!(
+            "{}/ui/disclosures/export?peer={LONG_PEER}&format=csv",
+            a.url
+        ))
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        csv.lines().count(),
+        expected + 1,
+        "a header and every entry"
+    );
+
+    // Every other page at 1280 px.
+    for (name, path) in [
+        ("overview", "/ui".to_string()),
+        ("reports", "/ui/reports".to_string()),
+        ("outbox", "/ui/outbox".to_string()),
+        ("alerts", "/ui/alerts".to_string()),
+    ] {
+        c.goto(&format!("{}{path}", a.url)).await.unwrap();
+        wait_text(&c, "main h1", "").await;
+        no_overflow(&c, name).await;
+    }
+    c.close().await.unwrap();
+    let alert = b.alerts().await[0]["id"].as_str().unwrap().to_string();
+    let cb = logged_in(port, &b, 1280).await;
+    cb.goto(&format!("{}/ui/alerts/{alert}", b.url))
+        .await
+        .unwrap();
+    wait_text(&cb, "#source", "cert-a").await;
+    no_overflow(&cb, "alert").await;
+    cb.close().await.unwrap();
 }

@@ -8,12 +8,15 @@ use axum::Extension;
 use maud::{html, Markup, PreEscaped};
 
 use super::charts::{daily_chart, refusals_chart, Counts};
-use super::layout::{failed, page, page_plain, read, tlp_badge};
+use super::layout::{
+    failed, message_link, page, page_plain, peer_link, read, report_link, tlp_badge,
+};
 use super::session::{csrf_field, Session};
 use crate::api::extract::ApiPath;
 use crate::api::AppState;
 use crate::disclosure::Entry;
 use crate::ledger::QueryText;
+use crate::schema::Violation;
 use crate::store::{DeliveryState, SourceMeta};
 
 /// The most rows a list page shows.
@@ -89,51 +92,108 @@ pub async fn retry(State(s): State<AppState>, ApiPath(seq): ApiPath<u64>) -> Res
     }
 }
 
-/// `GET /ui/disclosures?peer=&report=&indicator=&state=&since=&until=`.
+/// Rows on one page of the Disclosures list.
+const DISCLOSURES_PAGE: usize = 100;
+
+/// The Disclosures list's query: the filters and where the page starts.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct DisclosuresQuery {
+    #[serde(flatten)]
+    filters: QueryText,
+    /// The `seq` the page starts after.
+    #[serde(default)]
+    after: Option<String>,
+    /// `csv` or `json` for the export.
+    #[serde(default)]
+    format: Option<String>,
+}
+
+impl DisclosuresQuery {
+    fn after(&self) -> Result<Option<u64>, Violation> {
+        match self
+            .after
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+        {
+            None => Ok(None),
+            Some(a) => a.parse().map(Some).map_err(|_| {
+                Violation::new("/after", format!("`{a}` is not a position in the ledger"))
+            }),
+        }
+    }
+}
+
+/// `GET /ui/disclosures?peer=&report=&indicator=&state=&since=&until=&after=`: a page of
+/// the ledger, its filters kept on the next page's link and on the exports.
 pub async fn disclosures(
     State(s): State<AppState>,
     Extension(session): Extension<Session>,
-    Query(f): Query<QueryText>,
+    Query(f): Query<DisclosuresQuery>,
 ) -> Result<Markup, Response> {
-    let (query, problems) = match f.parse() {
+    let (query, mut problems) = match f.filters.parse() {
         Ok(q) => (Some(q), Vec::new()),
         Err(p) => (None, p),
     };
+    let after = f.after().map_err(|v| problems.push(v)).ok().flatten();
     let entries: Vec<Entry> = match query.clone() {
-        Some(q) => {
+        Some(q) if problems.is_empty() => {
             read(&s, move |g| {
-                Ok(crate::ledger::select(g.store.as_ref(), |e| q.matches(e))?)
+                Ok(crate::ledger::select_page(
+                    g.store.as_ref(),
+                    |e| q.matches(e),
+                    after,
+                    DISCLOSURES_PAGE,
+                )?)
             })
             .await?
         }
-        None => Vec::new(),
+        _ => Vec::new(),
     };
     let wanted = query.and_then(|q| q.indicator);
+    let filters = f.filters.to_query_string();
+    let amp = if filters.is_empty() { "" } else { "&" };
+    let next = (entries.len() >= DISCLOSURES_PAGE)
+        .then(|| entries.last().map(|e| e.seq))
+        .flatten();
     let v = |o: &Option<String>| o.clone().unwrap_or_default();
+    let t = &f.filters;
     Ok(page(
         "Disclosures",
         &session,
         html! {
             form method="get" action="/ui/disclosures" #filters {
-                label { "Peer " input name="peer" id="f-peer" value=(v(&f.peer)); } " "
-                label { "Report " input name="report" id="f-report" value=(v(&f.report)); } " "
-                label { "Indicator " input name="indicator" id="f-indicator" value=(v(&f.indicator)); } " "
-                label { "State " input name="state" id="f-state" value=(v(&f.state)); } " "
-                label { "Since " input name="since" id="f-since" value=(v(&f.since)) placeholder="2026-11-01"; } " "
-                label { "Until " input name="until" id="f-until" value=(v(&f.until)) placeholder="2026-11-30"; } " "
+                label { "Peer " input name="peer" id="f-peer" value=(v(&t.peer)); } " "
+                label { "Report " input name="report" id="f-report" value=(v(&t.report)); } " "
+                label { "Indicator " input name="indicator" id="f-indicator" value=(v(&t.indicator)); } " "
+                label { "State " input name="state" id="f-state" value=(v(&t.state)) placeholder="delivered"; } " "
+                label { "Since " input name="since" id="f-since" value=(v(&t.since)) placeholder="2026-11-01"; } " "
+                label { "Until " input name="until" id="f-until" value=(v(&t.until)) placeholder="2026-11-30"; } " "
                 button type="submit" id="filter" { "Filter" }
             }
             @for p in &problems { p.err { (p.pointer.trim_start_matches('/')) ": " (p.reason) } }
-            p.note { (entries.len()) " entries" }
+            p.note.pager {
+                @match (entries.first(), entries.last()) {
+                    (Some(a), Some(b)) => { "Entries #" (a.seq) " to #" (b.seq) " (" (entries.len()) " shown)" }
+                    _ => { "No entries" }
+                }
+                " "
+                @if after.is_some() { a #first href={ "/ui/disclosures?" (filters) } { "First page" } }
+                @if let Some(n) = next { a #next href={ "/ui/disclosures?" (filters) (amp) "after=" (n) } { "Next page" } }
+                a #export-csv href={ "/ui/disclosures/export?" (filters) (amp) "format=csv" } { "Export CSV" }
+                a #export-json href={ "/ui/disclosures/export?" (filters) (amp) "format=json" } { "Export JSON" }
+            }
             table #disclosures {
-                tr { th { "#" } th { "At" } th { "Peer" } th { "Report" } th { "Event" } th { "Marking" } th { "Profile" } th { "Removed" } th { "Indicator sent as" } }
+                tr { th { "#" } th { "At" } th { "Peer" } th { "Report" } th { "Event" } th { "Marking" } th { "Profile" } th { "Removed" } th { "Message" } th { "Why" } th { "Indicator sent as" } }
                 @for e in &entries {
                     tr {
-                        td { (e.seq) } td { (e.body.at) } td.peer { (e.body.peer) } td { (e.body.report_id) }
+                        td { (e.seq) } td { (e.body.at) } td.peer { (peer_link(e.body.peer.as_str())) } td { (report_link(e.body.report_id.as_str())) }
                         td class=(e.body.event) { (e.body.event) }
                         td { @if let Some(m) = &e.body.marking { (tlp_badge(m.as_str())) } }
                         td { (e.body.profile.clone().unwrap_or_default()) }
                         td { @for rm in &e.body.removed { code { (rm.pointer) } " " } }
+                        td { @if let Some(m) = &e.body.message_id { (message_link(m)) } }
+                        td.why { (e.body.reason.clone().unwrap_or_default()) }
                         td.sent-as { @if let Some(w) = &wanted {
                             @for d in e.body.indicators.iter().filter(|d| d.value.eq_ignore_ascii_case(w) || d.sent_as.eq_ignore_ascii_case(w)) {
                                 @if d.value == d.sent_as { "in clear" } @else { "as " code { (d.sent_as) } }
@@ -144,6 +204,84 @@ pub async fn disclosures(
             }
         },
     ))
+}
+
+/// `GET /ui/disclosures/export?format=csv|json&...filters`: every entry the filters keep,
+/// to download.
+pub async fn export(State(s): State<AppState>, Query(f): Query<DisclosuresQuery>) -> Response {
+    let query = match f.filters.parse() {
+        Ok(q) => q,
+        Err(p) => {
+            let why: Vec<String> = p
+                .iter()
+                .map(|v| format!("{}: {}", v.pointer, v.reason))
+                .collect();
+            return (
+                StatusCode::BAD_REQUEST,
+                page_plain("Not exported", &why.join("; ")),
+            )
+                .into_response();
+        }
+    };
+    let csv = match f.format.as_deref() {
+        Some("csv") => true,
+        Some("json") | None => false,
+        Some(other) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                page_plain(
+                    "Not exported",
+                    &format!("format: `{other}` is not csv or json"),
+                ),
+            )
+                .into_response()
+        }
+    };
+    let entries = match read(&s, move |g| {
+        Ok(crate::ledger::select(g.store.as_ref(), |e| {
+            query.matches(e)
+        })?)
+    })
+    .await
+    {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let body = if csv {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let write = || -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+            w.write_record(crate::ledger::CSV_HEADER)?;
+            for e in &entries {
+                w.write_record(crate::ledger::csv_record(e))?;
+            }
+            Ok(w.into_inner().map_err(|e| e.to_string())?)
+        };
+        match write() {
+            Ok(b) => b,
+            Err(e) => return failed(e),
+        }
+    } else {
+        match serde_json::to_vec_pretty(&entries) {
+            Ok(b) => b,
+            Err(e) => return failed(e),
+        }
+    };
+    let (kind, ext) = if csv {
+        ("text/csv", "csv")
+    } else {
+        ("application/json", "json")
+    };
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, kind.to_string()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"disclosures.{ext}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// `GET /ui/alerts`: imported alerts with provenance and marking.

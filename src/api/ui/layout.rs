@@ -29,7 +29,12 @@ th{background:#f3f3f3}.tlp{font-weight:600;padding:.1em .4em;border-radius:3px;f
 .tlp-red{color:#FF2B2B}.tlp-amber{color:#FFC000}.tlp-green{color:#33FF00}.tlp-clear{color:#FFFFFF}\
 .queued,.delivered{color:#067d17}.withheld,.refused,.dead-lettered{color:#b00020}.failing{color:#a15c00}\
 form.inline{display:inline}textarea{width:100%;font-family:monospace}code{font-size:.9em}\
-.note{color:#555}.err{color:#b00020}";
+.note{color:#555}.err{color:#b00020}.ok{color:#067d17}\
+td,th,p,li{overflow-wrap:break-word}th{white-space:nowrap}.tlp{white-space:nowrap}\
+td a,td code,td.why,h1,.latest a{overflow-wrap:anywhere}\
+.queued,.delivered,.withheld,.refused,.dead-lettered,.failing,.retried,.error,.published,.pulled,.received,.retracted,.held,.current,.superseded{white-space:nowrap}\
+pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f7f7f7;padding:.5em;max-height:40em;overflow-y:auto}\
+.pager a{margin-right:1em}details summary{cursor:pointer}";
 
 /// A page in the frame, for a logged-in analyst.
 pub fn page(title: &str, session: &Session, body: Markup) -> Markup {
@@ -112,6 +117,21 @@ pub async fn read<T: Send + 'static>(
         Ok(Err(e)) => Err(failed(e)),
         Err(e) => Err(failed(e)),
     }
+}
+
+/// A report's id, linked to its page.
+pub fn report_link(id: &str) -> Markup {
+    html! { a href={ "/ui/reports/" (urlencode(id)) } { (id) } }
+}
+
+/// A message id, linked to its page.
+pub fn message_link(id: &crate::envelope::MessageId) -> Markup {
+    html! { a.msg href={ "/ui/messages/" (id) } { code { (id) } } }
+}
+
+/// A peer's id, linked to what was disclosed to it.
+pub fn peer_link(id: &str) -> Markup {
+    html! { a href={ "/ui/disclosures?peer=" (urlencode(id)) } { (id) } }
 }
 
 /// A path segment, percent-encoded.

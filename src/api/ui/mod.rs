@@ -8,6 +8,7 @@ pub mod activity;
 pub mod alerts;
 pub mod charts;
 pub mod layout;
+pub mod messages;
 pub mod reports;
 pub mod session;
 
@@ -33,9 +34,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/reports/{id}", get(reports::show))
         .route("/reports/{id}/share", post(reports::share))
         .route("/reports/{id}/retract", post(reports::retract))
+        .route("/messages/{id}", get(messages::show))
+        .route("/messages/{id}/document", get(messages::document))
         .route("/outbox", get(activity::outbox))
         .route("/outbox/{seq}/retry", post(activity::retry))
         .route("/disclosures", get(activity::disclosures))
+        .route("/disclosures/export", get(activity::export))
         .route("/alerts", get(activity::alerts))
         .route("/alerts/{id}", get(alerts::show))
         .route("/alerts/{id}/share", post(alerts::share))

@@ -12,12 +12,16 @@ use axum::Extension;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::layout::{failed, page, page_plain, read, then_back, tlp_badge, urlencode};
+use super::layout::{
+    failed, message_link, page, page_plain, peer_link, read, then_back, tlp_badge, urlencode,
+};
 use super::session::{csrf_field, Session};
 use crate::api::extract::ApiPath;
 use crate::api::AppState;
 use crate::disclosure::{Entry, Event};
-use crate::federation::ServiceError;
+use crate::envelope::MessageId;
+use crate::federation::messages::MessageView;
+use crate::federation::{Gateway, ServiceError};
 use crate::peer::PeerId;
 use crate::report::ReportId;
 
@@ -97,28 +101,72 @@ pub async fn submit(
     }
 }
 
-/// The latest event per peer, for entries of one report.
-fn per_peer(entries: &[Entry]) -> BTreeMap<PeerId, Entry> {
-    entries
-        .iter()
-        .map(|e| (e.body.peer.clone(), e.clone()))
+/// The most ledger entries a peer's history shows on the report page (the Disclosures
+/// list, filtered, has all of them).
+const HISTORY: usize = 50;
+
+/// One peer's side of a report: every ledger entry about it, oldest first, and the latest
+/// message it was sent, with its document and verified receipt.
+struct PeerStory {
+    entries: Vec<Entry>,
+    latest: Option<MessageView>,
+}
+
+impl PeerStory {
+    /// The latest decision (what was sent, under which marking, with what removed): later
+    /// entries (delivered, refused) say how it went, not what it was.
+    fn decision(&self) -> Option<&Entry> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|e| e.body.event.is_decision() || e.body.marking.is_some())
+            .or(self.entries.last())
+    }
+}
+
+/// Per peer, in the order peers first appear in the timeline.
+fn stories(g: &Gateway, timeline: &[Entry]) -> Result<Vec<(PeerId, PeerStory)>, ServiceError> {
+    let mut order: Vec<PeerId> = Vec::new();
+    let mut by_peer: BTreeMap<PeerId, Vec<Entry>> = BTreeMap::new();
+    for e in timeline {
+        if !by_peer.contains_key(&e.body.peer) {
+            order.push(e.body.peer.clone());
+        }
+        by_peer
+            .entry(e.body.peer.clone())
+            .or_default()
+            .push(e.clone());
+    }
+    order
+        .into_iter()
+        .map(|peer| {
+            let entries = by_peer.remove(&peer).unwrap_or_default();
+            let latest = match entries.iter().rev().find_map(|e| e.body.message_id) {
+                Some(m) => g.message(&m)?,
+                None => None,
+            };
+            Ok((peer, PeerStory { entries, latest }))
+        })
         .collect()
 }
 
-/// `GET /ui/reports/{id}`: the report, the share form, the decisions and the timeline.
+/// `GET /ui/reports/{id}`: the report, the share form, the holders, and per peer what it
+/// was told, when, in what form, and whether it got it.
 pub async fn show(
     State(s): State<AppState>,
     Extension(session): Extension<Session>,
     ApiPath(id): ApiPath<ReportId>,
 ) -> Result<Markup, Response> {
     let rid = id.clone();
-    let (report, peers, timeline, holders) = read(&s, move |g| {
+    let (report, peers, timeline, holders, stories) = read(&s, move |g| {
         let timeline = crate::ledger::select(g.store.as_ref(), |e| e.body.report_id == rid)?;
+        let stories = stories(g, &timeline)?;
         Ok((
             g.store.report(&rid)?,
             g.store.peers()?,
             timeline,
             g.store.holdings(&rid)?,
+            stories,
         ))
     })
     .await?;
@@ -129,12 +177,23 @@ pub async fn show(
         )
             .into_response());
     };
+    // The version each message carried, from the holdings' history.
+    let version_of: BTreeMap<MessageId, u32> = holders
+        .iter()
+        .flat_map(|h| {
+            h.sent
+                .iter()
+                .copied()
+                .chain(std::iter::once((h.version, h.message_id)))
+                .map(|(v, m)| (m, v))
+        })
+        .collect();
     let r = &report.report;
     Ok(page(
         &format!("Report {id}"),
         &session,
         html! {
-            p { (tlp_badge(r["tlp"].as_str().unwrap_or(""))) " " strong { (r["title"].as_str().unwrap_or("")) } " — " (r["kind"].as_str().unwrap_or("")) ", submitted " (report.submitted_at) }
+            p { (tlp_badge(r["tlp"].as_str().unwrap_or(""))) " " strong { (r["title"].as_str().unwrap_or("")) } " — " (r["kind"].as_str().unwrap_or("")) ", version " (r["version"].as_u64().unwrap_or(1)) ", submitted " (report.submitted_at) }
             h2 { "Share" }
             form method="post" action={ "/ui/reports/" (urlencode(id.as_str())) "/share" } #share {
                 (csrf_field(&session))
@@ -148,10 +207,10 @@ pub async fn show(
                 tr { th { "Peer" } th { "Version" } th { "Form" } th { "Marking" } th { "State" } th { "Message" } th { "Since" } th { "Why" } }
                 @for h in &holders {
                     tr {
-                        td { (h.peer) } td { (h.version) } td { (h.format.wire_name()) }
+                        td { (peer_link(h.peer.as_str())) } td { (h.version) } td { (h.format.wire_name()) }
                         td { @if let Some(m) = &h.marking { (tlp_badge(m.as_str())) } }
                         td class=(format!("{:?}", h.state).to_lowercase()) { (format!("{:?}", h.state).to_lowercase()) }
-                        td { code { (h.message_id) } } td { (h.at) } td { (h.reason.clone().unwrap_or_default()) }
+                        td { (message_link(&h.message_id)) } td { (h.at) } td.why { (h.reason.clone().unwrap_or_default()) }
                     }
                 }
             }
@@ -165,27 +224,77 @@ pub async fn show(
             }
             h2 { "Decision per peer" }
             table #decisions {
-                tr { th { "Peer" } th { "State" } th { "Marking" } th { "Removed" } th { "Detail" } }
-                @for (peer, e) in per_peer(&timeline) {
-                    tr {
-                        td { (peer) }
-                        td class=(e.body.event) { (e.body.event) }
-                        td { @if let Some(m) = &e.body.marking { (tlp_badge(m.as_str())) } }
-                        td { @for rm in &e.body.removed { code { (rm.pointer) } " " } }
-                        td { (e.body.reason.clone().unwrap_or_default()) }
+                tr { th { "Peer" } th { "State" } th { "At" } th { "Marking" } th { "Removed" } th { "Receipt" } th { "Detail" } }
+                @for (peer, story) in &stories {
+                    @if let (Some(e), Some(d)) = (story.entries.last(), story.decision()) {
+                        tr {
+                            td { a href={ "#peer-" (peer) } { (peer) } }
+                            td class=(e.body.event) { (e.body.event) }
+                            td { (e.body.at) }
+                            td { @if let Some(m) = &d.body.marking { (tlp_badge(m.as_str())) } }
+                            td { @for rm in &d.body.removed { code { (rm.pointer) } " " } }
+                            td { (receipt_cell(story.latest.as_ref())) }
+                            td.why { (e.body.reason.clone().unwrap_or_default()) }
+                        }
                     }
                 }
             }
-            h2 { "Timeline" }
-            table #timeline {
-                tr { th { "#" } th { "At" } th { "Peer" } th { "Event" } th { "Message" } th { "Detail" } }
-                @for e in &timeline {
-                    tr { td { (e.seq) } td { (e.body.at) } td { (e.body.peer) } td class=(e.body.event) { (e.body.event) }
-                         td { code { @if let Some(m) = e.body.message_id { (m) } } } td { (e.body.reason.clone().unwrap_or_default()) } }
+            h2 { "What each peer was told" }
+            @for (peer, story) in &stories {
+                section.peer id={ "peer-" (peer) } {
+                    h3 { (peer_link(peer.as_str())) }
+                    @if let Some(m) = &story.latest {
+                        p.latest {
+                            "Latest message " (message_link(&m.message_id)) ": " span class=(m.state) { (m.state) }
+                            @if let Some(v) = version_of.get(&m.message_id) { ", version " (v) }
+                            @if let Some(f) = &m.format { ", " (f) }
+                            "; receipt: " (receipt_cell(Some(m)))
+                        }
+                        @if let Some(doc) = &m.document {
+                            details.document {
+                                summary { "The document as sent (" a href={ "/ui/messages/" (m.message_id) "/document" } download { "download" } ")" }
+                                pre { (serde_json::to_string_pretty(doc).unwrap_or_default()) }
+                            }
+                        }
+                    }
+                    @if story.entries.len() > HISTORY {
+                        p.note { "The latest " (HISTORY) " of " (story.entries.len()) " entries; "
+                            a href={ "/ui/disclosures?peer=" (urlencode(peer.as_str())) "&report=" (urlencode(id.as_str())) } { "all of them" } "." }
+                    }
+                    table.history {
+                        tr { th { "At" } th { "Event" } th { "Version" } th { "Marking" } th { "Profile" } th { "Removed" } th { "Message" } th { "Detail" } }
+                        @for e in story.entries.iter().rev().take(HISTORY).rev() {
+                            tr {
+                                td { (e.body.at) }
+                                td class=(e.body.event) { (e.body.event) }
+                                td { @if let Some(v) = e.body.message_id.and_then(|m| version_of.get(&m)) { (v) } }
+                                td { @if let Some(m) = &e.body.marking { (tlp_badge(m.as_str())) } }
+                                td { (e.body.profile.clone().unwrap_or_default()) @if let Some(k) = &e.body.key_domain { " (" (k) ")" } }
+                                td { @for rm in &e.body.removed { code { (rm.pointer) } " " } }
+                                td { @if let Some(m) = &e.body.message_id { (message_link(m)) } }
+                                td.why { (e.body.reason.clone().unwrap_or_default()) }
+                            }
+                        }
+                    }
                 }
             }
+            p.note { (timeline.len()) " ledger entries about this report. The same as JSON: " code { "GET /api/v1/reports/" (id) "/holders" } " and " code { "GET /api/v1/messages/{id}" } "." }
         },
     ))
+}
+
+/// A message's receipt in a word: verified or not, and what it says.
+fn receipt_cell(m: Option<&MessageView>) -> Markup {
+    html! {
+        @match m.and_then(|m| m.receipt.as_ref()) {
+            Some(r) if r.verified => span.ok.receipt { "signed, verified: " (r.status) }
+            Some(r) => span.err.receipt { "NOT verified: " (r.problem.clone().unwrap_or_default()) }
+            None => @match m.and_then(|m| m.taxii_status.as_ref()) {
+                Some(st) => span.receipt { "TAXII status (unsigned): " (st["status"].as_str().unwrap_or("?")) }
+                None => span.note { "none" }
+            }
+        }
+    }
 }
 
 /// `POST /ui/reports/{id}/retract` (form: `reason=...`): a signed retraction to every

@@ -1,0 +1,224 @@
+//! One message as an analyst asks about it (DESIGN.md section 6: what did we tell a peer,
+//! when, in what form, and did they get it): the document as sent, where its delivery
+//! stands, every ledger entry that names it, and the peer's signed receipt, verified now
+//! against the keys the peer is known by.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Gateway, ServiceError};
+use crate::disclosure::Entry;
+use crate::envelope::{self, Jws, MessageId};
+use crate::exchange::inbound::trusted_keys;
+use crate::exchange::outbound::{check_receipt, Expected};
+use crate::peer::PeerId;
+use crate::report::ReportId;
+
+/// How many outbox and delivery records one scan reads at a time.
+const SCAN: usize = 500;
+
+/// A message, with everything known of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageView {
+    /// The message.
+    pub message_id: MessageId,
+    /// The report it carried.
+    pub report_id: ReportId,
+    /// The peer it went to.
+    pub peer: PeerId,
+    /// Where it stands: `queued`, `failing`, `dead-lettered`, `delivered`, `refused`,
+    /// `published` (in a pull-only peer's collection), or the last ledger event.
+    pub state: String,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+    /// The last failure, decoded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// `stix-2.1`, `iodef-2` or `retraction`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// The document exactly as it was signed and sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document: Option<Value>,
+    /// The peer's receipt, checked now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<ReceiptView>,
+    /// What a peer's TAXII server answered (unsigned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub taxii_status: Option<Value>,
+    /// Pulls of it from the peer's TAXII collection.
+    pub pulls: u64,
+    /// Every ledger entry that names it, oldest first.
+    pub entries: Vec<Entry>,
+}
+
+/// A signed receipt, as verified on display.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReceiptView {
+    /// `accepted`, `duplicate` or `rejected`.
+    pub status: String,
+    /// The receiver's reasons.
+    pub reasons: Vec<String>,
+    /// When the peer says it received the message.
+    pub received: String,
+    /// The key id that signed it.
+    pub kid: String,
+    /// The signature verifies with a key the peer is known by, and the receipt names this
+    /// message, its digest, us and the peer.
+    pub verified: bool,
+    /// Why it does not verify.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// The receipt as received.
+    pub jws: Jws,
+}
+
+impl Gateway {
+    /// Everything known of message `id`: `None` when no ledger entry names it.
+    pub fn message(&self, id: &MessageId) -> Result<Option<MessageView>, ServiceError> {
+        let entries = crate::ledger::select(self.store.as_ref(), |e| {
+            e.body.message_id.as_ref() == Some(id)
+        })?;
+        let Some(first) = entries.first() else {
+            return Ok(None);
+        };
+        let (report_id, peer) = (first.body.report_id.clone(), first.body.peer.clone());
+        let mut view = MessageView {
+            message_id: *id,
+            report_id,
+            peer,
+            state: entries
+                .last()
+                .map(|e| e.body.event.to_string())
+                .unwrap_or_default(),
+            attempts: 0,
+            last_error: None,
+            format: None,
+            document: None,
+            receipt: None,
+            taxii_status: None,
+            pulls: 0,
+            entries,
+        };
+        let mut jws = None;
+        if let Some(item) = self.find_outbox(id)? {
+            view.state = item.state.as_str().to_string();
+            view.attempts = item.attempts;
+            view.last_error = item.last_error.clone();
+            jws = Some(item.jws);
+        } else if let Some(d) = self.find_delivered(id)? {
+            view.state = "delivered".into();
+            view.attempts = d.item.attempts;
+            view.taxii_status = d.taxii_status;
+            jws = Some(d.item.jws);
+        }
+        if let Some(jws) = jws {
+            if let Ok(opened) = envelope::open(&jws) {
+                if let Ok(m) = serde_json::from_slice::<Value>(&opened.payload) {
+                    view.format = m["format"].as_str().map(str::to_string);
+                    view.document = Some(m["document"].clone());
+                }
+            }
+        }
+        view.pulls = self
+            .store
+            .taxii_pulls(super::taxii::collection(&view.peer), id)?;
+        if view.document.is_none() {
+            // A pull-only peer's disclosure lives in its collection.
+            view.document = self.published_document(&view.peer, id)?;
+            if view.document.is_some() {
+                view.format = Some(crate::peer::Format::Stix.wire_name().into());
+            }
+        }
+        view.receipt = self.receipt_view(&view)?;
+        Ok(Some(view))
+    }
+
+    /// The receipt of the latest entry that carries one, verified against the peer's keys.
+    fn receipt_view(&self, view: &MessageView) -> Result<Option<ReceiptView>, ServiceError> {
+        let Some(entry) = view.entries.iter().rev().find(|e| e.body.receipt.is_some()) else {
+            return Ok(None);
+        };
+        let jws = entry.body.receipt.clone().expect("found with a receipt");
+        let opened = envelope::open(&jws).ok();
+        let claimed: Option<envelope::Receipt> = opened
+            .as_ref()
+            .and_then(|o| serde_json::from_slice(&o.payload).ok());
+        let kid = opened.map(|o| o.kid).unwrap_or_default();
+        let keys = self
+            .store
+            .peer(&view.peer)?
+            .map(|p| trusted_keys(&p))
+            .unwrap_or_default();
+        let sha = entry.body.message_sha256.clone().unwrap_or_default();
+        let checked = check_receipt(
+            &jws,
+            Expected {
+                message_id: &view.message_id,
+                sha256: &sha,
+                us: &self.team.id,
+                peer: &view.peer,
+            },
+            &keys,
+        );
+        let (verified, problem) = match &checked {
+            Ok(_) => (true, None),
+            Err(e) => (false, Some(e.to_string())),
+        };
+        let shown = checked.ok().or(claimed);
+        Ok(Some(ReceiptView {
+            status: shown
+                .as_ref()
+                .map(|r| {
+                    serde_json::to_value(r.status)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                })
+                .unwrap_or_else(|| "unreadable".into()),
+            reasons: shown
+                .as_ref()
+                .map(|r| r.reasons.clone())
+                .unwrap_or_default(),
+            received: shown.map(|r| r.received).unwrap_or_default(),
+            kid,
+            verified,
+            problem,
+            jws,
+        }))
+    }
+
+    fn find_outbox(
+        &self,
+        id: &MessageId,
+    ) -> Result<Option<crate::store::OutboxItem>, ServiceError> {
+        let mut after = None;
+        loop {
+            let page = self.store.outbox_page(after, SCAN)?;
+            let Some((last, _)) = page.last() else {
+                return Ok(None);
+            };
+            after = Some(*last);
+            if let Some((_, i)) = page.into_iter().find(|(_, i)| &i.message_id == id) {
+                return Ok(Some(i));
+            }
+        }
+    }
+
+    fn find_delivered(
+        &self,
+        id: &MessageId,
+    ) -> Result<Option<crate::store::Delivered>, ServiceError> {
+        let mut after = None;
+        loop {
+            let page = self.store.delivered_page(after, SCAN)?;
+            let Some((last, _)) = page.last() else {
+                return Ok(None);
+            };
+            after = Some(*last);
+            if let Some((_, d)) = page.into_iter().find(|(_, d)| &d.item.message_id == id) {
+                return Ok(Some(d));
+            }
+        }
+    }
+}
