@@ -66,7 +66,7 @@ pub fn run(cli: &Cli, cmd: &AlertCommand) -> Result<(), Failure> {
                 &format!("/api/v1/alerts/{id}/share"),
                 Some(body),
             )?;
-            super::report::print_decisions(&v);
+            super::report::print_decisions(&v)?;
         }
     }
     Ok(())

@@ -1,5 +1,7 @@
 //! The running gateway's API, for commands that go through it: at `--gateway URL` (or
-//! `IRTX_GATEWAY`), else the config's `[api] url`, else `http://<listen>`.
+//! `IRTX_GATEWAY`), else the config's `[api] url`, else where the gateway serving this data
+//! dir says it answers (`DATA_DIR/gateway.url`, written by `irtx serve`), else
+//! `http://<listen>`.
 
 use serde_json::Value;
 
@@ -21,6 +23,13 @@ impl ApiClient {
             .gateway
             .clone()
             .or_else(|| c.api.url.clone())
+            .or_else(|| {
+                let file = c.path(&c.data_dir).join(super::serve::GATEWAY_URL_FILE);
+                std::fs::read_to_string(file)
+                    .ok()
+                    .map(|u| u.trim().to_string())
+                    .filter(|u| !u.is_empty())
+            })
             .unwrap_or_else(|| format!("http://{}", c.listen));
         let token = crate::keys::read_secret_text(&c.path(&c.api.analyst_token_file))
             .map_err(|e| Failure::runtime(e.to_string()))?;

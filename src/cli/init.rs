@@ -23,6 +23,25 @@ pub struct Args {
     /// Directory for irtx.toml, the keys, the token and the data. Default `.`.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub dir: PathBuf,
+    /// Where `irtx serve` listens: an address (`127.0.0.1:8443`, the default), or `auto`
+    /// for a free loopback port, chosen now and written to the config (several gateways on
+    /// one machine).
+    #[arg(long, value_name = "ADDR|auto")]
+    pub listen: Option<String>,
+    /// The federation's shared anonymization key (64 hex digits in a file), so pseudonyms
+    /// agree with the other members' gateways. Without it a fresh key is made, and
+    /// pseudonyms agree with no one until it is replaced by the federation's.
+    #[arg(long, value_name = "FILE")]
+    pub federation_key: Option<PathBuf>,
+}
+
+/// What `irtx init` may be told beyond the team.
+#[derive(Debug, Clone, Default)]
+pub struct Setup {
+    /// `listen`: an address or `auto` (a free loopback port).
+    pub listen: Option<String>,
+    /// A federation key file to copy in.
+    pub federation_key: Option<PathBuf>,
 }
 
 /// What `irtx init` prints.
@@ -38,6 +57,13 @@ pub struct Initialized {
     pub public_jwk: serde_json::Value,
     /// The analyst token (also in `analyst.token`, mode 0600).
     pub analyst_token: String,
+    /// Where `irtx serve` will listen.
+    pub listen: String,
+    /// Where the federation key came from: `generated` (agrees with no one yet) or
+    /// `imported`.
+    pub federation_key: String,
+    /// What to do next.
+    pub notes: Vec<String>,
 }
 
 /// Why a gateway could not be made.
@@ -49,6 +75,12 @@ pub enum InitError {
     /// The domain is not a DNS name.
     #[error("--domain: `{0}` is not a DNS name (e.g. `cert.example.org`)")]
     Domain(String),
+    /// `--listen` is neither an address nor `auto`.
+    #[error("--listen: `{0}` is not an address (127.0.0.1:8443) or `auto`")]
+    Listen(String),
+    /// The federation key file is unreadable or not 64 hex digits.
+    #[error("--federation-key: {0}")]
+    FederationKey(String),
     /// There is a config already.
     #[error("`{0}` exists; not overwriting it")]
     Exists(PathBuf),
@@ -71,7 +103,48 @@ pub fn initialize(
     name: Option<&str>,
     domain: Option<&str>,
 ) -> Result<Initialized, InitError> {
+    initialize_with(dir, team_id, name, domain, &Setup::default())
+}
+
+/// [`initialize`], with a listen address and a federation key.
+pub fn initialize_with(
+    dir: &Path,
+    team_id: &str,
+    name: Option<&str>,
+    domain: Option<&str>,
+    setup: &Setup,
+) -> Result<Initialized, InitError> {
     let id: crate::team::TeamId = team_id.parse()?;
+    let listen = match setup.listen.as_deref() {
+        None => "127.0.0.1:8443".to_string(),
+        Some("auto") => std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| InitError::Io {
+                path: dir.to_path_buf(),
+                source: e,
+            })?
+            .to_string(),
+        Some(a) => a
+            .parse::<std::net::SocketAddr>()
+            .map_err(|_| InitError::Listen(a.to_string()))?
+            .to_string(),
+    };
+    let federation = match &setup.federation_key {
+        None => None,
+        Some(f) => {
+            let text = std::fs::read_to_string(f).map_err(|e| {
+                InitError::FederationKey(format!("cannot read `{}`: {e}", f.display()))
+            })?;
+            let hex = text.trim();
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(InitError::FederationKey(format!(
+                    "`{}` does not hold 64 hex digits",
+                    f.display()
+                )));
+            }
+            Some(hex.to_ascii_lowercase())
+        }
+    };
     if let Some(d) = domain {
         crate::report::validate::check_hostname(d, true)
             .map_err(|_| InitError::Domain(d.to_string()))?;
@@ -89,7 +162,10 @@ pub fn initialize(
     let token = random_hex32();
     secret("analyst.token", &token)?;
     secret("anonymize.key", &random_hex32())?;
-    secret("federation.key", &random_hex32())?;
+    secret(
+        "federation.key",
+        federation.as_deref().unwrap_or(&random_hex32()),
+    )?;
     crate::keys::create_private_dir(&dir.join("data")).map_err(io(dir.join("data")))?;
     let name = name.unwrap_or(team_id);
     let created = crate::timestamp::rfc3339(time::OffsetDateTime::now_utc());
@@ -105,7 +181,7 @@ pub fn initialize(
         r#"# irtx gateway of team `{id}`. Relative paths are relative to this file.
 # Every setting can be overridden by an IRTX_SECTION__FIELD environment variable.
 
-listen = "127.0.0.1:8443"
+listen = "{listen}"
 data_dir = "data"
 
 [team]
@@ -142,24 +218,51 @@ max_delay_ms = 600000
         kid: key.kid(),
         public_jwk: crate::envelope::public_jwk(&key.0.verifying_key()),
         analyst_token: token,
+        listen: listen.clone(),
+        federation_key: if federation.is_some() {
+            "imported".into()
+        } else {
+            "generated".into()
+        },
+        notes: vec![
+            format!(
+                "run `irtx serve --config {}`; it listens on {listen}",
+                config.display()
+            ),
+            if federation.is_some() {
+                "federation.key is the federation's: pseudonyms agree with the other members".into()
+            } else {
+                "federation.key is new: pseudonyms of the `federation` key domain agree with no other gateway until this file is replaced by the one your federation hands out (or init again with --federation-key FILE)".into()
+            },
+            "give peers the public_jwk above (again any time: `irtx identity`)".into(),
+        ],
     })
 }
 
 /// Runs `irtx init`.
 pub fn run(args: &Args) -> Result<(), Failure> {
-    let out = initialize(
+    let setup = Setup {
+        listen: args.listen.clone(),
+        federation_key: args.federation_key.clone(),
+    };
+    let out = initialize_with(
         &args.dir,
         &args.team_id,
         args.name.as_deref(),
         args.domain.as_deref(),
+        &setup,
     )
     .map_err(|e| match e {
         InitError::TeamId(e) => Failure {
             code: 2,
             message: Some(format!("--team-id: {e}")),
         },
-        e @ InitError::Domain(_) => Failure {
+        e @ (InitError::Domain(_) | InitError::Listen(_)) => Failure {
             code: 2,
+            message: Some(e.to_string()),
+        },
+        e @ InitError::FederationKey(_) => Failure {
+            code: 3,
             message: Some(e.to_string()),
         },
         e => Failure::runtime(e.to_string()),

@@ -92,7 +92,16 @@ fn typed(
 /// Runs `irtx pseudonym`.
 pub fn run(cli: &Cli, args: &Args) -> Result<(), Failure> {
     let key = match &args.key_file {
-        Some(f) => crate::keys::read_key_file(f).map_err(|e| Failure::runtime(e.to_string()))?,
+        Some(f) => crate::keys::read_key_file(f).map_err(|e| Failure {
+            // A file that cannot be read is a runtime failure; one that holds no key, or
+            // that others may read, is the input's fault.
+            code: if matches!(e, crate::keys::KeyFileError::Read { .. }) {
+                1
+            } else {
+                3
+            },
+            message: Some(e.to_string()),
+        })?,
         None => domain_key(cli, args.domain.as_deref().unwrap_or("federation"))?,
     };
     let p = Pseudonymizer::new(&key);

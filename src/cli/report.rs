@@ -97,7 +97,7 @@ pub fn run(cli: &Cli, cmd: &ReportCommand) -> Result<(), Failure> {
                 "report `{id}` is now at version {}",
                 report["version"].as_u64().unwrap_or(1)
             );
-            print_decisions(&v);
+            print_decisions(&v)?;
         }
         ReportCommand::Retract { id, reason } => {
             let body = json!({ "reason": reason }).to_string().into_bytes();
@@ -106,7 +106,7 @@ pub fn run(cli: &Cli, cmd: &ReportCommand) -> Result<(), Failure> {
                 &format!("/api/v1/reports/{id}/retract"),
                 Some(body),
             )?;
-            print_decisions(&v);
+            print_decisions(&v)?;
         }
         ReportCommand::Holders { id, json } => {
             let (_, v) = api.call(
@@ -151,13 +151,34 @@ fn share_report(api: &ApiClient, id: &str, peers: &[String], resend: bool) -> Re
         &format!("/api/v1/reports/{id}/share"),
         Some(body),
     )?;
-    print_decisions(&v);
-    Ok(())
+    print_decisions(&v)
 }
 
 /// Prints a share's per-peer decisions (`{"decisions": [...]}`), with the fields removed.
-pub fn print_decisions(v: &serde_json::Value) {
-    for d in v["decisions"].as_array().into_iter().flatten() {
+/// When decisions were asked for and nothing was sent (every peer withheld), that is the
+/// command's outcome: exit 4 (withheld by policy), or 1 when a decision failed.
+pub fn print_decisions(v: &serde_json::Value) -> Result<(), Failure> {
+    let decisions: Vec<&serde_json::Value> =
+        v["decisions"].as_array().into_iter().flatten().collect();
+    print_each(&decisions);
+    let kinds: Vec<&str> = decisions
+        .iter()
+        .filter_map(|d| d["decision"].as_str())
+        .collect();
+    let nothing_sent =
+        !kinds.is_empty() && kinds.iter().all(|k| matches!(*k, "withheld" | "error"));
+    match (nothing_sent, kinds.contains(&"withheld")) {
+        (true, true) => Err(Failure {
+            code: 4,
+            message: Some("nothing was sent: policy withholds it from every peer asked".into()),
+        }),
+        (true, false) => Err(Failure::runtime("nothing was sent: every decision failed")),
+        _ => Ok(()),
+    }
+}
+
+fn print_each(decisions: &[&serde_json::Value]) {
+    for d in decisions {
         let peer = d["peer"].as_str().unwrap_or("");
         match d["decision"].as_str() {
             Some("queued") => println!(

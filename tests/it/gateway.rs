@@ -362,8 +362,6 @@ pub fn listening_url(child: &mut std::process::Child) -> String {
         .expect("irtx serve logs its address")
 }
 
-/// An analyst logged in to the pages of `g`: a client that does not follow redirects, and
-/// the session cookie.
 /// One page, read with a fresh session.
 pub async fn ui_page(g: &TestGateway, path: &str) -> String {
     let (http, session) = ui_session(g).await;
@@ -377,6 +375,8 @@ pub async fn ui_page(g: &TestGateway, path: &str) -> String {
         .unwrap()
 }
 
+/// An analyst logged in to the pages of `g`: a client that does not follow redirects, and
+/// the session cookie.
 pub async fn ui_session(g: &TestGateway) -> (reqwest::Client, String) {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

@@ -6,6 +6,7 @@ mod browser;
 mod cli;
 mod compat;
 mod disclosure;
+mod exit_codes;
 mod faults;
 mod federation;
 mod gateway;
