@@ -43,11 +43,13 @@ pub fn run(cli: &Cli, cmd: &AlertCommand) -> Result<(), Failure> {
                 &format!("/api/v1/alerts?limit={limit}"),
                 None,
             )?;
-            for a in v["items"].as_array().into_iter().flatten() {
+            // The API answers a page: a JSON array, oldest first.
+            for a in v.as_array().into_iter().flatten() {
                 let from = a["sender"]
                     .as_str()
                     .map(str::to_string)
                     .or_else(|| a["import"]["file"].as_str().map(|f| format!("import {f}")))
+                    .or_else(|| a["taxii"]["peer"].as_str().map(|p| format!("TAXII {p}")))
                     .unwrap_or_default();
                 println!(
                     "{}  TLP:{:<12} {:<10} {}  {}",

@@ -359,3 +359,40 @@ async fn peer_report_and_ledger_commands_work_against_a_running_gateway() {
     let out = run(s(&["peer", "remove", "cert-b"])).await;
     assert_eq!(out.status.code(), Some(3));
 }
+
+/// `deploy/demo.sh` runs from the repository with one command, twice in a row (free ports
+/// each time), and stops every gateway it started: afterwards no process is left in its
+/// working directories.
+#[test]
+fn the_demo_runs_twice_and_leaves_nothing_running() {
+    let tmp = tempfile::tempdir().unwrap();
+    for run in 0..2 {
+        let out = std::process::Command::new("bash")
+            .arg(crate::helpers::root().join("deploy/demo.sh"))
+            .env("IRTX_BIN", env!("CARGO_BIN_EXE_irtx"))
+            .env("TMPDIR", tmp.path())
+            .env_remove("KEEP")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "run {run}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("cert-sec received 1 alert(s)"), "{stdout}");
+        assert!(stdout.contains("ledger intact"), "{stdout}");
+    }
+    let prefix = tmp.path().to_string_lossy().to_string();
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|p| {
+            let cwd = std::fs::read_link(p.path().join("cwd")).ok()?;
+            cwd.to_string_lossy()
+                .starts_with(&prefix)
+                .then(|| p.file_name().to_string_lossy().to_string())
+        })
+        .collect();
+    assert!(left.is_empty(), "processes left running: {left:?}");
+}

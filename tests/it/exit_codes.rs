@@ -229,6 +229,12 @@ fn every_subcommand_exits_as_the_table_says() {
             ));
         }
     }
+    // What the rows made shows in the listings.
+    let alerts = irtx(&a, &["alert", "list"]);
+    assert!(
+        String::from_utf8_lossy(&alerts.stdout).contains("import bundle.json"),
+        "{alerts:?}"
+    );
     assert!(
         wrong.is_empty(),
         "{} of {} rows:\n{}",

@@ -22,6 +22,7 @@ mod ledger;
 mod mtls;
 mod preview;
 mod props;
+mod readme;
 mod rotation;
 mod stix;
 mod store_faults;
