@@ -730,9 +730,12 @@ impl Gateway {
                 what: "outbox entry",
                 id: seq.to_string(),
             })?;
-        if item.state != DeliveryState::DeadLettered {
+        if !matches!(
+            item.state,
+            DeliveryState::DeadLettered | DeliveryState::Refused
+        ) {
             return Err(ServiceError::Conflict(format!(
-                "outbox entry {seq} is {}, not dead-lettered",
+                "outbox entry {seq} is {}, not dead-lettered or refused",
                 item.state.as_str()
             )));
         }

@@ -235,7 +235,11 @@ impl Gateway {
         item.last_cause = Some(cause);
         let peer = item.peer.clone();
         let event = if permanent || item.attempts >= self.delivery.max_attempts {
-            item.state = DeliveryState::DeadLettered;
+            item.state = if permanent {
+                DeliveryState::Refused
+            } else {
+                DeliveryState::DeadLettered
+            };
             Metrics::count(&self.metrics.deliveries, "dead-lettered");
             tracing::error!(peer.id = %peer, message.id = %item.message_id, attempts = item.attempts, cause = %cause, "delivery to `{peer}` gave up; message dead-lettered; see the outbox");
             Some(if permanent {
@@ -265,7 +269,7 @@ impl Gateway {
             None => self.store.update_outbox(seq, &item)?,
         }
         Ok(match item.state {
-            DeliveryState::DeadLettered => Next::Continue,
+            DeliveryState::DeadLettered | DeliveryState::Refused => Next::Continue,
             _ => Next::Stop,
         })
     }

@@ -66,6 +66,9 @@ pub enum DeliveryState {
     Failing,
     /// Gave up: an analyst must look and may retry.
     DeadLettered,
+    /// The peer refused it for good (a final 4xx, with or without a signed rejection): an
+    /// analyst must look and may retry. The ledger says `refused` too.
+    Refused,
 }
 
 impl DeliveryState {
@@ -75,6 +78,7 @@ impl DeliveryState {
             DeliveryState::Queued => "queued",
             DeliveryState::Failing => "failing",
             DeliveryState::DeadLettered => "dead-lettered",
+            DeliveryState::Refused => "refused",
         }
     }
 

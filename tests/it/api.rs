@@ -110,3 +110,30 @@ async fn errors_are_json_and_pages_need_a_session() {
         .await;
     assert_eq!(whole.as_array().unwrap().len(), all.len());
 }
+
+/// One vocabulary of states: a message the peer refused for good is `refused` in the
+/// outbox, in the ledger and in the filters, and an analyst may retry it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_refused_for_good_is_refused_everywhere() {
+    let (a, _) = TestGateway::spawn_manual("cert-a", |_| {}).await;
+    // cert-b does not know cert-a: it refuses what cert-a sends.
+    let b = TestGateway::spawn("cert-b").await;
+    a.add_peer(&b, "AMBER", "community", "none", "stix").await;
+    let id = a.submit(&example("event-malware-mail")).await;
+    a.share(&id, &["cert-b"]).await;
+    a.services().run_once().await;
+    let outbox = a.outbox().await;
+    assert_eq!(outbox[0]["state"], "refused", "{outbox:?}");
+    let refused = a.get("/api/v1/disclosures?state=refused").await;
+    assert_eq!(refused.as_array().unwrap().len(), 1, "{refused}");
+    let dead = a.get("/api/v1/disclosures?state=dead-lettered").await;
+    assert!(dead.as_array().unwrap().is_empty(), "{dead}");
+    let (s, v) = a
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/outbox/{}/retry", outbox[0]["seq"]),
+            None,
+        )
+        .await;
+    assert_eq!((s, v["state"].as_str()), (200, Some("failing")), "{v}");
+}

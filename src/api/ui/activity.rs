@@ -68,7 +68,7 @@ pub async fn outbox(
                     tr {
                         td { (seq) } td { (i.peer) } td { (i.report_id) } td { code { (i.message_id) } }
                         td class=(state) { (state) } td { (i.attempts) } td { (i.last_error.clone().unwrap_or_default()) }
-                        td { @if i.state == DeliveryState::DeadLettered {
+                        td { @if matches!(i.state, DeliveryState::DeadLettered | DeliveryState::Refused) {
                             form.inline method="post" action={ "/ui/outbox/" (seq) "/retry" } { (csrf_field(&session)) button type="submit" class="retry" { "Retry" } }
                         } }
                     }
