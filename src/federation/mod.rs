@@ -167,6 +167,9 @@ pub struct Gateway {
     pub pins: Arc<Pins>,
     /// Per-peer limit on inbound messages (`[exchange] max_messages_per_minute`).
     inbound_limit: Option<governor::DefaultKeyedRateLimiter<PeerId>>,
+    /// The latest inbound refusals, for the analyst (in memory, bounded: a hostile sender
+    /// cannot fill the disk with them; quarantined ones are also stored).
+    pub refusals: receive::RecentRefusals,
 }
 
 impl std::ops::Deref for Gateway {
@@ -215,6 +218,7 @@ impl Gateway {
             refreshes: rotation::Refreshes::default(),
             pins: Arc::default(),
             inbound_limit,
+            refusals: receive::RecentRefusals::default(),
         }
     }
 

@@ -385,6 +385,14 @@ impl Gateway {
             )?;
         }
         tracing::warn!(kind = ?refusal.kind, peer.id = ?refusal.sender.as_ref().map(|s| s.as_str()), reasons = refusal.reasons.len(), "inbound message refused");
+        self.refusals.note(Refused {
+            at: rfc3339(now),
+            sender: refusal.sender.clone(),
+            message_id: refusal.message_id,
+            kind: format!("{:?}", refusal.kind).to_lowercase(),
+            reasons: refusal.reasons.clone(),
+            quarantined: refusal.quarantine,
+        });
         let receipt = match (&refusal.sender, &refusal.message_id, &refusal.sha256) {
             (Some(sender), Some(id), Some(sha)) => Some(
                 outbound::receipt(
@@ -406,5 +414,48 @@ impl Gateway {
             reasons: refusal.reasons,
             sender: refusal.sender,
         })
+    }
+}
+
+/// How many inbound refusals [`RecentRefusals`] keeps.
+pub const RECENT_REFUSALS: usize = 200;
+
+/// One inbound message refused, as the analyst sees it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Refused {
+    /// When (RFC 3339).
+    pub at: String,
+    /// Who sent it, when known.
+    pub sender: Option<crate::peer::PeerId>,
+    /// Its id, when it could be read.
+    pub message_id: Option<crate::envelope::MessageId>,
+    /// The kind of refusal (`malformed`, `forbidden`, `invalid`, ...).
+    pub kind: String,
+    /// Every reason.
+    pub reasons: Vec<String>,
+    /// Kept in the quarantine (markings not exact).
+    pub quarantined: bool,
+}
+
+/// The latest [`RECENT_REFUSALS`] inbound refusals, and how many since start.
+#[derive(Debug, Default)]
+pub struct RecentRefusals {
+    inner: std::sync::Mutex<(u64, std::collections::VecDeque<Refused>)>,
+}
+
+impl RecentRefusals {
+    fn note(&self, r: Refused) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.0 += 1;
+        if g.1.len() >= RECENT_REFUSALS {
+            g.1.pop_front();
+        }
+        g.1.push_back(r);
+    }
+
+    /// How many since start, and the latest, newest first.
+    pub fn latest(&self) -> (u64, Vec<Refused>) {
+        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        (g.0, g.1.iter().rev().cloned().collect())
     }
 }

@@ -136,4 +136,8 @@ async fn a_message_refused_for_good_is_refused_everywhere() {
         )
         .await;
     assert_eq!((s, v["state"].as_str()), (200, Some("failing")), "{v}");
+    // The receiver says it refused, and why.
+    let html = crate::gateway::ui_page(&b, "/ui/inbound").await;
+    assert!(html.contains("1 inbound messages refused"), "{html}");
+    assert!(html.contains("cert-a"), "{html}");
 }

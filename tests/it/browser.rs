@@ -556,6 +556,7 @@ async fn the_report_page_answers_the_analyst_and_lists_page_through_thousands() 
         ("reports", "/ui/reports".to_string()),
         ("outbox", "/ui/outbox".to_string()),
         ("alerts", "/ui/alerts".to_string()),
+        ("inbound", "/ui/inbound".to_string()),
     ] {
         c.goto(&format!("{}{path}", a.url)).await.unwrap();
         wait_text(&c, "main h1", "").await;

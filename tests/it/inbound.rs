@@ -267,6 +267,18 @@ async fn every_bad_message_is_refused_clearly_and_leaves_no_alert() {
     assert_eq!(b.alerts().await.len(), 2);
     let q = b.get("/api/v1/quarantine").await;
     assert_eq!(q.as_array().unwrap().len(), 1, "{q}");
+    // The receiver's Inbound page shows its refusals, each with its reasons, and the
+    // quarantine with the body to download.
+    let html = crate::gateway::ui_page(&b, "/ui/inbound").await;
+    assert!(!html.contains("No refusals"), "{html}");
+    assert!(
+        html.contains("id=\"refusals\"") && html.contains("outside the replay window"),
+        "{html}"
+    );
+    assert!(
+        html.contains("id=\"quarantine\"") && html.contains("/body"),
+        "{html}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -53,6 +53,7 @@ pub fn page(title: &str, session: &Session, body: Markup) -> Markup {
                     a href="/ui/outbox" { "Outbox" }
                     a href="/ui/disclosures" { "Disclosures" }
                     a href="/ui/alerts" { "Alerts" }
+                    a href="/ui/inbound" { "Inbound" }
                     form.inline method="post" action="/ui/logout" { (csrf_field(session)) button type="submit" { "Log out" } }
                 }
                 main { h1 { (title) } (body) }

@@ -7,6 +7,7 @@
 pub mod activity;
 pub mod alerts;
 pub mod charts;
+pub mod inbound;
 pub mod layout;
 pub mod messages;
 pub mod reports;
@@ -41,6 +42,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/disclosures", get(activity::disclosures))
         .route("/disclosures/export", get(activity::export))
         .route("/alerts", get(activity::alerts))
+        .route("/inbound", get(inbound::show))
+        .route("/quarantine/{seq}/body", get(inbound::body))
         .route("/alerts/{id}", get(alerts::show))
         .route("/alerts/{id}/share", post(alerts::share))
         .route_layer(middleware::from_fn_with_state(state, session::require));
