@@ -292,7 +292,7 @@ async fn an_analyst_shares_and_reviews_in_the_browser() {
 
     // The overview draws its charts; keep a screenshot for a person to look at.
     c.goto(&format!("{}/ui", a.url)).await.unwrap();
-    wait_text(&c, "main", "Disclosures over time").await;
+    wait_text(&c, "main", "Disclosures per day").await;
     assert!(!c
         .find_all(Locator::Css("main svg rect"))
         .await

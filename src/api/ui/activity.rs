@@ -22,13 +22,33 @@ use crate::store::{DeliveryState, SourceMeta};
 /// The most rows a list page shows.
 const PAGE: usize = 500;
 
-/// `GET /ui`: the overview and the charts.
+/// `?days=` on the overview: the charts' time range.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Range {
+    #[serde(default)]
+    days: Option<u32>,
+}
+
+/// The ranges the overview offers, in days (0: everything).
+const RANGES: [u32; 5] = [7, 30, 90, 365, 0];
+
+/// `GET /ui?days=N`: the overview and the charts over the last N days (30 by default; 0 for
+/// everything).
 pub async fn overview(
     State(s): State<AppState>,
     Extension(session): Extension<Session>,
+    Query(r): Query<Range>,
 ) -> Result<Markup, Response> {
-    let (counts, outbox, alerts) = read(&s, |g| {
-        let mut counts = Counts::default();
+    let days = r.days.unwrap_or(30);
+    let now = time::OffsetDateTime::now_utc();
+    let since = (days > 0).then(|| {
+        let from = now - time::Duration::days(i64::from(days) - 1);
+        crate::timestamp::rfc3339(from)[..10].to_string()
+    });
+    let today = crate::timestamp::rfc3339(now)[..10].to_string();
+    let from = since.clone();
+    let (counts, outbox, alerts) = read(&s, move |g| {
+        let mut counts = Counts::since(from);
         for e in g.store.ledger_entries() {
             counts.add(&e?);
         }
@@ -39,15 +59,30 @@ pub async fn overview(
         "Overview",
         &session,
         html! {
-            p { (counts.entries) " ledger entries · " (outbox.pending) " messages waiting · " (outbox.dead_lettered) " dead-lettered · " (alerts) " alerts imported" }
-            h2 { "Disclosures over time, by peer" }
+            p { (counts.entries) " ledger entries · " (outbox.pending) " messages waiting · " (outbox.dead_lettered) " dead-lettered or refused · " (alerts) " alerts received or imported" }
+            p #range {
+                "Charts from " strong { (since.clone().unwrap_or_else(|| "the first entry".into())) } " to " strong { (today) } " (UTC): "
+                @for d in RANGES {
+                    @if d == days { strong { (range_name(d)) } } @else { a href={ "/ui?days=" (d) } { (range_name(d)) } }
+                    " "
+                }
+            }
+            h2 { "Disclosures per day, by peer" }
+            p.note { "A disclosure is a message the peer has: delivered with its signed receipt (or a TAXII server's status), or pulled from its TAXII collection." }
             (PreEscaped(daily_chart(&counts.by_peer)))
-            h2 { "Disclosures over time, by TLP" }
+            h2 { "Disclosures per day, by TLP" }
             (PreEscaped(daily_chart(&counts.by_tlp)))
             h2 { "Refusals and withholdings, by reason" }
             (PreEscaped(refusals_chart(&counts.refusals)))
         },
     ))
+}
+
+fn range_name(days: u32) -> String {
+    match days {
+        0 => "everything".into(),
+        d => format!("last {d} days"),
+    }
 }
 
 /// `GET /ui/outbox`.

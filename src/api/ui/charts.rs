@@ -1,5 +1,7 @@
 //! The overview's charts, drawn as SVG on the server (no script): disclosures per day by peer
-//! and by marking, in FIRST's TLP colours, and refusals and withholdings by kind.
+//! and by marking, in FIRST's TLP colours, and refusals and withholdings by kind, over a
+//! time range. A disclosure is counted when the peer has it: delivered with its receipt, or
+//! pulled from its TAXII collection (queued messages are not yet disclosures).
 
 use std::collections::BTreeMap;
 
@@ -11,8 +13,12 @@ pub type Daily = BTreeMap<String, BTreeMap<String, usize>>;
 /// What the overview draws, gathered in one pass over the ledger.
 #[derive(Default)]
 pub struct Counts {
-    /// Entries seen.
+    /// Only entries from this day on (`YYYY-MM-DD`); `None`: all.
+    pub since: Option<String>,
+    /// Entries seen (all of them, in or out of the range).
     pub entries: u64,
+    /// The marking each message was sent under, until the peer has it.
+    sent_as: std::collections::HashMap<crate::envelope::MessageId, String>,
     /// Disclosures per day per peer.
     pub by_peer: Daily,
     /// Disclosures per day per marking.
@@ -22,16 +28,38 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Counts from the day `since` (`YYYY-MM-DD`) on.
+    pub fn since(since: Option<String>) -> Self {
+        Counts {
+            since,
+            ..Counts::default()
+        }
+    }
+
     /// Counts one entry.
     pub fn add(&mut self, e: &Entry) {
         self.entries += 1;
         let b = &e.body;
+        if let (Event::Queued | Event::Published, Some(m), Some(id)) =
+            (b.event, b.marking, b.message_id)
+        {
+            self.sent_as.insert(id, format!("TLP:{m}"));
+        }
+        let day = b.at.get(..10).unwrap_or("?").to_string();
+        if self
+            .since
+            .as_ref()
+            .is_some_and(|s| day.as_str() < s.as_str())
+        {
+            return;
+        }
         match b.event {
-            Event::Queued | Event::Published => {
-                let day = b.at.get(..10).unwrap_or("?").to_string();
+            Event::Delivered | Event::Pulled => {
                 let tlp = b
-                    .marking
-                    .map_or("TLP:?".to_string(), |m| format!("TLP:{m}"));
+                    .message_id
+                    .and_then(|id| self.sent_as.remove(&id))
+                    .or(b.marking.map(|m| format!("TLP:{m}")))
+                    .unwrap_or_else(|| "TLP:?".to_string());
                 *self
                     .by_peer
                     .entry(day.clone())
@@ -84,28 +112,35 @@ pub fn daily_chart(days: &Daily) -> String {
         .max()
         .unwrap_or(1)
         .max(1);
-    let (w, h, bar) = (60 + days.len() * 80, 220usize, 30usize);
+    // At most ~900 px of bars, however many days: the page never scrolls sideways.
+    let step = (900 / days.len().max(1)).clamp(2, 80);
+    let bar = (step * 3 / 8).max(1);
+    let label_every = (60 / step).max(1);
+    let (w, h) = (60 + days.len() * step, 220usize);
     let mut svg = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" width=\"{}\" height=\"{}\" font-size=\"11\">", w + 200, h + 40);
     for (i, (day, counts)) in days.iter().enumerate() {
-        let x = 50 + i * 80;
+        let x = 50 + i * step;
         let mut y = h;
         for (si, name) in series.iter().enumerate() {
             let n = counts.get(*name).copied().unwrap_or(0);
             if n == 0 {
                 continue;
             }
-            let bh = n * (h - 20) / max;
+            // One disclosure still shows.
+            let bh = (n * (h - 20) / max).max(2);
             y -= bh;
             svg.push_str(&format!(
                 "<rect x=\"{x}\" y=\"{y}\" width=\"{bar}\" height=\"{bh}\" fill=\"{}\" stroke=\"#333\"><title>{} {}: {n}</title></rect>",
                 series_colour(name, si), esc(day), esc(name)
             ));
         }
-        svg.push_str(&format!(
-            "<text x=\"{x}\" y=\"{}\">{}</text>",
-            h + 14,
-            esc(day)
-        ));
+        if i % label_every == 0 {
+            svg.push_str(&format!(
+                "<text x=\"{x}\" y=\"{}\">{}</text>",
+                h + 14,
+                esc(day)
+            ));
+        }
     }
     svg.push_str(&format!(
         "<text x=\"5\" y=\"20\">{max}</text><text x=\"5\" y=\"{h}\">0</text>"
@@ -145,4 +180,102 @@ fn esc(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::disclosure::EntryBody;
+
+    fn entry(seq: u64, at: &str, event: Event, peer: &str, msg: u128) -> Entry {
+        let mut body = EntryBody::new(
+            at.into(),
+            event,
+            "R-1".parse().unwrap(),
+            peer.parse().unwrap(),
+        );
+        body.message_id = Some(crate::envelope::MessageId(uuid::Uuid::from_u128(msg)));
+        if event == Event::Queued {
+            body.marking = Some(crate::tlp::Tlp::Amber);
+        }
+        Entry {
+            seq,
+            prev: String::new(),
+            body,
+            hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_disclosure_is_counted_when_the_peer_has_it_under_the_marking_it_was_sent() {
+        let mut c = Counts::since(Some("2026-12-01".into()));
+        c.add(&entry(
+            0,
+            "2026-11-30T10:00:00Z",
+            Event::Queued,
+            "cert-b",
+            1,
+        ));
+        c.add(&entry(
+            1,
+            "2026-11-30T10:00:01Z",
+            Event::Delivered,
+            "cert-b",
+            1,
+        ));
+        c.add(&entry(
+            2,
+            "2026-12-02T10:00:00Z",
+            Event::Queued,
+            "cert-b",
+            2,
+        ));
+        c.add(&entry(
+            3,
+            "2026-12-02T10:00:01Z",
+            Event::Queued,
+            "cert-c",
+            3,
+        ));
+        c.add(&entry(
+            4,
+            "2026-12-02T10:00:02Z",
+            Event::Delivered,
+            "cert-b",
+            2,
+        ));
+        assert_eq!(c.entries, 5);
+        // Before the range: not counted; queued only (cert-c): not yet disclosed.
+        assert_eq!(c.by_peer.len(), 1);
+        assert_eq!(c.by_peer["2026-12-02"].get("cert-b"), Some(&1));
+        assert_eq!(c.by_peer["2026-12-02"].get("cert-c"), None);
+        assert_eq!(c.by_tlp["2026-12-02"].get("TLP:AMBER"), Some(&1));
+    }
+
+    #[test]
+    fn one_disclosure_among_many_still_draws_a_bar_and_a_year_of_days_fits() {
+        let mut days = Daily::new();
+        days.entry("2026-12-01".into())
+            .or_default()
+            .insert("cert-b".into(), 1000);
+        days.entry("2026-12-02".into())
+            .or_default()
+            .insert("cert-c".into(), 1);
+        let svg = daily_chart(&days);
+        assert!(svg.contains("cert-c: 1</title>"), "{svg}");
+        assert!(!svg.contains("height=\"0\""), "{svg}");
+        for d in 0..365 {
+            days.entry(format!("day-{d:03}"))
+                .or_default()
+                .insert("x".into(), 1);
+        }
+        let svg = daily_chart(&days);
+        let width: usize = svg
+            .split("width=\"")
+            .nth(1)
+            .and_then(|w| w.split('"').next())
+            .and_then(|w| w.parse().ok())
+            .unwrap();
+        assert!(width <= 1200, "{width}");
+    }
 }
