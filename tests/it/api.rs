@@ -141,3 +141,33 @@ async fn a_message_refused_for_good_is_refused_everywhere() {
     assert!(html.contains("1 inbound messages refused"), "{html}");
     assert!(html.contains("cert-a"), "{html}");
 }
+
+/// The reports and alerts lists search: by an indicator value, an id, a title, a sender.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lists_search_reports_and_alerts() {
+    let a = TestGateway::spawn("cert-a").await;
+    let b = TestGateway::spawn("cert-b").await;
+    a.add_peer(&b, "AMBER", "community", "none", "stix").await;
+    b.add_peer(&a, "AMBER", "community", "none", "stix").await;
+    let mail = a.submit(&example("event-malware-mail")).await;
+    let ransom = a.submit(&example("incident-ransomware-full")).await;
+    let html = crate::gateway::ui_page(&a, "/ui/reports?q=gate.php").await;
+    assert!(
+        html.contains(&ransom) && !html.contains(&format!(">{mail}<")),
+        "{html}"
+    );
+    let html = crate::gateway::ui_page(&a, &format!("/ui/reports?q={mail}")).await;
+    assert!(
+        html.contains(&mail) && !html.contains(&format!(">{ransom}<")),
+        "{html}"
+    );
+    a.share(&ransom, &["cert-b"]).await;
+    crate::gateway::eventually(std::time::Duration::from_secs(10), "received", || async {
+        b.alerts().await.len() == 1
+    })
+    .await;
+    let html = crate::gateway::ui_page(&b, "/ui/alerts?q=CERT-A").await;
+    assert!(html.contains("/ui/alerts/"), "{html}");
+    let html = crate::gateway::ui_page(&b, "/ui/alerts?q=nothing-like-this").await;
+    assert!(!html.contains("/ui/alerts/"), "{html}");
+}

@@ -9,7 +9,8 @@ use maud::{html, Markup, PreEscaped};
 
 use super::charts::{daily_chart, refusals_chart, Counts};
 use super::layout::{
-    failed, message_link, page, page_plain, peer_link, read, report_link, tlp_badge,
+    failed, message_link, next_link, page, page_plain, peer_link, read, report_link, search_form,
+    tlp_badge,
 };
 use super::session::{csrf_field, Session};
 use crate::api::extract::ApiPath;
@@ -323,12 +324,45 @@ pub async fn export(State(s): State<AppState>, Query(f): Query<DisclosuresQuery>
 pub async fn alerts(
     State(s): State<AppState>,
     Extension(session): Extension<Session>,
+    Query(q): Query<Search>,
 ) -> Result<Markup, Response> {
-    let alerts = read(&s, |g| Ok(g.store.alerts_page(None, PAGE)?)).await?;
+    let (needle, after) = (q.needle(), q.after);
+    let found = needle.clone();
+    let (alerts, next) = read(&s, move |g| {
+        Ok(search_pages(
+            |a, n| g.store.alerts_page(a, n),
+            |(_, m): &(u64, crate::store::AlertMeta)| {
+                found.as_deref().is_none_or(|n| {
+                    let from = match &m.source {
+                        SourceMeta::Peer { sender, .. } => sender.to_string(),
+                        SourceMeta::Taxii { taxii } => taxii.peer.to_string(),
+                        SourceMeta::Import { import } => {
+                            format!(
+                                "{} {}",
+                                import.file,
+                                import.source.clone().unwrap_or_default()
+                            )
+                        }
+                    };
+                    [
+                        m.id.as_str(),
+                        m.title.as_deref().unwrap_or(""),
+                        from.as_str(),
+                    ]
+                    .iter()
+                    .any(|t| t.to_lowercase().contains(n))
+                })
+            },
+            |(seq, _)| *seq,
+            after,
+        )?)
+    })
+    .await?;
     Ok(page(
         "Alerts",
         &session,
         html! {
+            (search_form("/ui/alerts", q.q.as_deref(), "id, title, sender or file"))
             table #alerts {
                 tr { th { "Received" } th { "From" } th { "Marking" } th { "Format" } th { "Message" } th { "Signed by key" } th { "Summary" } }
                 @for (_, a) in &alerts {
@@ -349,10 +383,65 @@ pub async fn alerts(
                                 td { (import.file) } td { "(not signed: " (import.tool) ")" }
                             }
                         }
-                        td { a href=(format!("/ui/alerts/{}", a.id)) { (a.title.clone().unwrap_or_else(|| a.id.clone())) } " — " (a.objects) " objects" }
+                        td { a href=(format!("/ui/alerts/{}", a.id)) { (a.title.clone().unwrap_or_else(|| a.id.clone())) } " — " (a.objects) " objects" @if a.retracted { " (retracted)" } }
                     }
                 }
             }
+            (next_link("/ui/alerts", q.q.as_deref(), next.map(|n| n.to_string())))
         },
     ))
+}
+
+/// `?q=&after=` on the lists that search: words to find (case-insensitive), and the
+/// position the page starts after.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Search {
+    /// Words to find.
+    #[serde(default)]
+    pub q: Option<String>,
+    /// Where the page starts.
+    #[serde(default)]
+    pub after: Option<u64>,
+}
+
+impl Search {
+    /// What to look for, lowercased; `None` when nothing.
+    pub fn needle(&self) -> Option<String> {
+        self.q
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(str::to_lowercase)
+    }
+}
+
+/// Reads pages of a list until [`PAGE`] items match, or the list ends; the position of
+/// the last match, when there may be more.
+pub fn search_pages<T>(
+    read: impl Fn(Option<u64>, usize) -> Result<Vec<T>, crate::store::StoreError>,
+    keep: impl Fn(&T) -> bool,
+    position: impl Fn(&T) -> u64,
+    mut after: Option<u64>,
+) -> Result<(Vec<T>, Option<u64>), crate::store::StoreError> {
+    let mut out = Vec::new();
+    loop {
+        let page = read(after, PAGE)?;
+        let full = page.len() >= PAGE;
+        let Some(last) = page.last().map(&position) else {
+            return Ok((out, None));
+        };
+        after = Some(last);
+        for t in page {
+            if keep(&t) {
+                out.push(t);
+                if out.len() >= PAGE {
+                    let at = out.last().map(&position);
+                    return Ok((out, at));
+                }
+            }
+        }
+        if !full {
+            return Ok((out, None));
+        }
+    }
 }

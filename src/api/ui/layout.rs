@@ -139,3 +139,18 @@ pub fn peer_link(id: &str) -> Markup {
 pub fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+/// The search box of a list.
+pub fn search_form(action: &str, q: Option<&str>, hint: &str) -> Markup {
+    html! {
+        form method="get" action=(action) #search {
+            label { "Search " input name="q" id="q" value=(q.unwrap_or("")) placeholder=(hint); }
+            " " button type="submit" id="search-button" { "Search" }
+        }
+    }
+}
+
+/// The link to the next page of a searched list, the search kept.
+pub fn next_link(action: &str, q: Option<&str>, next: Option<String>) -> Markup {
+    html! { @if let Some(n) = next { p.pager { a #next href={ (action) "?q=" (urlencode(q.unwrap_or(""))) "&after=" (urlencode(&n)) } { "Next page" } } } }
+}

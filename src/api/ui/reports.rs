@@ -13,7 +13,8 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::layout::{
-    failed, message_link, page, page_plain, peer_link, read, then_back, tlp_badge, urlencode,
+    failed, message_link, next_link, page, page_plain, peer_link, read, search_form, then_back,
+    tlp_badge, urlencode,
 };
 use super::session::{csrf_field, Session};
 use crate::api::extract::ApiPath;
@@ -25,22 +26,84 @@ use crate::federation::{Gateway, ServiceError};
 use crate::peer::PeerId;
 use crate::report::ReportId;
 
-/// `GET /ui/reports`.
+/// Reports on one page of the list.
+const REPORTS_PAGE: usize = 200;
+
+/// `?q=&after=` on the reports list: words to find in a report's id, title, kind,
+/// category, status or indicator values (case-insensitive), and the id the page starts after.
+#[derive(Debug, Default, Deserialize)]
+pub struct ReportSearch {
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    after: Option<String>,
+}
+
+/// Whether a report mentions `needle` (lowercased) where an analyst would look.
+fn mentions(r: &serde_json::Value, id: &str, needle: &str) -> bool {
+    let fields = ["title", "kind", "category", "status", "severity"];
+    id.to_lowercase().contains(needle)
+        || fields
+            .iter()
+            .filter_map(|f| r[*f].as_str())
+            .any(|t| t.to_lowercase().contains(needle))
+        || r["indicators"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["value"].as_str())
+            .any(|v| v.to_lowercase().contains(needle))
+}
+
+/// `GET /ui/reports?q=&after=`.
 pub async fn list(
     State(s): State<AppState>,
     Extension(session): Extension<Session>,
+    axum::extract::Query(q): axum::extract::Query<ReportSearch>,
 ) -> Result<Markup, Response> {
-    // One pass: the latest event per (report, peer).
-    let (reports, latest) = read(&s, |g| {
+    let needle =
+        q.q.as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_lowercase);
+    let after: Option<ReportId> = q.after.as_deref().and_then(|a| a.parse().ok());
+    let (reports, latest, next) = read(&s, move |g| {
+        let mut reports = Vec::new();
+        let mut at = after;
+        let next = loop {
+            let page = g.store.reports_page(at.as_ref(), REPORTS_PAGE)?;
+            let full = page.len() >= REPORTS_PAGE;
+            let Some(last) = page.last().map(|r| r.id.clone()) else {
+                break None;
+            };
+            at = Some(last);
+            reports.extend(page.into_iter().filter(|r| {
+                needle
+                    .as_deref()
+                    .is_none_or(|n| mentions(&r.report, r.id.as_str(), n))
+            }));
+            if reports.len() >= REPORTS_PAGE {
+                reports.truncate(REPORTS_PAGE);
+                break reports.last().map(|r| r.id.clone());
+            }
+            if !full {
+                break None;
+            }
+        };
+        // One pass: the latest event per (report, peer) of the reports shown.
+        let shown: std::collections::HashSet<ReportId> =
+            reports.iter().map(|r| r.id.clone()).collect();
         let mut latest: BTreeMap<ReportId, BTreeMap<PeerId, Event>> = BTreeMap::new();
         for e in g.store.ledger_entries() {
             let e = e?;
-            latest
-                .entry(e.body.report_id)
-                .or_default()
-                .insert(e.body.peer, e.body.event);
+            if shown.contains(&e.body.report_id) {
+                latest
+                    .entry(e.body.report_id)
+                    .or_default()
+                    .insert(e.body.peer, e.body.event);
+            }
         }
-        Ok((g.store.reports_page(None, 500)?, latest))
+        Ok((reports, latest, next))
     })
     .await?;
     Ok(page(
@@ -54,6 +117,7 @@ pub async fn list(
                 button type="submit" id="submit" { "Submit" }
             }
             h2 { "Reports" }
+            (search_form("/ui/reports", q.q.as_deref(), "id, title, category, indicator value"))
             table #reports {
                 tr { th { "Report" } th { "Kind" } th { "Title" } th { "TLP" } th { "Per peer" } }
                 @for r in &reports {
@@ -66,6 +130,7 @@ pub async fn list(
                     }
                 }
             }
+            (next_link("/ui/reports", q.q.as_deref(), next.map(|n| n.to_string())))
         },
     ))
 }
