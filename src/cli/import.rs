@@ -146,16 +146,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result<(), Failure> {
         }
         _ => None,
     };
-    let bar = indicatif::ProgressBar::new(files.len() as u64);
-    bar.set_draw_target(if files.len() > 1 {
-        indicatif::ProgressDrawTarget::stderr()
-    } else {
-        indicatif::ProgressDrawTarget::hidden()
-    });
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files  {wide_msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
+    let bar = super::progress(files.len() as u64, "files");
+    if files.len() < 2 {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
     let mut totals = [0usize; 4];
     let stdout = std::io::stdout();
     for f in &files {

@@ -125,23 +125,32 @@ pub fn run(cli: &Cli, cmd: &LedgerCommand) -> Result<(), Failure> {
                 )),
                 None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
             };
-            let io = |e: std::io::Error| Failure::runtime(e.to_string());
             match &state {
                 State::Local {
                     store: Some(store),
                     config,
                 } => {
                     let key = team_key(config)?;
+                    let total = store
+                        .ledger_last()
+                        .map_err(|e| Failure::runtime(e.to_string()))?
+                        .map_or(0, |e| e.seq + 1);
+                    let bar = super::progress(total, "entries");
                     let n = ledger::export(
                         store,
                         &Ledger::new(),
                         &config.team(),
                         &key.0,
                         &mut sink,
-                        |_| {},
+                        |n| {
+                            if n % 1000 == 0 {
+                                bar.set_position(n);
+                            }
+                        },
                     )
-                    .map_err(io)?;
-                    sink.flush().map_err(io)?;
+                    .map_err(super::quiet_if_closed)?;
+                    sink.flush().map_err(super::quiet_if_closed)?;
+                    bar.finish_and_clear();
                     eprintln!("exported {n} entries");
                 }
                 State::Local {
@@ -157,7 +166,7 @@ pub fn run(cli: &Cli, cmd: &LedgerCommand) -> Result<(), Failure> {
                     let text = api.call_text(reqwest::Method::GET, "/api/v1/ledger/export")?;
                     sink.write_all(text.as_bytes())
                         .and_then(|_| sink.flush())
-                        .map_err(io)?;
+                        .map_err(super::quiet_if_closed)?;
                 }
             }
             Ok(())
@@ -227,6 +236,14 @@ pub fn run(cli: &Cli, cmd: &LedgerCommand) -> Result<(), Failure> {
     }
 }
 
+/// A CSV write that failed: quiet when the reader went away.
+fn csv_failure(e: csv::Error) -> Failure {
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => super::quiet_if_closed(io),
+        other => Failure::runtime(format!("{other:?}")),
+    }
+}
+
 fn report_verify(
     r: Result<crate::disclosure::Verified, ledger::VerifyExportError>,
 ) -> Result<(), Failure> {
@@ -277,10 +294,12 @@ impl Printer {
                 csv = Some(w);
             }
             _ => {
+                // Fixed-width columns first, the ids of any length last, the detail on a
+                // line of its own: a long id never shifts a column.
                 let _ = writeln!(
                     out,
-                    "{:>7}  {:<20}  {:<13}  {:<12}  {:<16}  {:<17}  DETAIL",
-                    "SEQ", "AT", "EVENT", "PEER", "REPORT", "MARKING"
+                    "{:>7}  {:<24}  {:<13}  {:<17}  {:<36}  PEER / REPORT",
+                    "SEQ", "AT (UTC)", "EVENT", "MARKING", "MESSAGE"
                 );
             }
         }
@@ -295,11 +314,11 @@ impl Printer {
 
     fn entry(&mut self, e: &Entry) -> Result<(), Failure> {
         use std::io::Write as _;
-        let io = |e: std::io::Error| Failure::runtime(e.to_string());
+        let io = super::quiet_if_closed;
         let b = &e.body;
         if let Some(w) = &mut self.csv {
             w.write_record(crate::ledger::csv_record(e))
-                .map_err(|e| Failure::runtime(e.to_string()))?;
+                .map_err(csv_failure)?;
             return Ok(());
         }
         if self.format == "json" {
@@ -340,23 +359,32 @@ impl Printer {
         if let Some(r) = &b.reason {
             detail.push(r.clone());
         }
+        if b.receipt.is_some() {
+            detail.push("signed receipt kept (irtx ledger list --format json shows it)".into());
+        }
         writeln!(
             self.out,
-            "{:>7}  {:<20}  {:<13}  {:<12}  {:<16}  {:<17}  {}",
+            "{:>7}  {:<24}  {:<13}  {:<17}  {:<36}  {} / {}",
             e.seq,
-            b.at.get(..19).unwrap_or(&b.at),
+            b.at,
             b.event.as_str(),
+            b.marking.map(|m| format!("TLP:{m}")).unwrap_or_default(),
+            b.message_id
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "-".into()),
             b.peer.as_str(),
             b.report_id.as_str(),
-            b.marking.map(|m| format!("TLP:{m}")).unwrap_or_default(),
-            detail.join("; ")
         )
-        .map_err(io)
+        .map_err(super::quiet_if_closed)?;
+        if !detail.is_empty() {
+            writeln!(self.out, "{:>9}{}", "", detail.join("; ")).map_err(super::quiet_if_closed)?;
+        }
+        Ok(())
     }
 
     fn finish(mut self) -> Result<(), Failure> {
         use std::io::Write as _;
-        let io = |e: std::io::Error| Failure::runtime(e.to_string());
+        let io = super::quiet_if_closed;
         if self.format == "json" {
             writeln!(self.out, "\n]").map_err(io)?;
         }

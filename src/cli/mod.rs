@@ -164,6 +164,38 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// A progress bar on standard error for long work (`len` steps of `unit`), drawn only when
+/// standard error is a terminal: logs and pipes get none.
+fn progress(len: u64, unit: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal as _;
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_draw_target(if std::io::stderr().is_terminal() {
+        indicatif::ProgressDrawTarget::stderr()
+    } else {
+        indicatif::ProgressDrawTarget::hidden()
+    });
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{bar:40}} {{pos}}/{{len}} {unit}  {{wide_msg}}"
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// A write to standard output failed because the reader went away (`irtx ... | head`):
+/// not an error, the command just stops.
+fn quiet_if_closed(e: std::io::Error) -> Failure {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        Failure {
+            code: 0,
+            message: None,
+        }
+    } else {
+        Failure::runtime(e.to_string())
+    }
+}
+
 /// Reads a file, or standard input for `-`.
 fn read_input(path: &Path) -> Result<Vec<u8>, Failure> {
     if path == Path::new("-") {

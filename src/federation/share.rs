@@ -307,7 +307,13 @@ impl Gateway {
         let message_id = MessageId(uuid::Uuid::new_v4());
         let mut doc = crate::exchange::inbound::RetractionDoc {
             report: h.report_id.to_string(),
-            versions: sent.iter().map(|(v, _)| *v).collect(),
+            versions: {
+                // A version sent twice (resend) is taken back once.
+                let mut v: Vec<u32> = sent.iter().map(|(v, _)| *v).collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            },
             messages: sent.iter().map(|(_, m)| *m).collect(),
             reason: reason.to_string(),
             objects: Vec::new(),

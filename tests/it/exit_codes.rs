@@ -235,6 +235,37 @@ fn every_subcommand_exits_as_the_table_says() {
         String::from_utf8_lossy(&alerts.stdout).contains("import bundle.json"),
         "{alerts:?}"
     );
+    // The ledger table: fixed columns with the zone, the message id, ids last; and no
+    // noise when the reader goes away (`| head`).
+    let table = irtx(&a, &["ledger", "list", "--peer", "cert-b"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.lines().next().unwrap().contains("AT (UTC)"), "{text}");
+    let queued = text
+        .lines()
+        .find(|l| l.contains(" queued "))
+        .unwrap_or_default();
+    let message = queued.split_whitespace().nth(4).unwrap_or_default();
+    assert!(
+        queued.contains("Z ")
+            && message.parse::<uuid::Uuid>().is_ok()
+            && queued.ends_with("cert-b / EV-EXIT-1"),
+        "{text}"
+    );
+    for format in ["table", "json", "csv"] {
+        let piped = Command::new("bash")
+            .current_dir(&a)
+            .args([
+                "-c",
+                &format!("set -o pipefail; \"$0\" ledger list --format {format} | true"),
+            ])
+            .arg(env!("CARGO_BIN_EXE_irtx"))
+            .output()
+            .unwrap();
+        assert!(
+            piped.status.success() && piped.stderr.is_empty(),
+            "{format}: {piped:?}"
+        );
+    }
     assert!(
         wrong.is_empty(),
         "{} of {} rows:\n{}",
