@@ -188,6 +188,33 @@ impl Gateway {
         }))
     }
 
+    /// Checks, now, a message a peer signed (an alert's message as received) against the
+    /// keys the peer is known by: the key id that verifies it, or why it does not.
+    pub fn check_signed(&self, sender: &PeerId, jws: &Jws) -> Result<String, ServiceError> {
+        let keys = self
+            .store
+            .peer(sender)?
+            .map(|p| trusted_keys(&p))
+            .unwrap_or_default();
+        let opened = match envelope::open(jws) {
+            Ok(o) => o,
+            Err(e) => return Ok(format!("NOT verified: {e}")),
+        };
+        let Some(key) = keys.iter().find(|k| k.kid == opened.kid) else {
+            return Ok(format!(
+                "NOT verified: `{sender}` is not known by key `{}` (any more)",
+                opened.kid
+            ));
+        };
+        Ok(match opened.verify(&key.key) {
+            Ok(_) => format!("verified with `{sender}`'s key `{}`", opened.kid),
+            Err(_) => format!(
+                "NOT verified: the signature does not match key `{}`",
+                opened.kid
+            ),
+        })
+    }
+
     fn find_outbox(
         &self,
         id: &MessageId,

@@ -569,6 +569,11 @@ async fn the_report_page_answers_the_analyst_and_lists_page_through_thousands() 
         .await
         .unwrap();
     wait_text(&cb, "#source", "cert-a").await;
+    let signature = text(&cb, "#signature").await;
+    assert!(
+        signature.starts_with("verified with `cert-a`'s key"),
+        "{signature}"
+    );
     no_overflow(&cb, "alert").await;
     cb.close().await.unwrap();
 }

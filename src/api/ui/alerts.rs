@@ -28,10 +28,15 @@ pub async fn show(
 ) -> Result<Markup, Response> {
     let rid = intake::report_id_of_alert(&id);
     let key = id.clone();
-    let (alert, peers, timeline) = read(&s, move |g| {
+    let (alert, peers, timeline, signature) = read(&s, move |g| {
         let timeline =
             crate::ledger::select(g.store.as_ref(), |e| e.body.report_id.as_str() == rid)?;
-        Ok((g.store.alert(&key)?, g.store.peers()?, timeline))
+        let alert = g.store.alert(&key)?;
+        let signature = match alert.as_ref().map(|a| &a.source) {
+            Some(AlertSource::Peer { sender, jws, .. }) => Some(g.check_signed(sender, jws)?),
+            _ => None,
+        };
+        Ok((alert, g.store.peers()?, timeline, signature))
     })
     .await?;
     let Some(alert) = alert else {
@@ -67,10 +72,12 @@ pub async fn show(
             }
             table #source {
                 @match &alert.source {
-                    AlertSource::Peer { sender, kid, message_id, .. } => {
+                    AlertSource::Peer { sender, kid, message_id, jws } => {
                         tr { th { "From" } td { "peer " (sender) } }
                         tr { th { "Message" } td { code { (message_id) } } }
                         tr { th { "Signed by key" } td { code { (kid) } } }
+                        tr { th { "Signature, checked now" } td #signature class=(if signature.as_deref().is_some_and(|s| s.starts_with("verified")) { "ok" } else { "err" }) { (signature.clone().unwrap_or_default()) } }
+                        tr { th { "Signed message" } td { details { summary { "the JWS as received" } pre { (serde_json::to_string_pretty(jws).unwrap_or_default()) } } } }
                     }
                     AlertSource::Taxii { taxii } => {
                         tr { th { "From" } td { "peer " (taxii.peer) ", " (taxii.how()) } }
