@@ -3,7 +3,6 @@
 //! submit a report, share it, see the decision per peer, filter disclosures by peer and by
 //! indicator, retry a dead-lettered message.
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -26,14 +25,6 @@ impl Drop for Driver {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts chromedriver, or says loudly why the test cannot run (fails under CI).
 fn chromedriver() -> Option<(Driver, u16)> {
     if !std::path::Path::new(CHROMEDRIVER).exists() || !std::path::Path::new(CHROMIUM).exists() {
@@ -44,7 +35,7 @@ fn chromedriver() -> Option<(Driver, u16)> {
         eprintln!("\n*** SKIPPED the browser test: {msg} ***\n");
         return None;
     }
-    let port = free_port();
+    let port = crate::helpers::free_port();
     let child = Command::new(CHROMEDRIVER)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
@@ -532,18 +523,15 @@ async fn the_report_page_answers_the_analyst_and_lists_page_through_thousands() 
 
     // The export keeps the filter too.
     let (http, session) = crate::gateway::ui_session(&a).await;
-    let csv = http
-        .get(format!(
+    let csv = crate::gateway::ui_text(
+        &http,
+        &session,
+        &format!(
             "{}/ui/disclosures/export?peer={LONG_PEER}&format=csv",
             a.url
-        ))
-        .header("cookie", session)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
     assert_eq!(
         csv.lines().count(),
         expected + 1,

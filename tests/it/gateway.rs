@@ -365,7 +365,12 @@ pub fn listening_url(child: &mut std::process::Child) -> String {
 /// One page, read with a fresh session.
 pub async fn ui_page(g: &TestGateway, path: &str) -> String {
     let (http, session) = ui_session(g).await;
-    http.get(format!("{}{path}", g.url))
+    ui_text(&http, &session, &format!("{}{path}", g.url)).await
+}
+
+/// The text at `url`, read with an analyst's session cookie.
+pub async fn ui_text(http: &reqwest::Client, session: &str, url: &str) -> String {
+    http.get(url)
         .header("cookie", session)
         .send()
         .await

@@ -123,3 +123,13 @@ pub fn as_new_report(doc: serde_json::Value) -> serde_json::Value {
         None => doc,
     }
 }
+
+/// A loopback port free a moment ago (for a server the test starts that cannot bind port 0
+/// itself and say which it got).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -394,16 +394,7 @@ async fn three_gateways_share_onward_under_the_audience_rules() {
         let http = http.clone();
         let session = session.clone();
         let url = format!("{}{path}", b.url);
-        async move {
-            http.get(url)
-                .header("cookie", session)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
-        }
+        async move { crate::gateway::ui_text(&http, &session, &url).await }
     };
     let html = page(format!("/ui/alerts/{a_id}")).await;
     assert!(

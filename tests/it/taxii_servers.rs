@@ -6,7 +6,6 @@
 //! the server as the objects re-issued revoked; a subscription pulls the collection into
 //! alerts, after a restart only what is new.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -92,20 +91,12 @@ fn venv(kind: Kind) -> Option<PathBuf> {
     None
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts a server of `kind` with one collection and the account irtx:s3cret; `None` when
 /// it is not installed (outside CI).
 async fn start(kind: Kind) -> Option<Server> {
     let venv = venv(kind)?;
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = crate::helpers::free_port();
     let log = || std::fs::File::create(dir.path().join("server.log")).unwrap();
     let (child, discovery, collection) = match kind {
         Kind::Medallion => {
