@@ -93,12 +93,12 @@ fn typed(
 pub fn run(cli: &Cli, args: &Args) -> Result<(), Failure> {
     let key = match &args.key_file {
         Some(f) => crate::keys::read_key_file(f).map_err(|e| Failure {
-            // A file that cannot be read is a runtime failure; one that holds no key, or
-            // that others may read, is the input's fault.
-            code: if matches!(e, crate::keys::KeyFileError::Read { .. }) {
-                1
-            } else {
+            // A file that holds no key is invalid input; one that cannot be read, or that
+            // others may read, is a setup problem (a runtime failure).
+            code: if matches!(e, crate::keys::KeyFileError::Format { .. }) {
                 3
+            } else {
+                1
             },
             message: Some(e.to_string()),
         })?,

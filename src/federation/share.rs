@@ -65,13 +65,13 @@ enum Mode {
     Update,
 }
 
-/// A sealed message as the outbox takes it: queued, no attempt yet.
 /// Adds `what` to an entry's reason, in brackets.
 fn note(entry: &mut EntryBody, what: &str) {
     let reason = entry.reason.take().unwrap_or_default();
     entry.reason = Some(format!("{reason} ({what})"));
 }
 
+/// A sealed message as the outbox takes it: queued, no attempt yet.
 fn queued(
     report_id: &ReportId,
     peer: &PeerId,

@@ -134,6 +134,31 @@ fn every_subcommand_exits_as_the_table_says() {
     assert!(stix.status.success(), "{stix:?}");
     std::fs::write(a.join("bundle.json"), &stix.stdout).unwrap();
     let b_url = url_b.as_str();
+    // Two alerts to share onward: a CLEAR one and a RED one.
+    let clear = irtx(
+        &a,
+        &[
+            "convert",
+            "--to",
+            "stix",
+            &w("clear.json", &example("incident-phishing-clear")),
+        ],
+    );
+    std::fs::write(a.join("clear.stix.json"), &clear.stdout).unwrap();
+    let red_stix = irtx(&a, &["convert", "--to", "stix", &red_file]);
+    std::fs::write(a.join("red.stix.json"), &red_stix.stdout).unwrap();
+    let imported = irtx(&a, &["import", "clear.stix.json", "red.stix.json"]);
+    assert!(imported.status.success(), "{imported:?}");
+    let listed = String::from_utf8_lossy(&irtx(&a, &["alert", "list"]).stdout).to_string();
+    let alert_id = |tlp: &str| {
+        listed
+            .lines()
+            .find(|l| l.contains(&format!("TLP:{tlp} ")))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no {tlp} alert in {listed}"))
+            .to_string()
+    };
+    let (clear_alert, red_alert) = (alert_id("CLEAR"), alert_id("RED"));
 
     // (what, arguments, expected exit code), in order: later rows use what earlier ones made.
     #[rustfmt::skip]
@@ -191,6 +216,8 @@ fn every_subcommand_exits_as_the_table_says() {
         ("import: usage", vec!["import"], 2),
         ("alert list: success", vec!["alert", "list"], 0),
         ("alert list: usage", vec!["alert", "list", "--bogus"], 2),
+        ("alert share: success", vec!["alert", "share", &clear_alert, "--peer", "cert-b"], 0),
+        ("alert share: withheld", vec!["alert", "share", &red_alert, "--peer", "cert-b"], 4),
         ("alert share: unknown", vec!["alert", "share", "nope", "--peer", "cert-b"], 3),
         ("alert share: usage", vec!["alert", "share"], 2),
         ("ledger list: success", vec!["ledger", "list", "--since", "2026-01-01"], 0),

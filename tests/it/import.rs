@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::gateway::{eventually, example, fast, TestGateway};
-use crate::helpers::{shared_reference, succeeded};
+use crate::helpers::shared_reference;
 
 /// Runs the irtx binary with the gateway's config (its store, when no gateway holds it).
 fn irtx_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
@@ -438,7 +438,9 @@ async fn three_gateways_share_onward_under_the_audience_rules() {
     })
     .await
     .unwrap();
-    let stdout = String::from_utf8_lossy(succeeded(&out).stdout.as_slice()).to_string();
+    // Withheld from every peer asked: exit 4, and the reason.
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(stdout.contains("cert-c: withheld: "), "{stdout}");
 }
 
