@@ -7,6 +7,7 @@
 //! strings earlier releases wrote, so existing stores still read.
 
 pub mod conformance;
+pub mod group_commit;
 pub mod sled_store;
 pub mod snapshot;
 

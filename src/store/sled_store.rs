@@ -25,6 +25,8 @@ pub struct SledStore {
     /// Every write holds this for reading; a snapshot holds it for writing, so it sees the
     /// store between writes, never in the middle of one.
     gate: std::sync::RwLock<()>,
+    /// Shares one flush among the writes waiting for it.
+    commits: super::group_commit::GroupCommit,
     reports: sled::Tree,
     peers: sled::Tree,
     outbox: sled::Tree,
@@ -170,6 +172,7 @@ impl SledStore {
         let t = |name: &str| db.open_tree(name).map_err(backend);
         Ok(SledStore {
             gate: std::sync::RwLock::new(()),
+            commits: super::group_commit::GroupCommit::default(),
             reports: t("reports")?,
             peers: t("peers")?,
             outbox: t("outbox")?,
@@ -287,8 +290,17 @@ impl SledStore {
         self.gate.write().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Makes the write just applied durable: one flush for every write waiting
+    /// ([`super::group_commit`]), never an answer before it.
     fn flush(&self) -> Result<()> {
-        self.db.flush().map(|_| ()).map_err(backend)
+        self.commits
+            .commit(|| self.db.flush().map(|_| ()))
+            .map_err(backend)
+    }
+
+    /// Flushes run so far (group commit: fewer than the writes acknowledged under load).
+    pub fn flushes(&self) -> u64 {
+        self.commits.flushes()
     }
 
     fn next_seq(&self) -> Result<u64> {
