@@ -89,6 +89,7 @@ async fn main() {
 
     let client = reqwest::Client::new();
     let queue = Arc::new(tokio::sync::Mutex::new(bodies));
+    let flushes_before = gateway.store.flushes();
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..conc {
@@ -124,6 +125,11 @@ async fn main() {
     println!(
         "inbound: {n} messages, concurrency {conc}: {:.0} accepted/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (durable: flushed before each receipt)",
         n as f64 / secs, p(0.50), p(0.99), p(1.0)
+    );
+    let flushes = gateway.store.flushes() - flushes_before;
+    println!(
+        "flushes: {flushes} for {n} acknowledged messages ({:.2} per message; group commit shares them)",
+        flushes as f64 / n as f64
     );
     assert_eq!(gateway.store.alert_count().unwrap(), n as u64);
     let _ = stop.send(());

@@ -690,6 +690,11 @@ pub trait Store: Send + Sync {
     fn put_alert(&self, alert: &Alert) -> Result<()>;
     /// Records what a peer holds of a report (replacing what was recorded).
     fn put_holding(&self, h: &Holding) -> Result<()>;
+    /// Flushes to disk run so far (benchmarks: under group commit, fewer than the writes
+    /// acknowledged). A store that does not count says 0.
+    fn flushes(&self) -> u64 {
+        0
+    }
     /// Every peer's holding of a report, by peer id.
     fn holdings(&self, report: &ReportId) -> Result<Vec<Holding>>;
 }

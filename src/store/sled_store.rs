@@ -298,11 +298,6 @@ impl SledStore {
             .map_err(backend)
     }
 
-    /// Flushes run so far (group commit: fewer than the writes acknowledged under load).
-    pub fn flushes(&self) -> u64 {
-        self.commits.flushes()
-    }
-
     fn next_seq(&self) -> Result<u64> {
         self.db.generate_id().map_err(backend)
     }
@@ -380,6 +375,10 @@ impl SledStore {
 }
 
 impl Store for SledStore {
+    fn flushes(&self) -> u64 {
+        self.commits.flushes()
+    }
+
     fn put_report(&self, r: &StoredReport) -> Result<()> {
         self.put(&self.reports, r.id.as_str().as_bytes(), r)
     }
