@@ -100,7 +100,7 @@ impl Gateway {
         &self,
         raw: &[u8],
     ) -> Result<(ReportId, Vec<ShareOutcome>), ServiceError> {
-        let (id, r) = self.store_report(raw)?;
+        let (id, r) = self.store_report(raw, false)?;
         let mut peers: Vec<String> = Vec::new();
         for rule in self.routing.iter().filter(|rule| rule.matches(&r)) {
             for p in &rule.peers {
@@ -120,9 +120,14 @@ impl Gateway {
 
     /// Validates and stores a report. A report without an id gets one derived from its
     /// content, so `irtx validate` shows the id it will have, and submitting the same report
-    /// twice stores it once.
+    /// twice stores it once; other content under a stored id is refused (409) unless it is
+    /// stored as a `new_version` (checked by [`Gateway::update`]).
     #[tracing::instrument(skip_all)]
-    fn store_report(&self, raw: &[u8]) -> Result<(ReportId, Report), ServiceError> {
+    fn store_report(
+        &self,
+        raw: &[u8],
+        new_version: bool,
+    ) -> Result<(ReportId, Report), ServiceError> {
         let value: Value = serde_json::from_slice(raw).map_err(|e| {
             ServiceError::Invalid(vec![Violation::new("", format!("not valid JSON: {e}"))])
         })?;
@@ -133,6 +138,17 @@ impl Gateway {
             report: serde_json::to_value(&r).expect("a report serializes"),
             submitted_at: rfc3339(self.clock.now()),
         };
+        // The same report again is stored once; other content under a stored id is not a
+        // submission but a new version, which has its own way (and must say so).
+        if let Some(existing) = self.store.report(&id)?.filter(|_| !new_version) {
+            if existing.report == stored.report {
+                tracing::info!(report.id = %id, "report already stored; unchanged");
+                return Ok((id, r));
+            }
+            return Err(ServiceError::Conflict(format!(
+                "report `{id}` is stored already, with other content: a new version goes through `irtx report update` (PUT /api/v1/reports/{id}) with a higher `version` and a later `updated_at`"
+            )));
+        }
         self.store.put_report(&stored)?;
         self.metrics.reports.inc();
         tracing::info!(report.id = %id, "report stored");
@@ -233,7 +249,7 @@ impl Gateway {
                 ),
             )]));
         }
-        self.store_report(raw)?;
+        self.store_report(raw, true)?;
         let mut names: Vec<String> = self
             .store
             .holdings(id)?

@@ -171,3 +171,25 @@ async fn the_lists_search_reports_and_alerts() {
     let html = crate::gateway::ui_page(&b, "/ui/alerts?q=nothing-like-this").await;
     assert!(!html.contains("/ui/alerts/"), "{html}");
 }
+
+/// A report submitted twice is stored once; other content under a stored id is a new
+/// version, which `submit` refuses and points to `update`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_report_twice_is_stored_once_and_other_content_needs_an_update() {
+    let a = TestGateway::spawn("cert-a").await;
+    let mut r = example("event-malware-mail");
+    r.as_object_mut().unwrap().remove("id");
+    let first = a.submit(&r).await;
+    let again = a.submit(&r).await;
+    assert_eq!(first, again);
+    let listed = a.get("/api/v1/reports").await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    let mut other = example("event-malware-mail");
+    other["id"] = serde_json::json!(first);
+    other["title"] = serde_json::json!("something else");
+    let (s, v) = a
+        .call(reqwest::Method::POST, "/api/v1/reports", Some(other))
+        .await;
+    assert_eq!(s, 409, "{v}");
+    assert!(v.to_string().contains("report update"), "{v}");
+}

@@ -161,6 +161,14 @@ pub async fn submit(
             }),
         )
             .into_response(),
+        Ok(Err(ServiceError::Conflict(why))) => (
+            StatusCode::CONFLICT,
+            page("Report not stored", &session, html! {
+                p.err #conflict { (why) }
+                a href="/ui/reports" { "Back" }
+            }),
+        )
+            .into_response(),
         Ok(Err(e)) => failed(e),
         Err(e) => failed(e),
     }
