@@ -76,9 +76,7 @@ pub struct ReceiptView {
 impl Gateway {
     /// Everything known of message `id`: `None` when no ledger entry names it.
     pub fn message(&self, id: &MessageId) -> Result<Option<MessageView>, ServiceError> {
-        let entries = crate::ledger::select(self.store.as_ref(), |e| {
-            e.body.message_id.as_ref() == Some(id)
-        })?;
+        let entries = self.store.ledger_of_message(id)?;
         let Some(first) = entries.first() else {
             return Ok(None);
         };

@@ -253,6 +253,38 @@ pub fn suite(s: &dyn Store) {
         (0..8).collect::<Vec<_>>(),
         "one ledger entry per change"
     );
+    // The entries about a report, and those naming a message: the same as a full read.
+    let about = |r: &str| -> Vec<u64> {
+        s.ledger_of_report(&rid(r))
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect()
+    };
+    let scanned: Vec<u64> = s
+        .ledger_entries()
+        .map(|e| e.unwrap())
+        .filter(|e| e.body.report_id == rid("r1"))
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(about("r1"), scanned);
+    assert_eq!(about("r0"), vec![0]);
+    assert!(
+        about("r").is_empty(),
+        "a prefix of report ids is not a report"
+    );
+    let mut body = EntryBody::new(
+        "2026-11-24T00:00:03Z".into(),
+        Event::Delivered,
+        rid("r2"),
+        pid("b"),
+    );
+    body.message_id = Some(mid(42));
+    let named = chain::link(last.as_ref(), body);
+    s.ledger_put(&named).unwrap();
+    assert_eq!(s.ledger_of_message(&mid(42)).unwrap(), vec![named]);
+    assert!(s.ledger_of_message(&mid(43)).unwrap().is_empty());
+    assert_eq!(about("r2"), vec![2, 8]);
 
     // Import: once; the same again is a duplicate; other content under the id a conflict.
     let first = alert("b", 9, "aaa");

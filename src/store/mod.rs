@@ -624,6 +624,22 @@ pub trait Store: Send + Sync {
         &self,
         after: Option<u64>,
     ) -> Box<dyn Iterator<Item = Result<Entry>> + '_>;
+    /// The ledger entries that name message `id`, oldest first. (This default reads the
+    /// whole ledger; a store with an index answers from it.)
+    fn ledger_of_message(&self, id: &MessageId) -> Result<Vec<Entry>> {
+        self.ledger_entries()
+            .filter(|e| {
+                e.as_ref()
+                    .map_or(true, |e| e.body.message_id.as_ref() == Some(id))
+            })
+            .collect()
+    }
+    /// The ledger entries about report `id`, oldest first (same default).
+    fn ledger_of_report(&self, id: &ReportId) -> Result<Vec<Entry>> {
+        self.ledger_entries()
+            .filter(|e| e.as_ref().map_or(true, |e| &e.body.report_id == id))
+            .collect()
+    }
     /// Every ledger entry as written (its body untyped), for verification.
     fn ledger_raw(&self) -> Box<dyn Iterator<Item = Result<crate::disclosure::RawEntry>> + '_>;
     /// Stores a checkpoint.

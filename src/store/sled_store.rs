@@ -60,6 +60,12 @@ pub struct SledStore {
     holdings: sled::Tree,
     /// Held while appending to a TAXII collection: `date_added` strictly increases.
     taxii_lock: std::sync::Mutex<()>,
+    /// Ledger entries by message and by report: derived from the ledger, caught up before
+    /// each read (see [`SledStore::index_ledger`]).
+    ledger_by_message: sled::Tree,
+    ledger_by_report: sled::Tree,
+    ledger_index_meta: sled::Tree,
+    index_lock: std::sync::Mutex<()>,
 }
 
 /// A TAXII row to write: object key, object, index key, version.
@@ -159,6 +165,70 @@ impl SledStore {
         Self::from_db(db)
     }
 
+    /// Brings the ledger's indexes up to date: indexes every entry after the last one
+    /// indexed, in order, stopping at the first gap (an append not yet visible is indexed
+    /// by the next reader). The indexes are derived: not flushed on their own, rebuilt from
+    /// where they stand after a crash, and never the only copy of anything.
+    fn index_ledger(&self) -> Result<()> {
+        let _one = self.index_lock.lock().unwrap_or_else(|p| p.into_inner());
+        const UPTO: &[u8] = b"indexed-upto";
+        let mut next = self
+            .ledger_index_meta
+            .get(UPTO)
+            .map_err(backend)?
+            .map_or(0, |v| read_u64(&v));
+        let mut batch_m = sled::Batch::default();
+        let mut batch_r = sled::Batch::default();
+        let start = next;
+        for kv in self.ledger.range(next.to_be_bytes()..) {
+            let (k, v) = kv.map_err(backend)?;
+            let e: Entry = decode(&k, &v)?;
+            if e.seq != next {
+                break;
+            }
+            if let Some(m) = e.body.message_id {
+                let mut key = m.0.as_bytes().to_vec();
+                key.extend_from_slice(&e.seq.to_be_bytes());
+                batch_m.insert(key, &[]);
+            }
+            let mut key = e.body.report_id.as_str().as_bytes().to_vec();
+            key.push(0);
+            key.extend_from_slice(&e.seq.to_be_bytes());
+            batch_r.insert(key, &[]);
+            next += 1;
+        }
+        if next > start {
+            self.ledger_by_message
+                .apply_batch(batch_m)
+                .map_err(backend)?;
+            self.ledger_by_report
+                .apply_batch(batch_r)
+                .map_err(backend)?;
+            self.ledger_index_meta
+                .insert(UPTO, &next.to_be_bytes())
+                .map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    /// The ledger entries an index lists under `prefix` (keys: prefix, then the seq).
+    fn indexed(&self, index: &sled::Tree, prefix: &[u8]) -> Result<Vec<Entry>> {
+        let mut out = Vec::new();
+        for kv in index.scan_prefix(prefix) {
+            let (k, _) = kv.map_err(backend)?;
+            let Some(seq) = k.len().checked_sub(8).map(|at| &k[at..]) else {
+                continue;
+            };
+            if k.len() != prefix.len() + 8 {
+                continue; // a longer key that shares the prefix
+            }
+            if let Some(v) = self.ledger.get(seq).map_err(backend)? {
+                out.push(decode(seq, &v)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// A store in a temporary directory that is removed when dropped (tests).
     pub fn temporary() -> Result<Self> {
         let db = sled::Config::new()
@@ -194,6 +264,10 @@ impl SledStore {
             taxii_status: t("taxii_status")?,
             holdings: t("holdings")?,
             taxii_lock: std::sync::Mutex::new(()),
+            ledger_by_message: t("ledger_by_message")?,
+            ledger_by_report: t("ledger_by_report")?,
+            ledger_index_meta: t("ledger_index_meta")?,
+            index_lock: std::sync::Mutex::new(()),
             db,
         })
         .and_then(|s| {
@@ -646,6 +720,18 @@ impl Store for SledStore {
             let (k, v) = kv.map_err(backend)?;
             decode(&k, &v)
         }))
+    }
+
+    fn ledger_of_message(&self, id: &MessageId) -> Result<Vec<Entry>> {
+        self.index_ledger()?;
+        self.indexed(&self.ledger_by_message, id.0.as_bytes())
+    }
+
+    fn ledger_of_report(&self, id: &ReportId) -> Result<Vec<Entry>> {
+        self.index_ledger()?;
+        let mut prefix = id.as_str().as_bytes().to_vec();
+        prefix.push(0);
+        self.indexed(&self.ledger_by_report, &prefix)
     }
 
     fn ledger_raw(&self) -> Box<dyn Iterator<Item = Result<RawEntry>> + '_> {

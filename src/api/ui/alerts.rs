@@ -29,8 +29,10 @@ pub async fn show(
     let rid = intake::report_id_of_alert(&id);
     let key = id.clone();
     let (alert, peers, timeline, signature) = read(&s, move |g| {
-        let timeline =
-            crate::ledger::select(g.store.as_ref(), |e| e.body.report_id.as_str() == rid)?;
+        let timeline = match rid.parse::<crate::report::ReportId>() {
+            Ok(rid) => g.store.ledger_of_report(&rid)?,
+            Err(_) => Vec::new(),
+        };
         let alert = g.store.alert(&key)?;
         let signature = match alert.as_ref().map(|a| &a.source) {
             Some(AlertSource::Peer { sender, jws, .. }) => Some(g.check_signed(sender, jws)?),

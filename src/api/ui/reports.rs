@@ -232,7 +232,7 @@ pub async fn show(
 ) -> Result<Markup, Response> {
     let rid = id.clone();
     let (report, peers, timeline, holders, stories) = read(&s, move |g| {
-        let timeline = crate::ledger::select(g.store.as_ref(), |e| e.body.report_id == rid)?;
+        let timeline = g.store.ledger_of_report(&rid)?;
         let stories = stories(g, &timeline)?;
         Ok((
             g.store.report(&rid)?,
