@@ -65,6 +65,15 @@ enum Mode {
     Update,
 }
 
+/// A report from the bytes submitted: valid JSON, then valid against the schema and the
+/// rules, every problem with its pointer.
+fn parse_report(raw: &[u8]) -> Result<Report, ServiceError> {
+    let value: Value = serde_json::from_slice(raw).map_err(|e| {
+        ServiceError::Invalid(vec![Violation::new("", format!("not valid JSON: {e}"))])
+    })?;
+    report::validate::parse_value(&value).map_err(ServiceError::Invalid)
+}
+
 /// Adds `what` to an entry's reason, in brackets.
 fn note(entry: &mut EntryBody, what: &str) {
     let reason = entry.reason.take().unwrap_or_default();
@@ -100,7 +109,8 @@ impl Gateway {
         &self,
         raw: &[u8],
     ) -> Result<(ReportId, Vec<ShareOutcome>), ServiceError> {
-        let (id, r) = self.store_report(raw, false)?;
+        let r = parse_report(raw)?;
+        let id = self.store_report(&r)?;
         let mut peers: Vec<String> = Vec::new();
         for rule in self.routing.iter().filter(|rule| rule.matches(&r)) {
             for p in &rule.peers {
@@ -118,41 +128,41 @@ impl Gateway {
         Ok((id, decisions))
     }
 
-    /// Validates and stores a report. A report without an id gets one derived from its
+    /// Stores a submitted report. A report without an id gets one derived from its
     /// content, so `irtx validate` shows the id it will have, and submitting the same report
-    /// twice stores it once; other content under a stored id is refused (409) unless it is
-    /// stored as a `new_version` (checked by [`Gateway::update`]).
+    /// twice stores it once; other content under a stored id is refused (409): a new
+    /// version goes through [`Gateway::update`].
     #[tracing::instrument(skip_all)]
-    fn store_report(
-        &self,
-        raw: &[u8],
-        new_version: bool,
-    ) -> Result<(ReportId, Report), ServiceError> {
-        let value: Value = serde_json::from_slice(raw).map_err(|e| {
-            ServiceError::Invalid(vec![Violation::new("", format!("not valid JSON: {e}"))])
-        })?;
-        let r = report::validate::parse_value(&value).map_err(ServiceError::Invalid)?;
-        let id = r.effective_id();
-        let stored = StoredReport {
-            id: id.clone(),
-            report: serde_json::to_value(&r).expect("a report serializes"),
-            submitted_at: rfc3339(self.clock.now()),
-        };
-        // The same report again is stored once; other content under a stored id is not a
-        // submission but a new version, which has its own way (and must say so).
-        if let Some(existing) = self.store.report(&id)?.filter(|_| !new_version) {
+    fn store_report(&self, r: &Report) -> Result<ReportId, ServiceError> {
+        let stored = self.stored(r);
+        let id = stored.id.clone();
+        if let Some(existing) = self.store.report(&id)? {
             if existing.report == stored.report {
                 tracing::info!(report.id = %id, "report already stored; unchanged");
-                return Ok((id, r));
+                return Ok(id);
             }
             return Err(ServiceError::Conflict(format!(
                 "report `{id}` is stored already, with other content: a new version goes through `irtx report update` (PUT /api/v1/reports/{id}) with a higher `version` and a later `updated_at`"
             )));
         }
-        self.store.put_report(&stored)?;
+        self.put_report(&stored)?;
+        Ok(id)
+    }
+
+    /// A report as the store keeps it, submitted now.
+    fn stored(&self, r: &Report) -> StoredReport {
+        StoredReport {
+            id: r.effective_id(),
+            report: serde_json::to_value(r).expect("a report serializes"),
+            submitted_at: rfc3339(self.clock.now()),
+        }
+    }
+
+    fn put_report(&self, stored: &StoredReport) -> Result<(), ServiceError> {
+        self.store.put_report(stored)?;
         self.metrics.reports.inc();
-        tracing::info!(report.id = %id, "report stored");
-        Ok((id, r))
+        tracing::info!(report.id = %stored.id, "report stored");
+        Ok(())
     }
 
     /// The peers named, each looked up; every unknown or malformed name is a problem with
@@ -213,10 +223,7 @@ impl Gateway {
     /// due); the routing rules apply as to a new report. Returns the decisions.
     #[tracing::instrument(skip_all, fields(report.id = %id))]
     pub fn update(&self, id: &ReportId, raw: &[u8]) -> Result<Vec<ShareOutcome>, ServiceError> {
-        let value: Value = serde_json::from_slice(raw).map_err(|e| {
-            ServiceError::Invalid(vec![Violation::new("", format!("not valid JSON: {e}"))])
-        })?;
-        let r = report::validate::parse_value(&value).map_err(ServiceError::Invalid)?;
+        let r = parse_report(raw)?;
         if r.effective_id() != *id {
             return Err(ServiceError::Invalid(vec![Violation::new(
                 "/id",
@@ -249,7 +256,7 @@ impl Gateway {
                 ),
             )]));
         }
-        self.store_report(raw, true)?;
+        self.put_report(&self.stored(&r))?;
         let mut names: Vec<String> = self
             .store
             .holdings(id)?
