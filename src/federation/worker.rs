@@ -235,18 +235,17 @@ impl Gateway {
         item.last_cause = Some(cause);
         let peer = item.peer.clone();
         let event = if permanent || item.attempts >= self.delivery.max_attempts {
-            item.state = if permanent {
-                DeliveryState::Refused
+            // Refused for good by the peer, or given up after the last attempt: the outbox,
+            // the ledger, the metrics and the log say the same word.
+            let (state, event) = if permanent {
+                (DeliveryState::Refused, Event::Refused)
             } else {
-                DeliveryState::DeadLettered
+                (DeliveryState::DeadLettered, Event::DeadLettered)
             };
-            Metrics::count(&self.metrics.deliveries, "dead-lettered");
-            tracing::error!(peer.id = %peer, message.id = %item.message_id, attempts = item.attempts, cause = %cause, "delivery to `{peer}` gave up; message dead-lettered; see the outbox");
-            Some(if permanent {
-                Event::Refused
-            } else {
-                Event::DeadLettered
-            })
+            item.state = state;
+            Metrics::count(&self.metrics.deliveries, state.as_str());
+            tracing::error!(peer.id = %peer, message.id = %item.message_id, attempts = item.attempts, cause = %cause, "delivery to `{peer}` gave up; message {}; see the outbox", state.as_str());
+            Some(event)
         } else {
             item.state = DeliveryState::Failing;
             let delay = self.backoff(item.attempts);
