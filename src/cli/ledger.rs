@@ -206,24 +206,9 @@ pub fn run(cli: &Cli, cmd: &LedgerCommand) -> Result<(), Failure> {
                 }
                 State::Local { store: None, .. } => {}
                 State::Remote { api, .. } => {
-                    let mut path = String::from("/api/v1/disclosures?");
-                    for (k, v) in [
-                        ("peer", &a.peer),
-                        ("report", &a.report),
-                        ("indicator", &a.indicator),
-                        ("since", &a.since),
-                        ("until", &a.until),
-                        ("state", &a.state),
-                    ] {
-                        if let Some(v) = v {
-                            path.push_str(&format!(
-                                "{k}={}&",
-                                url::form_urlencoded::byte_serialize(v.as_bytes())
-                                    .collect::<String>()
-                            ));
-                        }
-                    }
-                    path.push_str("limit=1000");
+                    let filters = text.to_query_string();
+                    let amp = if filters.is_empty() { "" } else { "&" };
+                    let path = format!("/api/v1/disclosures?{filters}{amp}limit=1000");
                     api.each_item(&path, |v| {
                         let e: Entry = serde_json::from_value(v)
                             .map_err(|e| Failure::runtime(e.to_string()))?;

@@ -216,12 +216,10 @@ impl SledStore {
         let mut out = Vec::new();
         for kv in index.scan_prefix(prefix) {
             let (k, _) = kv.map_err(backend)?;
-            let Some(seq) = k.len().checked_sub(8).map(|at| &k[at..]) else {
+            // The prefix, then the entry's seq: anything else shares the prefix only.
+            let Some(seq) = k.strip_prefix(prefix).filter(|seq| seq.len() == 8) else {
                 continue;
             };
-            if k.len() != prefix.len() + 8 {
-                continue; // a longer key that shares the prefix
-            }
             if let Some(v) = self.ledger.get(seq).map_err(backend)? {
                 out.push(decode(seq, &v)?);
             }
