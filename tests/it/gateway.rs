@@ -243,6 +243,19 @@ impl TestGateway {
         v["decisions"].as_array().unwrap().clone()
     }
 
+    /// Retracts a report from every holder; the decisions.
+    pub async fn retract(&self, id: &str, reason: &str) -> Vec<Value> {
+        let (s, v) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/v1/reports/{id}/retract"),
+                Some(json!({ "reason": reason })),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        v["decisions"].as_array().unwrap().clone()
+    }
+
     /// Every alert, each in full (the list holds them without documents).
     pub async fn alerts(&self) -> Vec<Value> {
         let mut out = Vec::new();

@@ -726,14 +726,7 @@ async fn a_retracted_report_is_served_revoked() {
         .count();
     assert!(revocable > 5, "{revocable}");
 
-    let (s, v) = g
-        .call(
-            Method::POST,
-            &format!("/api/v1/reports/{id}/retract"),
-            Some(json!({"reason": "sent in error"})),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
+    g.retract(&id, "sent in error").await;
     let after = client.all_pages(&path, "limit=1000", "", "objects").await;
     // The latest version of every revocable object is the revoked one, later than before.
     let revoked: Vec<&Value> = after.iter().filter(|o| o["revoked"] == true).collect();

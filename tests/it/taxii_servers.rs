@@ -313,18 +313,8 @@ async fn pushes_and_retracts(kind: Kind) {
 
     // A retraction reaches a peer's own TAXII server as the objects re-issued revoked:
     // the server's latest version of each of the report's indicators is revoked.
-    let (s, v) = g
-        .call(
-            Method::POST,
-            &format!("/api/v1/reports/{}/retract", ids_of_first),
-            Some(json!({"reason": "sent in error"})),
-        )
-        .await;
-    assert_eq!(
-        (s, v["decisions"][0]["decision"].as_str()),
-        (200, Some("retracted")),
-        "{v}"
-    );
+    let d = g.retract(&ids_of_first, "sent in error").await;
+    assert_eq!(d[0]["decision"], "retracted", "{d:?}");
     assert_eq!(g.services().run_once().await, 1);
     let retraction = g.deliveries().await;
     let st = &retraction.last().unwrap()["taxii_status"];

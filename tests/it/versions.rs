@@ -255,15 +255,7 @@ async fn a_retraction_follows_the_data_and_only_the_sender_retracts() {
     );
 
     // A retracts: B's copy is retracted, and B retracts D's in turn; C too.
-    let (s, v) = a
-        .call(
-            Method::POST,
-            &format!("/api/v1/reports/{id}/retract"),
-            Some(json!({"reason": "sent in error"})),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
-    assert_eq!(v["decisions"].as_array().unwrap().len(), 2);
+    assert_eq!(a.retract(&id, "sent in error").await.len(), 2);
     assert_eq!(a.services().run_once().await, 2);
     let on_b = b.alerts().await;
     assert_eq!(on_b[0]["retracted"]["reason"], "sent in error");
@@ -530,12 +522,7 @@ async fn a_peer_down_during_a_retraction_gets_it_in_order_when_it_returns() {
     let (dir, addr) = (b.dir.clone(), b.addr);
     b.shutdown().await;
     update(&a, &report(2, "GREEN")).await;
-    a.call(
-        Method::POST,
-        &format!("/api/v1/reports/{id}/retract"),
-        Some(json!({"reason": "recalled"})),
-    )
-    .await;
+    a.retract(&id, "recalled").await;
     assert_eq!(a.services().run_once().await, 0);
     let outbox = a.outbox().await;
     assert_eq!(outbox.len(), 2, "{outbox:?}");
