@@ -38,34 +38,6 @@ impl MessageFilter {
     }
 }
 
-/// A filtered page and the position of the last item read.
-type Filtered<T> = (Vec<(u64, T)>, Option<u64>);
-
-/// A filtered page from a list by sequence number: reads on until `limit` items pass the
-/// filter or the list ends; the position returned is the last one read.
-fn filtered<T>(
-    read: impl Fn(Option<u64>, usize) -> Result<Vec<(u64, T)>, crate::store::StoreError>,
-    keep: impl Fn(&T) -> bool,
-    mut after: Option<u64>,
-    limit: usize,
-) -> Result<Filtered<T>, crate::store::StoreError> {
-    let mut out = Vec::new();
-    loop {
-        let page = read(after, limit)?;
-        let Some((last, _)) = page.last() else {
-            return Ok((out, after));
-        };
-        after = Some(*last);
-        let full = page.len() >= limit;
-        out.extend(page.into_iter().filter(|(_, t)| keep(t)));
-        if out.len() >= limit || !full {
-            out.truncate(limit);
-            let at = out.last().map(|(seq, _)| *seq).or(after);
-            return Ok((out, at));
-        }
-    }
-}
-
 /// `GET /api/v1/outbox?peer=&report=&limit=&after=`: messages not yet delivered, without
 /// their documents.
 pub async fn list(
@@ -75,7 +47,7 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let (after, limit) = (q.page().after_seq()?, q.page().limit());
     let (o, at) = blocking(&s, move |g| {
-        Ok(filtered(
+        Ok(crate::store::scan_pages(
             |a, n| g.store.outbox_page(a, n),
             |i| q.keeps(i),
             after,
@@ -116,7 +88,7 @@ pub async fn delivered(
 ) -> Result<Response, ApiError> {
     let (after, limit) = (q.page().after_seq()?, q.page().limit());
     let (d, at) = blocking(&s, move |g| {
-        Ok(filtered(
+        Ok(crate::store::scan_pages(
             |a, n| g.store.delivered_page(a, n),
             |d| q.keeps(&d.item),
             after,

@@ -14,9 +14,6 @@ use crate::exchange::outbound::{check_receipt, Expected};
 use crate::peer::PeerId;
 use crate::report::ReportId;
 
-/// How many outbox and delivery records one scan reads at a time.
-const SCAN: usize = 500;
-
 /// A message, with everything known of it.
 #[derive(Debug, Clone, Serialize)]
 pub struct MessageView {
@@ -143,11 +140,7 @@ impl Gateway {
             .as_ref()
             .and_then(|o| serde_json::from_slice(&o.payload).ok());
         let kid = opened.map(|o| o.kid).unwrap_or_default();
-        let keys = self
-            .store
-            .peer(&view.peer)?
-            .map(|p| trusted_keys(&p))
-            .unwrap_or_default();
+        let keys = self.keys_of(&view.peer)?;
         let sha = entry.body.message_sha256.clone().unwrap_or_default();
         let checked = check_receipt(
             &jws,
@@ -187,63 +180,70 @@ impl Gateway {
     }
 
     /// Checks, now, a message a peer signed (an alert's message as received) against the
-    /// keys the peer is known by: the key id that verifies it, or why it does not.
-    pub fn check_signed(&self, sender: &PeerId, jws: &Jws) -> Result<String, ServiceError> {
-        let keys = self
-            .store
-            .peer(sender)?
-            .map(|p| trusted_keys(&p))
-            .unwrap_or_default();
+    /// keys the peer is known by: `Ok` with the key that verifies it, or `Err` with why it
+    /// does not, each said for a person.
+    pub fn check_signed(
+        &self,
+        sender: &PeerId,
+        jws: &Jws,
+    ) -> Result<Result<String, String>, ServiceError> {
+        let keys = self.keys_of(sender)?;
         let opened = match envelope::open(jws) {
             Ok(o) => o,
-            Err(e) => return Ok(format!("NOT verified: {e}")),
+            Err(e) => return Ok(Err(format!("NOT verified: {e}"))),
         };
         let Some(key) = keys.iter().find(|k| k.kid == opened.kid) else {
-            return Ok(format!(
+            return Ok(Err(format!(
                 "NOT verified: `{sender}` is not known by key `{}` (any more)",
                 opened.kid
-            ));
+            )));
         };
         Ok(match opened.verify(&key.key) {
-            Ok(_) => format!("verified with `{sender}`'s key `{}`", opened.kid),
-            Err(_) => format!(
+            Ok(_) => Ok(format!("verified with `{sender}`'s key `{}`", opened.kid)),
+            Err(_) => Err(format!(
                 "NOT verified: the signature does not match key `{}`",
                 opened.kid
-            ),
+            )),
         })
     }
 
+    /// A message still in the outbox.
     fn find_outbox(
         &self,
         id: &MessageId,
     ) -> Result<Option<crate::store::OutboxItem>, ServiceError> {
-        let mut after = None;
-        loop {
-            let page = self.store.outbox_page(after, SCAN)?;
-            let Some((last, _)) = page.last() else {
-                return Ok(None);
-            };
-            after = Some(*last);
-            if let Some((_, i)) = page.into_iter().find(|(_, i)| &i.message_id == id) {
-                return Ok(Some(i));
-            }
-        }
+        let (found, _) = crate::store::scan_pages(
+            |a, n| self.store.outbox_page(a, n),
+            |i| &i.message_id == id,
+            None,
+            1,
+        )?;
+        Ok(found.into_iter().next().map(|(_, i)| i))
     }
 
+    /// A message delivered.
     fn find_delivered(
         &self,
         id: &MessageId,
     ) -> Result<Option<crate::store::Delivered>, ServiceError> {
-        let mut after = None;
-        loop {
-            let page = self.store.delivered_page(after, SCAN)?;
-            let Some((last, _)) = page.last() else {
-                return Ok(None);
-            };
-            after = Some(*last);
-            if let Some((_, d)) = page.into_iter().find(|(_, d)| &d.item.message_id == id) {
-                return Ok(Some(d));
-            }
-        }
+        let (found, _) = crate::store::scan_pages(
+            |a, n| self.store.delivered_page(a, n),
+            |d| &d.item.message_id == id,
+            None,
+            1,
+        )?;
+        Ok(found.into_iter().next().map(|(_, d)| d))
+    }
+
+    /// The keys the peer is known by (none when it is not).
+    fn keys_of(
+        &self,
+        peer: &PeerId,
+    ) -> Result<Vec<crate::exchange::inbound::TrustedKey>, ServiceError> {
+        Ok(self
+            .store
+            .peer(peer)?
+            .map(|p| trusted_keys(&p))
+            .unwrap_or_default())
     }
 }

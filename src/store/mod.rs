@@ -46,6 +46,44 @@ pub enum StoreError {
 /// Result of a store call.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// What [`scan_pages`] found: the records kept, with their positions, and where the next
+/// page starts.
+pub type Scanned<T> = (Vec<(u64, T)>, Option<u64>);
+
+/// Records [`scan_pages`] reads at least at a time.
+pub const SCAN_BATCH: usize = 256;
+
+/// A filtered page of a list kept by sequence number (outbox, deliveries, alerts): reads
+/// records after `after` (at least [`SCAN_BATCH`] at a time) until `limit` of them pass
+/// `keep` or the list ends. Returns what passed and, when the page is full, the position of its last record,
+/// where the next page starts (`None`: the list ended).
+pub fn scan_pages<T>(
+    read: impl Fn(Option<u64>, usize) -> Result<Vec<(u64, T)>>,
+    keep: impl Fn(&T) -> bool,
+    mut after: Option<u64>,
+    limit: usize,
+) -> Result<Scanned<T>> {
+    let limit = limit.max(1);
+    let batch = limit.max(SCAN_BATCH);
+    let mut out = Vec::new();
+    loop {
+        let page = read(after, batch)?;
+        let full = page.len() >= batch;
+        for (seq, t) in page {
+            after = Some(seq);
+            if keep(&t) {
+                out.push((seq, t));
+                if out.len() >= limit {
+                    return Ok((out, Some(seq)));
+                }
+            }
+        }
+        if !full {
+            return Ok((out, None));
+        }
+    }
+}
+
 /// A report as submitted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredReport {
@@ -713,4 +751,36 @@ pub trait Store: Send + Sync {
     }
     /// Every peer's holding of a report, by peer id.
     fn holdings(&self, report: &ReportId) -> Result<Vec<Holding>>;
+}
+
+#[cfg(test)]
+mod scan_tests {
+    use super::*;
+
+    fn list(after: Option<u64>, n: usize) -> Result<Vec<(u64, u64)>> {
+        let from = after.map_or(1, |a| a + 1);
+        Ok((from..=1000).take(n).map(|s| (s, s)).collect())
+    }
+
+    #[test]
+    fn pages_of_a_filtered_list_neither_skip_nor_repeat() {
+        let even = |v: &u64| v % 2 == 0;
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let (page, next) = scan_pages(list, even, after, 100).unwrap();
+            seen.extend(page.into_iter().map(|(s, _)| s));
+            match next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(seen, (1..=500).map(|i| i * 2).collect::<Vec<u64>>());
+        let (first, _) = scan_pages(list, |v| *v == 777, None, 1).unwrap();
+        assert_eq!(first, vec![(777, 777)]);
+        assert!(scan_pages(list, |v| *v > 1000, None, 1)
+            .unwrap()
+            .0
+            .is_empty());
+    }
 }

@@ -9,8 +9,8 @@ use maud::{html, Markup, PreEscaped};
 
 use super::charts::{daily_chart, refusals_chart, Counts};
 use super::layout::{
-    failed, message_link, next_link, page, page_plain, peer_link, read, report_link, search_form,
-    tlp_badge,
+    attachment, failed, message_link, next_link, page, page_plain, peer_link, read, report_link,
+    search_form, tlp_badge,
 };
 use super::session::{csrf_field, Session};
 use crate::api::extract::ApiPath;
@@ -307,17 +307,7 @@ pub async fn export(State(s): State<AppState>, Query(f): Query<DisclosuresQuery>
     } else {
         ("application/json", "json")
     };
-    (
-        [
-            (axum::http::header::CONTENT_TYPE, kind.to_string()),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"disclosures.{ext}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response()
+    attachment(kind, &format!("disclosures.{ext}"), body)
 }
 
 /// `GET /ui/alerts`: imported alerts with provenance and marking.
@@ -326,12 +316,11 @@ pub async fn alerts(
     Extension(session): Extension<Session>,
     Query(q): Query<Search>,
 ) -> Result<Markup, Response> {
-    let (needle, after) = (q.needle(), q.after);
-    let found = needle.clone();
+    let (found, after) = (q.needle(), q.after);
     let (alerts, next) = read(&s, move |g| {
-        Ok(search_pages(
+        Ok(crate::store::scan_pages(
             |a, n| g.store.alerts_page(a, n),
-            |(_, m): &(u64, crate::store::AlertMeta)| {
+            |m: &crate::store::AlertMeta| {
                 found.as_deref().is_none_or(|n| {
                     let from = match &m.source {
                         SourceMeta::Peer { sender, .. } => sender.to_string(),
@@ -353,8 +342,8 @@ pub async fn alerts(
                     .any(|t| t.to_lowercase().contains(n))
                 })
             },
-            |(seq, _)| *seq,
             after,
+            PAGE,
         )?)
     })
     .await?;
@@ -407,41 +396,6 @@ pub struct Search {
 impl Search {
     /// What to look for, lowercased; `None` when nothing.
     pub fn needle(&self) -> Option<String> {
-        self.q
-            .as_deref()
-            .map(str::trim)
-            .filter(|q| !q.is_empty())
-            .map(str::to_lowercase)
-    }
-}
-
-/// Reads pages of a list until [`PAGE`] items match, or the list ends; the position of
-/// the last match, when there may be more.
-pub fn search_pages<T>(
-    read: impl Fn(Option<u64>, usize) -> Result<Vec<T>, crate::store::StoreError>,
-    keep: impl Fn(&T) -> bool,
-    position: impl Fn(&T) -> u64,
-    mut after: Option<u64>,
-) -> Result<(Vec<T>, Option<u64>), crate::store::StoreError> {
-    let mut out = Vec::new();
-    loop {
-        let page = read(after, PAGE)?;
-        let full = page.len() >= PAGE;
-        let Some(last) = page.last().map(&position) else {
-            return Ok((out, None));
-        };
-        after = Some(last);
-        for t in page {
-            if keep(&t) {
-                out.push(t);
-                if out.len() >= PAGE {
-                    let at = out.last().map(&position);
-                    return Ok((out, at));
-                }
-            }
-        }
-        if !full {
-            return Ok((out, None));
-        }
+        super::layout::needle(self.q.as_deref())
     }
 }

@@ -78,7 +78,11 @@ pub async fn show(
                         tr { th { "From" } td { "peer " (sender) } }
                         tr { th { "Message" } td { code { (message_id) } } }
                         tr { th { "Signed by key" } td { code { (kid) } } }
-                        tr { th { "Signature, checked now" } td #signature class=(if signature.as_deref().is_some_and(|s| s.starts_with("verified")) { "ok" } else { "err" }) { (signature.clone().unwrap_or_default()) } }
+                        @match &signature {
+                            Some(Ok(how)) => { tr { th { "Signature, checked now" } td #signature .ok { (how) } } }
+                            Some(Err(why)) => { tr { th { "Signature, checked now" } td #signature .err { (why) } } }
+                            None => {}
+                        }
                         tr { th { "Signed message" } td { details { summary { "the JWS as received" } pre { (serde_json::to_string_pretty(jws).unwrap_or_default()) } } } }
                     }
                     AlertSource::Taxii { taxii } => {

@@ -3,12 +3,12 @@
 //! markings were not exactly TLP, kept with their bodies, to download and look at).
 
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use maud::{html, Markup};
 
-use super::layout::{page, page_plain, peer_link, read};
+use super::layout::{attachment, page, page_plain, peer_link, read};
 use super::session::Session;
 use crate::api::extract::ApiPath;
 use crate::api::AppState;
@@ -89,17 +89,11 @@ pub async fn show(
 /// `GET /ui/quarantine/{seq}/body`: a quarantined message as received.
 pub async fn body(State(s): State<AppState>, ApiPath(seq): ApiPath<u64>) -> Response {
     match read(&s, move |g| Ok(g.store.quarantined_body(seq)?)).await {
-        Ok(Some(b)) => (
-            [
-                (header::CONTENT_TYPE, "application/octet-stream".to_string()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"quarantined-{seq}.jws\""),
-                ),
-            ],
+        Ok(Some(b)) => attachment(
+            "application/octet-stream",
+            &format!("quarantined-{seq}.jws"),
             b,
-        )
-            .into_response(),
+        ),
         Ok(None) => (
             StatusCode::NOT_FOUND,
             page_plain("Not found", "No such quarantined message."),

@@ -120,6 +120,21 @@ pub async fn read<T: Send + 'static>(
     }
 }
 
+/// A file to download: `body` as `content_type`, saved as `filename`.
+pub fn attachment(content_type: &str, filename: &str, body: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 /// A report's id, linked to its page.
 pub fn report_link(id: &str) -> Markup {
     html! { a href={ "/ui/reports/" (urlencode(id)) } { (id) } }
@@ -138,6 +153,13 @@ pub fn peer_link(id: &str) -> Markup {
 /// A path segment, percent-encoded.
 pub fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// What a search box asks for, lowercased; `None` when nothing.
+pub fn needle(q: Option<&str>) -> Option<String> {
+    q.map(str::trim)
+        .filter(|q| !q.is_empty())
+        .map(str::to_lowercase)
 }
 
 /// The search box of a list.

@@ -3,13 +3,13 @@
 //! document as sent, shown and downloadable.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use maud::{html, Markup};
 
 use super::layout::{
-    failed, message_link, page, page_plain, peer_link, read, report_link, tlp_badge,
+    attachment, failed, message_link, page, page_plain, peer_link, read, report_link, tlp_badge,
 };
 use super::session::Session;
 use crate::api::extract::ApiPath;
@@ -108,17 +108,7 @@ pub async fn document(State(s): State<AppState>, ApiPath(id): ApiPath<MessageId>
             .into_response();
     };
     match serde_json::to_vec_pretty(&doc) {
-        Ok(body) => (
-            [
-                (header::CONTENT_TYPE, "application/json".to_string()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{}-{id}.json\"", v.peer),
-                ),
-            ],
-            body,
-        )
-            .into_response(),
+        Ok(body) => attachment("application/json", &format!("{}-{id}.json", v.peer), body),
         Err(e) => failed(e),
     }
 }

@@ -13,8 +13,8 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::layout::{
-    failed, message_link, next_link, page, page_plain, peer_link, read, search_form, then_back,
-    tlp_badge, urlencode,
+    failed, message_link, needle, next_link, page, page_plain, peer_link, read, search_form,
+    then_back, tlp_badge, urlencode,
 };
 use super::session::{csrf_field, Session};
 use crate::api::extract::ApiPath;
@@ -61,11 +61,7 @@ pub async fn list(
     Extension(session): Extension<Session>,
     axum::extract::Query(q): axum::extract::Query<ReportSearch>,
 ) -> Result<Markup, Response> {
-    let needle =
-        q.q.as_deref()
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .map(str::to_lowercase);
+    let needle = needle(q.q.as_deref());
     let after: Option<ReportId> = q.after.as_deref().and_then(|a| a.parse().ok());
     let (reports, latest, next) = read(&s, move |g| {
         let mut reports = Vec::new();
@@ -90,17 +86,12 @@ pub async fn list(
                 break None;
             }
         };
-        // One pass: the latest event per (report, peer) of the reports shown.
-        let shown: std::collections::HashSet<ReportId> =
-            reports.iter().map(|r| r.id.clone()).collect();
+        // The latest event per peer of each report shown, from the ledger's index.
         let mut latest: BTreeMap<ReportId, BTreeMap<PeerId, Event>> = BTreeMap::new();
-        for e in g.store.ledger_entries() {
-            let e = e?;
-            if shown.contains(&e.body.report_id) {
-                latest
-                    .entry(e.body.report_id)
-                    .or_default()
-                    .insert(e.body.peer, e.body.event);
+        for r in &reports {
+            let per_peer = latest.entry(r.id.clone()).or_default();
+            for e in g.store.ledger_of_report(&r.id)? {
+                per_peer.insert(e.body.peer, e.body.event);
             }
         }
         Ok((reports, latest, next))
