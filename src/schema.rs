@@ -66,10 +66,19 @@ pub fn escape_token(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")
 }
 
-fn compile(text: &str, what: &str) -> Validator {
-    let schema: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{what}: {e}"));
+/// How every schema here is compiled: offline, and with the `regex` crate's engine for
+/// `pattern` (linear time; none of these schemas' patterns needs look-around or
+/// back-references, which the default engine, fancy-regex, would support at about twice the
+/// cost per match).
+fn options<'a>() -> jsonschema::ValidationOptions<'a> {
     jsonschema::options()
         .offline()
+        .with_pattern_options(jsonschema::PatternOptions::regex())
+}
+
+fn compile(text: &str, what: &str) -> Validator {
+    let schema: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{what}: {e}"));
+    options()
         .build(&schema)
         .unwrap_or_else(|e| panic!("{what} does not compile: {e}"))
 }
@@ -198,8 +207,7 @@ fn stix_validators() -> &'static HashMap<String, Validator> {
             if !wanted {
                 continue;
             }
-            let v = jsonschema::options()
-                .offline()
+            let v = options()
                 .with_registry(&registry)
                 .build(schema)
                 .unwrap_or_else(|e| panic!("schemas/stix2.1/{path} does not compile: {e}"));

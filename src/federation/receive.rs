@@ -111,27 +111,40 @@ impl Gateway {
                 ))
             }
         };
+        // The message's parts move into the alert: a document is never copied.
+        let inbound::Verified {
+            message,
+            jws,
+            kid,
+            sha256,
+            ..
+        } = verified;
+        let crate::envelope::Message {
+            id: message_id,
+            from,
+            tlp,
+            document,
+            ..
+        } = message;
         let alert = Alert {
             id: uuid::Uuid::new_v4().to_string(),
             source: AlertSource::Peer {
-                sender: verified.message.from.clone(),
-                kid: verified.kid.clone(),
-                message_id: verified.message.id,
-                jws: verified.jws.clone(),
+                sender: from.clone(),
+                kid,
+                message_id,
+                jws,
             },
             received_at: rfc3339(now),
-            sha256: verified.sha256.clone(),
-            tlp: verified.message.tlp,
+            sha256: sha256.clone(),
+            tlp,
             format: format.into(),
-            document: verified.message.document.clone(),
+            document,
             retracted: None,
         };
         let quota = Some(self.exchange.max_bytes_per_peer).filter(|q| *q > 0);
         // An earlier version of the same report from the same sender, if we hold one.
         let previous = match alert.report_and_version() {
-            Some((report, _)) => self
-                .store
-                .alert_for_report(&verified.message.from, &report)?,
+            Some((report, _)) => self.store.alert_for_report(&from, &report)?,
             None => None,
         };
         let (outcome, status, reasons) = match self.store.import(&alert, quota)? {
@@ -146,16 +159,15 @@ impl Gateway {
                 InboundOutcome::Conflict,
                 ReceiptStatus::Rejected,
                 vec![format!(
-                    "message id `{}` was received before with other content",
-                    verified.message.id
+                    "message id `{message_id}` was received before with other content"
                 )],
             ),
             Imported::OverQuota { used } => (
                 InboundOutcome::Refused(RefusalKind::RateLimited),
                 ReceiptStatus::Rejected,
                 vec![format!(
-                    "the storage quota of `{}` is full ({used} of {} bytes); retry later",
-                    verified.message.from, self.exchange.max_bytes_per_peer
+                    "the storage quota of `{from}` is full ({used} of {} bytes); retry later",
+                    self.exchange.max_bytes_per_peer
                 )],
             ),
         };
@@ -165,22 +177,27 @@ impl Gateway {
             _ => "rejected",
         };
         Metrics::count(&self.metrics.inbound, label);
-        tracing::info!(peer.id = %verified.message.from, message.id = %verified.message.id, tlp = %verified.message.tlp, outcome = label, "inbound message");
-        Ok(self.answer(&verified, outcome, status, reasons, now))
+        tracing::info!(peer.id = %from, message.id = %message_id, tlp = %tlp, outcome = label, "inbound message");
+        Ok(self.answer(
+            from,
+            (&message_id, &sha256),
+            (outcome, status),
+            reasons,
+            now,
+        ))
     }
 
     /// The answer to a verified message: its outcome with our signed receipt.
     fn answer(
         &self,
-        verified: &inbound::Verified,
-        outcome: InboundOutcome,
-        status: ReceiptStatus,
+        sender: crate::peer::PeerId,
+        message: (&crate::envelope::MessageId, &str),
+        (outcome, status): (InboundOutcome, ReceiptStatus),
         reasons: Vec<String>,
         now: time::OffsetDateTime,
     ) -> InboundAnswer {
-        let sender = verified.message.from.clone();
         let (_, jws) = outbound::receipt(
-            (&verified.message.id, &verified.sha256),
+            message,
             &self.team.id,
             &sender,
             status,
@@ -356,7 +373,14 @@ impl Gateway {
             )
         };
         self.wake.notify_one();
-        Ok(self.answer(&verified, outcome, status, reasons, now))
+        let to = verified.message.from.clone();
+        Ok(self.answer(
+            to,
+            (&verified.message.id, &verified.sha256),
+            (outcome, status),
+            reasons,
+            now,
+        ))
     }
 
     /// The answer to a refused message: quarantined where its markings were not exact, a

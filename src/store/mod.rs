@@ -302,7 +302,9 @@ pub struct Alert {
     pub tlp: Tlp,
     /// The document's form.
     pub format: AlertFormat,
-    /// The document.
+    /// The document. (A store may keep a peer's document only as the payload of its `jws`,
+    /// and fill it in when reading: absent in a record, it reads as null.)
+    #[serde(default)]
     pub document: Value,
     /// Its sender took it back (DESIGN.md section 10): kept for audit, never shared onward.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -131,6 +131,56 @@ fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
     })
 }
 
+/// An alert as this store writes it: a peer's document is the payload of the JWS kept
+/// beside it, so it is not written a second time ([`decode_alert`] reads it back from there).
+/// The same fields as [`Alert`], borrowed.
+#[derive(Serialize)]
+struct AlertRecord<'a> {
+    id: &'a str,
+    #[serde(flatten)]
+    source: &'a AlertSource,
+    received_at: &'a str,
+    sha256: &'a str,
+    tlp: crate::tlp::Tlp,
+    format: super::AlertFormat,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    document: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retracted: Option<&'a super::Retracted>,
+}
+
+fn encode_alert(a: &Alert) -> Vec<u8> {
+    let from_jws = matches!(a.source, AlertSource::Peer { .. });
+    encode(&AlertRecord {
+        id: &a.id,
+        source: &a.source,
+        received_at: &a.received_at,
+        sha256: &a.sha256,
+        tlp: a.tlp,
+        format: a.format,
+        document: (!from_jws).then_some(&a.document),
+        retracted: a.retracted.as_ref(),
+    })
+}
+
+/// An alert record; a peer's document, when the record does not hold it (as written by
+/// [`encode_alert`]; records written before hold it), from its JWS's payload.
+fn decode_alert(key: &[u8], bytes: &[u8]) -> Result<Alert> {
+    let mut alert: Alert = decode(key, bytes)?;
+    if let (Value::Null, AlertSource::Peer { jws, .. }) = (&alert.document, &alert.source) {
+        let corrupt = |reason: String| StoreError::Corrupt {
+            key: String::from_utf8_lossy(key).into_owned(),
+            reason,
+        };
+        let opened = crate::envelope::open(jws)
+            .map_err(|e| corrupt(format!("the alert's message does not open: {e}")))?;
+        let message: crate::envelope::Message = serde_json::from_slice(&opened.payload)
+            .map_err(|e| corrupt(format!("the alert's message does not read: {e}")))?;
+        alert.document = message.document;
+    }
+    Ok(alert)
+}
+
 impl SledStore {
     /// The underlying sled database (tools and tests that inspect or repair the store).
     pub fn db(&self) -> &sled::Db {
@@ -299,7 +349,7 @@ impl SledStore {
         if self.alert_meta.is_empty() && !self.alerts.is_empty() {
             for kv in self.alerts.iter() {
                 let (k, v) = kv.map_err(backend)?;
-                let alert: Alert = decode(&k, &v)?;
+                let alert = decode_alert(&k, &v)?;
                 self.alert_meta
                     .insert(&k, encode(&alert.meta()))
                     .map_err(backend)?;
@@ -614,7 +664,7 @@ impl Store for SledStore {
                 Some(taxii.peer.as_str().as_bytes()),
             ),
         };
-        let (value, meta) = (encode(alert), encode(&alert.meta()));
+        let (value, meta) = (encode_alert(alert), encode(&alert.meta()));
         let bytes = alert.bytes();
         // A peer's version of a report is held once, whatever message carried it.
         let version_keys = match (&alert.source, alert.report_key()) {
@@ -672,7 +722,11 @@ impl Store for SledStore {
         let Some(seq) = self.alert_ids.get(id.as_bytes()).map_err(backend)? else {
             return Ok(None);
         };
-        Self::get(&self.alerts, &seq)
+        self.alerts
+            .get(&seq)
+            .map_err(backend)?
+            .map(|v| decode_alert(&seq, &v))
+            .transpose()
     }
 
     fn alerts_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, AlertMeta)>> {
@@ -965,7 +1019,7 @@ impl Store for SledStore {
             } = &meta.source
             {
                 if s == sender && m == message_id {
-                    return Self::get(&self.alerts, &k);
+                    return self.alert(&meta.id);
                 }
             }
         }
@@ -980,7 +1034,7 @@ impl Store for SledStore {
                 reason: "no such alert to replace".into(),
             });
         };
-        let (value, meta) = (encode(alert), encode(&alert.meta()));
+        let (value, meta) = (encode_alert(alert), encode(&alert.meta()));
         (&self.alerts, &self.alert_meta)
             .transaction(|(alerts, metas)| {
                 alerts.insert(&seq, value.clone())?;

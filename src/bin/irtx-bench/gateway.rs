@@ -1,0 +1,276 @@
+//! Real gateways for the bench: `irtx init`, `irtx peer add` and `irtx serve` run as
+//! processes on loopback, each in a directory of its own; what the operating system says of
+//! a serving process (CPU time, peak resident memory) and the size of its store.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::Value;
+
+/// One gateway: its directory, what `irtx init` printed, and its `irtx serve` once started.
+pub struct Gateway {
+    /// The team id.
+    pub team: String,
+    /// Its directory (config, keys, data).
+    pub dir: PathBuf,
+    /// Its base URL.
+    pub url: String,
+    /// The analyst token.
+    pub token: String,
+    /// Its public JWK, for its peers.
+    pub jwk: Value,
+    irtx: PathBuf,
+    child: Option<Child>,
+}
+
+impl Gateway {
+    /// `irtx init` in `dir/team`, on a free loopback port.
+    pub fn init(irtx: &Path, dir: &Path, team: &str) -> Result<Gateway> {
+        let dir = dir.join(team);
+        std::fs::create_dir_all(&dir)?;
+        let out = Command::new(irtx)
+            .args(["init", "--listen", "auto", "--team-id", team, "--dir"])
+            .arg(&dir)
+            .output()
+            .with_context(|| format!("cannot run `{}`", irtx.display()))?;
+        if !out.status.success() {
+            bail!(
+                "irtx init {team}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        let init: Value = serde_json::from_slice(&out.stdout).context("irtx init's answer")?;
+        let field = |k: &str| {
+            init[k]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| anyhow!("irtx init printed no `{k}`"))
+        };
+        Ok(Gateway {
+            team: team.to_string(),
+            url: format!("http://{}", field("listen")?),
+            token: field("analyst_token")?,
+            jwk: init["public_jwk"].clone(),
+            dir,
+            irtx: irtx.to_path_buf(),
+            child: None,
+        })
+    }
+
+    /// Its config file.
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("irtx.toml")
+    }
+
+    /// Its store's directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// `irtx peer add` (offline, straight into its store: the gateway is not serving).
+    pub fn add_peer(&self, id: &str, url: &str, jwk: &Value, profile: &str) -> Result<()> {
+        let out = Command::new(&self.irtx)
+            .arg("--config")
+            .arg(self.config())
+            .args(["peer", "add", "--id", id, "--max-tlp", "AMBER"])
+            .args(["--audience", "community", "--profile", profile])
+            .args(["--url", url, "--key", &jwk.to_string()])
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "irtx peer add {id} on {}: {}",
+                self.team,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+
+    /// `irtx serve`, its log in `serve.log`, `env` on top of the config; returns once
+    /// `/healthz` answers.
+    pub async fn serve(&mut self, env: &[(&str, &str)]) -> Result<()> {
+        let log = std::fs::File::create(self.dir.join("serve.log"))?;
+        let child = Command::new(&self.irtx)
+            .arg("--config")
+            .arg(self.config())
+            .arg("serve")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()?;
+        self.child = Some(child);
+        let http = reqwest::Client::new();
+        let until = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = http.get(format!("{}/healthz", self.url)).send().await {
+                if r.status().is_success() {
+                    return Ok(());
+                }
+            }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                bail!(
+                    "irtx serve ({}) exited with {status}; see {}",
+                    self.team,
+                    self.dir.join("serve.log").display()
+                );
+            }
+            if Instant::now() > until {
+                bail!("irtx serve ({}) did not answer within 60 s", self.team);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// What the OS says of the serving process now.
+    pub fn usage(&self) -> Result<Usage> {
+        let pid = self
+            .child
+            .as_ref()
+            .map(Child::id)
+            .ok_or_else(|| anyhow!("{} is not serving", self.team))?;
+        Usage::of(pid)
+    }
+
+    /// Stops `irtx serve` (SIGTERM, so it shuts down cleanly), waiting for it.
+    pub fn stop(&mut self) -> Result<()> {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let until = Instant::now() + Duration::from_secs(30);
+            while child.try_wait()?.is_none() {
+                if Instant::now() > until {
+                    child.kill()?;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        Ok(())
+    }
+
+    /// A request with the analyst token.
+    pub fn api(
+        &self,
+        http: &reqwest::Client,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        http.request(method, format!("{}/api/v1{path}", self.url))
+            .bearer_auth(&self.token)
+    }
+
+    /// A counter from `/metrics`: the sum of every sample named `name` whose labels contain
+    /// `label` (or every sample, when `label` is empty).
+    pub async fn counter(&self, http: &reqwest::Client, name: &str, label: &str) -> Result<f64> {
+        let text = http
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await?
+            .text()
+            .await?;
+        Ok(sum_counter(&text, name, label))
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+/// The sum of the samples of `name` (OpenMetrics text) whose labels contain `label`.
+pub fn sum_counter(text: &str, name: &str, label: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let bare = series.split('{').next()?;
+            (bare == name && series.contains(label)).then(|| value.parse::<f64>().ok())?
+        })
+        .sum()
+}
+
+/// CPU time and memory of a process, from `/proc`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Usage {
+    /// User and system CPU time so far, in seconds.
+    pub cpu_s: f64,
+    /// Peak resident set size so far (VmHWM), in bytes.
+    pub peak_rss: u64,
+}
+
+impl Usage {
+    /// Reads `/proc/PID/stat` (utime and stime, in USER_HZ = 100 ticks a second on Linux)
+    /// and `/proc/PID/status` (VmHWM).
+    pub fn of(pid: u32) -> Result<Usage> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+        // The command name is in brackets and may hold spaces: count fields after it.
+        let after = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest)
+            .ok_or_else(|| anyhow!("unreadable /proc/{pid}/stat"))?;
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        // Fields 14 and 15 of stat(5); the first after the bracket is field 3.
+        let ticks: u64 = fields
+            .get(11..13)
+            .ok_or_else(|| anyhow!("short /proc/{pid}/stat"))?
+            .iter()
+            .map(|f| f.parse::<u64>().unwrap_or(0))
+            .sum();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        let peak_kb = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0);
+        Ok(Usage {
+            cpu_s: ticks as f64 / 100.0,
+            peak_rss: peak_kb * 1024,
+        })
+    }
+}
+
+/// The bytes of every file under `dir`.
+pub fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&e.path()),
+            Ok(_) => e.metadata().map_or(0, |m| m.len()),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_are_summed_by_name_and_label() {
+        let text = "# TYPE irtx_delivery_attempts counter\n\
+            irtx_delivery_attempts_total{outcome=\"delivered\"} 7\n\
+            irtx_delivery_attempts_total{outcome=\"retry\"} 2\n\
+            irtx_delivery_attempts_total_x{outcome=\"delivered\"} 100\n";
+        assert_eq!(
+            sum_counter(text, "irtx_delivery_attempts_total", "\"delivered\""),
+            7.0
+        );
+        assert_eq!(sum_counter(text, "irtx_delivery_attempts_total", ""), 9.0);
+    }
+
+    #[test]
+    fn this_process_has_a_cpu_time_and_a_peak() {
+        let u = Usage::of(std::process::id()).unwrap();
+        assert!(u.peak_rss > 0);
+    }
+}

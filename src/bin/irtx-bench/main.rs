@@ -1,0 +1,627 @@
+//! `irtx-bench`: the load generator. It drives real gateways (`irtx serve` processes, set up
+//! with `irtx init` and `irtx peer add`) on loopback only, and prints throughput, latency
+//! percentiles, errors, the servers' CPU and peak resident memory, and the store's size.
+//!
+//! - `inbound`: simulated peers post pre-signed messages to one gateway;
+//! - `inbound --fill N`: first N alerts are written into its store, then the same;
+//! - `outbound`: one gateway shares reports with receivers that answer with signed receipts;
+//! - `compare`: the same messages into a TAXII 2.1 server (medallion) and into irtx, at
+//!   growing store sizes (scripts/medallion-compare.sh starts medallion).
+//!
+//! Every run is bounded by the counts given. README "Performance" shows the figures.
+
+mod gateway;
+mod load;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use gateway::{dir_size, Gateway, Usage};
+use load::{Run, Sender};
+use serde_json::json;
+
+/// Load generator for irtx: drives real `irtx serve` processes on loopback and prints
+/// throughput, latency (p50/p90/p99/p99.9), errors, server CPU, peak RSS and store size.
+#[derive(Debug, Parser)]
+#[command(name = "irtx-bench", version)]
+struct Cli {
+    /// The irtx binary to run (default: the `irtx` beside this program).
+    #[arg(long, global = true, value_name = "PATH")]
+    irtx: Option<PathBuf>,
+    /// Keep the gateways' directories here (default: a temporary directory, removed after).
+    #[arg(long, global = true, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// What to measure.
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Debug, Subcommand)]
+enum Mode {
+    /// Simulated peers post pre-signed messages to one gateway (durable: each answer is a
+    /// signed receipt for an import already flushed to disk).
+    Inbound(InboundArgs),
+    /// One gateway shares reports with receiver gateways; counts messages delivered with
+    /// verified receipts, then times single pushes on an idle system.
+    Outbound(OutboundArgs),
+    /// The same messages into a TAXII 2.1 collection and into irtx, at each store size:
+    /// objects per second of each and their ratio.
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, Args)]
+struct Bundle {
+    /// Objects in each message's STIX bundle (at least; indicators are added to reach it).
+    #[arg(long, default_value_t = 43)]
+    objects: usize,
+}
+
+#[derive(Debug, Args)]
+struct InboundArgs {
+    /// Messages to send.
+    #[arg(long, short = 'n', default_value_t = 3000)]
+    messages: usize,
+    /// Requests in flight.
+    #[arg(long, short = 'c', default_value_t = 16)]
+    concurrency: usize,
+    /// Simulated peers (each with its own key; messages are spread over them).
+    #[arg(long, default_value_t = 8)]
+    peers: usize,
+    /// First write this many alerts into the gateway's store (stopped), then start it and
+    /// send: how it fares once full.
+    #[arg(long, default_value_t = 0)]
+    fill: u64,
+    #[command(flatten)]
+    bundle: Bundle,
+}
+
+#[derive(Debug, Args)]
+struct OutboundArgs {
+    /// Reports to submit and share with every receiver.
+    #[arg(long, short = 'n', default_value_t = 1000)]
+    reports: usize,
+    /// Receiver gateways.
+    #[arg(long, default_value_t = 3)]
+    receivers: usize,
+    /// Share requests in flight.
+    #[arg(long, short = 'c', default_value_t = 8)]
+    concurrency: usize,
+    /// Single pushes timed one at a time afterwards (submit to verified receipt).
+    #[arg(long, default_value_t = 200)]
+    idle: usize,
+    /// The receivers' anonymization profile.
+    #[arg(long, default_value = "pseudonymize")]
+    profile: String,
+    #[command(flatten)]
+    bundle: Bundle,
+}
+
+#[derive(Debug, Args)]
+struct CompareArgs {
+    /// The TAXII 2.1 collection's URL (ending in `/`); objects are posted to `{URL}objects/`.
+    #[arg(long, value_name = "URL")]
+    taxii: String,
+    /// HTTP Basic user and password for it, as USER:PASSWORD.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    auth: String,
+    /// Stored objects before each timed step, comma separated.
+    #[arg(long, default_value = "0,10000,20000", value_delimiter = ',')]
+    stored: Vec<usize>,
+    /// Messages timed at each step, on each side.
+    #[arg(long, short = 'n', default_value_t = 40)]
+    messages: usize,
+    /// Messages timed at each step on irtx (more: it is faster; default: `--messages`).
+    #[arg(long)]
+    irtx_messages: Option<usize>,
+    /// Requests in flight.
+    #[arg(long, short = 'c', default_value_t = 16)]
+    concurrency: usize,
+    #[command(flatten)]
+    bundle: Bundle,
+}
+
+/// The receiver's settings for a bench: no per-peer rate limit or storage quota (they would
+/// measure the policy, not the gateway); everything else as configured by `irtx init`.
+const UNLIMITED: [(&str, &str); 2] = [
+    ("IRTX_EXCHANGE__MAX_MESSAGES_PER_MINUTE", "0"),
+    ("IRTX_EXCHANGE__MAX_BYTES_PER_PEER", "0"),
+];
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("irtx-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let irtx = match cli.irtx {
+        Some(p) => p,
+        None => std::env::current_exe()?
+            .parent()
+            .context("this program's directory")?
+            .join("irtx"),
+    };
+    if !irtx.is_file() {
+        bail!(
+            "no irtx binary at {} (build it, or give --irtx PATH)",
+            irtx.display()
+        );
+    }
+    let temp;
+    let dir = match cli.dir {
+        Some(d) => {
+            std::fs::create_dir_all(&d)?;
+            d
+        }
+        None => {
+            temp = tempfile::tempdir()?;
+            temp.path().to_path_buf()
+        }
+    };
+    println!(
+        "irtx-bench: {} on {} CPUs; gateways in {}",
+        irtx.display(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        dir.display()
+    );
+    match cli.mode {
+        Mode::Inbound(a) => inbound(&irtx, &dir, a).await,
+        Mode::Outbound(a) => outbound(&irtx, &dir, a).await,
+        Mode::Compare(a) => compare(&irtx, &dir, a).await,
+    }
+}
+
+/// A receiver with `peers` simulated senders added, not yet serving.
+fn receiver_with_senders(
+    irtx: &std::path::Path,
+    dir: &std::path::Path,
+    peers: usize,
+) -> Result<(Gateway, Vec<Sender>)> {
+    let gw = Gateway::init(irtx, dir, "bench-receiver")?;
+    let senders: Vec<Sender> = (0..peers.max(1)).map(Sender::new).collect();
+    for s in &senders {
+        gw.add_peer(s.id.as_str(), "http://127.0.0.1:9", &s.jwk(), "none")?;
+    }
+    Ok((gw, senders))
+}
+
+/// `n` messages spread over `senders`, each a bundle of its own (sequence from `first`).
+fn messages(
+    senders: &[Sender],
+    to: &irtx::team::TeamId,
+    first: u64,
+    n: usize,
+    objects: usize,
+) -> (Vec<Vec<u8>>, usize) {
+    let team = irtx::team::Team::new(senders[0].id.clone(), "Bench peer");
+    let (extra, count) = load::extra_for(objects, &team);
+    let bodies = (0..n as u64)
+        .map(|i| {
+            let s = &senders[i as usize % senders.len()];
+            let team = irtx::team::Team::new(s.id.clone(), "Bench peer");
+            s.seal(load::bundle(first + i, extra, &team), to)
+        })
+        .collect();
+    (bodies, count)
+}
+
+fn post_message(
+    url: String,
+) -> impl Fn(&reqwest::Client, Vec<u8>) -> reqwest::RequestBuilder + Send + Sync + 'static {
+    move |http, body| {
+        http.post(&url)
+            .header("content-type", "application/jose+json")
+            .body(body)
+    }
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn print_run(what: &str, run: &Run, objects: usize) {
+    println!(
+        "{what}: {} ok, {} failed {:?} in {:.2} s: {:.0} messages/s ({:.0} objects/s)",
+        run.ok(),
+        run.failed(),
+        run.errors,
+        run.wall.as_secs_f64(),
+        run.rate(),
+        run.rate() * objects as f64
+    );
+    println!("  latency {}", run.latency_line());
+}
+
+fn print_server(what: &str, before: Usage, after: Usage, wall: Duration, store: u64) {
+    println!(
+        "  {what}: CPU {:.2} s ({:.2} cores), peak RSS {:.1} MiB, store {:.1} MiB",
+        after.cpu_s - before.cpu_s,
+        (after.cpu_s - before.cpu_s) / wall.as_secs_f64().max(1e-9),
+        mib(after.peak_rss),
+        mib(store)
+    );
+}
+
+async fn inbound(irtx: &std::path::Path, dir: &std::path::Path, a: InboundArgs) -> Result<()> {
+    let (mut gw, senders) = receiver_with_senders(irtx, dir, a.peers)?;
+    let to: irtx::team::TeamId = gw.team.parse()?;
+    if a.fill > 0 {
+        fill(&gw, &senders, a.fill, a.bundle.objects)?;
+    }
+    let t = Instant::now();
+    let (bodies, objects) = messages(&senders, &to, a.fill, a.messages, a.bundle.objects);
+    println!(
+        "signed {} messages of {objects} objects ({} bytes each) from {} peers in {:.2} s",
+        bodies.len(),
+        bodies.first().map_or(0, Vec::len),
+        senders.len(),
+        t.elapsed().as_secs_f64()
+    );
+    gw.serve(&UNLIMITED).await?;
+    let before = gw.usage()?;
+    let url = format!("{}/exchange/v1/messages", gw.url);
+    let run = load::drive(bodies, a.concurrency, post_message(url), |s| s == 200).await;
+    let after = gw.usage()?;
+    print_run(
+        &format!(
+            "inbound, concurrency {}, {} stored before",
+            a.concurrency, a.fill
+        ),
+        &run,
+        objects,
+    );
+    gw.stop()?;
+    print_server("server", before, after, run.wall, dir_size(&gw.data_dir()));
+    if run.failed() > 0 {
+        bail!("{} messages were not accepted", run.failed());
+    }
+    Ok(())
+}
+
+/// Writes `n` alerts straight into the stopped gateway's store, as the import of verified
+/// messages would: each a bundle of its own report from one of `senders`, through the
+/// store's own `import` (dedup records, quotas, metadata and all), from several threads.
+fn fill(gw: &Gateway, senders: &[Sender], n: u64, objects: usize) -> Result<()> {
+    use irtx::store::{Alert, AlertSource, Store as _};
+    let store = irtx::store::sled_store::SledStore::open(&gw.data_dir())?;
+    let to: irtx::team::TeamId = gw.team.parse()?;
+    // One sealed template per sender; each alert gets its own ids and report id.
+    let templates: Vec<Alert> = senders
+        .iter()
+        .map(|s| {
+            let team = irtx::team::Team::new(s.id.clone(), "Bench peer");
+            let (extra, _) = load::extra_for(objects, &team);
+            let body = s.seal(load::bundle(u64::MAX / 128, extra, &team), &to);
+            let jws: irtx::envelope::Jws = serde_json::from_slice(&body).expect("our own JWS");
+            let opened = irtx::envelope::open(&jws).expect("our own JWS opens");
+            let message: irtx::envelope::Message =
+                serde_json::from_slice(&opened.payload).expect("our own message");
+            Alert {
+                id: String::new(),
+                source: AlertSource::Peer {
+                    sender: s.id.clone(),
+                    kid: opened.kid.clone(),
+                    message_id: message.id,
+                    jws,
+                },
+                received_at: irtx::timestamp::rfc3339(time::OffsetDateTime::now_utc()),
+                sha256: String::new(),
+                tlp: irtx::tlp::Tlp::Amber,
+                format: irtx::store::AlertFormat::Stix,
+                document: message.document,
+                retracted: None,
+            }
+        })
+        .collect();
+    let store = Arc::new(store);
+    let done = std::sync::atomic::AtomicU64::new(0);
+    let t = Instant::now();
+    let threads = 8u64;
+    std::thread::scope(|scope| -> Result<()> {
+        let mut handles = Vec::new();
+        for w in 0..threads {
+            let (store, templates, done) = (store.clone(), &templates, &done);
+            handles.push(scope.spawn(move || -> Result<()> {
+                let mut i = w;
+                while i < n {
+                    let mut alert = templates[(i % templates.len() as u64) as usize].clone();
+                    let uuid = uuid::Uuid::new_v4();
+                    alert.id = uuid.to_string();
+                    alert.sha256 = format!("{:064x}", u128::from(i));
+                    if let AlertSource::Peer { message_id, .. } = &mut alert.source {
+                        *message_id = irtx::envelope::MessageId(uuid);
+                    }
+                    if let Some(r) = alert.document["objects"]
+                        .as_array_mut()
+                        .and_then(|o| o.iter_mut().find(|o| o["type"] == "report"))
+                    {
+                        r["id"] = json!(format!("report--{uuid}"));
+                    }
+                    store.import(&alert, None)?;
+                    let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                    if d % (n / 10).max(1) == 0 {
+                        eprintln!(
+                            "fill: {d} of {n} alerts in {:.0} s",
+                            t.elapsed().as_secs_f64()
+                        );
+                    }
+                    i += threads;
+                }
+                Ok(())
+            }));
+        }
+        for h in handles {
+            h.join().expect("a fill thread")?;
+        }
+        Ok(())
+    })?;
+    println!(
+        "filled {n} alerts in {:.1} s ({:.0}/s), store {:.1} MiB",
+        t.elapsed().as_secs_f64(),
+        n as f64 / t.elapsed().as_secs_f64(),
+        mib(dir_size(&gw.data_dir()))
+    );
+    Ok(())
+}
+
+async fn outbound(irtx: &std::path::Path, dir: &std::path::Path, a: OutboundArgs) -> Result<()> {
+    let mut sender = Gateway::init(irtx, dir, "bench-sender")?;
+    let mut receivers = Vec::new();
+    for i in 0..a.receivers.max(1) {
+        let r = Gateway::init(irtx, dir, &format!("bench-receiver-{i}"))?;
+        r.add_peer(&sender.team, &sender.url, &sender.jwk, "none")?;
+        sender.add_peer(&r.team, &r.url, &r.jwk, &a.profile)?;
+        receivers.push(r);
+    }
+    for r in &mut receivers {
+        r.serve(&UNLIMITED).await?;
+    }
+    sender.serve(&UNLIMITED).await?;
+    let http = reqwest::Client::new();
+    let team = irtx::team::Team::new(sender.team.parse()?, "Bench");
+    let (extra, objects) = load::extra_for(a.bundle.objects, &team);
+    let peers: Vec<String> = receivers.iter().map(|r| r.team.clone()).collect();
+
+    // Submitted first (not timed): what is measured is sharing and delivery.
+    let total = a.reports + a.idle;
+    let t = Instant::now();
+    let sender = Arc::new(sender);
+    let submit = {
+        let sender = sender.clone();
+        move |http: &reqwest::Client, body: Vec<u8>| {
+            sender
+                .api(http, reqwest::Method::POST, "/reports")
+                .header("content-type", "application/json")
+                .body(body)
+        }
+    };
+    let reports: Vec<Vec<u8>> = (0..total as u64)
+        .map(|i| load::report(i, extra).to_string().into_bytes())
+        .collect();
+    let submitted = load::drive(reports, a.concurrency, submit, |s| s == 201 || s == 200).await;
+    if submitted.failed() > 0 {
+        bail!(
+            "{} reports were not accepted: {:?}",
+            submitted.failed(),
+            submitted.errors
+        );
+    }
+    println!(
+        "submitted {total} reports (bundles of {objects} objects) in {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    let name = "irtx_delivery_attempts_total";
+    let delivered = "\"delivered\"";
+    let usage = |s: &Gateway, rs: &[Gateway]| -> Result<(Usage, Vec<Usage>)> {
+        Ok((
+            s.usage()?,
+            rs.iter().map(Gateway::usage).collect::<Result<_>>()?,
+        ))
+    };
+    let (s0, r0) = usage(&sender, &receivers)?;
+    let start = Instant::now();
+    let share = {
+        let sender = sender.clone();
+        let to_all = json!({ "peers": peers }).to_string();
+        move |http: &reqwest::Client, id: Vec<u8>| {
+            let id = String::from_utf8_lossy(&id).into_owned();
+            sender
+                .api(
+                    http,
+                    reqwest::Method::POST,
+                    &format!("/reports/EVT-BENCH-{id}/share"),
+                )
+                .header("content-type", "application/json")
+                .body(to_all.clone())
+        }
+    };
+    let ids: Vec<Vec<u8>> = (0..a.reports as u64)
+        .map(|i| i.to_string().into_bytes())
+        .collect();
+    let shares = load::drive(ids, a.concurrency, share, |s| s == 200).await;
+    let want = (a.reports * peers.len()) as f64;
+    let until = Instant::now() + Duration::from_secs(600);
+    loop {
+        let n = sender.counter(&http, name, delivered).await?;
+        if n >= want {
+            break;
+        }
+        if Instant::now() > until {
+            bail!("only {n} of {want} messages delivered within 600 s");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let wall = start.elapsed();
+    let (s1, r1) = usage(&sender, &receivers)?;
+    println!(
+        "outbound: {} reports shared with {} receivers: {want} messages delivered with verified receipts in {:.2} s: {:.0} messages/s ({} share calls failed)",
+        a.reports,
+        peers.len(),
+        wall.as_secs_f64(),
+        want / wall.as_secs_f64(),
+        shares.failed()
+    );
+    println!("  share call latency {}", shares.latency_line());
+    // One push at a time on an otherwise idle system: share to the first receiver, wait
+    // for the sender to count it delivered (its receipt verified).
+    let mut lat = Vec::new();
+    let mut count = sender.counter(&http, name, delivered).await?;
+    for i in 0..a.idle as u64 {
+        let id = a.reports as u64 + i;
+        let t = Instant::now();
+        let r = sender
+            .api(
+                &http,
+                reqwest::Method::POST,
+                &format!("/reports/EVT-BENCH-{id}/share"),
+            )
+            .header("content-type", "application/json")
+            .body(json!({"peers": [&peers[0]]}).to_string())
+            .send()
+            .await?;
+        if !r.status().is_success() {
+            bail!("share of EVT-BENCH-{id}: {}", r.status());
+        }
+        loop {
+            let n = sender.counter(&http, name, delivered).await?;
+            if n > count {
+                count = n;
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        lat.push(t.elapsed());
+    }
+    lat.sort();
+    if !lat.is_empty() {
+        println!(
+            "idle single push, submit to verified receipt ({} pushes): {}",
+            lat.len(),
+            load::latency_line(&lat)
+        );
+    }
+    let mut sender = Arc::try_unwrap(sender)
+        .ok()
+        .context("the sender is still shared")?;
+    sender.stop()?;
+    print_server("sender", s0, s1, wall, dir_size(&sender.data_dir()));
+    for ((r, b), a) in receivers.iter_mut().zip(r0).zip(r1) {
+        r.stop()?;
+        print_server(&r.team.clone(), b, a, wall, dir_size(&r.data_dir()));
+    }
+    Ok(())
+}
+
+async fn compare(irtx: &std::path::Path, dir: &std::path::Path, a: CompareArgs) -> Result<()> {
+    let (user, password) = a.auth.split_once(':').context("--auth is USER:PASSWORD")?;
+    let (user, password) = (user.to_string(), password.to_string());
+    let (mut gw, senders) = receiver_with_senders(irtx, dir, 8)?;
+    gw.serve(&UNLIMITED).await?;
+    let to: irtx::team::TeamId = gw.team.parse()?;
+    let objects_url = format!("{}objects/", a.taxii);
+    let taxii = move |http: &reqwest::Client, body: Vec<u8>| {
+        http.post(&objects_url)
+            .basic_auth(&user, Some(&password))
+            .header("content-type", "application/taxii+json;version=2.1")
+            .header("accept", "application/taxii+json;version=2.1")
+            .body(body)
+    };
+    let taxii = Arc::new(taxii);
+    let irtx_url = format!("{}/exchange/v1/messages", gw.url);
+    // The same bundles both ways: irtx gets each signed as a message, the TAXII server its
+    // objects as an envelope.
+    let envelope = |body: &[u8]| -> Vec<u8> {
+        let jws: irtx::envelope::Jws = serde_json::from_slice(body).expect("our own JWS");
+        let opened = irtx::envelope::open(&jws).expect("our own JWS opens");
+        let m: irtx::envelope::Message = serde_json::from_slice(&opened.payload).expect("ours");
+        json!({"objects": m.document["objects"]})
+            .to_string()
+            .into_bytes()
+    };
+    let mut seq = 0u64;
+    let (mut stored_taxii, mut stored_irtx) = (0usize, 0usize);
+    let irtx_n = a.irtx_messages.unwrap_or(a.messages);
+    println!("stored objects | TAXII server objects/s | irtx objects/s | ratio");
+    for &target in &a.stored {
+        // Fill both to `target` objects (not timed).
+        for (stored, is_taxii) in [(&mut stored_taxii, true), (&mut stored_irtx, false)] {
+            if *stored >= target {
+                continue;
+            }
+            let (_, per) = messages(&senders[..1], &to, seq, 1, a.bundle.objects);
+            let n = (target - *stored).div_ceil(per);
+            let (bodies, per) = messages(&senders, &to, seq, n, a.bundle.objects);
+            seq += n as u64;
+            let run = if is_taxii {
+                let t = taxii.clone();
+                load::drive(
+                    bodies.iter().map(|b| envelope(b)).collect(),
+                    a.concurrency,
+                    move |h, b| t(h, b),
+                    |s| s == 202 || s == 200,
+                )
+                .await
+            } else {
+                load::drive(bodies, a.concurrency, post_message(irtx_url.clone()), |s| {
+                    s == 200
+                })
+                .await
+            };
+            if run.failed() > 0 {
+                bail!("filling: {} failed {:?}", run.failed(), run.errors);
+            }
+            *stored += n * per;
+        }
+        let (bodies, per) = messages(&senders, &to, seq, a.messages, a.bundle.objects);
+        seq += a.messages as u64;
+        let t = taxii.clone();
+        let on_taxii = load::drive(
+            bodies.iter().map(|b| envelope(b)).collect(),
+            a.concurrency,
+            move |h, b| t(h, b),
+            |s| s == 202 || s == 200,
+        )
+        .await;
+        let (bodies, _) = messages(&senders, &to, seq, irtx_n, a.bundle.objects);
+        seq += irtx_n as u64;
+        let on_irtx = load::drive(bodies, a.concurrency, post_message(irtx_url.clone()), |s| {
+            s == 200
+        })
+        .await;
+        if on_taxii.failed() + on_irtx.failed() > 0 {
+            bail!(
+                "failed requests: TAXII server {:?}, irtx {:?}",
+                on_taxii.errors,
+                on_irtx.errors
+            );
+        }
+        let (x, y) = (on_taxii.rate() * per as f64, on_irtx.rate() * per as f64);
+        println!(
+            "{:>14} | {:>22.0} | {:>14.0} | {:>5.0}x",
+            stored_irtx.max(stored_taxii),
+            x,
+            y,
+            y / x
+        );
+        println!("  TAXII server latency {}", on_taxii.latency_line());
+        println!("  irtx latency {}", on_irtx.latency_line());
+        stored_taxii += a.messages * per;
+        stored_irtx += irtx_n * per;
+    }
+    gw.stop()?;
+    Ok(())
+}
