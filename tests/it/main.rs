@@ -2,6 +2,7 @@
 
 mod api;
 mod backup;
+mod bench;
 mod browser;
 mod cli;
 mod compat;

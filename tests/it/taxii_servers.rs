@@ -22,7 +22,7 @@ use crate::taxii::big_report;
 const COLLECTION: &str = "472c94ae-3113-4e3e-a4dd-a9f4ac7471d4";
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Kind {
+pub(crate) enum Kind {
     Medallion,
     OpenTaxii,
 }
@@ -51,13 +51,13 @@ impl Kind {
 }
 
 /// A TAXII server on loopback; killed when dropped.
-struct Server {
+pub(crate) struct Server {
     kind: Kind,
     child: Child,
     /// Its discovery URL.
     discovery: String,
     /// The collection irtx writes to and reads from.
-    collection: String,
+    pub(crate) collection: String,
     dir: tempfile::TempDir,
 }
 
@@ -93,7 +93,7 @@ fn venv(kind: Kind) -> Option<PathBuf> {
 
 /// Starts a server of `kind` with one collection and the account irtx:s3cret; `None` when
 /// it is not installed (outside CI).
-async fn start(kind: Kind) -> Option<Server> {
+pub(crate) async fn start(kind: Kind) -> Option<Server> {
     let venv = venv(kind)?;
     let dir = tempfile::tempdir().unwrap();
     let port = crate::helpers::free_port();

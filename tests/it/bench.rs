@@ -1,0 +1,102 @@
+//! The load generator (`irtx-bench`, README "Performance") through its command line, on
+//! small counts: it starts real gateways, drives them, and reports what it measured. Its
+//! figures are not asserted (this machine is shared and noisy); that it counts right is.
+
+use std::process::Command;
+
+use crate::taxii_servers::{start, Kind};
+
+fn bench(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_irtx-bench"))
+        .arg("--irtx")
+        .arg(env!("CARGO_BIN_EXE_irtx"))
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn inbound_after_a_fill_counts_every_message_and_reports_the_server() {
+    let (ok, out) = bench(&[
+        "inbound", "-n", "60", "-c", "4", "--peers", "3", "--fill", "40",
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("filled 40 alerts"), "{out}");
+    assert!(out.contains("signed 60 messages of 47 objects"), "{out}");
+    assert!(
+        out.contains("inbound, concurrency 4, 40 stored before: 60 ok, 0 failed"),
+        "{out}"
+    );
+    for shown in [
+        "p50 ",
+        "p90 ",
+        "p99 ",
+        "p99.9 ",
+        "CPU ",
+        "peak RSS ",
+        "store ",
+    ] {
+        assert!(out.contains(shown), "{shown}: {out}");
+    }
+}
+
+#[test]
+fn outbound_counts_deliveries_with_verified_receipts_and_times_idle_pushes() {
+    let (ok, out) = bench(&["outbound", "-n", "8", "--receivers", "2", "--idle", "3"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("8 reports shared with 2 receivers: 16 messages delivered"),
+        "{out}"
+    );
+    assert!(out.contains("(3 pushes): p50 "), "{out}");
+    assert!(out.contains("bench-receiver-1: CPU "), "{out}");
+}
+
+#[test]
+fn a_missing_irtx_binary_is_a_clear_failure() {
+    let out = Command::new(env!("CARGO_BIN_EXE_irtx-bench"))
+        .args(["--irtx", "/nonexistent/irtx", "inbound", "-n", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no irtx binary at /nonexistent/irtx"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn compare_sends_the_same_bundles_to_medallion_and_irtx() {
+    let Some(server) = start(Kind::Medallion).await else {
+        return;
+    };
+    let (ok, out) = tokio::task::spawn_blocking(move || {
+        let r = bench(&[
+            "compare",
+            "--taxii",
+            &server.collection,
+            "--auth",
+            "irtx:s3cret",
+            "--stored",
+            "0,300",
+            "-n",
+            "3",
+            "-c",
+            "2",
+        ]);
+        drop(server);
+        r
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{out}");
+    // Step 0: nothing stored; step 300: 7 bundles of 47 objects filled into each (329,
+    // above the 141 the first step's 3 timed messages left).
+    assert!(out.contains("0 / 0 |"), "{out}");
+    assert!(out.contains("329 / 329 |"), "{out}");
+    assert!(out.contains("TAXII server latency p50"), "{out}");
+}
