@@ -50,6 +50,24 @@ pub fn bundle(seq: u64, extra: usize, team: &irtx::team::Team) -> Value {
     irtx::convert::convert(&r, team, Format::Stix)
 }
 
+/// The smallest bundle an alert is made of: a `report` container alone, referring to
+/// itself (for filling a store with many alerts).
+pub fn container_only(team: &irtx::team::Team) -> Value {
+    let full = bundle(0, 0, team);
+    let objects: Vec<Value> = full["objects"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|o| o["type"] == "report")
+        .map(|o| {
+            let mut o = o.clone();
+            o["object_refs"] = json!([o["id"].clone()]);
+            o
+        })
+        .collect();
+    json!({"type": "bundle", "id": full["id"], "objects": objects})
+}
+
 /// A simulated peer: its id and key.
 pub struct Sender {
     /// Its team id.

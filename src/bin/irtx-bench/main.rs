@@ -75,6 +75,13 @@ struct InboundArgs {
     /// send: how it fares once full.
     #[arg(long, default_value_t = 0)]
     fill: u64,
+    /// The filled alerts' bundles: 1 for a bundle holding only its report container (small:
+    /// a million full-size alerts take about 60 GB in sled 0.34), otherwise as `--objects`.
+    #[arg(long, value_name = "N")]
+    fill_objects: Option<usize>,
+    /// Then time each analyst page and list endpoint this many times.
+    #[arg(long, default_value_t = 5)]
+    page_reads: usize,
     #[command(flatten)]
     bundle: Bundle,
 }
@@ -259,7 +266,12 @@ async fn inbound(irtx: &std::path::Path, dir: &std::path::Path, a: InboundArgs) 
     let (mut gw, senders) = receiver_with_senders(irtx, dir, a.peers)?;
     let to: irtx::team::TeamId = gw.team.parse()?;
     if a.fill > 0 {
-        fill(&gw, &senders, a.fill, a.bundle.objects)?;
+        fill(
+            &gw,
+            &senders,
+            a.fill,
+            a.fill_objects.unwrap_or(a.bundle.objects),
+        )?;
     }
     let t = Instant::now();
     let (bodies, objects) = messages(&senders, &to, a.fill, a.messages, a.bundle.objects);
@@ -283,6 +295,9 @@ async fn inbound(irtx: &std::path::Path, dir: &std::path::Path, a: InboundArgs) 
         &run,
         objects,
     );
+    if a.page_reads > 0 {
+        pages(&gw, a.page_reads, (a.fill + a.messages as u64) / 2).await?;
+    }
     gw.stop()?;
     print_server("server", before, after, run.wall, dir_size(&gw.data_dir()));
     if run.failed() > 0 {
@@ -303,8 +318,13 @@ fn fill(gw: &Gateway, senders: &[Sender], n: u64, objects: usize) -> Result<()> 
         .iter()
         .map(|s| {
             let team = irtx::team::Team::new(s.id.clone(), "Bench peer");
-            let (extra, _) = load::extra_for(objects, &team);
-            let body = s.seal(load::bundle(u64::MAX / 128, extra, &team), &to);
+            let doc = if objects <= 1 {
+                load::container_only(&team)
+            } else {
+                let (extra, _) = load::extra_for(objects, &team);
+                load::bundle(u64::MAX / 128, extra, &team)
+            };
+            let body = s.seal(doc, &to);
             let jws: irtx::envelope::Jws = serde_json::from_slice(&body).expect("our own JWS");
             let opened = irtx::envelope::open(&jws).expect("our own JWS opens");
             let message: irtx::envelope::Message =
@@ -374,6 +394,88 @@ fn fill(gw: &Gateway, senders: &[Sender], n: u64, objects: usize) -> Result<()> 
         n as f64 / t.elapsed().as_secs_f64(),
         mib(dir_size(&gw.data_dir()))
     );
+    Ok(())
+}
+
+/// Times the analyst's pages and the list endpoints on a serving gateway, `reads` times
+/// each: the median and the slowest.
+/// `middle`: a sequence number for a page from the middle of the alerts.
+async fn pages(gw: &Gateway, reads: usize, middle: u64) -> Result<()> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let login = http
+        .post(format!("{}/ui/login", gw.url))
+        .header("origin", &gw.url)
+        .form(&[("token", gw.token.as_str())])
+        .send()
+        .await?;
+    let cookie = login
+        .headers()
+        .get("set-cookie")
+        .and_then(|c| c.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .context("the login gave no session")?
+        .to_string();
+    let first: serde_json::Value = gw
+        .api(&http, reqwest::Method::GET, "/alerts?limit=100")
+        .send()
+        .await?
+        .json()
+        .await?;
+    let alert = first[0]["id"].as_str().unwrap_or_default().to_string();
+    let api = [
+        "/alerts?limit=100".to_string(),
+        format!("/alerts?limit=100&after={middle}"),
+        format!("/alerts/{alert}"),
+        "/disclosures?limit=100".to_string(),
+        "/outbox?limit=100".to_string(),
+    ];
+    let ui = [
+        "/ui".to_string(),
+        "/ui/alerts".to_string(),
+        "/ui/alerts?q=bench-peer-3".to_string(),
+        format!("/ui/alerts/{alert}"),
+        "/ui/reports".to_string(),
+        "/ui/disclosures".to_string(),
+        "/ui/outbox".to_string(),
+        "/ui/inbound".to_string(),
+    ];
+    println!("pages and lists, median of {reads} reads (slowest):");
+    for (path, is_api) in api
+        .iter()
+        .map(|p| (p, true))
+        .chain(ui.iter().map(|p| (p, false)))
+    {
+        let mut lat = Vec::new();
+        for _ in 0..reads {
+            let req = if is_api {
+                gw.api(&http, reqwest::Method::GET, path)
+            } else {
+                http.get(format!("{}{path}", gw.url))
+                    .header("cookie", &cookie)
+            };
+            let t = Instant::now();
+            let r = req.send().await?;
+            let status = r.status();
+            let _ = r.bytes().await?;
+            if !status.is_success() {
+                bail!("GET {path}: {status}");
+            }
+            lat.push(t.elapsed());
+        }
+        lat.sort();
+        let shown = if is_api {
+            format!("/api/v1{path}")
+        } else {
+            path.clone()
+        };
+        println!(
+            "  {shown}: {:.1} ms ({:.1} ms)",
+            load::quantile_ms(&lat, 0.5),
+            load::quantile_ms(&lat, 1.0)
+        );
+    }
     Ok(())
 }
 
