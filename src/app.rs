@@ -86,7 +86,7 @@ impl App {
         keys::create_private_dir(&data)
             .with_context(|| format!("cannot create the data directory `{}`", data.display()))?;
         keys::check_private_dir(&data)?;
-        let sled = SledStore::open(&data.join("store"))
+        let sled = SledStore::open(&config.store_dir())
             .with_context(|| format!("opening the store in `{}`", data.display()))?;
         tracing::info!(data_dir = %data.display(), "store opened");
         let store: Arc<dyn Store> = match &options.wrap_store {

@@ -244,5 +244,5 @@ impl State {
 
 /// Where the config's store is.
 pub fn store_dir(c: &Config) -> PathBuf {
-    c.path(&c.data_dir).join("store")
+    c.store_dir()
 }

@@ -123,6 +123,11 @@ impl Config {
         Ok(c)
     }
 
+    /// Where the embedded store lives: `store` in the data directory.
+    pub fn store_dir(&self) -> PathBuf {
+        self.path(&self.data_dir).join("store")
+    }
+
     /// A path from the config, resolved against the config file's directory.
     pub fn path(&self, p: &Path) -> PathBuf {
         if p.is_absolute() {

@@ -24,10 +24,24 @@ fn bench(args: &[&str]) -> (bool, String) {
 #[test]
 fn inbound_after_a_fill_counts_every_message_and_reports_the_server() {
     let (ok, out) = bench(&[
-        "inbound", "-n", "60", "-c", "4", "--peers", "3", "--fill", "40",
+        "inbound",
+        "-n",
+        "60",
+        "-c",
+        "4",
+        "--peers",
+        "3",
+        "--fill",
+        "40",
+        "--fill-objects",
+        "1",
+        "--page-reads",
+        "2",
     ]);
     assert!(ok, "{out}");
     assert!(out.contains("filled 40 alerts"), "{out}");
+    // The fill went into the store the gateway serves from.
+    assert!(out.contains("the store holds 100 alerts"), "{out}");
     assert!(out.contains("signed 60 messages of 47 objects"), "{out}");
     assert!(
         out.contains("inbound, concurrency 4, 40 stored before: 60 ok, 0 failed"),
@@ -43,6 +57,15 @@ fn inbound_after_a_fill_counts_every_message_and_reports_the_server() {
         "store ",
     ] {
         assert!(out.contains(shown), "{shown}: {out}");
+    }
+    // Every page and list was read and answered 2xx (a failed read fails the run).
+    assert!(out.contains("pages and lists, median of 2 reads"), "{out}");
+    for page in [
+        "/api/v1/alerts?limit=100&after=50:",
+        "/ui/alerts?q=bench-peer-3:",
+        "/ui/disclosures:",
+    ] {
+        assert!(out.contains(page), "{page}: {out}");
     }
 }
 

@@ -64,9 +64,17 @@ impl Gateway {
         self.dir.join("irtx.toml")
     }
 
-    /// Its store's directory.
+    /// Its data directory.
     pub fn data_dir(&self) -> PathBuf {
         self.dir.join("data")
+    }
+
+    /// Its store, opened directly (the gateway must not be serving).
+    pub fn open_store(&self) -> Result<irtx::store::sled_store::SledStore> {
+        let config = irtx::config::Config::load(&self.config(), Vec::<(String, String)>::new())?;
+        Ok(irtx::store::sled_store::SledStore::open(
+            &config.store_dir(),
+        )?)
     }
 
     /// `irtx peer add` (offline, straight into its store: the gateway is not serving).

@@ -303,6 +303,18 @@ async fn inbound(irtx: &std::path::Path, dir: &std::path::Path, a: InboundArgs) 
     if run.failed() > 0 {
         bail!("{} messages were not accepted", run.failed());
     }
+    // What the gateway holds now: every filled alert and every message accepted.
+    let held = {
+        use irtx::store::Store as _;
+        gw.open_store()?.alert_count()?
+    };
+    println!("the store holds {held} alerts");
+    if held != a.fill + run.ok() as u64 {
+        bail!(
+            "the store holds {held} alerts, not the {} filled and accepted",
+            a.fill + run.ok() as u64
+        );
+    }
     Ok(())
 }
 
@@ -311,7 +323,7 @@ async fn inbound(irtx: &std::path::Path, dir: &std::path::Path, a: InboundArgs) 
 /// store's own `import` (dedup records, quotas, metadata and all), from several threads.
 fn fill(gw: &Gateway, senders: &[Sender], n: u64, objects: usize) -> Result<()> {
     use irtx::store::{Alert, AlertSource, Store as _};
-    let store = irtx::store::sled_store::SledStore::open(&gw.data_dir())?;
+    let store = gw.open_store()?;
     let to: irtx::team::TeamId = gw.team.parse()?;
     // One sealed template per sender; each alert gets its own ids and report id.
     let templates: Vec<Alert> = senders
@@ -435,6 +447,8 @@ async fn pages(gw: &Gateway, reads: usize, middle: u64) -> Result<()> {
         "/ui".to_string(),
         "/ui/alerts".to_string(),
         "/ui/alerts?q=bench-peer-3".to_string(),
+        // Found nowhere: the search reads every alert's metadata.
+        "/ui/alerts?q=no-such-alert".to_string(),
         format!("/ui/alerts/{alert}"),
         "/ui/reports".to_string(),
         "/ui/disclosures".to_string(),
