@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# Inbound load on one gateway over loopback (examples/inbound_load.rs): accepted messages per
-# second and latency percentiles, durable path. Bounded: N messages, C at a time.
+# The load generator (src/bin/irtx-bench) on a release build: real `irtx serve` processes
+# on loopback, bounded by the counts given. README "Performance" shows what it prints.
 #
-#   bash scripts/load-bench.sh [N] [C]
+#   bash scripts/load-bench.sh                      # inbound: 3,000 messages, 16 at a time
+#   bash scripts/load-bench.sh inbound -n 3000 -c 16 --fill 1000000 --fill-objects 1
+#   bash scripts/load-bench.sh outbound -n 1000 --receivers 3
+#   bash scripts/load-bench.sh --help
 set -euo pipefail
-cd "$(dirname "$0")/.."
-cargo run --release --quiet --example inbound_load -- "${1:-3000}" "${2:-16}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+. "$ROOT/scripts/lib.sh"
+cd "$ROOT"
+cargo build --release --quiet --bin irtx --bin irtx-bench
+TARGET="$(target_dir)"
+[ $# -eq 0 ] && set -- inbound
+exec "$TARGET/release/irtx-bench" --irtx "$TARGET/release/irtx" "$@"

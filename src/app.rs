@@ -214,6 +214,7 @@ impl App {
                     config.api.login_attempts_per_minute,
                 )),
                 max_form_bytes: config.api.max_body_bytes,
+                overview: Arc::default(),
             },
             limits: api::Limits {
                 max_body_bytes: config.api.max_body_bytes,

@@ -55,6 +55,8 @@ pub struct AppState {
     pub sessions: Arc<ui::session::Sessions>,
     /// The largest form a page may post, in bytes.
     pub max_form_bytes: usize,
+    /// The overview's counts, kept up to date from the ledger's tail.
+    pub overview: Arc<std::sync::Mutex<ui::charts::Tally>>,
 }
 
 /// Runs a store-bound service call off the async threads (sled is synchronous and flushes).

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::extract::{ApiPath, ApiQuery};
-use super::page::{paged, PageQuery};
+use super::page::{searched, PageQuery};
 use super::{blocking, AppState};
 use crate::envelope::MessageId;
 use crate::peer::PeerId;
@@ -52,6 +52,7 @@ pub async fn list(
             |i| q.keeps(i),
             after,
             limit,
+            crate::store::SCAN_BUDGET,
         )?)
     })
     .await?;
@@ -65,7 +66,7 @@ pub async fn list(
                    "next_attempt_ms": i.next_attempt_ms})
         })
         .collect();
-    Ok(paged(&uri, items, limit, next))
+    Ok(searched(&uri, items, limit, next))
 }
 
 /// `POST /api/v1/outbox/{seq}/retry`: a dead-lettered message goes round again.
@@ -93,12 +94,13 @@ pub async fn delivered(
             |d| q.keeps(&d.item),
             after,
             limit,
+            crate::store::SCAN_BUDGET,
         )?)
     })
     .await?;
     let next = at.map(|seq| seq.to_string());
     let items: Vec<_> = d.into_iter().map(|(_, d)| d).collect();
-    Ok(paged(&uri, items, limit, next))
+    Ok(searched(&uri, items, limit, next))
 }
 
 /// `GET /api/v1/messages/{id}`: one message with everything known of it: the document as

@@ -57,8 +57,29 @@ pub fn paged<T: Serialize>(
     next: Option<String>,
 ) -> Response {
     let full = items.len() >= limit;
+    link_next(uri, items, limit, next.filter(|_| full))
+}
+
+/// A page of a search ([`crate::store::scan_pages`]): the `Link` to the next page whenever
+/// the search has one, a page that holds fewer than `limit` included (the search stopped at
+/// its budget; it goes on from there).
+pub fn searched<T: Serialize>(
+    uri: &Uri,
+    items: Vec<T>,
+    limit: usize,
+    next: Option<String>,
+) -> Response {
+    link_next(uri, items, limit, next)
+}
+
+fn link_next<T: Serialize>(
+    uri: &Uri,
+    items: Vec<T>,
+    limit: usize,
+    next: Option<String>,
+) -> Response {
     let mut res = Json(items).into_response();
-    if let (true, Some(next)) = (full, next) {
+    if let Some(next) = next {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
             if k != "after" && k != "limit" {

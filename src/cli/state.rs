@@ -17,6 +17,8 @@ use crate::store::{Store, StoreError};
 const CACHE_BYTES: u64 = 32 << 20;
 
 /// The gateway's state, as a command reaches it.
+// One per command, made once: the size of its store variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum State {
     /// No gateway holds the store: read and write it directly. `None` when the data
     /// directory has no store yet.

@@ -217,6 +217,7 @@ impl Gateway {
             |i| &i.message_id == id,
             None,
             1,
+            usize::MAX,
         )?;
         Ok(found.into_iter().next().map(|(_, i)| i))
     }
@@ -231,6 +232,7 @@ impl Gateway {
             |d| &d.item.message_id == id,
             None,
             1,
+            usize::MAX,
         )?;
         Ok(found.into_iter().next().map(|(_, d)| d))
     }

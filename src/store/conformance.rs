@@ -51,20 +51,35 @@ fn item(peer: &str, n: u128) -> OutboxItem {
     }
 }
 
+/// A peer's alert numbered `n`: as received, its document is the one its signed message
+/// carries (a store may keep it only there).
 fn alert(sender: &str, n: u128, sha: &str) -> Alert {
+    let document = json!({"type": "bundle", "n": format!("{n:08}")});
+    let sealed = crate::exchange::outbound::seal(
+        document.clone(),
+        Format::Stix,
+        Tlp::Green,
+        crate::exchange::outbound::Envelope {
+            from: &pid(sender),
+            to: &pid("cert-b"),
+            id: mid(n),
+            now: time::macros::datetime!(2026-11-24 0:00 UTC),
+        },
+        &ed25519_dalek::SigningKey::from_bytes(&[7; 32]),
+    );
     Alert {
         id: format!("alert-{sender}-{n}-{sha}"),
         source: AlertSource::Peer {
             sender: pid(sender),
             kid: "kid".into(),
             message_id: mid(n),
-            jws: jws(&format!("{n:08}")),
+            jws: sealed.jws,
         },
         received_at: "2026-11-24T00:00:00Z".into(),
         sha256: sha.into(),
         tlp: Tlp::Green,
         format: AlertFormat::Stix,
-        document: json!({"type": "bundle"}),
+        document,
         retracted: None,
     }
 }

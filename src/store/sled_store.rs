@@ -66,6 +66,10 @@ pub struct SledStore {
     ledger_by_report: sled::Tree,
     ledger_index_meta: sled::Tree,
     index_lock: std::sync::Mutex<()>,
+    /// How many alerts there are: counted the first time it is asked (sled counts a tree by
+    /// walking it), then kept by each import, so a page that shows it does not walk a
+    /// million keys each time. `None` until first asked.
+    alerts_held: std::sync::Mutex<Option<u64>>,
 }
 
 /// A TAXII row to write: object key, object, index key, version.
@@ -316,6 +320,7 @@ impl SledStore {
             ledger_by_report: t("ledger_by_report")?,
             ledger_index_meta: t("ledger_index_meta")?,
             index_lock: std::sync::Mutex::new(()),
+            alerts_held: std::sync::Mutex::new(None),
             db,
         })
         .and_then(|s| {
@@ -422,6 +427,12 @@ impl SledStore {
 
     fn next_seq(&self) -> Result<u64> {
         self.db.generate_id().map_err(backend)
+    }
+
+    fn alerts_held(&self) -> std::sync::MutexGuard<'_, Option<u64>> {
+        self.alerts_held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Up to `limit` records of a tree keyed by sequence numbers, after `after`.
@@ -713,6 +724,9 @@ impl Store for SledStore {
             })
             .map_err(tx_failed)?;
         if outcome == Imported::New {
+            if let Some(n) = self.alerts_held().as_mut() {
+                *n += 1;
+            }
             self.flush()?;
         }
         Ok(outcome)
@@ -734,7 +748,9 @@ impl Store for SledStore {
     }
 
     fn alert_count(&self) -> Result<u64> {
-        Ok(self.alert_ids.len() as u64)
+        // Counted under the lock: an import meanwhile waits, then adds itself.
+        let mut held = self.alerts_held();
+        Ok(*held.get_or_insert_with(|| self.alert_ids.len() as u64))
     }
 
     fn peer_usage(&self, peer: &PeerId) -> Result<u64> {
@@ -1074,6 +1090,68 @@ mod tests {
     fn sled_passes_the_conformance_suite() {
         let s = SledStore::temporary().unwrap();
         super::super::conformance::suite(&s);
+    }
+
+    fn peer_alert(document: Value, jws: crate::envelope::Jws) -> Alert {
+        Alert {
+            id: "a-1".into(),
+            source: AlertSource::Peer {
+                sender: "cert-a".parse().unwrap(),
+                kid: "kid".into(),
+                message_id: MessageId(uuid::Uuid::from_u128(1)),
+                jws,
+            },
+            received_at: "2026-12-02T00:00:00Z".into(),
+            sha256: "00".into(),
+            tlp: crate::tlp::Tlp::Green,
+            format: super::super::AlertFormat::Stix,
+            document,
+            retracted: None,
+        }
+    }
+
+    #[test]
+    fn a_peers_document_is_written_once_and_read_back_from_its_message() {
+        let s = SledStore::temporary().unwrap();
+        let doc =
+            serde_json::json!({"type": "bundle", "objects": [], "marker": "only-in-the-payload"});
+        let sealed = crate::exchange::outbound::seal(
+            doc.clone(),
+            crate::peer::Format::Stix,
+            crate::tlp::Tlp::Green,
+            crate::exchange::outbound::Envelope {
+                from: &"cert-a".parse().unwrap(),
+                to: &"cert-b".parse().unwrap(),
+                id: MessageId(uuid::Uuid::from_u128(1)),
+                now: time::OffsetDateTime::now_utc(),
+            },
+            &ed25519_dalek::SigningKey::from_bytes(&[3; 32]),
+        );
+        let a = peer_alert(doc, sealed.jws);
+        assert_eq!(s.import(&a, None).unwrap(), Imported::New);
+        let (_, raw) = s.alerts.iter().next().unwrap().unwrap();
+        assert!(
+            !String::from_utf8_lossy(&raw).contains("only-in-the-payload"),
+            "the record holds the message, not a second copy of its document"
+        );
+        assert_eq!(s.alert("a-1").unwrap(), Some(a));
+    }
+
+    #[test]
+    fn an_alert_written_with_its_document_by_an_earlier_release_still_reads() {
+        let s = SledStore::temporary().unwrap();
+        // Written whole (document included), under a message that does not even open.
+        let a = peer_alert(
+            serde_json::json!({"type": "bundle", "objects": []}),
+            crate::envelope::Jws {
+                payload: "x".into(),
+                protected: "p".into(),
+                signature: "s".into(),
+            },
+        );
+        s.alerts.insert(7u64.to_be_bytes(), encode(&a)).unwrap();
+        s.alert_ids.insert("a-1", &7u64.to_be_bytes()).unwrap();
+        assert_eq!(s.alert("a-1").unwrap(), Some(a));
     }
 
     #[test]

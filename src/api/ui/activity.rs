@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use maud::{html, Markup, PreEscaped};
 
-use super::charts::{daily_chart, refusals_chart, Counts};
+use super::charts::{daily_chart, refusals_chart};
 use super::layout::{
     attachment, failed, message_link, next_link, page, page_plain, peer_link, read, report_link,
     search_form, tlp_badge,
@@ -47,12 +47,15 @@ pub async fn overview(
         crate::timestamp::rfc3339(from)[..10].to_string()
     });
     let today = crate::timestamp::rfc3339(now)[..10].to_string();
-    let from = since.clone();
+    let (from, tally) = (since.clone(), s.overview.clone());
     let (counts, outbox, alerts) = read(&s, move |g| {
-        let mut counts = Counts::since(from);
-        for e in g.store.ledger_entries() {
-            counts.add(&e?);
-        }
+        let counts = {
+            let mut t = tally
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            t.catch_up(g.store.as_ref())?;
+            t.since(from.as_deref())
+        };
         Ok((counts, g.store.outbox_counts()?, g.store.alert_count()?))
     })
     .await?;
@@ -344,6 +347,7 @@ pub async fn alerts(
             },
             after,
             PAGE,
+            crate::store::SCAN_BUDGET,
         )?)
     })
     .await?;
@@ -375,6 +379,9 @@ pub async fn alerts(
                         td { a href=(format!("/ui/alerts/{}", a.id)) { (a.title.clone().unwrap_or_else(|| a.id.clone())) } " — " (a.objects) " objects" @if a.retracted { " (retracted)" } }
                     }
                 }
+            }
+            @if next.is_some() && alerts.len() < PAGE {
+                p.note { "Searched " (crate::store::SCAN_BUDGET) " alerts or more for this page; the search goes on from the next page." }
             }
             (next_link("/ui/alerts", q.q.as_deref(), next.map(|n| n.to_string())))
         },

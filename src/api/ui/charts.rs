@@ -10,15 +10,11 @@ use crate::disclosure::{Entry, Event};
 /// Per day, counts per series (a peer, a TLP label).
 pub type Daily = BTreeMap<String, BTreeMap<String, usize>>;
 
-/// What the overview draws, gathered in one pass over the ledger.
+/// What the overview draws over a range of days.
 #[derive(Default)]
 pub struct Counts {
-    /// Only entries from this day on (`YYYY-MM-DD`); `None`: all.
-    pub since: Option<String>,
-    /// Entries seen (all of them, in or out of the range).
+    /// Every ledger entry (in or out of the range).
     pub entries: u64,
-    /// The marking each message was sent under, until the peer has it.
-    sent_as: std::collections::HashMap<crate::envelope::MessageId, String>,
     /// Disclosures per day per peer.
     pub by_peer: Daily,
     /// Disclosures per day per marking.
@@ -27,12 +23,59 @@ pub struct Counts {
     pub refusals: BTreeMap<String, usize>,
 }
 
-impl Counts {
-    /// Counts from the day `since` (`YYYY-MM-DD`) on.
-    pub fn since(since: Option<String>) -> Self {
+/// The overview's counts over the whole ledger, per day, kept up to date by reading only
+/// the entries appended since the last view: the first view after a start reads the
+/// ledger once, the others its tail (a view of a 1,000,000-entry ledger read it all each
+/// time).
+#[derive(Default)]
+pub struct Tally {
+    /// The last entry counted.
+    after: Option<u64>,
+    /// Entries counted.
+    entries: u64,
+    /// The marking each message was sent under, until the peer has it.
+    sent_as: std::collections::HashMap<crate::envelope::MessageId, String>,
+    /// Disclosures per day per peer.
+    by_peer: Daily,
+    /// Disclosures per day per marking.
+    by_tlp: Daily,
+    /// Refusals and withholdings per day by kind.
+    refusals: Daily,
+}
+
+impl Tally {
+    /// Counts the entries appended since the last call.
+    pub fn catch_up(&mut self, store: &dyn crate::store::Store) -> crate::store::Result<()> {
+        for e in store.ledger_entries_after(self.after) {
+            let e = e?;
+            self.after = Some(e.seq);
+            self.add(&e);
+        }
+        Ok(())
+    }
+
+    /// The counts from the day `since` (`YYYY-MM-DD`) on; `None`: all.
+    pub fn since(&self, since: Option<&str>) -> Counts {
+        let from = |d: &Daily| -> Daily {
+            match since {
+                Some(s) => d
+                    .range(s.to_string()..)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                None => d.clone(),
+            }
+        };
+        let mut refusals = BTreeMap::new();
+        for per_kind in from(&self.refusals).values() {
+            for (kind, n) in per_kind {
+                *refusals.entry(kind.clone()).or_default() += n;
+            }
+        }
         Counts {
-            since,
-            ..Counts::default()
+            entries: self.entries,
+            by_peer: from(&self.by_peer),
+            by_tlp: from(&self.by_tlp),
+            refusals,
         }
     }
 
@@ -46,13 +89,6 @@ impl Counts {
             self.sent_as.insert(id, format!("TLP:{m}"));
         }
         let day = b.at.get(..10).unwrap_or("?").to_string();
-        if self
-            .since
-            .as_ref()
-            .is_some_and(|s| day.as_str() < s.as_str())
-        {
-            return;
-        }
         match b.event {
             Event::Delivered | Event::Pulled => {
                 let tlp = b
@@ -73,6 +109,8 @@ impl Counts {
                 let kind = b.cause.map_or("unclassified", |c| c.describe());
                 *self
                     .refusals
+                    .entry(day)
+                    .or_default()
                     .entry(format!("{}: {kind}", b.event))
                     .or_default() += 1;
             }
@@ -208,7 +246,7 @@ mod tests {
 
     #[test]
     fn a_disclosure_is_counted_when_the_peer_has_it_under_the_marking_it_was_sent() {
-        let mut c = Counts::since(Some("2026-12-01".into()));
+        let mut c = Tally::default();
         c.add(&entry(
             0,
             "2026-11-30T10:00:00Z",
@@ -244,12 +282,43 @@ mod tests {
             "cert-b",
             2,
         ));
+        let all = c.since(None);
+        assert_eq!(all.by_peer["2026-11-30"].get("cert-b"), Some(&1));
+        let c = c.since(Some("2026-12-01"));
         assert_eq!(c.entries, 5);
         // Before the range: not counted; queued only (cert-c): not yet disclosed.
         assert_eq!(c.by_peer.len(), 1);
         assert_eq!(c.by_peer["2026-12-02"].get("cert-b"), Some(&1));
         assert_eq!(c.by_peer["2026-12-02"].get("cert-c"), None);
         assert_eq!(c.by_tlp["2026-12-02"].get("TLP:AMBER"), Some(&1));
+    }
+
+    #[test]
+    fn the_tally_reads_only_what_was_appended_and_refusals_keep_their_days() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::sled_store::SledStore::open(dir.path()).unwrap();
+        use crate::store::Store as _;
+        let withheld = |seq, at| {
+            let mut e = entry(seq, at, Event::Withheld, "cert-b", 10 + u128::from(seq));
+            e.body.cause = None;
+            e
+        };
+        store
+            .ledger_put(&withheld(0, "2026-11-01T00:00:00Z"))
+            .unwrap();
+        store
+            .ledger_put(&withheld(1, "2026-12-02T00:00:00Z"))
+            .unwrap();
+        let mut t = Tally::default();
+        t.catch_up(&store).unwrap();
+        store
+            .ledger_put(&withheld(2, "2026-12-02T01:00:00Z"))
+            .unwrap();
+        t.catch_up(&store).unwrap();
+        assert_eq!(t.entries, 3, "each entry counted once");
+        let recent = t.since(Some("2026-12-01"));
+        assert_eq!(recent.refusals.values().sum::<usize>(), 2);
+        assert_eq!(t.since(None).refusals.values().sum::<usize>(), 3);
     }
 
     #[test]
