@@ -870,7 +870,7 @@ impl Store for SledStore {
         entry: Option<&Entry>,
     ) -> Result<usize> {
         let _writing = self.writing();
-        let _one = self.taxii_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let one = self.taxii_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut prefix = collection.as_bytes().to_vec();
         prefix.push(0);
         let mut last_us = match self.taxii_objects.scan_prefix(&prefix).next_back() {
@@ -923,6 +923,9 @@ impl Store for SledStore {
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
             .map_err(tx_failed)?;
+        // The order is written; the disk is waited for without holding up the next
+        // publisher (its flush can be shared).
+        drop(one);
         self.flush()?;
         Ok(rows.len())
     }
