@@ -67,9 +67,9 @@ pub fn escape_token(token: &str) -> String {
 }
 
 /// How every schema here is compiled: offline, and with the `regex` crate's engine for
-/// `pattern` (linear time; none of these schemas' patterns needs look-around or
-/// back-references, which the default engine, fancy-regex, would support at about twice the
-/// cost per match).
+/// `pattern` (linear time). None of these schemas' patterns needs look-around or
+/// back-references, which the default engine, fancy-regex, supports; its matching was 6% of
+/// the inbound path's CPU samples.
 fn options<'a>() -> jsonschema::ValidationOptions<'a> {
     jsonschema::options()
         .offline()

@@ -49,7 +49,7 @@ pub fn backup(cli: &Cli, args: &BackupArgs) -> Result<(), Failure> {
         } => {
             return Err(Failure::runtime(format!(
                 "no store at `{}`",
-                super::state::store_dir(config).display()
+                config.store_dir().display()
             )))
         }
     };

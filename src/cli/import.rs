@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::state::{store_dir, State};
+use super::state::State;
 use super::{Cli, Failure};
 use crate::federation::import::{import_file, FileSummary, Item, ItemOutcome};
 use crate::store::sled_store::SledStore;
@@ -141,9 +141,9 @@ pub fn run(cli: &Cli, args: &Args) -> Result<(), Failure> {
         State::Local {
             store: None,
             config,
-        } => {
-            Some(SledStore::open(&store_dir(config)).map_err(|e| Failure::runtime(e.to_string()))?)
-        }
+        } => Some(
+            SledStore::open(&config.store_dir()).map_err(|e| Failure::runtime(e.to_string()))?,
+        ),
         _ => None,
     };
     let bar = super::progress(files.len() as u64, "files");

@@ -39,7 +39,7 @@ pub fn run(cli: &Cli, cmd: &KeyCommand) -> Result<(), Failure> {
                 Some(s) => s,
                 None => {
                     opened = crate::store::sled_store::SledStore::open_with_cache(
-                        &super::state::store_dir(config),
+                        &config.store_dir(),
                         32 << 20,
                     )
                     .map_err(|e| Failure::runtime(e.to_string()))?;

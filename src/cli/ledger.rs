@@ -107,7 +107,7 @@ pub fn run(cli: &Cli, cmd: &LedgerCommand) -> Result<(), Failure> {
                 }
                 State::Local { store: None, .. } => Err(Failure::runtime(format!(
                     "no store at `{}`",
-                    super::state::store_dir(state.config()).display()
+                    state.config().store_dir().display()
                 ))),
                 State::Remote { api, .. } => {
                     let text = api.call_text(reqwest::Method::GET, "/api/v1/ledger/export")?;
@@ -159,7 +159,7 @@ pub fn run(cli: &Cli, cmd: &LedgerCommand) -> Result<(), Failure> {
                 } => {
                     return Err(Failure::runtime(format!(
                         "no store at `{}`",
-                        super::state::store_dir(config).display()
+                        config.store_dir().display()
                     )))
                 }
                 State::Remote { api, .. } => {

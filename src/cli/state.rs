@@ -4,8 +4,6 @@
 //! list of peers is the store's with the config's `[peers.*]` applied, exactly as the next
 //! `irtx serve` will have it.
 
-use std::path::PathBuf;
-
 use super::client::ApiClient;
 use super::{Cli, Failure};
 use crate::config::Config;
@@ -48,7 +46,7 @@ impl State {
                 api,
             });
         }
-        let dir = store_dir(&config);
+        let dir = config.store_dir();
         if !dir.exists() {
             return Ok(State::Local {
                 config: Box::new(config),
@@ -172,7 +170,7 @@ impl State {
                 };
                 let written = match store {
                     Some(s) => put(s),
-                    None => SledStore::open_with_cache(&store_dir(config), CACHE_BYTES)
+                    None => SledStore::open_with_cache(&config.store_dir(), CACHE_BYTES)
                         .and_then(|s| put(&s)),
                 };
                 written.map_err(|e| Failure::runtime(e.to_string()))?;
@@ -198,7 +196,7 @@ impl State {
                 let s: &dyn Store = match store {
                     Some(s) => s,
                     None => {
-                        fresh = SledStore::open_with_cache(&store_dir(config), CACHE_BYTES)
+                        fresh = SledStore::open_with_cache(&config.store_dir(), CACHE_BYTES)
                             .map_err(|e| Failure::runtime(e.to_string()))?;
                         &fresh
                     }
@@ -242,9 +240,4 @@ impl State {
             },
         }
     }
-}
-
-/// Where the config's store is.
-pub fn store_dir(c: &Config) -> PathBuf {
-    c.store_dir()
 }
