@@ -262,6 +262,26 @@ impl App {
         let addr = self.local_addr();
         let (stop_tx, stop_rx) = watch::channel(false);
         let gateway = self.state.gateway.clone();
+        let ready = {
+            let (gateway, overview) = (self.state.gateway.clone(), self.state.overview.clone());
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                loop {
+                    let (g, o) = (gateway.clone(), overview.clone());
+                    match tokio::task::spawn_blocking(move || api::ui::keep_ready(&g, &o)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "cannot bring the pages' indexes up to date; a page view will")
+                        }
+                        Err(e) => tracing::warn!(error = %e, "the pages' catch-up task failed"),
+                    }
+                    tokio::select! {
+                        _ = stop.changed() => break,
+                        _ = tokio::time::sleep(api::ui::KEEP_READY_EVERY) => {}
+                    }
+                }
+            })
+        };
         let subscriptions = self.run_worker.then(|| {
             tokio::spawn(
                 self.state
@@ -280,6 +300,9 @@ impl App {
             .await
             .context("serving")?;
         let _ = stop_tx.send(true);
+        // A catch-up in progress is not waited for: what it wrote stands, the rest is done
+        // at the next start.
+        ready.abort();
         if let Some(w) = worker {
             let _ = w.await;
         }

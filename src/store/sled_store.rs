@@ -814,6 +814,10 @@ impl Store for SledStore {
         self.indexed(&self.ledger_by_message, id.0.as_bytes())
     }
 
+    fn catch_up_indexes(&self) -> Result<()> {
+        self.index_ledger()
+    }
+
     fn ledger_of_report(&self, id: &ReportId) -> Result<Vec<Entry>> {
         self.index_ledger()?;
         let mut prefix = id.as_str().as_bytes().to_vec();

@@ -19,6 +19,26 @@ use axum::{middleware, Router};
 
 use super::AppState;
 
+/// How often the pages' derived data is brought up to date in the background.
+pub const KEEP_READY_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Brings up to date what the pages read besides the store itself, so an analyst's view
+/// does not wait for it: the ledger indexes, the overview's tally, the alert count. Run at
+/// start and every [`KEEP_READY_EVERY`] (a million ledger entries not yet indexed take
+/// about 20 s; a view that came first would wait for them).
+pub fn keep_ready(
+    gateway: &crate::federation::Gateway,
+    overview: &std::sync::Mutex<charts::Tally>,
+) -> crate::store::Result<()> {
+    gateway.store.catch_up_indexes()?;
+    overview
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .catch_up(gateway.store.as_ref())?;
+    gateway.store.alert_count()?;
+    Ok(())
+}
+
 /// The pages, nested under `/ui`.
 pub fn router(state: AppState) -> Router<AppState> {
     let public = Router::new()
