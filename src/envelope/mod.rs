@@ -119,6 +119,14 @@ pub struct Jws {
     pub signature: String,
 }
 
+impl Jws {
+    /// The bytes of its three parts: what a peer's stored message counts against the
+    /// peer's storage quota.
+    pub fn size(&self) -> u64 {
+        (self.payload.len() + self.protected.len() + self.signature.len()) as u64
+    }
+}
+
 /// Signs `payload` with `key` under a protected header `{"alg":"EdDSA","kid":...}`.
 pub fn sign(payload: &[u8], key: &SigningKey) -> Jws {
     let header = serde_json::json!({"alg": "EdDSA", "kid": thumbprint(&key.verifying_key())});

@@ -273,7 +273,7 @@ mod tests {
                 parse(&body, limits.json).unwrap(),
                 me,
                 keys,
-                |_| true,
+                |_| Ok(()),
                 at,
                 limits,
             )

@@ -68,10 +68,30 @@ impl Gateway {
         // A store error here fails the call: the sender hears 503, not "unknown sender".
         let sender = self.store.peer(&parsed.message.from)?;
         let keys = sender.as_ref().map(inbound::trusted_keys);
-        let admit = |peer: &crate::peer::PeerId| {
-            self.inbound_limit
+        // A peer whose storage quota this message would overflow is refused once it is
+        // authentic and before its document costs any validation (the import checks again,
+        // in the same write that counts the message). A message larger than the whole quota
+        // is checked first: its problems say more than a quota it could never fit.
+        let quota = Some(self.exchange.max_bytes_per_peer).filter(|q| *q > 0);
+        let used = match (&sender, quota) {
+            (Some(p), Some(_)) => self.store.peer_usage(&p.id)?,
+            _ => 0,
+        };
+        let size = parsed.jws.size();
+        let admit = |peer: &crate::peer::PeerId| -> Result<(), String> {
+            if self
+                .inbound_limit
                 .as_ref()
-                .is_none_or(|l| l.check_key(peer).is_ok())
+                .is_some_and(|l| l.check_key(peer).is_err())
+            {
+                return Err(format!("too many messages from `{peer}`; retry later"));
+            }
+            match quota {
+                Some(q) if size <= q && used + size > q => Err(format!(
+                    "the storage quota of `{peer}` is full ({used} of {q} bytes); retry later"
+                )),
+                _ => Ok(()),
+            }
         };
         let me = self.team.id.as_str();
         let verified = match inbound::verify(parsed, me, keys.as_deref(), admit, now, limits) {
@@ -141,7 +161,6 @@ impl Gateway {
             document,
             retracted: None,
         };
-        let quota = Some(self.exchange.max_bytes_per_peer).filter(|q| *q > 0);
         // An earlier version of the same report from the same sender, if we hold one.
         let previous = match alert.report_and_version() {
             Some((report, _)) => self.store.alert_for_report(&from, &report)?,

@@ -381,9 +381,7 @@ impl Alert {
     /// document (an import).
     pub fn bytes(&self) -> u64 {
         match &self.source {
-            AlertSource::Peer { jws, .. } => {
-                (jws.payload.len() + jws.protected.len() + jws.signature.len()) as u64
-            }
+            AlertSource::Peer { jws, .. } => jws.size(),
             AlertSource::Import { .. } | AlertSource::Taxii { .. } => {
                 serde_json::to_vec(&self.document).map_or(0, |v| v.len()) as u64
             }

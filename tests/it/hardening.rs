@@ -295,6 +295,17 @@ async fn hostile_messages_get_their_clear_refusals() {
         statuses.contains(&200) && statuses.last() == Some(&429),
         "{statuses:?}"
     );
+    // Over its quota, a peer's document costs no validation: an invalid one (the bundle
+    // that did not fit, and an object that is no STIX object) hears of the quota (429), not
+    // of its problems (422).
+    let mut invalid = bundle();
+    invalid["objects"].as_array_mut().unwrap().push(json!({}));
+    let (s, v) = post(signed(&from("cert-a", invalid))).await;
+    assert_eq!(s, 429, "{v}");
+    assert!(
+        rejected(&b, &v)[0].contains("storage quota of `cert-a` is full"),
+        "{v}"
+    );
     let list = b.alert_list().await;
     assert!(list
         .iter()

@@ -212,13 +212,13 @@ pub fn parse(body: &[u8], json: JsonLimits) -> Result<Parsed, Refusal> {
 
 /// Runs every check but deduplication on a parsed message. `keys` are the sender's keys, or
 /// `None` when the sender is not a peer. `admit` is asked once the sender is authentic and
-/// before the document is checked (a per-peer rate limit: a stranger cannot spend a peer's
-/// quota, and a peer over its quota costs no validation).
+/// before the document is checked, and says why not (a per-peer rate limit, a full storage
+/// quota: a stranger cannot spend a peer's quota, and a peer over it costs no validation).
 pub fn verify(
     parsed: Parsed,
     me: &str,
     keys: Option<&[TrustedKey]>,
-    admit: impl FnOnce(&PeerId) -> bool,
+    admit: impl FnOnce(&PeerId) -> Result<(), String>,
     now: OffsetDateTime,
     limits: Limits,
 ) -> Result<Verified, Refusal> {
@@ -275,16 +275,8 @@ pub fn verify(
         )
     })?;
 
-    if !admit(&message.from) {
-        return Err(refuse(
-            RefusalKind::RateLimited,
-            vec![format!(
-                "too many messages from `{}`; retry later",
-                message.from
-            )],
-            false,
-            true,
-        ));
+    if let Err(why) = admit(&message.from) {
+        return Err(refuse(RefusalKind::RateLimited, vec![why], false, true));
     }
 
     // The sender is authentic from here on; collect every remaining problem.
