@@ -684,16 +684,16 @@ pub trait Store: Send + Sync {
             })
             .collect()
     }
-    /// Brings what the store derives from the ledger (indexes) up to its head, so the next
-    /// read finds nothing to catch up. (A store that derives nothing has nothing to do.)
-    fn catch_up_indexes(&self) -> Result<()> {
-        Ok(())
-    }
     /// The ledger entries about report `id`, oldest first (same default).
     fn ledger_of_report(&self, id: &ReportId) -> Result<Vec<Entry>> {
         self.ledger_entries()
             .filter(|e| e.as_ref().map_or(true, |e| &e.body.report_id == id))
             .collect()
+    }
+    /// Brings what the store derives from the ledger (indexes) up to its head, so the next
+    /// read finds nothing to catch up. (A store that derives nothing has nothing to do.)
+    fn catch_up_indexes(&self) -> Result<()> {
+        Ok(())
     }
     /// Every ledger entry as written (its body untyped), for verification.
     fn ledger_raw(&self) -> Box<dyn Iterator<Item = Result<crate::disclosure::RawEntry>> + '_>;

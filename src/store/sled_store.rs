@@ -442,6 +442,15 @@ impl SledStore {
         self.db.generate_id().map_err(backend)
     }
 
+    /// The alert stored under `seq`.
+    fn alert_at(&self, seq: &[u8]) -> Result<Option<Alert>> {
+        self.alerts
+            .get(seq)
+            .map_err(backend)?
+            .map(|v| decode_alert(seq, &v))
+            .transpose()
+    }
+
     fn alerts_held(&self) -> std::sync::MutexGuard<'_, Option<u64>> {
         self.alerts_held
             .lock()
@@ -749,11 +758,7 @@ impl Store for SledStore {
         let Some(seq) = self.alert_ids.get(id.as_bytes()).map_err(backend)? else {
             return Ok(None);
         };
-        self.alerts
-            .get(&seq)
-            .map_err(backend)?
-            .map(|v| decode_alert(&seq, &v))
-            .transpose()
+        self.alert_at(&seq)
     }
 
     fn alerts_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, AlertMeta)>> {
@@ -1061,7 +1066,7 @@ impl Store for SledStore {
             } = &meta.source
             {
                 if s == sender && m == message_id {
-                    return self.alert(&meta.id);
+                    return self.alert_at(&k);
                 }
             }
         }

@@ -94,7 +94,12 @@ impl Sender {
 
     /// `doc` signed as a message to `to`: the body a gateway receives.
     pub fn seal(&self, doc: Value, to: &irtx::team::TeamId) -> Vec<u8> {
-        let sealed = outbound::seal(
+        serde_json::to_vec(&self.sealed(doc, to).jws).expect("a JWS serializes")
+    }
+
+    /// `doc` signed as a message to `to`, with its parts.
+    pub fn sealed(&self, doc: Value, to: &irtx::team::TeamId) -> outbound::Sealed {
+        outbound::seal(
             doc,
             Format::Stix,
             irtx::tlp::Tlp::Amber,
@@ -105,8 +110,7 @@ impl Sender {
                 now: time::OffsetDateTime::now_utc(),
             },
             &self.key,
-        );
-        serde_json::to_vec(&sealed.jws).expect("a JWS serializes")
+        )
     }
 }
 

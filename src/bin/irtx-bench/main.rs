@@ -326,6 +326,7 @@ fn fill(gw: &Gateway, senders: &[Sender], n: u64, objects: usize) -> Result<()> 
     let store = gw.open_store()?;
     let to: irtx::team::TeamId = gw.team.parse()?;
     // One sealed template per sender; each alert gets its own ids and report id.
+    let (extra, _) = load::extra_for(objects, &irtx::team::Team::new(to.clone(), "Bench"));
     let templates: Vec<Alert> = senders
         .iter()
         .map(|s| {
@@ -333,21 +334,17 @@ fn fill(gw: &Gateway, senders: &[Sender], n: u64, objects: usize) -> Result<()> 
             let doc = if objects <= 1 {
                 load::container_only(&team)
             } else {
-                let (extra, _) = load::extra_for(objects, &team);
                 load::bundle(u64::MAX / 128, extra, &team)
             };
-            let body = s.seal(doc, &to);
-            let jws: irtx::envelope::Jws = serde_json::from_slice(&body).expect("our own JWS");
-            let opened = irtx::envelope::open(&jws).expect("our own JWS opens");
-            let message: irtx::envelope::Message =
-                serde_json::from_slice(&opened.payload).expect("our own message");
+            let sealed = s.sealed(doc, &to);
+            let message = sealed.message;
             Alert {
                 id: String::new(),
                 source: AlertSource::Peer {
                     sender: s.id.clone(),
-                    kid: opened.kid.clone(),
+                    kid: irtx::envelope::thumbprint(&s.key.verifying_key()),
                     message_id: message.id,
-                    jws,
+                    jws: sealed.jws,
                 },
                 received_at: irtx::timestamp::rfc3339(time::OffsetDateTime::now_utc()),
                 sha256: String::new(),
@@ -642,33 +639,77 @@ async fn outbound(irtx: &std::path::Path, dir: &std::path::Path, a: OutboundArgs
     Ok(())
 }
 
+/// Where `compare` sends a message: a TAXII collection gets its bundle's objects as an
+/// envelope, irtx the signed message itself.
+#[derive(Clone)]
+enum Sink {
+    Taxii {
+        objects_url: String,
+        user: String,
+        password: String,
+    },
+    Irtx {
+        url: String,
+    },
+}
+
+impl Sink {
+    async fn send(&self, bodies: Vec<Vec<u8>>, concurrency: usize) -> Run {
+        match self.clone() {
+            Sink::Taxii {
+                objects_url,
+                user,
+                password,
+            } => {
+                let envelopes = bodies.iter().map(|b| envelope(b)).collect();
+                let post = move |http: &reqwest::Client, body: Vec<u8>| {
+                    http.post(&objects_url)
+                        .basic_auth(&user, Some(&password))
+                        .header("content-type", "application/taxii+json;version=2.1")
+                        .header("accept", "application/taxii+json;version=2.1")
+                        .body(body)
+                };
+                load::drive(envelopes, concurrency, post, |s| s == 202 || s == 200).await
+            }
+            Sink::Irtx { url } => {
+                load::drive(bodies, concurrency, post_message(url), |s| s == 200).await
+            }
+        }
+    }
+}
+
+/// A signed message's bundle objects as a TAXII envelope.
+fn envelope(body: &[u8]) -> Vec<u8> {
+    let jws: irtx::envelope::Jws = serde_json::from_slice(body).expect("our own JWS");
+    let opened = irtx::envelope::open(&jws).expect("our own JWS opens");
+    let m: irtx::envelope::Message = serde_json::from_slice(&opened.payload).expect("ours");
+    json!({"objects": m.document["objects"]})
+        .to_string()
+        .into_bytes()
+}
+
 async fn compare(irtx: &std::path::Path, dir: &std::path::Path, a: CompareArgs) -> Result<()> {
     let (user, password) = a.auth.split_once(':').context("--auth is USER:PASSWORD")?;
-    let (user, password) = (user.to_string(), password.to_string());
     let (mut gw, senders) = receiver_with_senders(irtx, dir, 8)?;
     gw.serve(&UNLIMITED).await?;
     let to: irtx::team::TeamId = gw.team.parse()?;
-    let objects_url = format!("{}objects/", a.taxii);
-    let taxii = move |http: &reqwest::Client, body: Vec<u8>| {
-        http.post(&objects_url)
-            .basic_auth(&user, Some(&password))
-            .header("content-type", "application/taxii+json;version=2.1")
-            .header("accept", "application/taxii+json;version=2.1")
-            .body(body)
+    // The same bundles both ways.
+    let taxii = Sink::Taxii {
+        objects_url: format!("{}objects/", a.taxii),
+        user: user.to_string(),
+        password: password.to_string(),
     };
-    let taxii = Arc::new(taxii);
-    let irtx_url = format!("{}/exchange/v1/messages", gw.url);
-    // The same bundles both ways: irtx gets each signed as a message, the TAXII server its
-    // objects as an envelope.
-    let envelope = |body: &[u8]| -> Vec<u8> {
-        let jws: irtx::envelope::Jws = serde_json::from_slice(body).expect("our own JWS");
-        let opened = irtx::envelope::open(&jws).expect("our own JWS opens");
-        let m: irtx::envelope::Message = serde_json::from_slice(&opened.payload).expect("ours");
-        json!({"objects": m.document["objects"]})
-            .to_string()
-            .into_bytes()
+    let to_irtx = Sink::Irtx {
+        url: format!("{}/exchange/v1/messages", gw.url),
     };
+    let team = irtx::team::Team::new(senders[0].id.clone(), "Bench peer");
+    let (_, per) = load::extra_for(a.bundle.objects, &team);
     let mut seq = 0u64;
+    let mut next = |n: usize| {
+        let (bodies, _) = messages(&senders, &to, seq, n, a.bundle.objects);
+        seq += n as u64;
+        bodies
+    };
     let (mut stored_taxii, mut stored_irtx) = (0usize, 0usize);
     let irtx_n = a.irtx_messages.unwrap_or(a.messages);
     println!(
@@ -676,50 +717,19 @@ async fn compare(irtx: &std::path::Path, dir: &std::path::Path, a: CompareArgs) 
     );
     for &target in &a.stored {
         // Fill both to `target` objects (not timed).
-        for (stored, is_taxii) in [(&mut stored_taxii, true), (&mut stored_irtx, false)] {
+        for (sink, stored) in [(&taxii, &mut stored_taxii), (&to_irtx, &mut stored_irtx)] {
             if *stored >= target {
                 continue;
             }
-            let (_, per) = messages(&senders[..1], &to, seq, 1, a.bundle.objects);
             let n = (target - *stored).div_ceil(per);
-            let (bodies, per) = messages(&senders, &to, seq, n, a.bundle.objects);
-            seq += n as u64;
-            let run = if is_taxii {
-                let t = taxii.clone();
-                load::drive(
-                    bodies.iter().map(|b| envelope(b)).collect(),
-                    a.concurrency,
-                    move |h, b| t(h, b),
-                    |s| s == 202 || s == 200,
-                )
-                .await
-            } else {
-                load::drive(bodies, a.concurrency, post_message(irtx_url.clone()), |s| {
-                    s == 200
-                })
-                .await
-            };
+            let run = sink.send(next(n), a.concurrency).await;
             if run.failed() > 0 {
                 bail!("filling: {} failed {:?}", run.failed(), run.errors);
             }
             *stored += n * per;
         }
-        let (bodies, per) = messages(&senders, &to, seq, a.messages, a.bundle.objects);
-        seq += a.messages as u64;
-        let t = taxii.clone();
-        let on_taxii = load::drive(
-            bodies.iter().map(|b| envelope(b)).collect(),
-            a.concurrency,
-            move |h, b| t(h, b),
-            |s| s == 202 || s == 200,
-        )
-        .await;
-        let (bodies, _) = messages(&senders, &to, seq, irtx_n, a.bundle.objects);
-        seq += irtx_n as u64;
-        let on_irtx = load::drive(bodies, a.concurrency, post_message(irtx_url.clone()), |s| {
-            s == 200
-        })
-        .await;
+        let on_taxii = taxii.send(next(a.messages), a.concurrency).await;
+        let on_irtx = to_irtx.send(next(irtx_n), a.concurrency).await;
         if on_taxii.failed() + on_irtx.failed() > 0 {
             bail!(
                 "failed requests: TAXII server {:?}, irtx {:?}",
