@@ -217,43 +217,31 @@ impl TestGateway {
         v["id"].as_str().unwrap().to_string()
     }
 
-    /// Shares a report; returns the per-peer decisions.
-    pub async fn share(&self, id: &str, peers: &[&str]) -> Vec<Value> {
-        let (s, v) = self
-            .call(
-                reqwest::Method::POST,
-                &format!("/api/v1/reports/{id}/share"),
-                Some(json!({"peers": peers})),
-            )
-            .await;
+    /// POSTs `body` to `path`, which must answer 200 with per-peer decisions; returns them.
+    pub async fn post_decisions(&self, path: &str, body: Value) -> Vec<Value> {
+        let (s, v) = self.call(reqwest::Method::POST, path, Some(body)).await;
         assert_eq!(s, 200, "{v}");
         v["decisions"].as_array().unwrap().clone()
+    }
+
+    /// Shares a report; returns the per-peer decisions.
+    pub async fn share(&self, id: &str, peers: &[&str]) -> Vec<Value> {
+        let path = format!("/api/v1/reports/{id}/share");
+        self.post_decisions(&path, json!({ "peers": peers })).await
     }
 
     /// Shares a report again, also with peers that hold it (`resend`); the decisions.
     pub async fn share_again(&self, id: &str, peers: &[&str]) -> Vec<Value> {
-        let (s, v) = self
-            .call(
-                reqwest::Method::POST,
-                &format!("/api/v1/reports/{id}/share"),
-                Some(json!({"peers": peers, "resend": true})),
-            )
-            .await;
-        assert_eq!(s, 200, "{v}");
-        v["decisions"].as_array().unwrap().clone()
+        let path = format!("/api/v1/reports/{id}/share");
+        self.post_decisions(&path, json!({"peers": peers, "resend": true}))
+            .await
     }
 
     /// Retracts a report from every holder; the decisions.
     pub async fn retract(&self, id: &str, reason: &str) -> Vec<Value> {
-        let (s, v) = self
-            .call(
-                reqwest::Method::POST,
-                &format!("/api/v1/reports/{id}/retract"),
-                Some(json!({ "reason": reason })),
-            )
-            .await;
-        assert_eq!(s, 200, "{v}");
-        v["decisions"].as_array().unwrap().clone()
+        let path = format!("/api/v1/reports/{id}/retract");
+        self.post_decisions(&path, json!({ "reason": reason }))
+            .await
     }
 
     /// Every alert, each in full (the list holds them without documents).

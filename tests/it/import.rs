@@ -307,15 +307,11 @@ async fn three_gateways_share_onward_under_the_audience_rules() {
     let share = |id: String, peers: Vec<&'static str>| {
         let b = &b;
         async move {
-            let (s, v) = b
-                .call(
-                    reqwest::Method::POST,
-                    &format!("/api/v1/alerts/{id}/share"),
-                    Some(json!({ "peers": peers })),
-                )
-                .await;
-            assert_eq!(s, 200, "{v}");
-            v["decisions"].as_array().unwrap().clone()
+            b.post_decisions(
+                &format!("/api/v1/alerts/{id}/share"),
+                json!({ "peers": peers }),
+            )
+            .await
         }
     };
     let d = share(g_id.clone(), vec!["cert-c"]).await;
