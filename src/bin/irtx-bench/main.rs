@@ -225,16 +225,6 @@ fn messages(
     (bodies, count)
 }
 
-fn post_message(
-    url: String,
-) -> impl Fn(&reqwest::Client, Vec<u8>) -> reqwest::RequestBuilder + Send + Sync + 'static {
-    move |http, body| {
-        http.post(&url)
-            .header("content-type", "application/jose+json")
-            .body(body)
-    }
-}
-
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
@@ -285,7 +275,7 @@ async fn inbound(irtx: &std::path::Path, dir: &std::path::Path, a: InboundArgs) 
     gw.serve(&UNLIMITED).await?;
     let before = gw.usage()?;
     let url = format!("{}/exchange/v1/messages", gw.url);
-    let run = load::drive(bodies, a.concurrency, post_message(url), |s| s == 200).await;
+    let run = Sink::Irtx { url }.send(bodies, a.concurrency).await;
     let after = gw.usage()?;
     print_run(
         &format!(
@@ -672,7 +662,12 @@ impl Sink {
                 load::drive(envelopes, concurrency, post, |s| s == 202 || s == 200).await
             }
             Sink::Irtx { url } => {
-                load::drive(bodies, concurrency, post_message(url), |s| s == 200).await
+                let post = move |http: &reqwest::Client, body: Vec<u8>| {
+                    http.post(&url)
+                        .header("content-type", "application/jose+json")
+                        .body(body)
+                };
+                load::drive(bodies, concurrency, post, |s| s == 200).await
             }
         }
     }
