@@ -54,6 +54,39 @@ impl Default for Options {
     }
 }
 
+/// Opens the store the config names: the sled store in the data directory (with
+/// `cache_bytes` of page cache), or the PostgreSQL database of `[store]`, whose password is
+/// read from `password_file` (mode 0600) when given.
+pub fn open_store(config: &Config, cache_bytes: u64) -> crate::store::Result<Box<dyn Store>> {
+    use crate::config::StoreBackend;
+    use crate::store::StoreError;
+    match config.store.backend {
+        StoreBackend::Sled => Ok(Box::new(SledStore::open_with_cache(
+            &config.store_dir(),
+            cache_bytes,
+        )?)),
+        StoreBackend::Postgres => {
+            let url = config.store.url.clone().ok_or_else(|| {
+                StoreError::Backend("[store] backend = \"postgres\" needs `url`".into())
+            })?;
+            let password = match &config.store.password_file {
+                Some(f) => Some(keys::read_secret_text(&config.path(f)).map_err(|e| {
+                    StoreError::Backend(format!("store.password_file: {e}").into())
+                })?),
+                None => None,
+            };
+            Ok(Box::new(crate::store::postgres_store::PgStore::open(
+                &crate::store::postgres_store::Connect {
+                    url,
+                    password,
+                    pool_size: config.store.pool_size,
+                    lease_ms: config.store.lease_ms,
+                },
+            )?))
+        }
+    }
+}
+
 /// Writes the config's `[peers.*]` into the store's list of peers (each replacing a peer of
 /// the same id); returns how many.
 pub fn seed_peers(
@@ -86,12 +119,24 @@ impl App {
         keys::create_private_dir(&data)
             .with_context(|| format!("cannot create the data directory `{}`", data.display()))?;
         keys::check_private_dir(&data)?;
-        let sled = SledStore::open(&config.store_dir())
-            .with_context(|| format!("opening the store in `{}`", data.display()))?;
-        tracing::info!(data_dir = %data.display(), "store opened");
+        let opened: Arc<dyn Store> = open_store(&config, 256 << 20)
+            .map_err(anyhow::Error::from)
+            .with_context(|| match config.store.backend {
+                crate::config::StoreBackend::Sled => {
+                    format!("opening the store in `{}`", data.display())
+                }
+                crate::config::StoreBackend::Postgres => format!(
+                    "opening the PostgreSQL store at `{}`",
+                    crate::store::postgres_store::redacted(
+                        config.store.url.as_deref().unwrap_or_default()
+                    )
+                ),
+            })?
+            .into();
+        tracing::info!(data_dir = %data.display(), backend = ?config.store.backend, "store opened");
         let store: Arc<dyn Store> = match &options.wrap_store {
-            Some(wrap) => wrap(Arc::new(sled)),
-            None => Arc::new(sled),
+            Some(wrap) => wrap(opened),
+            None => opened,
         };
         let key_file = config.path(&config.team.key_file);
         keys::finish_rotation(store.as_ref(), &key_file)

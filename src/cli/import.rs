@@ -11,7 +11,6 @@ use serde_json::Value;
 use super::state::State;
 use super::{Cli, Failure};
 use crate::federation::import::{import_file, FileSummary, Item, ItemOutcome};
-use crate::store::sled_store::SledStore;
 
 /// Arguments of `irtx import`.
 #[derive(Debug, clap::Args)]
@@ -141,9 +140,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<(), Failure> {
         State::Local {
             store: None,
             config,
-        } => Some(
-            SledStore::open(&config.store_dir()).map_err(|e| Failure::runtime(e.to_string()))?,
-        ),
+        } => Some(super::state::open_or_create(config)?),
         _ => None,
     };
     let bar = super::progress(files.len() as u64, "files");
@@ -191,7 +188,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<(), Failure> {
                 }
                 State::Local { store, config } => {
                     let store: &dyn crate::store::Store = match (store, &local_store) {
-                        (Some(s), _) | (None, Some(s)) => s,
+                        (Some(s), _) | (None, Some(s)) => s.as_ref(),
                         (None, None) => unreachable!("a store was opened above"),
                     };
                     import_file(

@@ -35,15 +35,11 @@ pub fn run(cli: &Cli, cmd: &KeyCommand) -> Result<(), Failure> {
         }
         State::Local { config, store } => {
             let opened;
-            let store = match store {
-                Some(s) => s,
+            let store: &dyn crate::store::Store = match store {
+                Some(s) => s.as_ref(),
                 None => {
-                    opened = crate::store::sled_store::SledStore::open_with_cache(
-                        &config.store_dir(),
-                        32 << 20,
-                    )
-                    .map_err(|e| Failure::runtime(e.to_string()))?;
-                    &opened
+                    opened = super::state::open_or_create(config)?;
+                    opened.as_ref()
                 }
             };
             let overlap = time::Duration::try_from(*overlap)

@@ -101,9 +101,9 @@ pub fn run(cli: &Cli, cmd: &LedgerCommand) -> Result<(), Failure> {
                 State::Local {
                     store: Some(store), ..
                 } => {
-                    let keys = ledger::team_keys(store, pk)
+                    let keys = ledger::team_keys(store.as_ref(), pk)
                         .map_err(|e| Failure::runtime(e.to_string()))?;
-                    report_verify(ledger::verify_store(store, &keys))
+                    report_verify(ledger::verify_store(store.as_ref(), &keys))
                 }
                 State::Local { store: None, .. } => Err(Failure::runtime(format!(
                     "no store at `{}`",
@@ -137,7 +137,7 @@ pub fn run(cli: &Cli, cmd: &LedgerCommand) -> Result<(), Failure> {
                         .map_or(0, |e| e.seq + 1);
                     let bar = super::progress(total, "entries");
                     let n = ledger::export(
-                        store,
+                        store.as_ref(),
                         &Ledger::new(),
                         &config.team(),
                         &key.0,

@@ -7,12 +7,18 @@
 use super::client::ApiClient;
 use super::{Cli, Failure};
 use crate::config::Config;
+use crate::config::StoreBackend;
 use crate::peer::{Peer, PeerId, PeerRequest};
-use crate::store::sled_store::SledStore;
 use crate::store::{Store, StoreError};
 
 /// A store opened for one command: a small cache, since commands read a part once.
 const CACHE_BYTES: u64 = 32 << 20;
+
+/// Opens (creating it when there is none yet) the store `config` names, for a command that
+/// writes.
+pub fn open_or_create(config: &Config) -> Result<Box<dyn Store>, Failure> {
+    crate::app::open_store(config, CACHE_BYTES).map_err(|e| Failure::runtime(e.to_string()))
+}
 
 /// The gateway's state, as a command reaches it.
 // One per command, made once: the size of its store variant costs nothing.
@@ -24,7 +30,7 @@ pub enum State {
         /// The config.
         config: Box<Config>,
         /// The store, if there is one.
-        store: Option<SledStore>,
+        store: Option<Box<dyn Store>>,
     },
     /// A gateway runs: go through its API.
     Remote {
@@ -46,6 +52,14 @@ impl State {
                 api,
             });
         }
+        if config.store.backend == StoreBackend::Postgres {
+            // A shared database: read and written directly, running gateways or not.
+            let store = open_or_create(&config)?;
+            return Ok(State::Local {
+                config: Box::new(config),
+                store: Some(store),
+            });
+        }
         let dir = config.store_dir();
         if !dir.exists() {
             return Ok(State::Local {
@@ -56,7 +70,7 @@ impl State {
         // A gateway that is stopping lets go of the store a moment later: wait briefly for it
         // rather than calling an API that is going away.
         for attempt in 0..20 {
-            match SledStore::open_with_cache(&dir, CACHE_BYTES) {
+            match crate::app::open_store(&config, CACHE_BYTES) {
                 Ok(store) => {
                     return Ok(State::Local {
                         config: Box::new(config),
@@ -168,12 +182,15 @@ impl State {
                     let held = s.peer(&peer.id)?;
                     s.put_peer(&peer.clone().replacing(held.as_ref()))
                 };
-                let written = match store {
-                    Some(s) => put(s),
-                    None => SledStore::open_with_cache(&config.store_dir(), CACHE_BYTES)
-                        .and_then(|s| put(&s)),
+                let fresh;
+                let s: &dyn Store = match store {
+                    Some(s) => s.as_ref(),
+                    None => {
+                        fresh = open_or_create(config)?;
+                        fresh.as_ref()
+                    }
                 };
-                written.map_err(|e| Failure::runtime(e.to_string()))?;
+                put(s).map_err(|e| Failure::runtime(e.to_string()))?;
                 Ok(peer)
             }
         }
@@ -194,11 +211,10 @@ impl State {
             State::Local { config, store } => {
                 let fresh;
                 let s: &dyn Store = match store {
-                    Some(s) => s,
+                    Some(s) => s.as_ref(),
                     None => {
-                        fresh = SledStore::open_with_cache(&config.store_dir(), CACHE_BYTES)
-                            .map_err(|e| Failure::runtime(e.to_string()))?;
-                        &fresh
+                        fresh = open_or_create(config)?;
+                        fresh.as_ref()
                     }
                 };
                 let held = s.peer(id).map_err(|e| Failure::runtime(e.to_string()))?;

@@ -16,7 +16,7 @@ use crate::peer::PeerId;
 use crate::team::Team;
 pub use sections::{
     AnonymizeConfig, ApiConfig, DeliveryConfig, ExchangeConfig, ImportConfig, LogConfig, LogFormat,
-    ProfileConfig, RoutingRule, TeamConfig, TlsConfig,
+    ProfileConfig, RoutingRule, StoreBackend, StoreConfig, TeamConfig, TlsConfig,
 };
 
 /// The default config path: `./irtx.toml`.
@@ -47,6 +47,9 @@ pub struct Config {
     /// How the gateway logs.
     #[serde(default)]
     pub log: LogConfig,
+    /// Where the state is kept: the embedded sled store, or PostgreSQL.
+    #[serde(default)]
+    pub store: StoreConfig,
     /// Importing documents other tools wrote.
     #[serde(default)]
     pub import: ImportConfig,
@@ -201,6 +204,27 @@ impl Config {
                         "routing[{i}]: `{k}` is not event, incident or vulnerability"
                     ));
                 }
+            }
+        }
+        if self.store.backend == StoreBackend::Postgres {
+            match &self.store.url {
+                None => out.push(
+                    "store.url: backend `postgres` needs `url = \"postgres://USER@HOST:PORT/DB\"`"
+                        .into(),
+                ),
+                Some(u) if !u.starts_with("postgres://") && !u.starts_with("postgresql://") => {
+                    out.push("store.url: not a postgres:// URL".into())
+                }
+                Some(_) => {}
+            }
+            if self.store.pool_size == 0 {
+                out.push("store.pool_size must be at least 1".into());
+            }
+            if self.store.lease_ms <= self.delivery.timeout_ms {
+                out.push(format!(
+                    "store.lease_ms ({}) must exceed delivery.timeout_ms ({}): a claim must outlast an attempt",
+                    self.store.lease_ms, self.delivery.timeout_ms
+                ));
             }
         }
         if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {

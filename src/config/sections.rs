@@ -342,3 +342,46 @@ impl Default for ImportConfig {
         }
     }
 }
+
+/// `[store]`: where the gateway keeps its state (DESIGN §7, §12).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `sled` (default: the embedded store in the data directory, no server) or `postgres`
+    /// (a PostgreSQL-protocol database several gateways of the team share).
+    pub backend: StoreBackend,
+    /// For `postgres`: `postgres://USER@HOST:PORT/DB` (a password in it is accepted, but
+    /// `password_file` keeps it out of the config and the environment).
+    pub url: Option<String>,
+    /// For `postgres`: a file (mode 0600) holding the database password.
+    pub password_file: Option<PathBuf>,
+    /// For `postgres`: connections this gateway keeps open at most. Default 16.
+    pub pool_size: usize,
+    /// For `postgres`: how long, in milliseconds, an instance's claim on a peer's queue lasts
+    /// without being renewed; a crashed instance's claims return to the others after it.
+    /// Must exceed `[delivery] timeout_ms`. Default 60,000.
+    pub lease_ms: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            backend: StoreBackend::Sled,
+            url: None,
+            password_file: None,
+            pool_size: 16,
+            lease_ms: 60_000,
+        }
+    }
+}
+
+/// Which store backend.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// The embedded sled store.
+    #[default]
+    Sled,
+    /// A PostgreSQL-protocol database.
+    Postgres,
+}

@@ -240,7 +240,7 @@ impl Gateway {
     pub fn record_with<T>(
         &self,
         body: EntryBody,
-        write: impl FnOnce(&dyn Store, &crate::disclosure::Entry) -> crate::store::Result<T>,
+        mut write: impl FnMut(&dyn Store, &crate::disclosure::Entry) -> crate::store::Result<T>,
     ) -> Result<T, ServiceError> {
         let store = self.store.as_ref();
         self.ledger

@@ -90,13 +90,34 @@ impl Gateway {
     }
 
     /// Works one peer's queue: delivers due messages in order until the queue is empty or an
-    /// attempt fails. Returns how many were delivered.
+    /// attempt fails. Returns how many were delivered. Where gateways share the store, the
+    /// queue is claimed first (and the claim renewed before each message): one that another
+    /// gateway works is left to it.
     pub async fn deliver_peer(self: &Arc<Self>, peer: PeerId) -> usize {
+        let delivered = self.work_queue(&peer).await;
+        let p = peer.clone();
+        if let Err(e) = self
+            .off_runtime(move |g| Ok(g.store.release_queue(&p)?))
+            .await
+        {
+            // The lease runs out on its own.
+            tracing::warn!(peer.id = %peer, error = %e, "cannot release the claim on a queue");
+        }
+        delivered
+    }
+
+    async fn work_queue(self: &Arc<Self>, peer: &PeerId) -> usize {
+        let peer = peer.clone();
         let mut delivered = 0;
         loop {
             let p = peer.clone();
             let head = self
-                .off_runtime(move |g| Ok((g.store.outbox_head(&p)?, g.store.peer(&p)?)))
+                .off_runtime(move |g| {
+                    if !g.store.claim_queue(&p)? {
+                        return Ok((None, None));
+                    }
+                    Ok((g.store.outbox_head(&p)?, g.store.peer(&p)?))
+                })
                 .await;
             let (seq, item, record) = match head {
                 Ok((Some((seq, item)), record)) => (seq, item, record),

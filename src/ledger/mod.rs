@@ -12,10 +12,14 @@ use ed25519_dalek::SigningKey;
 use time::OffsetDateTime;
 
 use crate::disclosure::{chain, Checkpoint, Entry, EntryBody, Event};
-use crate::store::{Result, Store};
+use crate::store::{Result, Store, StoreError};
 use crate::timestamp::parse_rfc3339;
 
 pub use export::{export, verify_export, VerifyExportError};
+
+/// How often an append is linked again after other gateways sharing the store appended
+/// first, before it fails.
+const MAX_CONTENDED: u32 = 1_000;
 
 /// How many entries between automatic checkpoints.
 pub const CHECKPOINT_EVERY: u64 = 100;
@@ -46,18 +50,33 @@ impl Ledger {
 
     /// Appends `body` through `write`, which must store the entry it is given (together with
     /// whatever else belongs in the same atomic write), and checkpoints like [`Self::append`].
+    /// When gateways share the store and another appended first ([`StoreError::Contended`]:
+    /// nothing was written), the entry is linked to the new head and written again.
     pub fn append_with<T>(
         &self,
         store: &dyn Store,
         body: EntryBody,
         team: &str,
         key: &SigningKey,
-        write: impl FnOnce(&Entry) -> Result<T>,
+        mut write: impl FnMut(&Entry) -> Result<T>,
     ) -> Result<(T, Entry)> {
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        let last = store.ledger_last()?;
-        let e = chain::link(last.as_ref(), body);
-        let out = write(&e)?;
+        let mut tries = 0u32;
+        let (out, e) = loop {
+            let last = store.ledger_last()?;
+            let e = chain::link(last.as_ref(), body.clone());
+            match write(&e) {
+                Ok(out) => break (out, e),
+                Err(StoreError::Contended) if tries < MAX_CONTENDED => {
+                    tries += 1;
+                    // Others are appending: step aside a little, more each time.
+                    std::thread::sleep(std::time::Duration::from_micros(
+                        200 * u64::from(tries.min(50)),
+                    ));
+                }
+                Err(e) => return Err(e),
+            }
+        };
         if (e.seq + 1) % CHECKPOINT_EVERY == 0 {
             store.put_checkpoint(&chain::checkpoint(&e, team, &e.body.at, key))?;
         }

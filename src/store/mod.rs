@@ -8,6 +8,8 @@
 
 pub mod conformance;
 pub mod group_commit;
+pub mod postgres_store;
+mod records;
 pub mod sled_store;
 pub mod snapshot;
 
@@ -30,6 +32,10 @@ pub enum StoreError {
         /// The store's directory.
         path: String,
     },
+    /// Another gateway sharing the store appended to the ledger first: the entry no longer
+    /// follows the ledger's head. Nothing was written; link the entry again and retry.
+    #[error("the ledger moved on while this entry was written (another gateway appended first)")]
+    Contended,
     /// The backend failed.
     #[error("store backend: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -633,6 +639,17 @@ pub trait Store: Send + Sync {
     fn outbox_head(&self, peer: &PeerId) -> Result<Option<(u64, OutboxItem)>>;
     /// The peers that have messages still to be delivered, without reading the messages.
     fn peers_with_pending(&self) -> Result<Vec<PeerId>>;
+    /// Claims `peer`'s queue for this gateway until a lease runs out, renewing a claim it
+    /// holds: false while another gateway sharing the store holds it. Per-peer order holds
+    /// across gateways because one of them at a time works a queue. (A store that one
+    /// gateway alone uses has nothing to claim: the gateway's own tasks take turns.)
+    fn claim_queue(&self, _peer: &PeerId) -> Result<bool> {
+        Ok(true)
+    }
+    /// Lets go of a claim taken by [`Store::claim_queue`].
+    fn release_queue(&self, _peer: &PeerId) -> Result<()> {
+        Ok(())
+    }
     /// Replaces an outbox entry (after an attempt).
     fn update_outbox(&self, seq: u64, item: &OutboxItem) -> Result<()>;
     /// [`Store::update_outbox`] and [`Store::ledger_put`] in one atomic write.
@@ -663,7 +680,9 @@ pub trait Store: Send + Sync {
 
     /// The last ledger entry.
     fn ledger_last(&self) -> Result<Option<Entry>>;
-    /// Appends a ledger entry (its `seq` is the key). The caller serializes appends.
+    /// Appends a ledger entry (its `seq` is the key). The caller serializes appends within a
+    /// process; a store several gateways share refuses, with [`StoreError::Contended`], an
+    /// entry that does not follow its head (as does every write that carries an entry).
     fn ledger_put(&self, e: &Entry) -> Result<()>;
     /// Every ledger entry in `seq` order, streamed.
     fn ledger_entries(&self) -> Box<dyn Iterator<Item = Result<Entry>> + '_> {

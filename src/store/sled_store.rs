@@ -10,6 +10,10 @@ use serde_json::Value;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
+use super::records::{
+    backend, decode, decode_alert, encode, encode_alert, is_pending, pending_key, read_u64,
+    report_seen_key, seq_suffix, taxii_index_prefix, taxii_key, DedupKeys,
+};
 use super::{
     Alert, AlertMeta, AlertSource, Delivered, Holding, Imported, OutboxCounts, OutboxItem, Result,
     Store, StoreError, StoredReport, TaxiiObject,
@@ -76,114 +80,12 @@ pub struct SledStore {
 /// A TAXII row to write: object key, object, index key, version.
 type TaxiiRow = (Vec<u8>, Vec<u8>, Vec<u8>, String);
 
-fn taxii_key(collection: &str, seq: u64) -> Vec<u8> {
-    let mut k = collection.as_bytes().to_vec();
-    k.push(0);
-    k.extend_from_slice(&seq.to_be_bytes());
-    k
-}
-
-fn taxii_index_prefix(collection: &str, id: &str) -> Vec<u8> {
-    let mut k = collection.as_bytes().to_vec();
-    k.push(0);
-    k.extend_from_slice(id.as_bytes());
-    k.push(0);
-    k
-}
-
-fn seq_suffix(k: &[u8]) -> Result<u64> {
-    k.len()
-        .checked_sub(8)
-        .and_then(|at| k[at..].try_into().ok())
-        .map(u64::from_be_bytes)
-        .ok_or_else(|| StoreError::Corrupt {
-            key: String::from_utf8_lossy(k).into_owned(),
-            reason: "key does not end in a sequence number".into(),
-        })
-}
-
-fn pending_key(peer: &PeerId, seq: u64) -> Vec<u8> {
-    let mut k = peer.as_str().as_bytes().to_vec();
-    k.push(0);
-    k.extend_from_slice(&seq.to_be_bytes());
-    k
-}
-
-fn is_pending(i: &OutboxItem) -> bool {
-    i.state.is_pending()
-}
-
-fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::Backend(Box::new(e))
-}
-
 /// A failed sled transaction as a store error.
 fn tx_failed(e: TransactionError<()>) -> StoreError {
     match e {
         TransactionError::Storage(e) => backend(e),
         TransactionError::Abort(()) => StoreError::Backend("transaction aborted".into()),
     }
-}
-
-fn encode<T: Serialize>(v: &T) -> Vec<u8> {
-    serde_json::to_vec(v).expect("store records serialize")
-}
-
-fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
-        key: String::from_utf8_lossy(key).into_owned(),
-        reason: e.to_string(),
-    })
-}
-
-/// An alert as this store writes it: a peer's document is the payload of the JWS kept
-/// beside it, so it is not written a second time ([`decode_alert`] reads it back from there).
-/// The same fields as [`Alert`], borrowed.
-#[derive(Serialize)]
-struct AlertRecord<'a> {
-    id: &'a str,
-    #[serde(flatten)]
-    source: &'a AlertSource,
-    received_at: &'a str,
-    sha256: &'a str,
-    tlp: crate::tlp::Tlp,
-    format: super::AlertFormat,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    document: Option<&'a Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    retracted: Option<&'a super::Retracted>,
-}
-
-fn encode_alert(a: &Alert) -> Vec<u8> {
-    let from_jws = matches!(a.source, AlertSource::Peer { .. });
-    encode(&AlertRecord {
-        id: &a.id,
-        source: &a.source,
-        received_at: &a.received_at,
-        sha256: &a.sha256,
-        tlp: a.tlp,
-        format: a.format,
-        document: (!from_jws).then_some(&a.document),
-        retracted: a.retracted.as_ref(),
-    })
-}
-
-/// An alert record; a peer's document, when the record does not hold it (as written by
-/// [`encode_alert`]; records written before hold it), from its JWS's payload.
-fn decode_alert(key: &[u8], bytes: &[u8]) -> Result<Alert> {
-    let mut alert: Alert = decode(key, bytes)?;
-    if let (Value::Null, AlertSource::Peer { jws, .. }) = (&alert.document, &alert.source) {
-        let corrupt = |reason: String| StoreError::Corrupt {
-            key: String::from_utf8_lossy(key).into_owned(),
-            reason,
-        };
-        let opened = crate::envelope::open(jws)
-            .map_err(|e| corrupt(format!("the alert's message does not open: {e}")))?;
-        let message: crate::envelope::Message = serde_json::from_slice(&opened.payload)
-            .map_err(|e| corrupt(format!("the alert's message does not read: {e}")))?;
-        alert.document = message.document;
-    }
-    Ok(alert)
 }
 
 impl SledStore {
@@ -494,26 +396,6 @@ fn add_usage(usage: &sled::Tree, peer: &PeerId, bytes: u64) -> Result<()> {
     Ok(())
 }
 
-/// A big-endian u64 value (0 when it is not one).
-fn read_u64(v: &[u8]) -> u64 {
-    v.try_into().map(u64::from_be_bytes).unwrap_or(0)
-}
-
-/// The key an imported document is known by: no peer id contains a NUL, so it cannot meet
-/// a [`seen_key`].
-fn import_key(sha256: &str) -> Vec<u8> {
-    let mut k = b"\0import\0".to_vec();
-    k.extend_from_slice(sha256.as_bytes());
-    k
-}
-
-fn seen_key(sender: &PeerId, message_id: &str) -> Vec<u8> {
-    let mut k = sender.as_str().as_bytes().to_vec();
-    k.push(0);
-    k.extend_from_slice(message_id.as_bytes());
-    k
-}
-
 impl SledStore {
     fn get<T: DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> Result<Option<T>> {
         tree.get(key)
@@ -681,32 +563,14 @@ impl Store for SledStore {
     fn import(&self, alert: &Alert, quota: Option<u64>) -> Result<Imported> {
         let _writing = self.writing();
         let seq = self.next_seq()?;
-        // A peer's message is known by (sender, message id), and counts against the
-        // sender's quota; an import is known by its content alone.
-        let (key, peer) = match &alert.source {
-            AlertSource::Peer {
-                sender, message_id, ..
-            } => (
-                seen_key(sender, &message_id.to_string()),
-                Some(sender.as_str().as_bytes()),
-            ),
-            AlertSource::Import { .. } => (import_key(&alert.sha256), None),
-            // A TAXII post has no message id: known by its content, per peer.
-            AlertSource::Taxii { taxii } => (
-                seen_key(&taxii.peer, &format!("taxii:{}", alert.sha256)),
-                Some(taxii.peer.as_str().as_bytes()),
-            ),
-        };
+        let DedupKeys {
+            key,
+            peer,
+            version: version_keys,
+        } = DedupKeys::of(alert);
+        let peer = peer.map(|p| p.as_str().as_bytes());
         let (value, meta) = (encode_alert(alert), encode(&alert.meta()));
         let bytes = alert.bytes();
-        // A peer's version of a report is held once, whatever message carried it.
-        let version_keys = match (&alert.source, alert.report_key()) {
-            (AlertSource::Peer { sender, .. }, Some((report, version))) => Some((
-                seen_key(sender, &format!("version:{report}#{version}")),
-                seen_key(sender, &format!("report:{report}")),
-            )),
-            _ => None,
-        };
         let outcome = (
             &self.seen,
             &self.alerts,
@@ -1049,7 +913,7 @@ impl Store for SledStore {
     fn alert_for_report(&self, sender: &PeerId, report: &str) -> Result<Option<String>> {
         Ok(self
             .seen
-            .get(seen_key(sender, &format!("report:{report}")))
+            .get(report_seen_key(sender, report))
             .map_err(backend)?
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }

@@ -21,6 +21,8 @@ mod iodef;
 mod layering;
 mod ledger;
 mod mtls;
+mod pg;
+mod postgres;
 mod preview;
 mod props;
 mod readme;

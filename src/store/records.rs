@@ -1,0 +1,179 @@
+//! How records are written, whichever backend keeps them: the JSON encoding of each record,
+//! the keys of the sled trees (which the PostgreSQL backend keeps as its dedup keys, and
+//! which the snapshot format names), and what an import is known by. One place, so a
+//! migration between backends reads what the other wrote.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Alert, AlertSource, OutboxItem, Result, StoreError};
+use crate::peer::PeerId;
+
+pub(super) fn taxii_key(collection: &str, seq: u64) -> Vec<u8> {
+    let mut k = collection.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+pub(super) fn taxii_index_prefix(collection: &str, id: &str) -> Vec<u8> {
+    let mut k = collection.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(id.as_bytes());
+    k.push(0);
+    k
+}
+
+pub(super) fn seq_suffix(k: &[u8]) -> Result<u64> {
+    k.len()
+        .checked_sub(8)
+        .and_then(|at| k[at..].try_into().ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(|| StoreError::Corrupt {
+            key: String::from_utf8_lossy(k).into_owned(),
+            reason: "key does not end in a sequence number".into(),
+        })
+}
+
+pub(super) fn pending_key(peer: &PeerId, seq: u64) -> Vec<u8> {
+    let mut k = peer.as_str().as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+pub(super) fn is_pending(i: &OutboxItem) -> bool {
+    i.state.is_pending()
+}
+
+pub(super) fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend(Box::new(e))
+}
+
+pub(super) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("store records serialize")
+}
+
+pub(super) fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// An alert as this store writes it: a peer's document is the payload of the JWS kept
+/// beside it, so it is not written a second time ([`decode_alert`] reads it back from there).
+/// The same fields as [`Alert`], borrowed.
+#[derive(Serialize)]
+pub(super) struct AlertRecord<'a> {
+    id: &'a str,
+    #[serde(flatten)]
+    source: &'a AlertSource,
+    received_at: &'a str,
+    sha256: &'a str,
+    tlp: crate::tlp::Tlp,
+    format: super::AlertFormat,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    document: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retracted: Option<&'a super::Retracted>,
+}
+
+pub(super) fn encode_alert(a: &Alert) -> Vec<u8> {
+    let from_jws = matches!(a.source, AlertSource::Peer { .. });
+    encode(&AlertRecord {
+        id: &a.id,
+        source: &a.source,
+        received_at: &a.received_at,
+        sha256: &a.sha256,
+        tlp: a.tlp,
+        format: a.format,
+        document: (!from_jws).then_some(&a.document),
+        retracted: a.retracted.as_ref(),
+    })
+}
+
+/// An alert record; a peer's document, when the record does not hold it (as written by
+/// [`encode_alert`]; records written before hold it), from its JWS's payload.
+pub(super) fn decode_alert(key: &[u8], bytes: &[u8]) -> Result<Alert> {
+    let mut alert: Alert = decode(key, bytes)?;
+    if let (Value::Null, AlertSource::Peer { jws, .. }) = (&alert.document, &alert.source) {
+        let corrupt = |reason: String| StoreError::Corrupt {
+            key: String::from_utf8_lossy(key).into_owned(),
+            reason,
+        };
+        let opened = crate::envelope::open(jws)
+            .map_err(|e| corrupt(format!("the alert's message does not open: {e}")))?;
+        let message: crate::envelope::Message = serde_json::from_slice(&opened.payload)
+            .map_err(|e| corrupt(format!("the alert's message does not read: {e}")))?;
+        alert.document = message.document;
+    }
+    Ok(alert)
+}
+
+/// A big-endian u64 value (0 when it is not one).
+pub(super) fn read_u64(v: &[u8]) -> u64 {
+    v.try_into().map(u64::from_be_bytes).unwrap_or(0)
+}
+
+/// The key an imported document is known by: no peer id contains a NUL, so it cannot meet
+/// a [`seen_key`].
+pub(super) fn import_key(sha256: &str) -> Vec<u8> {
+    let mut k = b"\0import\0".to_vec();
+    k.extend_from_slice(sha256.as_bytes());
+    k
+}
+
+pub(super) fn seen_key(sender: &PeerId, message_id: &str) -> Vec<u8> {
+    let mut k = sender.as_str().as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(message_id.as_bytes());
+    k
+}
+
+/// What an import is known by, so no alert is taken twice: the record of its message (or,
+/// for documents without one, its content), the sender whose quota it counts against, and
+/// for a peer's version of a report, the keys of that version and of the report's latest
+/// alert.
+pub(super) struct DedupKeys<'a> {
+    /// (sender, message id), or the content for an import.
+    pub key: Vec<u8>,
+    /// The sender whose quota it counts against.
+    pub peer: Option<&'a PeerId>,
+    /// (this version of the report, the report) for a peer's report.
+    pub version: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl<'a> DedupKeys<'a> {
+    /// The keys `alert` is known by.
+    pub fn of(alert: &'a Alert) -> Self {
+        // A peer's message is known by (sender, message id), and counts against the
+        // sender's quota; an import is known by its content alone.
+        let (key, peer) = match &alert.source {
+            AlertSource::Peer {
+                sender, message_id, ..
+            } => (seen_key(sender, &message_id.to_string()), Some(sender)),
+            AlertSource::Import { .. } => (import_key(&alert.sha256), None),
+            // A TAXII post has no message id: known by its content, per peer.
+            AlertSource::Taxii { taxii } => (
+                seen_key(&taxii.peer, &format!("taxii:{}", alert.sha256)),
+                Some(&taxii.peer),
+            ),
+        };
+        // A peer's version of a report is held once, whatever message carried it.
+        let version = match (&alert.source, alert.report_key()) {
+            (AlertSource::Peer { sender, .. }, Some((report, version))) => Some((
+                seen_key(sender, &format!("version:{report}#{version}")),
+                report_seen_key(sender, &report),
+            )),
+            _ => None,
+        };
+        DedupKeys { key, peer, version }
+    }
+}
+
+/// The key under which the latest alert of a peer's report is recorded.
+pub(super) fn report_seen_key(sender: &PeerId, report: &str) -> Vec<u8> {
+    seen_key(sender, &format!("report:{report}"))
+}
