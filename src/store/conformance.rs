@@ -452,3 +452,55 @@ pub fn suite(s: &dyn Store) {
     );
     assert_eq!(s.holdings(&rid("r-")).unwrap(), vec![]);
 }
+
+/// What every backend must keep when several writers share it: `a` and `b` are two handles on
+/// one empty store (the same one for an embedded store, which one gateway owns; two
+/// connections, as two gateways have, for a shared one). Ledger appends from both at once
+/// stay one chain, and the same message imported through both at once becomes one alert.
+pub fn shared_suite(a: &dyn Store, b: &dyn Store) {
+    use crate::ledger::Ledger;
+    let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    const EACH: u64 = 150;
+    // Each gateway has its own ledger writer; one handle is one gateway.
+    let same = std::ptr::addr_eq(a as *const dyn Store, b as *const dyn Store);
+    let writers = [Ledger::new(), Ledger::new()];
+    std::thread::scope(|scope| {
+        for (n, s) in [a, b].into_iter().enumerate() {
+            let key = &key;
+            let ledger = &writers[if same { 0 } else { n }];
+            scope.spawn(move || {
+                for i in 0..EACH {
+                    let mut body = EntryBody::new(
+                        "2026-11-24T00:00:00Z".into(),
+                        Event::Queued,
+                        rid(&format!("r-{n}-{i}")),
+                        pid("cert-b"),
+                    );
+                    body.message_id = Some(mid(u128::from(i) + 1000 * n as u128));
+                    ledger.append(s, body, "cert-a", key).unwrap();
+                }
+            });
+        }
+    });
+    let verified = crate::ledger::verify_store(a, &[key.verifying_key()]).unwrap();
+    assert_eq!(verified.entries, 2 * EACH, "one chain holds every append");
+    assert_eq!(verified.checkpoints, 2 * EACH / crate::ledger::CHECKPOINT_EVERY);
+    let outcomes: Vec<Imported> = std::thread::scope(|scope| {
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let s = if i % 2 == 0 { a } else { b };
+                scope.spawn(move || s.import(&alert("cert-z", 77, "same"), None).unwrap())
+            })
+            .collect();
+        tasks.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == Imported::New).count(),
+        1,
+        "one alert, however many writers took the message: {outcomes:?}"
+    );
+    assert!(outcomes
+        .iter()
+        .all(|o| matches!(o, Imported::New | Imported::Duplicate)));
+    assert_eq!(a.alert_count().unwrap(), 1);
+}

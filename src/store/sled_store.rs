@@ -987,6 +987,12 @@ mod tests {
         super::super::conformance::suite(&s);
     }
 
+    #[test]
+    fn sled_passes_the_shared_writers_suite() {
+        let s = SledStore::temporary().unwrap();
+        super::super::conformance::shared_suite(&s, &s);
+    }
+
     fn peer_alert(document: Value, jws: crate::envelope::Jws) -> Alert {
         Alert {
             id: "a-1".into(),
