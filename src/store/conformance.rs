@@ -484,7 +484,10 @@ pub fn shared_suite(a: &dyn Store, b: &dyn Store) {
     });
     let verified = crate::ledger::verify_store(a, &[key.verifying_key()]).unwrap();
     assert_eq!(verified.entries, 2 * EACH, "one chain holds every append");
-    assert_eq!(verified.checkpoints, 2 * EACH / crate::ledger::CHECKPOINT_EVERY);
+    assert_eq!(
+        verified.checkpoints,
+        2 * EACH / crate::ledger::CHECKPOINT_EVERY
+    );
     let outcomes: Vec<Imported> = std::thread::scope(|scope| {
         let tasks: Vec<_> = (0..8)
             .map(|i| {

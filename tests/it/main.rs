@@ -27,6 +27,7 @@ mod preview;
 mod props;
 mod readme;
 mod rotation;
+mod scaleout;
 mod stix;
 mod store_faults;
 mod taxii;
