@@ -10,6 +10,7 @@ mod import;
 pub mod init;
 mod key;
 mod ledger;
+mod migrate;
 mod peer;
 mod pseudonym;
 mod report;
@@ -78,6 +79,13 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Restore a snapshot into a new data directory.
     Restore(backup::RestoreArgs),
+    /// Move the team's whole state from the embedded store into an empty PostgreSQL
+    /// database, then check the copy (records counted on both sides, the ledger verified on
+    /// both).
+    ///
+    /// Stop the gateway first. Afterwards, set `[store] backend = "postgres"` and `url` in
+    /// the config of every gateway of the team.
+    Migrate(migrate::Args),
     /// The disclosure ledger: what was disclosed to whom, provably.
     #[command(subcommand)]
     Ledger(ledger::LedgerCommand),
@@ -147,6 +155,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Key(c) => key::run(&cli, c),
         Command::Backup(a) => backup::backup(&cli, a),
         Command::Restore(a) => backup::restore(a),
+        Command::Migrate(a) => migrate::run(&cli, a),
         Command::Validate(a) => validate::run(a),
         Command::Convert(a) => convert::run(&cli, a),
         Command::Vocab(a) => vocab::run(a),

@@ -57,41 +57,62 @@ impl<W: Write> Hashing<W> {
     }
 }
 
+/// One record as a snapshot holds it: the sled tree it belongs to, its key and its value
+/// (the PostgreSQL backend names its records the same way).
+pub type Record = (String, Vec<u8>, Vec<u8>);
+
+/// Writes `records` to `out` in the snapshot format, counting them by tree.
+pub fn write(records: impl Iterator<Item = Result<Record>>, out: &mut dyn Write) -> Result<Stats> {
+    let mut w = Hashing {
+        inner: out,
+        hash: Sha256::new(),
+        bytes: 0,
+    };
+    let mut stats = Stats::default();
+    w.put(MAGIC).map_err(io)?;
+    for r in records {
+        let (name, k, v) = r?;
+        w.put(&[1]).map_err(io)?;
+        w.field(name.as_bytes()).map_err(io)?;
+        w.field(&k).map_err(io)?;
+        w.field(&v).map_err(io)?;
+        *stats.records.entry(name).or_default() += 1;
+    }
+    w.put(&[0]).map_err(io)?;
+    let digest = w.hash.clone().finalize();
+    w.inner.write_all(&digest).map_err(io)?;
+    w.inner.flush().map_err(io)?;
+    stats.bytes = w.bytes + 32;
+    Ok(stats)
+}
+
 impl SledStore {
     /// Writes a consistent snapshot of every tree to `out`: writes wait while it is taken.
     pub fn snapshot(&self, out: &mut dyn Write) -> Result<Stats> {
         let _quiet = self.quiet();
-        let mut w = Hashing {
-            inner: out,
-            hash: Sha256::new(),
-            bytes: 0,
-        };
-        let mut stats = Stats::default();
-        w.put(MAGIC).map_err(io)?;
-        for name in self.db().tree_names() {
-            if name.as_ref() == b"__sled__default" {
-                continue;
-            }
-            let tree = self
-                .db()
-                .open_tree(&name)
-                .map_err(|e| StoreError::Backend(Box::new(e)))?;
-            let label = String::from_utf8_lossy(&name).into_owned();
-            for kv in tree.iter() {
-                let (k, v) = kv.map_err(|e| StoreError::Backend(Box::new(e)))?;
-                w.put(&[1]).map_err(io)?;
-                w.field(&name).map_err(io)?;
-                w.field(&k).map_err(io)?;
-                w.field(&v).map_err(io)?;
-                *stats.records.entry(label.clone()).or_default() += 1;
-            }
-        }
-        w.put(&[0]).map_err(io)?;
-        let digest = w.hash.clone().finalize();
-        w.inner.write_all(&digest).map_err(io)?;
-        w.inner.flush().map_err(io)?;
-        stats.bytes = w.bytes + 32;
-        Ok(stats)
+        write(self.records(), out)
+    }
+
+    /// Every record of every tree, tree by tree (a consistent view only while writes are
+    /// held back, as [`SledStore::snapshot`] does).
+    pub fn records(&self) -> impl Iterator<Item = Result<Record>> + '_ {
+        let backend = |e: sled::Error| StoreError::Backend(Box::new(e));
+        self.db()
+            .tree_names()
+            .into_iter()
+            .filter(|name| name.as_ref() != b"__sled__default")
+            .flat_map(move |name| {
+                let label = String::from_utf8_lossy(&name).into_owned();
+                let tree = self.db().open_tree(&name).map_err(backend);
+                let rows: Box<dyn Iterator<Item = Result<Record>>> = match tree {
+                    Ok(tree) => Box::new(tree.iter().map(move |kv| {
+                        let (k, v) = kv.map_err(backend)?;
+                        Ok((label.clone(), k.to_vec(), v.to_vec()))
+                    })),
+                    Err(e) => Box::new(std::iter::once(Err(e))),
+                };
+                rows
+            })
     }
 
     /// Restores the snapshot in `file` into a new store at `dir` (which must not hold one),

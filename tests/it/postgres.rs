@@ -62,3 +62,178 @@ fn a_peers_queue_is_worked_by_one_gateway_and_a_lapsed_claim_is_taken_over() {
     assert!(a.claim_queue(&x).unwrap(), "a lapsed claim returns");
     assert!(!b.claim_queue(&x).unwrap());
 }
+
+/// What an analyst reads of a gateway, by endpoint.
+async fn answers(
+    g: &crate::gateway::TestGateway,
+    report: &str,
+    alert: &str,
+) -> Vec<(String, serde_json::Value)> {
+    let mut out = Vec::new();
+    for path in [
+        "/api/v1/reports?limit=1000".to_string(),
+        format!("/api/v1/reports/{report}"),
+        format!("/api/v1/reports/{report}/holders"),
+        "/api/v1/alerts?limit=1000".to_string(),
+        format!("/api/v1/alerts/{alert}"),
+        "/api/v1/outbox?limit=1000".to_string(),
+        "/api/v1/deliveries?limit=1000".to_string(),
+        "/api/v1/decisions?limit=1000".to_string(),
+        "/api/v1/disclosures?limit=1000".to_string(),
+        "/api/v1/peers".to_string(),
+        "/api/v1/quarantine".to_string(),
+    ] {
+        let (status, v) = g.call(reqwest::Method::GET, &path, None).await;
+        assert_eq!(status, 200, "{path}: {v}");
+        out.push((path, v));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_migrated_sled_store_serves_the_same_answers_from_postgres() {
+    use crate::gateway::{eventually, example, TestGateway};
+    use std::time::Duration;
+    let pg = PgServer::start();
+    let mut a = TestGateway::spawn("cert-a").await;
+    let b = TestGateway::spawn("cert-b").await;
+    a.add_peer(&b, "AMBER", "community", "none", "stix").await;
+    b.add_peer(&a, "AMBER", "community", "none", "stix").await;
+    // A shares two reports with B and retracts one; B shares one with A.
+    let mut ids = Vec::new();
+    for i in 0..2 {
+        let mut r = example("incident-ddos-minimal");
+        r["id"] = format!("MIG-{i}").into();
+        let id = a.submit(&r).await;
+        a.share(&id, &["cert-b"]).await;
+        ids.push(id);
+    }
+    let from_b = b.submit(&example("incident-ddos-minimal")).await;
+    b.share(&from_b, &["cert-a"]).await;
+    eventually(Duration::from_secs(20), "deliveries both ways", || async {
+        a.deliveries().await.len() == 2 && a.alerts().await.len() == 1
+    })
+    .await;
+    a.retract(&ids[0], "sent too early").await;
+    eventually(
+        Duration::from_secs(20),
+        "the retraction delivered",
+        || async { a.deliveries().await.len() == 3 },
+    )
+    .await;
+    let alert = a.alert_list().await[0]["id"].as_str().unwrap().to_string();
+    let before = answers(&a, &ids[0], &alert).await;
+    a.shutdown().await;
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_irtx"))
+        .current_dir(&a.dir)
+        .args([
+            "migrate",
+            "--from",
+            "sled:data",
+            "--to",
+            &format!("postgres:{}", pg.url),
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{said}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("ledger verified on both"), "{said}");
+    assert!(
+        said.contains("alerts             sled          1  postgres          1"),
+        "{said}"
+    );
+    // A second migration into the same database is refused: it holds records now.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_irtx"))
+        .current_dir(&a.dir)
+        .args([
+            "migrate",
+            "--from",
+            "sled:data",
+            "--to",
+            &format!("postgres:{}", pg.url),
+        ])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("holds records already"));
+
+    let url = pg.url.clone();
+    // On the same address, which B knows.
+    let mut moved = TestGateway::start(&a.dir, a.addr, move |c| {
+        c.store.backend = irtx::config::StoreBackend::Postgres;
+        c.store.url = Some(url);
+    })
+    .await;
+    let after = answers(&moved, &ids[0], &alert).await;
+    for ((path, x), (_, y)) in before.iter().zip(&after) {
+        assert_eq!(x, y, "{path} answers differently from PostgreSQL");
+    }
+    // It goes on from there: a new report from B is imported, a new share delivered, and
+    // the ledger still verifies.
+    moved
+        .add_peer(&b, "AMBER", "community", "none", "stix")
+        .await;
+    let mut r = example("incident-ddos-minimal");
+    r["id"] = "AFTER-MOVE".into();
+    let fresh = b.submit(&r).await;
+    b.share(&fresh, &["cert-a"]).await;
+    let id = moved.submit(&r).await;
+    moved.share(&id, &["cert-b"]).await;
+    eventually(
+        Duration::from_secs(20),
+        "both ways after the move",
+        || async { moved.alerts().await.len() == 2 && moved.deliveries().await.len() == 4 },
+    )
+    .await;
+    moved.shutdown().await;
+    let verify = std::process::Command::new(env!("CARGO_BIN_EXE_irtx"))
+        .current_dir(&a.dir)
+        .args(["ledger", "verify"])
+        .env("IRTX_STORE__BACKEND", "postgres")
+        .env("IRTX_STORE__URL", &pg.url)
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+
+    // A backup of the PostgreSQL store restores into a sled store that holds the same.
+    let file = a.dir.join("pg.backup");
+    let backup = std::process::Command::new(env!("CARGO_BIN_EXE_irtx"))
+        .current_dir(&a.dir)
+        .args(["backup", "--out", file.to_str().unwrap()])
+        .env("IRTX_STORE__BACKEND", "postgres")
+        .env("IRTX_STORE__URL", &pg.url)
+        .output()
+        .unwrap();
+    assert!(
+        backup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&backup.stderr)
+    );
+    let restored = tempfile::tempdir().unwrap();
+    let (store, _) =
+        irtx::store::sled_store::SledStore::restore(&restored.path().join("store"), &file).unwrap();
+    use irtx::store::Store;
+    assert_eq!(store.alert_count().unwrap(), 2);
+    assert_eq!(store.delivered_page(None, 100).unwrap().len(), 4);
+    let pgs = PgStore::open(&connect(&pg.url)).unwrap();
+    assert_eq!(
+        store.ledger_last().unwrap().map(|e| e.hash),
+        pgs.ledger_last().unwrap().map(|e| e.hash)
+    );
+    assert_eq!(store.alert("x").unwrap(), None);
+    let first = pgs.alerts_page(None, 10).unwrap();
+    assert_eq!(store.alerts_page(None, 10).unwrap(), first);
+    assert_eq!(
+        store.alert(&first[0].1.id).unwrap(),
+        pgs.alert(&first[0].1.id).unwrap()
+    );
+}
