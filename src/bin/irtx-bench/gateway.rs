@@ -23,6 +23,11 @@ pub struct Gateway {
     pub jwk: Value,
     irtx: PathBuf,
     child: Option<Child>,
+    /// More `irtx serve` processes on the same directory and store (a shared PostgreSQL
+    /// store), each on its own port.
+    more: Vec<Child>,
+    /// Settings every command it runs gets (`IRTX_STORE__*` for a PostgreSQL store).
+    pub env: Vec<(String, String)>,
 }
 
 impl Gateway {
@@ -56,6 +61,8 @@ impl Gateway {
             dir,
             irtx: irtx.to_path_buf(),
             child: None,
+            more: Vec::new(),
+            env: Vec::new(),
         })
     }
 
@@ -85,6 +92,7 @@ impl Gateway {
             .args(["peer", "add", "--id", id, "--max-tlp", "AMBER"])
             .args(["--audience", "community", "--profile", profile])
             .args(["--url", url, "--key", &jwk.to_string()])
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()?;
         if !out.status.success() {
             bail!(
@@ -99,54 +107,103 @@ impl Gateway {
     /// `irtx serve`, its log in `serve.log`, `env` on top of the config; returns once
     /// `/healthz` answers.
     pub async fn serve(&mut self, env: &[(&str, &str)]) -> Result<()> {
-        let log = std::fs::File::create(self.dir.join("serve.log"))?;
-        let child = Command::new(&self.irtx)
-            .arg("--config")
-            .arg(self.config())
-            .arg("serve")
+        let child = self.spawn_serve(env, None, "serve.log")?;
+        self.child = Some(child);
+        let url = self.url.clone();
+        self.wait_healthy(&url, None).await
+    }
+
+    /// One more `irtx serve` on the same directory, on a free port of its own (gateways
+    /// sharing a PostgreSQL store); returns its base URL once `/healthz` answers.
+    pub async fn serve_another(&mut self, env: &[(&str, &str)]) -> Result<String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let listen = format!("127.0.0.1:{port}");
+        let n = self.more.len() + 1;
+        let child = self.spawn_serve(env, Some(&listen), &format!("serve-{n}.log"))?;
+        self.more.push(child);
+        let url = format!("http://{listen}");
+        self.wait_healthy(&url, Some(self.more.len() - 1)).await?;
+        Ok(url)
+    }
+
+    fn spawn_serve(&self, env: &[(&str, &str)], listen: Option<&str>, log: &str) -> Result<Child> {
+        let log = std::fs::File::create(self.dir.join(log))?;
+        let mut cmd = Command::new(&self.irtx);
+        cmd.arg("--config").arg(self.config()).arg("serve");
+        if let Some(l) = listen {
+            cmd.args(["--listen", l]);
+        }
+        Ok(cmd
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
-            .spawn()?;
-        self.child = Some(child);
+            .spawn()?)
+    }
+
+    /// Waits for `/healthz` at `url`; `more`: which of the more instances it is.
+    async fn wait_healthy(&mut self, url: &str, more: Option<usize>) -> Result<()> {
         let http = reqwest::Client::new();
         let until = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok(r) = http.get(format!("{}/healthz", self.url)).send().await {
+            if let Ok(r) = http.get(format!("{url}/healthz")).send().await {
                 if r.status().is_success() {
                     return Ok(());
                 }
             }
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
+            let child = match more {
+                None => self.child.as_mut(),
+                Some(i) => self.more.get_mut(i),
+            };
+            if let Some(status) = child.and_then(|c| c.try_wait().ok().flatten()) {
                 bail!(
-                    "irtx serve ({}) exited with {status}; see {}",
+                    "irtx serve ({} at {url}) exited with {status}; see its log in {}",
                     self.team,
-                    self.dir.join("serve.log").display()
+                    self.dir.display()
                 );
             }
             if Instant::now() > until {
-                bail!("irtx serve ({}) did not answer within 60 s", self.team);
+                bail!(
+                    "irtx serve ({} at {url}) did not answer within 60 s",
+                    self.team
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
-    /// What the OS says of the serving process now.
+    /// What the OS says of the serving processes now (CPU summed, the largest peak RSS).
     pub fn usage(&self) -> Result<Usage> {
-        let pid = self
+        let first = self
             .child
             .as_ref()
-            .map(Child::id)
             .ok_or_else(|| anyhow!("{} is not serving", self.team))?;
-        Usage::of(pid)
+        let mut total = Usage::of(first.id())?;
+        for c in &self.more {
+            let u = Usage::of(c.id())?;
+            total.cpu_s += u.cpu_s;
+            total.peak_rss = total.peak_rss.max(u.peak_rss);
+        }
+        Ok(total)
     }
 
-    /// Stops `irtx serve` (SIGTERM, so it shuts down cleanly), waiting for it.
+    /// Stops `irtx serve` (SIGTERM, so it shuts down cleanly), waiting for it (and for the
+    /// more instances).
     pub fn stop(&mut self) -> Result<()> {
+        for mut child in std::mem::take(&mut self.more) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let until = Instant::now() + Duration::from_secs(30);
+            while child.try_wait()?.is_none() {
+                if Instant::now() > until {
+                    child.kill()?;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         if let Some(mut child) = self.child.take() {
             let _ = Command::new("kill")
                 .args(["-TERM", &child.id().to_string()])

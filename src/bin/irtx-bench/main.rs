@@ -51,6 +51,32 @@ enum Mode {
     /// The same messages into a TAXII 2.1 collection and into irtx, at each store size:
     /// objects per second of each and their ratio.
     Compare(CompareArgs),
+    /// Inbound into 1, 2, 3... gateways of one team sharing one PostgreSQL database
+    /// (scripts/scale-bench.sh starts a temporary PostgreSQL server): each step in a new
+    /// database, messages spread round-robin over the gateways.
+    Scale(ScaleArgs),
+}
+
+#[derive(Debug, Args)]
+struct ScaleArgs {
+    /// A PostgreSQL server URL whose user may create databases
+    /// (`postgres://USER@127.0.0.1:PORT/postgres`).
+    #[arg(long, value_name = "URL")]
+    postgres: String,
+    /// Gateways at each step, comma separated.
+    #[arg(long, default_value = "1,2,3", value_delimiter = ',')]
+    instances: Vec<usize>,
+    /// Messages at each step.
+    #[arg(long, short = 'n', default_value_t = 2000)]
+    messages: usize,
+    /// Requests in flight.
+    #[arg(long, short = 'c', default_value_t = 16)]
+    concurrency: usize,
+    /// Simulated peers.
+    #[arg(long, default_value_t = 8)]
+    peers: usize,
+    #[command(flatten)]
+    bundle: Bundle,
 }
 
 #[derive(Debug, Args)]
@@ -188,6 +214,7 @@ async fn run(cli: Cli) -> Result<()> {
         Mode::Inbound(a) => inbound(&irtx, &dir, a).await,
         Mode::Outbound(a) => outbound(&irtx, &dir, a).await,
         Mode::Compare(a) => compare(&irtx, &dir, a).await,
+        Mode::Scale(a) => scale(&irtx, &dir, a).await,
     }
 }
 
@@ -275,7 +302,9 @@ async fn inbound(irtx: &std::path::Path, dir: &std::path::Path, a: InboundArgs) 
     gw.serve(&UNLIMITED).await?;
     let before = gw.usage()?;
     let url = format!("{}/exchange/v1/messages", gw.url);
-    let run = Sink::Irtx { url }.send(bodies, a.concurrency).await;
+    let run = Sink::Irtx { urls: vec![url] }
+        .send(bodies, a.concurrency)
+        .await;
     let after = gw.usage()?;
     print_run(
         &format!(
@@ -304,6 +333,93 @@ async fn inbound(irtx: &std::path::Path, dir: &std::path::Path, a: InboundArgs) 
             "the store holds {held} alerts, not the {} filled and accepted",
             a.fill + run.ok() as u64
         );
+    }
+    Ok(())
+}
+
+/// Makes database `name` on the server at `url` (dropping one left by an earlier run);
+/// returns its URL.
+async fn fresh_database(url: &str, name: &str) -> Result<String> {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .with_context(|| {
+            format!(
+                "connecting to {}",
+                irtx::store::postgres_store::redacted(url)
+            )
+        })?;
+    tokio::spawn(conn);
+    // One statement each: neither runs inside a transaction block.
+    client
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .await?;
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await?;
+    let mut u = url::Url::parse(url)?;
+    u.set_path(&format!("/{name}"));
+    Ok(u.to_string())
+}
+
+async fn scale(irtx: &std::path::Path, dir: &std::path::Path, a: ScaleArgs) -> Result<()> {
+    for &n in &a.instances {
+        let db = fresh_database(&a.postgres, &format!("irtx_scale_{n}")).await?;
+        let step = dir.join(format!("scale-{n}"));
+        std::fs::create_dir_all(&step)?;
+        let gw = Gateway::init(irtx, &step, "bench-receiver")?;
+        let mut gw = gw;
+        gw.env = vec![
+            ("IRTX_STORE__BACKEND".into(), "postgres".into()),
+            ("IRTX_STORE__URL".into(), db.clone()),
+        ];
+        let senders: Vec<Sender> = (0..a.peers.max(1)).map(Sender::new).collect();
+        for s in &senders {
+            gw.add_peer(s.id.as_str(), "http://127.0.0.1:9", &s.jwk(), "none")?;
+        }
+        let to: irtx::team::TeamId = gw.team.parse()?;
+        let (bodies, objects) = messages(&senders, &to, 0, a.messages, a.bundle.objects);
+        gw.serve(&UNLIMITED).await?;
+        let mut urls = vec![gw.url.clone()];
+        for _ in 1..n.max(1) {
+            urls.push(gw.serve_another(&UNLIMITED).await?);
+        }
+        let before = gw.usage()?;
+        let inboxes = urls
+            .iter()
+            .map(|u| format!("{u}/exchange/v1/messages"))
+            .collect();
+        let run = Sink::Irtx { urls: inboxes }
+            .send(bodies, a.concurrency)
+            .await;
+        let after = gw.usage()?;
+        print_run(
+            &format!(
+                "{n} gateway(s) on one PostgreSQL, concurrency {}",
+                a.concurrency
+            ),
+            &run,
+            objects,
+        );
+        gw.stop()?;
+        print_server("gateways (CPU summed)", before, after, run.wall, 0);
+        let held = {
+            use irtx::store::Store as _;
+            irtx::store::postgres_store::PgStore::open(&irtx::store::postgres_store::Connect {
+                url: db,
+                password: None,
+                pool_size: 1,
+                lease_ms: 60_000,
+            })?
+            .alert_count()?
+        };
+        println!("  the database holds {held} alerts");
+        if run.failed() > 0 || held != run.ok() as u64 {
+            bail!(
+                "{} messages were not accepted; the database holds {held} alerts for {} accepted",
+                run.failed(),
+                run.ok()
+            );
+        }
     }
     Ok(())
 }
@@ -638,9 +754,8 @@ enum Sink {
         user: String,
         password: String,
     },
-    Irtx {
-        url: String,
-    },
+    /// Gateways' inbox URLs: requests go round-robin over them.
+    Irtx { urls: Vec<String> },
 }
 
 impl Sink {
@@ -661,9 +776,11 @@ impl Sink {
                 };
                 load::drive(envelopes, concurrency, post, |s| s == 202 || s == 200).await
             }
-            Sink::Irtx { url } => {
+            Sink::Irtx { urls } => {
+                let next = std::sync::atomic::AtomicUsize::new(0);
                 let post = move |http: &reqwest::Client, body: Vec<u8>| {
-                    http.post(&url)
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    http.post(&urls[i % urls.len()])
                         .header("content-type", "application/jose+json")
                         .body(body)
                 };
@@ -695,7 +812,7 @@ async fn compare(irtx: &std::path::Path, dir: &std::path::Path, a: CompareArgs) 
         password: password.to_string(),
     };
     let to_irtx = Sink::Irtx {
-        url: format!("{}/exchange/v1/messages", gw.url),
+        urls: vec![format!("{}/exchange/v1/messages", gw.url)],
     };
     let team = irtx::team::Team::new(senders[0].id.clone(), "Bench peer");
     let (_, per) = load::extra_for(a.bundle.objects, &team);
