@@ -31,4 +31,5 @@ trap stop EXIT
     -o "-p $PORT -c listen_addresses=127.0.0.1 -k $TMP -c max_connections=200" start > /dev/null)
 echo "PostgreSQL $("$BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PORT (temporary, durable commits)"
 "$TARGET/release/irtx-bench" --irtx "$TARGET/release/irtx" scale \
-    --postgres "postgres://irtx@127.0.0.1:$PORT/postgres" "$@"
+    --postgres "postgres://irtx@127.0.0.1:$PORT/postgres" \
+    --server-pid "$(head -1 "$TMP/data/postmaster.pid")" "$@"

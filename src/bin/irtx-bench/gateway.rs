@@ -270,6 +270,28 @@ pub struct Usage {
     pub peak_rss: u64,
 }
 
+/// CPU seconds of process `pid` and of its children now (a PostgreSQL server: its
+/// postmaster and the backend serving each connection).
+pub fn tree_cpu_s(pid: u32) -> Result<f64> {
+    let mut total = Usage::of(pid)?.cpu_s;
+    for entry in std::fs::read_dir("/proc")? {
+        let Ok(child) = entry?.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        // The parent's pid is the second field after the bracketed command name.
+        let parent = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
+        if parent == Some(pid) {
+            total += Usage::of(child).map_or(0.0, |u| u.cpu_s);
+        }
+    }
+    Ok(total)
+}
+
 impl Usage {
     /// Reads `/proc/PID/stat` (utime and stime, in USER_HZ = 100 ticks a second on Linux)
     /// and `/proc/PID/status` (VmHWM).

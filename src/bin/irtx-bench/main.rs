@@ -75,6 +75,10 @@ struct ScaleArgs {
     /// Simulated peers.
     #[arg(long, default_value_t = 8)]
     peers: usize,
+    /// The PostgreSQL server's process id (its postmaster): its CPU and its backends' is
+    /// reported too.
+    #[arg(long, value_name = "PID")]
+    server_pid: Option<u32>,
     #[command(flatten)]
     bundle: Bundle,
 }
@@ -384,6 +388,7 @@ async fn scale(irtx: &std::path::Path, dir: &std::path::Path, a: ScaleArgs) -> R
             urls.push(gw.serve_another(&UNLIMITED).await?);
         }
         let before = gw.usage()?;
+        let db_before = a.server_pid.map(gateway::tree_cpu_s).transpose()?;
         let inboxes = urls
             .iter()
             .map(|u| format!("{u}/exchange/v1/messages"))
@@ -392,6 +397,7 @@ async fn scale(irtx: &std::path::Path, dir: &std::path::Path, a: ScaleArgs) -> R
             .send(bodies, a.concurrency)
             .await;
         let after = gw.usage()?;
+        let db_after = a.server_pid.map(gateway::tree_cpu_s).transpose()?;
         print_run(
             &format!(
                 "{n} gateway(s) on one PostgreSQL, concurrency {}",
@@ -402,6 +408,16 @@ async fn scale(irtx: &std::path::Path, dir: &std::path::Path, a: ScaleArgs) -> R
         );
         gw.stop()?;
         print_server("gateways (CPU summed)", before, after, run.wall, 0);
+        if let (Some(b), Some(e)) = (db_before, db_after) {
+            let per = |s: f64| s * 1000.0 / run.ok().max(1) as f64;
+            println!(
+                "  PostgreSQL: CPU {:.2} s ({:.2} cores); per message: PostgreSQL {:.2} ms, gateways {:.2} ms",
+                e - b,
+                (e - b) / run.wall.as_secs_f64().max(1e-9),
+                per(e - b),
+                per(after.cpu_s - before.cpu_s)
+            );
+        }
         let held = {
             use irtx::store::Store as _;
             irtx::store::postgres_store::PgStore::open(&irtx::store::postgres_store::Connect {
