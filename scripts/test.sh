@@ -5,7 +5,8 @@
 # 2. the OASIS stix2-validator and MISP's misp-stix (PyPI, installed into venvs in the build
 #    directory on first use) check the STIX that irtx makes from every valid example report;
 # 3. the Rust tests: unit, integration (CLI driven as a user would, real gateways on
-#    loopback, the analyst pages in headless Chromium), property tests;
+#    loopback, the analyst pages in headless Chromium, gateways sharing a PostgreSQL server
+#    each test starts on a loopback port), property tests;
 # 4. a short fuzzing run of every fuzz target (cargo-fuzz, installed when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,8 @@ echo "== the OASIS TAXII client for the TAXII server test (PyPI taxii2-client, s
 bash scripts/taxii-client.sh
 echo "== browser for the UI test (Debian chromium + chromium-driver)"
 bash scripts/install-browser.sh
+echo "== PostgreSQL server binaries for the PostgreSQL store tests (Debian postgresql; each test starts its own server)"
+bash scripts/install-postgres.sh
 echo "== cargo test"
 cargo test --lib --bins --tests 2>&1
 echo "== fuzzing, a smoke run (kept crash inputs replayed, then ${IRTX_FUZZ_SECONDS:-5} s per target; the long run is scripts/fuzz.sh 600)"

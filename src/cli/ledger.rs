@@ -11,7 +11,6 @@ use crate::config::Config;
 use crate::disclosure::Entry;
 use crate::keys::TeamKey;
 use crate::ledger::{self, Ledger, QueryText};
-use crate::store::Store as _;
 
 /// `irtx ledger ...`
 #[derive(Debug, clap::Subcommand)]

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use super::{Cli, Failure};
 use crate::store::postgres_store::{redacted, Connect, PgStore, TABLES};
 use crate::store::sled_store::SledStore;
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 
 /// Arguments of `irtx migrate`.
 #[derive(Debug, clap::Args)]

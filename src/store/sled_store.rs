@@ -15,8 +15,8 @@ use super::records::{
     report_seen_key, seq_suffix, taxii_index_prefix, taxii_key, DedupKeys,
 };
 use super::{
-    Alert, AlertMeta, AlertSource, Delivered, Holding, Imported, OutboxCounts, OutboxItem, Result,
-    Store, StoreError, StoredReport, TaxiiObject,
+    Alert, AlertMeta, Delivered, Holding, Imported, OutboxCounts, OutboxItem, Result, Store,
+    StoreError, StoredReport, TaxiiObject,
 };
 use crate::disclosure::{Checkpoint, Entry, RawEntry};
 use crate::envelope::MessageId;
@@ -980,6 +980,7 @@ impl Store for SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::AlertSource;
 
     #[test]
     fn sled_passes_the_conformance_suite() {

@@ -123,3 +123,39 @@ async fn compare_sends_the_same_bundles_to_medallion_and_irtx() {
     assert!(out.contains("329 / 329 |"), "{out}");
     assert!(out.contains("TAXII server latency p50"), "{out}");
 }
+
+#[test]
+fn scale_spreads_messages_over_gateways_sharing_one_postgresql_and_counts_them() {
+    let pg = crate::pg::PgServer::start();
+    let pid = std::fs::read_to_string(pg.data_dir().join("postmaster.pid")).unwrap();
+    let (ok, out) = bench(&[
+        "scale",
+        "--postgres",
+        &pg.url,
+        "--server-pid",
+        pid.lines().next().unwrap(),
+        "--instances",
+        "1,2",
+        "-n",
+        "40",
+        "-c",
+        "4",
+        "--peers",
+        "2",
+    ]);
+    assert!(ok, "{out}");
+    for step in ["1 gateway(s)", "2 gateway(s)"] {
+        assert!(
+            out.contains(&format!(
+                "{step} on one PostgreSQL, concurrency 4: 40 ok, 0 failed"
+            )),
+            "{out}"
+        );
+    }
+    assert_eq!(
+        out.matches("the database holds 40 alerts").count(),
+        2,
+        "{out}"
+    );
+    assert!(out.contains("per message: PostgreSQL "), "{out}");
+}

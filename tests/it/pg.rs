@@ -111,23 +111,6 @@ impl PgServer {
         );
     }
 
-    /// A fresh database on this server, and its URL.
-    pub fn database(&self, name: &str) -> String {
-        self.run(
-            "createdb",
-            &[
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "irtx",
-                name,
-            ],
-        );
-        format!("postgres://irtx@127.0.0.1:{}/{name}", self.port)
-    }
-
     pub fn data_dir(&self) -> &Path {
         &self.data
     }
