@@ -1,7 +1,7 @@
 //! Faults on loopback: a peer that is down and comes back, a peer that answers 500, one that
 //! hangs, and a sender killed with SIGKILL in the middle of a stream of deliveries.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -215,22 +215,8 @@ async fn a_dead_lettered_message_can_be_retried() {
     );
 }
 
-/// Starts `irtx serve` in `dir` on a free port; returns the child and the API's base URL.
 fn serve(dir: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_irtx"))
-        .current_dir(dir)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .env("IRTX_DELIVERY__BASE_DELAY_MS", "50")
-        .env("IRTX_DELIVERY__MAX_DELAY_MS", "500")
-        .env("IRTX_DELIVERY__POLL_MS", "50")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = crate::gateway::listening_url(&mut child);
-    (child, url)
+    crate::gateway::serve_process(dir, &[])
 }
 
 async fn api(
@@ -256,28 +242,7 @@ async fn a_sender_killed_mid_stream_delivers_everything_once_after_restart() {
     const N: usize = 30;
     let b = TestGateway::spawn("cert-b").await;
     // Each delivery takes 100 ms through this proxy, so the kill lands mid-stream.
-    let target = b.url.clone();
-    let proxy = axum::Router::new().route(
-        "/exchange/v1/messages",
-        post(move |body: axum::body::Bytes| {
-            let target = target.clone();
-            async move {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                let r = reqwest::Client::new()
-                    .post(format!("{target}/exchange/v1/messages"))
-                    .header("content-type", "application/jose+json")
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
-                let status = axum::http::StatusCode::from_u16(r.status().as_u16()).unwrap();
-                (status, r.bytes().await.unwrap())
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let proxy_url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, proxy).await.unwrap() });
+    let proxy_url = crate::gateway::slow_inbox(&b.url).await;
 
     let tmp = tempfile::tempdir().unwrap();
     let init = irtx::cli::init::initialize(tmp.path(), "cert-a", None, None).unwrap();

@@ -339,6 +339,56 @@ pub fn example(name: &str) -> Value {
     crate::helpers::read_json(&crate::helpers::root().join(format!("tests/data/valid/{name}.json")))
 }
 
+/// Starts `irtx serve` in `dir` on a free port, with fast retries and `env` on top of the
+/// config; returns the child and the API's base URL.
+pub fn serve_process(dir: &Path, env: &[(&str, String)]) -> (std::process::Child, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_irtx"))
+        .current_dir(dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .env("IRTX_DELIVERY__BASE_DELAY_MS", "50")
+        .env("IRTX_DELIVERY__MAX_DELAY_MS", "500")
+        .env("IRTX_DELIVERY__POLL_MS", "50")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = listening_url(&mut child);
+    (child, url)
+}
+
+/// A proxy in front of a gateway's inbox that holds each message 100 ms before passing it
+/// on, so a stream of deliveries lasts long enough for a fault to land mid-way; returns
+/// its base URL.
+pub async fn slow_inbox(target: &str) -> String {
+    use axum::routing::post;
+    let target = target.to_string();
+    let proxy = axum::Router::new().route(
+        "/exchange/v1/messages",
+        post(move |body: axum::body::Bytes| {
+            let target = target.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let r = reqwest::Client::new()
+                    .post(format!("{target}/exchange/v1/messages"))
+                    .header("content-type", "application/jose+json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = axum::http::StatusCode::from_u16(r.status().as_u16()).unwrap();
+                (status, r.bytes().await.unwrap())
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, proxy).await.unwrap() });
+    url
+}
+
 /// Waits for a child `irtx serve` to log its address; returns its base URL.
 pub fn listening_url(child: &mut std::process::Child) -> String {
     use std::io::BufRead as _;

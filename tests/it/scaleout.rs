@@ -3,15 +3,14 @@
 //! sled store. Messages in both directions are spread over the three; one of them is
 //! SIGKILLed in the middle of a stream of deliveries.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::routing::post;
 use serde_json::{json, Value};
 
-use crate::gateway::{eventually, example, listening_url, TestGateway};
+use crate::gateway::{eventually, example, TestGateway};
 use crate::pg::PgServer;
 
 /// A round-robin TCP balancer on loopback: each connection goes to the next backend that
@@ -46,21 +45,7 @@ async fn balancer(backends: Arc<std::sync::Mutex<Vec<String>>>) -> (String, Arc<
 
 /// `irtx serve` for team B's directory, on PostgreSQL.
 fn serve(dir: &std::path::Path, pg_url: &str) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_irtx"))
-        .current_dir(dir)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .envs(pg_env(pg_url))
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .env("IRTX_DELIVERY__BASE_DELAY_MS", "50")
-        .env("IRTX_DELIVERY__MAX_DELAY_MS", "500")
-        .env("IRTX_DELIVERY__POLL_MS", "50")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = listening_url(&mut child);
-    (child, url)
+    crate::gateway::serve_process(dir, &pg_env(pg_url))
 }
 
 fn pg_env(pg_url: &str) -> Vec<(&'static str, String)> {
@@ -118,28 +103,7 @@ async fn three_gateways_of_one_team_share_one_state_and_survive_a_kill() {
     // Team A: one gateway on its own sled store. Its inbox is behind a proxy that takes
     // 100 ms a message, so B's deliveries stream long enough for a kill to land mid-way.
     let (a, _a_clock) = TestGateway::spawn_manual("cert-a", |_| {}).await;
-    let target = a.url.clone();
-    let slow = axum::Router::new().route(
-        "/exchange/v1/messages",
-        post(move |body: axum::body::Bytes| {
-            let target = target.clone();
-            async move {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                let r = reqwest::Client::new()
-                    .post(format!("{target}/exchange/v1/messages"))
-                    .header("content-type", "application/jose+json")
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
-                let status = axum::http::StatusCode::from_u16(r.status().as_u16()).unwrap();
-                (status, r.bytes().await.unwrap())
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let a_inbox = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, slow).await.unwrap() });
+    let a_inbox = crate::gateway::slow_inbox(&a.url).await;
 
     // Team B: one directory (config, team key, analyst token), three gateways.
     let tmp = tempfile::tempdir().unwrap();
