@@ -30,5 +30,7 @@ echo "== PostgreSQL server binaries for the PostgreSQL store tests (Debian postg
 bash scripts/install-postgres.sh
 echo "== cargo test"
 cargo test --lib --bins --tests 2>&1
+echo "== the federation and fault tests again, each team three gateways on one PostgreSQL behind a balancer"
+IRTX_TEST_INSTANCES=3 cargo test --test it -- federation:: faults:: --skip store_faults 2>&1
 echo "== fuzzing, a smoke run (kept crash inputs replayed, then ${IRTX_FUZZ_SECONDS:-5} s per target; the long run is scripts/fuzz.sh 600)"
 bash scripts/fuzz.sh "${IRTX_FUZZ_SECONDS:-5}"

@@ -24,9 +24,60 @@ pub struct TestGateway {
     /// the store is let go).
     gateway: Option<Arc<Gateway>>,
     http: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-    done: Option<tokio::task::JoinHandle<()>>,
+    /// One per instance (one, unless IRTX_TEST_INSTANCES asks for more).
+    stop: Vec<oneshot::Sender<()>>,
+    done: Vec<tokio::task::JoinHandle<()>>,
+    /// The balancer in front of several instances.
+    balancer: Option<tokio::task::JoinHandle<()>>,
+    /// The PostgreSQL server several instances share (kept for restarts in the same dir).
+    _pg: Option<Arc<crate::pg::PgServer>>,
     _tmp: Option<tempfile::TempDir>,
+}
+
+/// How many gateway instances each test team runs: `IRTX_TEST_INSTANCES` (default 1). Above
+/// one, each team spawned is that many gateways on one PostgreSQL server behind a
+/// round-robin balancer (scripts/test.sh runs the federation and fault tests so).
+pub fn instances() -> usize {
+    std::env::var("IRTX_TEST_INSTANCES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// A round-robin TCP balancer on `listener`: each connection goes to the next backend that
+/// accepts it. Returns its task and how many connections each backend got.
+pub fn balance(
+    listener: tokio::net::TcpListener,
+    backends: Arc<std::sync::Mutex<Vec<String>>>,
+) -> (
+    tokio::task::JoinHandle<()>,
+    Arc<Vec<std::sync::atomic::AtomicUsize>>,
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let counts: Arc<Vec<AtomicUsize>> = Arc::new((0..8).map(|_| AtomicUsize::new(0)).collect());
+    let next = Arc::new(AtomicUsize::new(0));
+    let c = counts.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((mut inbound, _)) = listener.accept().await else {
+                return;
+            };
+            let (backends, next, counts) = (backends.clone(), next.clone(), c.clone());
+            tokio::spawn(async move {
+                let list = backends.lock().unwrap().clone();
+                for _ in 0..list.len() {
+                    let i = next.fetch_add(1, Ordering::SeqCst) % list.len();
+                    if let Ok(mut out) = tokio::net::TcpStream::connect(&list[i]).await {
+                        counts[i].fetch_add(1, Ordering::SeqCst);
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (task, counts)
 }
 
 /// Fast retries for tests: 50 ms first delay, a second at most, 2 s per attempt.
@@ -78,9 +129,22 @@ impl TestGateway {
             Some(&format!("{team}.example")),
         )
         .unwrap();
+        let pg = (instances() > 1).then(|| {
+            // The team's instances share this server; the config says so, so a restart in
+            // the same directory finds it.
+            let pg = Arc::new(crate::pg::PgServer::start());
+            let mut toml = std::fs::read_to_string(dir.join("irtx.toml")).unwrap();
+            toml.push_str(&format!(
+                "\n[store]\nbackend = \"postgres\"\nurl = \"{}\"\n",
+                pg.url
+            ));
+            std::fs::write(dir.join("irtx.toml"), toml).unwrap();
+            pg
+        });
         let mut g = Self::start_options(&dir, "127.0.0.1:0".parse().unwrap(), tune, options).await;
         assert_eq!(g.jwk, init.public_jwk);
         g._tmp = Some(tmp);
+        g._pg = pg;
         g
     }
 
@@ -111,23 +175,66 @@ impl TestGateway {
             let pem = std::fs::read(config.path(cert)).unwrap();
             http = http.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
         }
-        let app = App::build_with(config, options).await.unwrap();
-        let scheme = app.scheme();
-        let addr = app.local_addr();
-        let gateway = app.gateway();
+        // Several instances only of a team whose store they can share.
+        let n = if config.store.backend == irtx::config::StoreBackend::Postgres {
+            instances()
+        } else {
+            1
+        };
+        if n > 1 {
+            // New connections per request, so the balancer spreads the test's calls.
+            http = http.pool_max_idle_per_host(0);
+        }
+        let run_worker_of_first = options.run_worker;
+        let mut options = Some(options);
+        let (mut stop, mut done, mut addrs) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut scheme, mut gateway) = ("http", None);
+        for _ in 0..n {
+            let mut c = config.clone();
+            if n > 1 {
+                c.listen = "127.0.0.1:0".parse().unwrap();
+            }
+            let o = match options.take() {
+                Some(first) => first,
+                None => Options {
+                    clock: gateway
+                        .as_ref()
+                        .map(|g: &Arc<Gateway>| g.clock.clone())
+                        .unwrap(),
+                    run_worker: run_worker_of_first,
+                    wrap_store: None,
+                },
+            };
+            let app = App::build_with(c, o).await.unwrap();
+            scheme = app.scheme();
+            addrs.push(app.local_addr());
+            gateway.get_or_insert_with(|| app.gateway());
+            let (tx, stopped) = oneshot::channel::<()>();
+            stop.push(tx);
+            done.push(tokio::spawn(async move {
+                app.run_until(async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+            }));
+        }
+        let gateway = gateway.unwrap();
+        let (addr, balancer) = if n > 1 {
+            let listener = tokio::net::TcpListener::bind(listen).await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let backends = Arc::new(std::sync::Mutex::new(
+                addrs.iter().map(|a| a.to_string()).collect(),
+            ));
+            (addr, Some(balance(listener, backends).0))
+        } else {
+            (addrs[0], None)
+        };
         let jwk = irtx::envelope::public_jwk(&gateway.key.current().0.verifying_key());
         let token = std::fs::read_to_string(dir.join("analyst.token"))
             .unwrap()
             .trim()
             .to_string();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let done = tokio::spawn(async move {
-            app.run_until(async move {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
         TestGateway {
             team,
             url: format!("{scheme}://{addr}"),
@@ -137,8 +244,10 @@ impl TestGateway {
             addr,
             gateway: Some(gateway),
             http: http.build().unwrap(),
-            stop: Some(stop),
-            done: Some(done),
+            stop,
+            done,
+            balancer,
+            _pg: None,
             _tmp: None,
         }
     }
@@ -151,10 +260,14 @@ impl TestGateway {
     /// Stops the gateway and waits until it has (its temp dir stays).
     pub async fn shutdown(&mut self) {
         self.gateway = None;
-        if let Some(s) = self.stop.take() {
+        if let Some(b) = self.balancer.take() {
+            b.abort();
+            let _ = b.await;
+        }
+        for s in self.stop.drain(..) {
             let _ = s.send(());
         }
-        if let Some(d) = self.done.take() {
+        for d in self.done.drain(..) {
             let _ = d.await;
         }
     }
@@ -312,7 +425,10 @@ impl TestGateway {
 
 impl Drop for TestGateway {
     fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
+        if let Some(b) = self.balancer.take() {
+            b.abort();
+        }
+        for s in self.stop.drain(..) {
             let _ = s.send(());
         }
     }

@@ -4,7 +4,7 @@
 //! SIGKILLed in the middle of a stream of deliveries.
 
 use std::process::{Child, Command};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,36 +12,6 @@ use serde_json::{json, Value};
 
 use crate::gateway::{eventually, example, TestGateway};
 use crate::pg::PgServer;
-
-/// A round-robin TCP balancer on loopback: each connection goes to the next backend that
-/// accepts it. Returns its address and how many connections each backend got.
-async fn balancer(backends: Arc<std::sync::Mutex<Vec<String>>>) -> (String, Arc<Vec<AtomicUsize>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let counts: Arc<Vec<AtomicUsize>> = Arc::new((0..8).map(|_| AtomicUsize::new(0)).collect());
-    let next = Arc::new(AtomicUsize::new(0));
-    let c = counts.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut inbound, _)) = listener.accept().await else {
-                return;
-            };
-            let (backends, next, counts) = (backends.clone(), next.clone(), c.clone());
-            tokio::spawn(async move {
-                let list = backends.lock().unwrap().clone();
-                for _ in 0..list.len() {
-                    let i = next.fetch_add(1, Ordering::SeqCst) % list.len();
-                    if let Ok(mut out) = tokio::net::TcpStream::connect(&list[i]).await {
-                        counts[i].fetch_add(1, Ordering::SeqCst);
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (format!("http://{addr}"), counts)
-}
 
 /// `irtx serve` for team B's directory, on PostgreSQL.
 fn serve(dir: &std::path::Path, pg_url: &str) -> (Child, String) {
@@ -110,7 +80,9 @@ async fn three_gateways_of_one_team_share_one_state_and_survive_a_kill() {
     let init = irtx::cli::init::initialize(tmp.path(), "cert-b", None, None).unwrap();
     let token = init.analyst_token.clone();
     let backends = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let (b_url, counts) = balancer(backends.clone()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let b_url = format!("http://{}", listener.local_addr().unwrap());
+    let (_balancer, counts) = crate::gateway::balance(listener, backends.clone());
     let (b0, url0) = serve(tmp.path(), &pg.url);
     backends
         .lock()
