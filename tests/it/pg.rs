@@ -90,9 +90,10 @@ impl PgServer {
         me
     }
 
-    fn run(&self, tool: &str, args: &[&str]) {
+    /// One of the server's tools, as the user the server runs as.
+    fn tool(&self, tool: &str, args: &[&str]) -> std::io::Result<std::process::Output> {
         let exe = self.bin.join(tool);
-        let out = match &self.as_user {
+        match &self.as_user {
             Some(u) => Command::new("runuser")
                 .args(["-u", u, "--"])
                 .arg(&exe)
@@ -101,7 +102,12 @@ impl PgServer {
                 .output(),
             None => Command::new(&exe).args(args).output(),
         }
-        .unwrap_or_else(|e| panic!("{}: {e}", exe.display()));
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let out = self
+            .tool(tool, args)
+            .unwrap_or_else(|e| panic!("{tool}: {e}"));
         assert!(
             out.status.success(),
             "{tool} failed: {}\n{}\n{}",
@@ -127,18 +133,8 @@ fn is_root() -> bool {
 impl Drop for PgServer {
     fn drop(&mut self) {
         if self.port != 0 {
-            let exe = self.bin.join("pg_ctl");
             let data = self.data.to_str().unwrap().to_string();
-            let args = ["-D", &data, "-m", "immediate", "-w", "stop"];
-            let _ = match &self.as_user {
-                Some(u) => Command::new("runuser")
-                    .args(["-u", u, "--"])
-                    .arg(&exe)
-                    .args(args)
-                    .current_dir("/")
-                    .output(),
-                None => Command::new(&exe).args(args).output(),
-            };
+            let _ = self.tool("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]);
         }
     }
 }

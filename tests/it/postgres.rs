@@ -125,17 +125,19 @@ async fn a_migrated_sled_store_serves_the_same_answers_from_postgres() {
     let before = answers(&a, &ids[0], &alert).await;
     a.shutdown().await;
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_irtx"))
-        .current_dir(&a.dir)
-        .args([
-            "migrate",
-            "--from",
-            "sled:data",
-            "--to",
-            &format!("postgres:{}", pg.url),
-        ])
-        .output()
-        .unwrap();
+    // `irtx` in A's directory; on the PostgreSQL store, or as the config says.
+    let irtx = |args: &[&str], on_pg: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_irtx"));
+        cmd.current_dir(&a.dir).args(args);
+        if on_pg {
+            cmd.env("IRTX_STORE__BACKEND", "postgres")
+                .env("IRTX_STORE__URL", &pg.url);
+        }
+        cmd.output().unwrap()
+    };
+    let to = format!("postgres:{}", pg.url);
+    let migrate = ["migrate", "--from", "sled:data", "--to", &to];
+    let out = irtx(&migrate, false);
     let said = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success(),
@@ -148,17 +150,7 @@ async fn a_migrated_sled_store_serves_the_same_answers_from_postgres() {
         "{said}"
     );
     // A second migration into the same database is refused: it holds records now.
-    let again = std::process::Command::new(env!("CARGO_BIN_EXE_irtx"))
-        .current_dir(&a.dir)
-        .args([
-            "migrate",
-            "--from",
-            "sled:data",
-            "--to",
-            &format!("postgres:{}", pg.url),
-        ])
-        .output()
-        .unwrap();
+    let again = irtx(&migrate, false);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("holds records already"));
 
@@ -175,9 +167,6 @@ async fn a_migrated_sled_store_serves_the_same_answers_from_postgres() {
     }
     // It goes on from there: a new report from B is imported, a new share delivered, and
     // the ledger still verifies.
-    moved
-        .add_peer(&b, "AMBER", "community", "none", "stix")
-        .await;
     let mut r = example("incident-ddos-minimal");
     r["id"] = "AFTER-MOVE".into();
     let fresh = b.submit(&r).await;
@@ -191,13 +180,7 @@ async fn a_migrated_sled_store_serves_the_same_answers_from_postgres() {
     )
     .await;
     moved.shutdown().await;
-    let verify = std::process::Command::new(env!("CARGO_BIN_EXE_irtx"))
-        .current_dir(&a.dir)
-        .args(["ledger", "verify"])
-        .env("IRTX_STORE__BACKEND", "postgres")
-        .env("IRTX_STORE__URL", &pg.url)
-        .output()
-        .unwrap();
+    let verify = irtx(&["ledger", "verify"], true);
     assert!(
         verify.status.success(),
         "{}",
@@ -206,13 +189,7 @@ async fn a_migrated_sled_store_serves_the_same_answers_from_postgres() {
 
     // A backup of the PostgreSQL store restores into a sled store that holds the same.
     let file = a.dir.join("pg.backup");
-    let backup = std::process::Command::new(env!("CARGO_BIN_EXE_irtx"))
-        .current_dir(&a.dir)
-        .args(["backup", "--out", file.to_str().unwrap()])
-        .env("IRTX_STORE__BACKEND", "postgres")
-        .env("IRTX_STORE__URL", &pg.url)
-        .output()
-        .unwrap();
+    let backup = irtx(&["backup", "--out", file.to_str().unwrap()], true);
     assert!(
         backup.status.success(),
         "{}",

@@ -192,19 +192,10 @@ impl Gateway {
     /// Stops `irtx serve` (SIGTERM, so it shuts down cleanly), waiting for it (and for the
     /// more instances).
     pub fn stop(&mut self) -> Result<()> {
-        for mut child in std::mem::take(&mut self.more) {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            let until = Instant::now() + Duration::from_secs(30);
-            while child.try_wait()?.is_none() {
-                if Instant::now() > until {
-                    child.kill()?;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        if let Some(mut child) = self.child.take() {
+        for mut child in std::mem::take(&mut self.more)
+            .into_iter()
+            .chain(self.child.take())
+        {
             let _ = Command::new("kill")
                 .args(["-TERM", &child.id().to_string()])
                 .status();

@@ -77,17 +77,7 @@ impl PgStore {
             Some(c) => c,
             None => self.run(|c| async move { Ok(c) })?,
         };
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let rt = self
-            .rt
-            .as_ref()
-            .expect("the runtime lives as long as the store");
-        rt.spawn(async move {
-            let _ = tx.send(f(conn).await);
-        });
-        let (conn, out) = rx
-            .recv()
-            .map_err(|_| StoreError::Backend("the store's runtime stopped".into()))?;
+        let (conn, out) = self.wait(f(conn))?;
         held.0 = Some(conn);
         out
     }

@@ -369,22 +369,28 @@ impl PgStore {
     {
         let pool = self.pool.clone();
         let place = self.place.clone();
+        self.wait(async move {
+            match pool.get().await {
+                Ok(c) => f(c).await,
+                Err(e) => Err(StoreError::Backend(
+                    format!("cannot reach PostgreSQL at `{place}`: {e}").into(),
+                )),
+            }
+        })?
+    }
+
+    /// Runs `fut` on the store's runtime and waits for it from this thread, whichever it is.
+    fn wait<T: Send + 'static>(&self, fut: impl Future<Output = T> + Send + 'static) -> Result<T> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let rt = self
             .rt
             .as_ref()
             .expect("the runtime lives as long as the store");
         rt.spawn(async move {
-            let out = match pool.get().await {
-                Ok(c) => f(c).await,
-                Err(e) => Err(StoreError::Backend(
-                    format!("cannot reach PostgreSQL at `{place}`: {e}").into(),
-                )),
-            };
-            let _ = tx.send(out);
+            let _ = tx.send(fut.await);
         });
         rx.recv()
-            .map_err(|_| StoreError::Backend("the store's runtime stopped".into()))?
+            .map_err(|_| StoreError::Backend("the store's runtime stopped".into()))
     }
 
     /// Creates the schema in an empty database, or checks the one there.
