@@ -34,14 +34,8 @@ pub fn run(cli: &Cli, cmd: &KeyCommand) -> Result<(), Failure> {
                 .1
         }
         State::Local { config, store } => {
-            let opened;
-            let store: &dyn crate::store::Store = match store {
-                Some(s) => s.as_ref(),
-                None => {
-                    opened = super::state::open_or_create(config)?;
-                    opened.as_ref()
-                }
-            };
+            let mut opened = None;
+            let store = super::state::writable(store, config, &mut opened)?;
             let overlap = time::Duration::try_from(*overlap)
                 .map_err(|e| Failure::runtime(format!("--overlap: {e}")))?;
             let (_, rotated) = crate::keys::rotate(

@@ -20,6 +20,19 @@ pub fn open_or_create(config: &Config) -> Result<Box<dyn Store>, Failure> {
     crate::app::open_store(config, CACHE_BYTES).map_err(|e| Failure::runtime(e.to_string()))
 }
 
+/// The store a local command writes: `store`, the one opened, or else one opened (made) now
+/// and kept in `fresh`.
+pub fn writable<'a>(
+    store: &'a Option<Box<dyn Store>>,
+    config: &Config,
+    fresh: &'a mut Option<Box<dyn Store>>,
+) -> Result<&'a dyn Store, Failure> {
+    match store {
+        Some(s) => Ok(s.as_ref()),
+        None => Ok(&**fresh.insert(open_or_create(config)?)),
+    }
+}
+
 /// The gateway's state, as a command reaches it.
 // One per command, made once: the size of its store variant costs nothing.
 #[allow(clippy::large_enum_variant)]
@@ -182,14 +195,8 @@ impl State {
                     let held = s.peer(&peer.id)?;
                     s.put_peer(&peer.clone().replacing(held.as_ref()))
                 };
-                let fresh;
-                let s: &dyn Store = match store {
-                    Some(s) => s.as_ref(),
-                    None => {
-                        fresh = open_or_create(config)?;
-                        fresh.as_ref()
-                    }
-                };
+                let mut fresh = None;
+                let s = writable(store, config, &mut fresh)?;
                 put(s).map_err(|e| Failure::runtime(e.to_string()))?;
                 Ok(peer)
             }
@@ -209,14 +216,8 @@ impl State {
                     .ok_or_else(|| Failure::runtime("the gateway's answer has no token"))
             }
             State::Local { config, store } => {
-                let fresh;
-                let s: &dyn Store = match store {
-                    Some(s) => s.as_ref(),
-                    None => {
-                        fresh = open_or_create(config)?;
-                        fresh.as_ref()
-                    }
-                };
+                let mut fresh = None;
+                let s = writable(store, config, &mut fresh)?;
                 let held = s.peer(id).map_err(|e| Failure::runtime(e.to_string()))?;
                 if held.is_none() {
                     match Self::seeds(config)?.into_iter().find(|p| p.id == *id) {
