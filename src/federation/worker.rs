@@ -18,7 +18,7 @@ use super::client::{self, Attempt};
 use super::{Gateway, Metrics, ServiceError};
 use crate::disclosure::{Cause, EntryBody, Event};
 use crate::peer::PeerId;
-use crate::store::{Delivered, DeliveryState, OutboxItem};
+use crate::store::{Delivered, DeliveryState, OutboxItem, StoreError};
 use crate::timestamp::rfc3339;
 
 /// Marks a peer's queue as being worked; the mark goes when this is dropped, also when the
@@ -159,6 +159,13 @@ impl Gateway {
             {
                 Ok(Next::Continue) => delivered += usize::from(ok),
                 Ok(Next::Stop) => return delivered,
+                Err(ServiceError::Store(StoreError::Finished { .. })) => {
+                    // Another gateway of the team took this queue over while the attempt ran
+                    // (the claim had lapsed) and recorded the message first; it works the
+                    // queue now.
+                    tracing::info!(peer.id = %peer, "the message was recorded by another gateway; leaving the queue to it");
+                    return delivered;
+                }
                 Err(e) => {
                     tracing::error!(peer.id = %peer, error = %e, "cannot record a delivery attempt; the message stays queued");
                     return delivered;

@@ -246,6 +246,25 @@ pub fn suite(s: &dyn Store) {
     s.update_outbox(b1, &again).unwrap();
     assert_eq!(head(s, "b"), Some(mid(1)));
     s.update_outbox(b1, &dead).unwrap();
+    // Recorded delivered once: a second record of the same message (another gateway's,
+    // whose claim on the queue had lapsed) is refused and writes nothing, not even its
+    // ledger entry; so is an update of it.
+    let head_now = s.ledger_last().unwrap();
+    let twice = entry(head_now.as_ref(), Event::Delivered, "r1");
+    assert!(matches!(
+        s.mark_delivered_recorded(b2, &d, &twice),
+        Err(super::StoreError::Finished { seq }) if seq == b2
+    ));
+    assert!(matches!(
+        s.update_outbox_recorded(b2, &item("b", 3), &twice),
+        Err(super::StoreError::Finished { .. })
+    ));
+    assert_eq!(
+        s.ledger_last().unwrap(),
+        head_now,
+        "no entry for a write refused"
+    );
+    assert!(s.outbox_item(b2).unwrap().is_none());
     let delivered: Vec<Delivered> = s
         .delivered_page(None, 10)
         .unwrap()

@@ -36,6 +36,13 @@ pub enum StoreError {
     /// follows the ledger's head. Nothing was written; link the entry again and retry.
     #[error("the ledger moved on while this entry was written (another gateway appended first)")]
     Contended,
+    /// The outbox entry a write was to change is no longer there: another gateway sharing
+    /// the store finished it (its claim had run out). Nothing was written.
+    #[error("outbox entry {seq} was finished by another gateway; nothing was written")]
+    Finished {
+        /// The entry.
+        seq: u64,
+    },
     /// The backend failed.
     #[error("store backend: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -650,7 +657,8 @@ pub trait Store: Send + Sync {
     fn release_queue(&self, _peer: &PeerId) -> Result<()> {
         Ok(())
     }
-    /// Replaces an outbox entry (after an attempt).
+    /// Replaces an outbox entry (after an attempt); [`StoreError::Finished`] when it is no
+    /// longer there (nothing written).
     fn update_outbox(&self, seq: u64, item: &OutboxItem) -> Result<()>;
     /// [`Store::update_outbox`] and [`Store::ledger_put`] in one atomic write.
     fn update_outbox_recorded(&self, seq: u64, item: &OutboxItem, entry: &Entry) -> Result<()>;
@@ -661,7 +669,8 @@ pub trait Store: Send + Sync {
     /// queued. Returns its sequence number (increasing).
     fn enqueue_recorded(&self, item: &OutboxItem, entry: &Entry) -> Result<u64>;
     /// Moves an outbox entry to the delivered messages, with its receipt and its ledger
-    /// entry, atomically.
+    /// entry, atomically; [`StoreError::Finished`] when it is no longer there (nothing
+    /// written: a message is recorded delivered once).
     fn mark_delivered_recorded(&self, seq: u64, d: &Delivered, entry: &Entry) -> Result<()>;
 
     /// Imports a message as an alert unless (sender, message id) was seen: the same content is

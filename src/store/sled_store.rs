@@ -80,6 +80,15 @@ pub struct SledStore {
 /// A TAXII row to write: object key, object, index key, version.
 type TaxiiRow = (Vec<u8>, Vec<u8>, Vec<u8>, String);
 
+/// A failed outbox transaction: aborted because the entry `seq` is no longer there, or
+/// another failure.
+fn finished_or(e: TransactionError<()>, seq: u64) -> StoreError {
+    match e {
+        TransactionError::Abort(()) => StoreError::Finished { seq },
+        e => tx_failed(e),
+    }
+}
+
 /// A failed sled transaction as a store error.
 fn tx_failed(e: TransactionError<()>) -> StoreError {
     match e {
@@ -299,7 +308,13 @@ impl SledStore {
 
     /// Writes an outbox entry, its index entry and (when given) a ledger entry together,
     /// then flushes.
-    fn write_outbox(&self, seq: u64, item: &OutboxItem, entry: Option<&Entry>) -> Result<()> {
+    fn write_outbox(
+        &self,
+        seq: u64,
+        item: &OutboxItem,
+        entry: Option<&Entry>,
+        fresh: bool,
+    ) -> Result<()> {
         let _writing = self.writing();
         let value = encode(item);
         let ledger_value = entry.map(|e| (e.seq.to_be_bytes(), encode(e)));
@@ -307,7 +322,10 @@ impl SledStore {
         let active = is_pending(item);
         (&self.outbox, &self.pending, &self.ledger)
             .transaction(|(outbox, pending, ledger)| {
-                outbox.insert(&seq.to_be_bytes(), value.clone())?;
+                // An update of an entry no longer there (delivered meanwhile) writes nothing.
+                if outbox.insert(&seq.to_be_bytes(), value.clone())?.is_none() && !fresh {
+                    return Err(ConflictableTransactionError::Abort(()));
+                }
                 if active {
                     pending.insert(pkey.as_slice(), &[])?;
                 } else {
@@ -318,7 +336,7 @@ impl SledStore {
                 }
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
-            .map_err(tx_failed)?;
+            .map_err(|e| finished_or(e, seq))?;
         self.flush()
     }
 
@@ -526,16 +544,16 @@ impl Store for SledStore {
     }
 
     fn update_outbox(&self, seq: u64, item: &OutboxItem) -> Result<()> {
-        self.write_outbox(seq, item, None)
+        self.write_outbox(seq, item, None, false)
     }
 
     fn update_outbox_recorded(&self, seq: u64, item: &OutboxItem, entry: &Entry) -> Result<()> {
-        self.write_outbox(seq, item, Some(entry))
+        self.write_outbox(seq, item, Some(entry), false)
     }
 
     fn enqueue_recorded(&self, item: &OutboxItem, entry: &Entry) -> Result<u64> {
         let seq = self.next_seq()?;
-        self.write_outbox(seq, item, Some(entry))?;
+        self.write_outbox(seq, item, Some(entry), true)?;
         Ok(seq)
     }
 
@@ -546,13 +564,16 @@ impl Store for SledStore {
         let pkey = pending_key(&d.item.peer, seq);
         (&self.outbox, &self.delivered, &self.pending, &self.ledger)
             .transaction(|(outbox, delivered, pending, ledger)| {
-                outbox.remove(&seq.to_be_bytes())?;
+                // Delivered once, recorded once.
+                if outbox.remove(&seq.to_be_bytes())?.is_none() {
+                    return Err(ConflictableTransactionError::Abort(()));
+                }
                 pending.remove(pkey.as_slice())?;
                 delivered.insert(&id.to_be_bytes(), value.clone())?;
                 ledger.insert(&entry.seq.to_be_bytes(), ledger_value.clone())?;
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
-            .map_err(tx_failed)?;
+            .map_err(|e| finished_or(e, seq))?;
         self.flush()
     }
 

@@ -500,8 +500,10 @@ impl PgStore {
             )
             .await?;
             if n == 0 {
-                // Delivered or removed by another gateway: nothing to record.
-                return tx.rollback().await.map_err(pg);
+                // Delivered or removed by another gateway: nothing to record, and the
+                // writer must know (its ledger entry was not written).
+                tx.rollback().await.map_err(pg)?;
+                return Err(StoreError::Finished { seq });
             }
             tx.commit().await.map_err(pg)
         })
@@ -774,7 +776,8 @@ impl Store for PgStore {
             if gone == 0 {
                 // Another gateway recorded this delivery first (its claim had lapsed): one
                 // delivery, one record.
-                return tx.rollback().await.map_err(pg);
+                tx.rollback().await.map_err(pg)?;
+                return Err(StoreError::Finished { seq });
             }
             let id = next_seq(&tx).await?;
             execute(
