@@ -75,14 +75,33 @@ pub fn open_store(config: &Config, cache_bytes: u64) -> crate::store::Result<Box
                 })?),
                 None => None,
             };
-            Ok(Box::new(crate::store::postgres_store::PgStore::open(
+            let local = url::Url::parse(&url).is_ok_and(|u| {
+                matches!(
+                    u.host_str(),
+                    None | Some("localhost" | "127.0.0.1" | "[::1]")
+                )
+            });
+            let store = crate::store::postgres_store::PgStore::open(
                 &crate::store::postgres_store::Connect {
                     url,
                     password,
+                    ca_file: config.store.ca_file.as_ref().map(|f| config.path(f)),
                     pool_size: config.store.pool_size,
                     lease_ms: config.store.lease_ms,
                 },
-            )?))
+            )?;
+            if store.encrypted()? {
+                tracing::info!(
+                    database = store.place(),
+                    "the connection to PostgreSQL is encrypted (TLS)"
+                );
+            } else if !local {
+                tracing::warn!(
+                    database = store.place(),
+                    "the connection to PostgreSQL is not encrypted: add ?sslmode=require to store.url (and store.ca_file for a private CA)"
+                );
+            }
+            Ok(Box::new(store))
         }
     }
 }

@@ -23,6 +23,10 @@ pub struct Args {
     /// A file (mode 0600) holding the database password, when the URL has none.
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
+    /// CA certificates (PEM) for the database's TLS certificate (with `?sslmode=require` in
+    /// the URL); default: the public web CAs.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The sled store a `sled:DIR` names: DIR's `store`, or DIR itself.
@@ -81,6 +85,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<(), Failure> {
     let pg = PgStore::open(&Connect {
         url: url.clone(),
         password,
+        ca_file: args.ca_file.clone(),
         pool_size: 2,
         lease_ms: config.store.lease_ms,
     })

@@ -355,6 +355,11 @@ pub struct StoreConfig {
     pub url: Option<String>,
     /// For `postgres`: a file (mode 0600) holding the database password.
     pub password_file: Option<PathBuf>,
+    /// For `postgres`: the CA certificate(s), PEM, that the database's TLS certificate is
+    /// checked against (default: the public web CAs). TLS is asked for by the URL:
+    /// `?sslmode=require` (refuse a plain connection) or `prefer` (the default: TLS when the
+    /// server offers it); `disable` never.
+    pub ca_file: Option<PathBuf>,
     /// For `postgres`: connections this gateway keeps open at most. Default 16.
     pub pool_size: usize,
     /// For `postgres`: how long, in milliseconds, an instance's claim on a peer's queue lasts
@@ -369,6 +374,7 @@ impl Default for StoreConfig {
             backend: StoreBackend::Sled,
             url: None,
             password_file: None,
+            ca_file: None,
             pool_size: 16,
             lease_ms: 60_000,
         }

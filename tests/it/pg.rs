@@ -32,6 +32,21 @@ fn bin_dir() -> PathBuf {
 
 impl PgServer {
     pub fn start() -> PgServer {
+        Self::start_with(false)
+    }
+
+    /// A server that offers TLS, with a self-signed certificate for 127.0.0.1 and
+    /// localhost (`ca_file` is it).
+    pub fn start_tls() -> PgServer {
+        Self::start_with(true)
+    }
+
+    /// The certificate a TLS server presents (its own CA).
+    pub fn ca_file(&self) -> PathBuf {
+        self._dir.path().join("ca.crt")
+    }
+
+    fn start_with(tls: bool) -> PgServer {
         let bin = bin_dir();
         let dir = tempfile::tempdir().unwrap();
         let as_user = (is_root()).then(|| "postgres".to_string());
@@ -66,10 +81,34 @@ impl PgServer {
             ],
         );
         let port = crate::helpers::free_port();
-        let opts = format!(
+        let mut opts = format!(
             "-p {port} -c listen_addresses=127.0.0.1 -k {} -c max_connections=200 -c shared_buffers=64MB",
             me._dir.path().display()
         );
+        if tls {
+            let cert =
+                rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+                    .unwrap();
+            let (crt, key) = (me.data.join("server.crt"), me.data.join("server.key"));
+            std::fs::write(&crt, cert.cert.pem()).unwrap();
+            std::fs::write(me.ca_file(), cert.cert.pem()).unwrap();
+            irtx::keys::write_secret_file(&key, &cert.signing_key.serialize_pem()).unwrap();
+            if let Some(u) = &me.as_user {
+                for f in [&crt, &key] {
+                    assert!(Command::new("chown")
+                        .arg(u)
+                        .arg(f)
+                        .status()
+                        .unwrap()
+                        .success());
+                }
+            }
+            opts.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                crt.display(),
+                key.display()
+            ));
+        }
         me.run(
             "pg_ctl",
             &[

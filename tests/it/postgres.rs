@@ -8,6 +8,7 @@ pub fn connect(url: &str) -> Connect {
     Connect {
         url: url.to_string(),
         password: None,
+        ca_file: None,
         pool_size: 8,
         lease_ms: 60_000,
     }
@@ -213,4 +214,50 @@ async fn a_migrated_sled_store_serves_the_same_answers_from_postgres() {
         store.alert(&first[0].1.id).unwrap(),
         pgs.alert(&first[0].1.id).unwrap()
     );
+}
+
+#[test]
+fn a_database_over_tls_is_checked_against_the_ca_it_is_given() {
+    use irtx::store::Store;
+    let pg = PgServer::start_tls();
+    let url = format!("{}?sslmode=require", pg.url);
+    let s = PgStore::open(&Connect {
+        ca_file: Some(pg.ca_file()),
+        ..connect(&url)
+    })
+    .unwrap();
+    assert!(
+        s.encrypted().unwrap(),
+        "the database says the connection is TLS"
+    );
+    irtx::store::conformance::suite(&s);
+    assert!(s.alert_count().unwrap() > 0);
+    // The public CAs do not vouch for this server: refused, and the error says why, without
+    // a password.
+    let refused = PgStore::open(&connect(&url))
+        .err()
+        .expect("an unknown issuer is refused");
+    let said = refused.to_string();
+    assert!(
+        said.contains("certificate") || said.contains("UnknownIssuer"),
+        "{said}"
+    );
+    // Without sslmode the connection still prefers TLS where the server offers it.
+    let preferred = PgStore::open(&Connect {
+        ca_file: Some(pg.ca_file()),
+        ..connect(&pg.url)
+    })
+    .unwrap();
+    assert!(preferred.encrypted().unwrap());
+}
+
+#[test]
+fn sslmode_require_refuses_a_database_without_tls() {
+    let pg = PgServer::start();
+    let url = format!("{}?sslmode=require", pg.url);
+    assert!(PgStore::open(&connect(&url)).is_err());
+    let plain = PgStore::open(&connect(&pg.url)).unwrap();
+    assert!(!plain.encrypted().unwrap());
+    let disabled = PgStore::open(&connect(&format!("{}?sslmode=disable", pg.url))).unwrap();
+    assert!(!disabled.encrypted().unwrap());
 }

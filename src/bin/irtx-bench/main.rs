@@ -423,6 +423,7 @@ async fn scale(irtx: &std::path::Path, dir: &std::path::Path, a: ScaleArgs) -> R
             irtx::store::postgres_store::PgStore::open(&irtx::store::postgres_store::Connect {
                 url: db,
                 password: None,
+                ca_file: None,
                 pool_size: 1,
                 lease_ms: 60_000,
             })?

@@ -158,6 +158,9 @@ pub struct Connect {
     pub url: String,
     /// The password, when not in the URL (from `[store] password_file`).
     pub password: Option<String>,
+    /// CA certificates (PEM) for the database's TLS certificate; the public web CAs when
+    /// `None`. TLS is used as the URL's `sslmode` says.
+    pub ca_file: Option<std::path::PathBuf>,
     /// Connections kept open at most.
     pub pool_size: usize,
     /// How long a claim on a peer's queue lasts unless renewed, in milliseconds.
@@ -188,6 +191,39 @@ pub fn redacted(url: &str) -> String {
     }
 }
 
+/// The TLS connector for the database: rustls (ring), checking the server's certificate
+/// against `ca_file`'s certificates, or the public web CAs.
+fn tls(ca_file: Option<&std::path::Path>) -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
+    use rustls_pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(f) => {
+            let bad = |e: String| {
+                StoreError::Backend(format!("store.ca_file `{}`: {e}", f.display()).into())
+            };
+            let certs = rustls_pki_types::CertificateDer::pem_file_iter(f)
+                .map_err(|e| bad(e.to_string()))?
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| bad(e.to_string()))?;
+            if certs.is_empty() {
+                return Err(bad("no PEM certificate in it".into()));
+            }
+            for c in certs {
+                roots.add(c).map_err(|e| bad(e.to_string()))?;
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| StoreError::Backend(Box::new(e)))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
 /// The PostgreSQL-backed store.
 pub struct PgStore {
     /// The store's own runtime (see the module doc); taken apart on drop without waiting.
@@ -207,6 +243,22 @@ impl Drop for PgStore {
             rt.shutdown_background();
         }
     }
+}
+
+/// An error and its causes, one after the other (the client says "error performing TLS
+/// handshake" and keeps why in its source).
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
 }
 
 fn pg(e: tokio_postgres::Error) -> StoreError {
@@ -328,13 +380,15 @@ impl PgStore {
         }
         config.application_name("irtx");
         config.connect_timeout(std::time::Duration::from_secs(10));
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let recycling = || ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match config.get_ssl_mode() {
+            tokio_postgres::config::SslMode::Disable => {
+                Manager::from_config(config, NoTls, recycling())
+            }
+            _ => Manager::from_config(config, tls(c.ca_file.as_deref())?, recycling()),
+        };
         let pool = {
             // The pool spawns its connections on the runtime it is built in.
             let _in = rt.enter();
@@ -360,6 +414,20 @@ impl PgStore {
         &self.place
     }
 
+    /// Whether this gateway's connection to the database is encrypted (TLS), as the database
+    /// itself says.
+    pub fn encrypted(&self) -> Result<bool> {
+        self.run(|c| async move {
+            Ok(query_opt(
+                &c,
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .await?
+            .is_some_and(|r| r.get::<_, bool>(0)))
+        })
+    }
+
     /// Runs `f` with a pooled connection on the store's runtime and waits for it.
     fn run<T, F, Fut>(&self, f: F) -> Result<T>
     where
@@ -373,7 +441,7 @@ impl PgStore {
             match pool.get().await {
                 Ok(c) => f(c).await,
                 Err(e) => Err(StoreError::Backend(
-                    format!("cannot reach PostgreSQL at `{place}`: {e}").into(),
+                    format!("cannot reach PostgreSQL at `{place}`: {}", causes(&e)).into(),
                 )),
             }
         })?
