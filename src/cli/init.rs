@@ -204,6 +204,13 @@ federation_key_file = "federation.key"
 max_attempts = 20
 base_delay_ms = 1000
 max_delay_ms = 600000
+
+# The state is kept in the embedded store in data_dir. Several gateways of one team share one
+# PostgreSQL database instead (README "Several gateways on PostgreSQL"; `irtx migrate` moves
+# the state there):
+# [store]
+# backend = "postgres"
+# url = "postgres://irtx@db.example:5432/irtx?sslmode=require"
 "#
     );
     // The config holds no secret, but it says where the secrets are: the owner's only.
