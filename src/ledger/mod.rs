@@ -393,6 +393,55 @@ impl Query {
 mod tests {
     use super::*;
 
+    fn queued(report: &str) -> EntryBody {
+        EntryBody::new(
+            "2026-12-02T00:00:00Z".into(),
+            Event::Queued,
+            report.parse().unwrap(),
+            "cert-b".parse().unwrap(),
+        )
+    }
+
+    #[test]
+    fn an_append_refused_as_contended_is_linked_again_and_written_once() {
+        let s = crate::store::sled_store::SledStore::temporary().unwrap();
+        let key = SigningKey::from_bytes(&[5; 32]);
+        let ledger = Ledger::new();
+        ledger.append(&s, queued("r0"), "cert-a", &key).unwrap();
+        let mut calls = 0;
+        let ((), e) = ledger
+            .append_with(&s, queued("r1"), "cert-a", &key, |e| {
+                calls += 1;
+                if calls == 1 {
+                    // Another gateway appends first; the store refuses this entry.
+                    assert_eq!(e.seq, 1);
+                    let theirs = chain::link(s.ledger_last()?.as_ref(), queued("other"));
+                    s.ledger_put(&theirs)?;
+                    return Err(StoreError::Contended);
+                }
+                s.ledger_put(e)
+            })
+            .unwrap();
+        assert_eq!(calls, 2, "written again once, after the refusal");
+        assert_eq!((e.seq, e.body.report_id.as_str()), (2, "r1"));
+        let all: Vec<Entry> = s.ledger_entries().map(|e| e.unwrap()).collect();
+        assert_eq!(
+            all.iter()
+                .map(|e| e.body.report_id.as_str())
+                .collect::<Vec<_>>(),
+            ["r0", "other", "r1"]
+        );
+        verify_store(&s, &[key.verifying_key()]).unwrap();
+        // Any other failure is the caller's at once.
+        let mut tries = 0;
+        let failed = ledger.append_with(&s, queued("r2"), "cert-a", &key, |_| {
+            tries += 1;
+            Err::<(), _>(StoreError::Finished { seq: 9 })
+        });
+        assert!(matches!(failed, Err(StoreError::Finished { seq: 9 })));
+        assert_eq!(tries, 1);
+    }
+
     fn entry_at(at: &str) -> Entry {
         chain::link(
             None,
