@@ -11,7 +11,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 echo "install-postgres: installing postgresql (Debian packages)"
 $SUDO apt-get update -qq
-# The package's own cluster is not wanted: tests start theirs.
-echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.conf.irtx > /dev/null || true
+# The package may make and start its own cluster on port 5432; the tests never use it (each
+# starts a server of its own on a free port).
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql > /dev/null
 ls /usr/lib/postgresql/*/bin/initdb
