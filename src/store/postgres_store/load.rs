@@ -10,7 +10,7 @@ use tokio_postgres::types::ToSql;
 use super::super::records::{decode, decode_alert, encode};
 use super::super::snapshot;
 use super::super::{OutboxItem, Result, StoreError, TaxiiObject};
-use super::{big, execute, pg, PgStore};
+use super::{big, execute, params_of, pg, PgStore};
 use crate::disclosure::Entry;
 
 /// The snapshot format's records, from the tables: each table under the sled tree it
@@ -212,11 +212,7 @@ impl PgStore {
         self.run_held(held, |c| async move {
             let r = async {
                 for (sql, params) in &batch {
-                    let p: Vec<&(dyn ToSql + Sync)> = params
-                        .iter()
-                        .map(|b| b.as_ref() as &(dyn ToSql + Sync))
-                        .collect();
-                    execute(&c, sql, &p).await?;
+                    execute(&c, sql, &params_of(params)).await?;
                 }
                 Ok(())
             }
@@ -226,38 +222,42 @@ impl PgStore {
     }
 }
 
+/// Record `k` of `tree` does not read, and why.
+fn corrupt(tree: &str, k: &[u8], reason: &str) -> StoreError {
+    StoreError::Corrupt {
+        key: format!("{tree}/{}", String::from_utf8_lossy(k)),
+        reason: reason.into(),
+    }
+}
+
+/// `bytes` (of record `k` of `tree`) as the big-endian `u64` sled writes: a position or a
+/// count; `reason` when it is not 8 bytes.
+fn be_u64(tree: &str, k: &[u8], bytes: &[u8], reason: &str) -> Result<i64> {
+    <[u8; 8]>::try_from(bytes)
+        .map(|b| big(u64::from_be_bytes(b)))
+        .map_err(|_| corrupt(tree, k, reason))
+}
+
 /// A sled key that is a position.
 fn position(tree: &str, k: &[u8]) -> Result<i64> {
-    <[u8; 8]>::try_from(k)
-        .map(|b| big(u64::from_be_bytes(b)))
-        .map_err(|_| StoreError::Corrupt {
-            key: format!("{tree}/{}", String::from_utf8_lossy(k)),
-            reason: "the key is not a position (8 bytes)".into(),
-        })
+    be_u64(tree, k, k, "the key is not a position (8 bytes)")
 }
 
 /// A text key, or its two NUL-separated parts.
 fn text(tree: &str, k: &[u8]) -> Result<String> {
-    String::from_utf8(k.to_vec()).map_err(|_| StoreError::Corrupt {
-        key: format!("{tree}/{}", String::from_utf8_lossy(k)),
-        reason: "the key is not UTF-8".into(),
-    })
+    String::from_utf8(k.to_vec()).map_err(|_| corrupt(tree, k, "the key is not UTF-8"))
 }
 
 fn two(tree: &str, k: &[u8]) -> Result<(String, Vec<u8>)> {
     let at = k
         .iter()
         .position(|b| *b == 0)
-        .ok_or_else(|| StoreError::Corrupt {
-            key: format!("{tree}/{}", String::from_utf8_lossy(k)),
-            reason: "the key has no NUL between its parts".into(),
-        })?;
+        .ok_or_else(|| corrupt(tree, k, "the key has no NUL between its parts"))?;
     Ok((text(tree, &k[..at])?, k[at + 1..].to_vec()))
 }
 
 /// The row a sled record becomes, and the position it holds (0 for none).
 fn translate(tree: &str, k: &[u8], v: Vec<u8>) -> Result<(Statement, i64)> {
-    let key = || format!("{tree}/{}", String::from_utf8_lossy(k));
     Ok(match tree {
         "reports" => (
             (
@@ -330,12 +330,7 @@ fn translate(tree: &str, k: &[u8], v: Vec<u8>) -> Result<(Statement, i64)> {
             0,
         ),
         "usage" => {
-            let bytes = <[u8; 8]>::try_from(v.as_slice())
-                .map(|b| big(u64::from_be_bytes(b)))
-                .map_err(|_| StoreError::Corrupt {
-                    key: key(),
-                    reason: "usage is not 8 bytes".into(),
-                })?;
+            let bytes = be_u64(tree, k, &v, "usage is not 8 bytes")?;
             (
                 (
                     "INSERT INTO usage (peer, bytes) VALUES ($1, $2)",
@@ -390,12 +385,7 @@ fn translate(tree: &str, k: &[u8], v: Vec<u8>) -> Result<(Statement, i64)> {
         }
         "taxii_pulls" => {
             let (collection, message) = two(tree, k)?;
-            let n = <[u8; 8]>::try_from(v.as_slice())
-                .map(|b| big(u64::from_be_bytes(b)))
-                .map_err(|_| StoreError::Corrupt {
-                    key: key(),
-                    reason: "a pull count is not 8 bytes".into(),
-                })?;
+            let n = be_u64(tree, k, &v, "a pull count is not 8 bytes")?;
             (
                 (
                     "INSERT INTO taxii_pulls (collection, message_id, n) VALUES ($1, $2, $3)",
@@ -426,10 +416,11 @@ fn translate(tree: &str, k: &[u8], v: Vec<u8>) -> Result<(Statement, i64)> {
             )
         }
         other => {
-            return Err(StoreError::Corrupt {
-                key: key(),
-                reason: format!("`{other}` is not a part of the store this release knows"),
-            })
+            return Err(corrupt(
+                tree,
+                k,
+                &format!("`{other}` is not a part of the store this release knows"),
+            ))
         }
     })
 }

@@ -269,13 +269,31 @@ fn seq_of(row: &Row, col: usize) -> u64 {
     row.get::<_, i64>(col) as u64
 }
 
-/// A `bigint` position from a `u64` one (positions stay far below 2^63).
-fn big(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
+/// A `bigint` from a position, a count or a limit (positions stay far below 2^63; a larger
+/// limit is no limit).
+fn big(n: impl TryInto<i64>) -> i64 {
+    n.try_into().unwrap_or(i64::MAX)
 }
 
-fn limit_of(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
+/// A statement's boxed parameters as the client takes them.
+fn params_of(params: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
+    params
+        .iter()
+        .map(|b| b.as_ref() as &(dyn ToSql + Sync))
+        .collect()
+}
+
+/// Rows of (text key, JSON record), decoded, in order.
+fn decode_keyed<T: DeserializeOwned>(rows: &[Row]) -> Result<Vec<T>> {
+    rows.iter()
+        .map(|r| decode(r.get::<_, &str>(0).as_bytes(), r.get::<_, &[u8]>(1)))
+        .collect()
+}
+
+/// An alert from a (seq, record) row.
+fn alert_of(row: Option<Row>) -> Result<Option<Alert>> {
+    row.map(|r| decode_alert(&seq_of(&r, 0).to_be_bytes(), r.get::<_, &[u8]>(1)))
+        .transpose()
 }
 
 async fn query<C: GenericClient>(
@@ -402,7 +420,7 @@ impl PgStore {
             rt: Some(rt),
             pool,
             owner: uuid::Uuid::new_v4().to_string(),
-            lease_ms: i64::try_from(c.lease_ms).unwrap_or(i64::MAX),
+            lease_ms: big(c.lease_ms),
             place,
         };
         store.migrate()?;
@@ -517,7 +535,7 @@ impl PgStore {
         limit: usize,
     ) -> Result<Vec<(u64, T)>> {
         let after = after.map_or(-1, big);
-        let limit = limit_of(limit);
+        let limit = big(limit);
         self.run(move |c| async move {
             let rows = query(
                 &c,
@@ -545,13 +563,7 @@ impl PgStore {
 
     /// One statement, committed.
     fn write(&self, sql: &'static str, params: Vec<Box<dyn ToSql + Sync + Send>>) -> Result<u64> {
-        self.run(move |c| async move {
-            let p: Vec<&(dyn ToSql + Sync)> = params
-                .iter()
-                .map(|b| b.as_ref() as &(dyn ToSql + Sync))
-                .collect();
-            execute(&c, sql, &p).await
-        })
+        self.run(move |c| async move { execute(&c, sql, &params_of(&params)).await })
     }
 
     /// Writes an outbox row (and its ledger entry) unless another gateway finished it
@@ -661,7 +673,7 @@ impl Store for PgStore {
 
     fn reports_page(&self, after: Option<&ReportId>, limit: usize) -> Result<Vec<StoredReport>> {
         let after = after.map(|a| a.to_string());
-        let limit = limit_of(limit);
+        let limit = big(limit);
         self.run(move |c| async move {
             let rows = query(
                 &c,
@@ -669,9 +681,7 @@ impl Store for PgStore {
                 &[&after, &limit],
             )
             .await?;
-            rows.iter()
-                .map(|r| decode(r.get::<_, &str>(0).as_bytes(), r.get::<_, &[u8]>(1)))
-                .collect()
+            decode_keyed(&rows)
         })
     }
 
@@ -690,9 +700,7 @@ impl Store for PgStore {
     fn peers(&self) -> Result<Vec<Peer>> {
         self.run(|c| async move {
             let rows = query(&c, "SELECT id, v FROM peers ORDER BY id", &[]).await?;
-            rows.iter()
-                .map(|r| decode(r.get::<_, &str>(0).as_bytes(), r.get::<_, &[u8]>(1)))
-                .collect()
+            decode_keyed(&rows)
         })
     }
 
@@ -946,13 +954,7 @@ impl Store for PgStore {
     fn alert(&self, id: &str) -> Result<Option<Alert>> {
         let id = id.to_string();
         self.run(move |c| async move {
-            match query_opt(&c, "SELECT seq, v FROM alerts WHERE id = $1", &[&id]).await? {
-                Some(r) => Ok(Some(decode_alert(
-                    &seq_of(&r, 0).to_be_bytes(),
-                    r.get::<_, &[u8]>(1),
-                )?)),
-                None => Ok(None),
-            }
+            alert_of(query_opt(&c, "SELECT seq, v FROM alerts WHERE id = $1", &[&id]).await?)
         })
     }
 
@@ -1174,7 +1176,7 @@ impl Store for PgStore {
         after: u64,
         limit: usize,
     ) -> Result<Vec<(u64, TaxiiObject)>> {
-        let (collection, after, limit) = (collection.to_string(), big(after), limit_of(limit));
+        let (collection, after, limit) = (collection.to_string(), big(after), big(limit));
         self.run(move |c| async move {
             let rows = query(
                 &c,
@@ -1263,19 +1265,14 @@ impl Store for PgStore {
     fn alert_by_message(&self, sender: &PeerId, message_id: &MessageId) -> Result<Option<Alert>> {
         let (sender, message) = (sender.to_string(), message_id.to_string());
         self.run(move |c| async move {
-            match query_opt(
-                &c,
-                "SELECT seq, v FROM alerts WHERE sender = $1 AND message_id = $2 ORDER BY seq LIMIT 1",
-                &[&sender, &message],
+            alert_of(
+                query_opt(
+                    &c,
+                    "SELECT seq, v FROM alerts WHERE sender = $1 AND message_id = $2 ORDER BY seq LIMIT 1",
+                    &[&sender, &message],
+                )
+                .await?,
             )
-            .await?
-            {
-                Some(r) => Ok(Some(decode_alert(
-                    &seq_of(&r, 0).to_be_bytes(),
-                    r.get::<_, &[u8]>(1),
-                )?)),
-                None => Ok(None),
-            }
         })
     }
 
@@ -1319,9 +1316,7 @@ impl Store for PgStore {
                 &[&report],
             )
             .await?;
-            rows.iter()
-                .map(|r| decode(r.get::<_, &str>(0).as_bytes(), r.get::<_, &[u8]>(1)))
-                .collect()
+            decode_keyed(&rows)
         })
     }
 }
