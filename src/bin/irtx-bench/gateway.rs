@@ -76,12 +76,11 @@ impl Gateway {
         self.dir.join("data")
     }
 
-    /// Its store, opened directly (the gateway must not be serving).
-    pub fn open_store(&self) -> Result<irtx::store::sled_store::SledStore> {
-        let config = irtx::config::Config::load(&self.config(), Vec::<(String, String)>::new())?;
-        Ok(irtx::store::sled_store::SledStore::open(
-            &config.store_dir(),
-        )?)
+    /// Its store, opened directly as its config and `env` name it (a sled store only while
+    /// the gateway is not serving).
+    pub fn open_store(&self) -> Result<Box<dyn irtx::store::Store>> {
+        let config = irtx::config::Config::load(&self.config(), self.env.clone())?;
+        Ok(irtx::app::open_store(&config, 256 << 20)?)
     }
 
     /// `irtx peer add` (offline, straight into its store: the gateway is not serving).

@@ -222,13 +222,16 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// A receiver with `peers` simulated senders added, not yet serving.
+/// A receiver with `peers` simulated senders added, not yet serving; `env` on top of its
+/// config for every command it runs.
 fn receiver_with_senders(
     irtx: &std::path::Path,
     dir: &std::path::Path,
     peers: usize,
+    env: Vec<(String, String)>,
 ) -> Result<(Gateway, Vec<Sender>)> {
-    let gw = Gateway::init(irtx, dir, "bench-receiver")?;
+    let mut gw = Gateway::init(irtx, dir, "bench-receiver")?;
+    gw.env = env;
     let senders: Vec<Sender> = (0..peers.max(1)).map(Sender::new).collect();
     for s in &senders {
         gw.add_peer(s.id.as_str(), "http://127.0.0.1:9", &s.jwk(), "none")?;
@@ -284,7 +287,7 @@ fn print_server(what: &str, before: Usage, after: Usage, wall: Duration, store: 
 }
 
 async fn inbound(irtx: &std::path::Path, dir: &std::path::Path, a: InboundArgs) -> Result<()> {
-    let (mut gw, senders) = receiver_with_senders(irtx, dir, a.peers)?;
+    let (mut gw, senders) = receiver_with_senders(irtx, dir, a.peers, Vec::new())?;
     let to: irtx::team::TeamId = gw.team.parse()?;
     if a.fill > 0 {
         fill(
@@ -327,10 +330,7 @@ async fn inbound(irtx: &std::path::Path, dir: &std::path::Path, a: InboundArgs) 
         bail!("{} messages were not accepted", run.failed());
     }
     // What the gateway holds now: every filled alert and every message accepted.
-    let held = {
-        use irtx::store::Store as _;
-        gw.open_store()?.alert_count()?
-    };
+    let held = gw.open_store()?.alert_count()?;
     println!("the store holds {held} alerts");
     if held != a.fill + run.ok() as u64 {
         bail!(
@@ -370,16 +370,15 @@ async fn scale(irtx: &std::path::Path, dir: &std::path::Path, a: ScaleArgs) -> R
         let db = fresh_database(&a.postgres, &format!("irtx_scale_{n}")).await?;
         let step = dir.join(format!("scale-{n}"));
         std::fs::create_dir_all(&step)?;
-        let gw = Gateway::init(irtx, &step, "bench-receiver")?;
-        let mut gw = gw;
-        gw.env = vec![
-            ("IRTX_STORE__BACKEND".into(), "postgres".into()),
-            ("IRTX_STORE__URL".into(), db.clone()),
-        ];
-        let senders: Vec<Sender> = (0..a.peers.max(1)).map(Sender::new).collect();
-        for s in &senders {
-            gw.add_peer(s.id.as_str(), "http://127.0.0.1:9", &s.jwk(), "none")?;
-        }
+        let (mut gw, senders) = receiver_with_senders(
+            irtx,
+            &step,
+            a.peers,
+            vec![
+                ("IRTX_STORE__BACKEND".into(), "postgres".into()),
+                ("IRTX_STORE__URL".into(), db),
+            ],
+        )?;
         let to: irtx::team::TeamId = gw.team.parse()?;
         let (bodies, objects) = messages(&senders, &to, 0, a.messages, a.bundle.objects);
         gw.serve(&UNLIMITED).await?;
@@ -418,17 +417,7 @@ async fn scale(irtx: &std::path::Path, dir: &std::path::Path, a: ScaleArgs) -> R
                 per(after.cpu_s - before.cpu_s)
             );
         }
-        let held = {
-            use irtx::store::Store as _;
-            irtx::store::postgres_store::PgStore::open(&irtx::store::postgres_store::Connect {
-                url: db,
-                password: None,
-                ca_file: None,
-                pool_size: 1,
-                lease_ms: 60_000,
-            })?
-            .alert_count()?
-        };
+        let held = gw.open_store()?.alert_count()?;
         println!("  the database holds {held} alerts");
         if run.failed() > 0 || held != run.ok() as u64 {
             bail!(
@@ -445,7 +434,7 @@ async fn scale(irtx: &std::path::Path, dir: &std::path::Path, a: ScaleArgs) -> R
 /// messages would: each a bundle of its own report from one of `senders`, through the
 /// store's own `import` (dedup records, quotas, metadata and all), from several threads.
 fn fill(gw: &Gateway, senders: &[Sender], n: u64, objects: usize) -> Result<()> {
-    use irtx::store::{Alert, AlertSource, Store as _};
+    use irtx::store::{Alert, AlertSource};
     let store = gw.open_store()?;
     let to: irtx::team::TeamId = gw.team.parse()?;
     // One sealed template per sender; each alert gets its own ids and report id.
@@ -819,7 +808,7 @@ fn envelope(body: &[u8]) -> Vec<u8> {
 
 async fn compare(irtx: &std::path::Path, dir: &std::path::Path, a: CompareArgs) -> Result<()> {
     let (user, password) = a.auth.split_once(':').context("--auth is USER:PASSWORD")?;
-    let (mut gw, senders) = receiver_with_senders(irtx, dir, 8)?;
+    let (mut gw, senders) = receiver_with_senders(irtx, dir, 8, Vec::new())?;
     gw.serve(&UNLIMITED).await?;
     let to: irtx::team::TeamId = gw.team.parse()?;
     // The same bundles both ways.
