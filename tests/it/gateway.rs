@@ -185,8 +185,10 @@ impl TestGateway {
             // New connections per request, so the balancer spreads the test's calls.
             http = http.pool_max_idle_per_host(0);
         }
-        let run_worker_of_first = options.run_worker;
-        let mut options = Some(options);
+        // The first instance is built with `options`; the others share its clock and
+        // whether the worker runs (a store wrapper wraps the first only).
+        let (clock, run_worker) = (options.clock.clone(), options.run_worker);
+        let mut first = Some(options);
         let (mut stop, mut done, mut addrs) = (Vec::new(), Vec::new(), Vec::new());
         let (mut scheme, mut gateway) = ("http", None);
         for _ in 0..n {
@@ -194,17 +196,11 @@ impl TestGateway {
             if n > 1 {
                 c.listen = "127.0.0.1:0".parse().unwrap();
             }
-            let o = match options.take() {
-                Some(first) => first,
-                None => Options {
-                    clock: gateway
-                        .as_ref()
-                        .map(|g: &Arc<Gateway>| g.clock.clone())
-                        .unwrap(),
-                    run_worker: run_worker_of_first,
-                    wrap_store: None,
-                },
-            };
+            let o = first.take().unwrap_or_else(|| Options {
+                clock: clock.clone(),
+                run_worker,
+                wrap_store: None,
+            });
             let app = App::build_with(c, o).await.unwrap();
             scheme = app.scheme();
             addrs.push(app.local_addr());
