@@ -6,10 +6,8 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use super::state::State;
-use super::{Cli, Failure};
-use crate::config::Config;
+use super::{team_key, Cli, Failure};
 use crate::disclosure::Entry;
-use crate::keys::TeamKey;
 use crate::ledger::{self, Ledger, QueryText};
 
 /// `irtx ledger ...`
@@ -75,10 +73,6 @@ fn read_jwk(arg: &str) -> Result<ed25519_dalek::VerifyingKey, Failure> {
         code: 3,
         message: Some(format!("--key: {e}")),
     })
-}
-
-fn team_key(c: &Config) -> Result<TeamKey, Failure> {
-    TeamKey::load(&c.path(&c.team.key_file)).map_err(|e| Failure::runtime(e.to_string()))
 }
 
 /// Runs `irtx ledger ...`.

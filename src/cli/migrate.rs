@@ -90,14 +90,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result<(), Failure> {
         lease_ms: config.store.lease_ms,
     })
     .map_err(fail)?;
-    let keys = crate::ledger::team_keys(
-        &sled,
-        crate::keys::TeamKey::load(&config.path(&config.team.key_file))
-            .map_err(|e| Failure::runtime(e.to_string()))?
-            .0
-            .verifying_key(),
-    )
-    .map_err(fail)?;
+    let keys = crate::ledger::team_keys(&sled, super::team_key(&config)?.0.verifying_key())
+        .map_err(fail)?;
     let before = crate::ledger::verify_store(&sled, &keys).map_err(|e| {
         Failure::runtime(format!(
             "the sled store's ledger does not verify, so it is not migrated: {e}"

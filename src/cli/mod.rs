@@ -291,11 +291,16 @@ fn domain_key(cli: &Cli, domain: &str) -> Result<crate::anonymize::Key, Failure>
     })
 }
 
+/// The team's signing key, from the file the config names.
+fn team_key(c: &Config) -> Result<crate::keys::TeamKey, Failure> {
+    crate::keys::TeamKey::load(&c.path(&c.team.key_file))
+        .map_err(|e| Failure::runtime(e.to_string()))
+}
+
 /// `irtx identity`: what peers need to add this team.
 fn identity(cli: &Cli) -> Result<(), Failure> {
     let c = require_config(cli)?;
-    let key = crate::keys::TeamKey::load(&c.path(&c.team.key_file))
-        .map_err(|e| Failure::runtime(e.to_string()))?;
+    let key = team_key(&c)?;
     let out = serde_json::json!({
         "team_id": c.team.id.as_str(),
         "name": c.team().name,
