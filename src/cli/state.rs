@@ -34,8 +34,6 @@ pub fn writable<'a>(
 }
 
 /// The gateway's state, as a command reaches it.
-// One per command, made once: the size of its store variant costs nothing.
-#[allow(clippy::large_enum_variant)]
 pub enum State {
     /// No gateway holds the store: read and write it directly. `None` when the data
     /// directory has no store yet.
