@@ -1,11 +1,12 @@
 """Runs an OpenTAXII TAXII 2.1 server on loopback for tests/it/taxii_servers.rs.
 
-Usage: opentaxii_serve.py DIR PORT USER PASSWORD
+Usage: opentaxii_serve.py DIR PORT USER PASSWORD TITLE
 
 Writes DIR/opentaxii.yml (SQLite databases in DIR, TAXII 1 off), creates one API root and
 one collection (alias `irtx`) and an admin account USER:PASSWORD through OpenTAXII's own
 persistence and auth APIs, prints one JSON line {"discovery", "collection"} with their URLs,
-then serves on 127.0.0.1:PORT until killed. Everything stays in DIR.
+then serves on 127.0.0.1:PORT until killed, TITLE as its discovery title. Everything stays
+in DIR.
 """
 
 import json
@@ -14,7 +15,7 @@ import sys
 
 
 def main():
-    directory, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    directory, port, user, password, title = sys.argv[1], int(sys.argv[2]), *sys.argv[3:6]
     config = os.path.join(directory, "opentaxii.yml")
     with open(config, "w") as f:
         f.write(
@@ -37,7 +38,7 @@ taxii2:
       db_connection: sqlite:///{directory}/data.db
       create_tables: yes
   max_content_length: 10485760
-  title: "OpenTAXII on loopback"
+  title: {json.dumps(title)}
   public_discovery: true
 logging:
   opentaxii: warning

@@ -11,6 +11,7 @@ validator's verdict. Exits 1 on any failure.
 """
 import json
 import pathlib
+import socket
 import sys
 
 from taxii2client.common import TokenAuth
@@ -35,6 +36,9 @@ def read_pages(endpoint, per_page, item):
 
 
 def main(url, peer, token, scheme, out, per_page):
+    # taxii2-client sets no timeout: a server that takes the connection and never answers
+    # would hold this check (and the test waiting for it) forever.
+    socket.setdefaulttimeout(60)
     if scheme == "basic":
         server = Server(url, user=peer, password=token)
     else:

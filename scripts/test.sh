@@ -11,6 +11,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Runs a test step for at most $1 (timeout(1) units): a test that waits forever fails the run
+# in time to say so (cargo names each test running over 60 s) instead of running into CI's
+# limit.
+bounded() {
+    local limit="$1" rc=0
+    shift
+    timeout --kill-after=30s "$limit" "$@" || rc=$?
+    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+        echo "*** '$*' did not finish within $limit and was stopped" >&2
+    fi
+    return "$rc"
+}
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
@@ -29,8 +42,8 @@ bash scripts/install-browser.sh
 echo "== PostgreSQL server binaries for the PostgreSQL store tests (Debian postgresql; each test starts its own server)"
 bash scripts/install-postgres.sh
 echo "== cargo test"
-cargo test --lib --bins --tests 2>&1
+bounded 25m cargo test --lib --bins --tests 2>&1
 echo "== the federation and fault tests again, each team three gateways on one PostgreSQL behind a balancer"
-IRTX_TEST_INSTANCES=3 cargo test --test it -- federation:: faults:: --skip store_faults 2>&1
+IRTX_TEST_INSTANCES=3 bounded 10m cargo test --test it -- federation:: faults:: --skip store_faults 2>&1
 echo "== fuzzing, a smoke run (kept crash inputs replayed, then ${IRTX_FUZZ_SECONDS:-5} s per target; the long run is scripts/fuzz.sh 600)"
 bash scripts/fuzz.sh "${IRTX_FUZZ_SECONDS:-5}"

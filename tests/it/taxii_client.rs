@@ -6,10 +6,11 @@
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::helpers::root;
+use crate::helpers::{output_within, root};
 use crate::taxii::{big_report, gateway_with_pullers};
 
 fn python() -> Option<PathBuf> {
@@ -51,10 +52,11 @@ async fn taxii2_client_pages_through_each_peers_share() {
             out.path().display().to_string(),
             "7".to_string(),
         ];
-        let run =
-            tokio::task::spawn_blocking(move || Command::new(py).args(args).output().unwrap())
-                .await
-                .unwrap();
+        let run = tokio::task::spawn_blocking(move || {
+            output_within(Command::new(py).args(args), Duration::from_secs(180))
+        })
+        .await
+        .unwrap();
         let stdout = String::from_utf8_lossy(&run.stdout).to_string();
         assert!(
             run.status.success(),

@@ -16,7 +16,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::gateway::TestGateway;
-use crate::helpers::root;
+use crate::helpers::{output_within, root};
 use crate::taxii::big_report;
 
 const COLLECTION: &str = "472c94ae-3113-4e3e-a4dd-a9f4ac7471d4";
@@ -95,14 +95,30 @@ fn venv(kind: Kind) -> Option<PathBuf> {
 /// it is not installed (outside CI).
 pub(crate) async fn start(kind: Kind) -> Option<Server> {
     let venv = venv(kind)?;
+    // The port is free when chosen, not reserved: another test may bind it before the
+    // server does. The server is then tried again on another port.
+    let mut why = String::new();
+    for _ in 0..3 {
+        match start_on(kind, &venv, crate::helpers::free_port()).await {
+            Ok(server) => return Some(server),
+            Err(e) => why = e,
+        }
+    }
+    panic!("{kind:?} did not start: {why}");
+}
+
+/// Starts a server of `kind` on `port`; why not when it did not answer there, or what
+/// answered was not this server.
+async fn start_on(kind: Kind, venv: &std::path::Path, port: u16) -> Result<Server, String> {
     let dir = tempfile::tempdir().unwrap();
-    let port = crate::helpers::free_port();
+    // The discovery title names the server's own directory: an answer is known to be ours.
+    let title = format!("irtx test server in {}", dir.path().display());
     let log = || std::fs::File::create(dir.path().join("server.log")).unwrap();
     let (child, discovery, collection) = match kind {
         Kind::Medallion => {
             let base = format!("http://127.0.0.1:{port}");
             let data = json!({
-                "/discovery": {"title": "medallion", "default": format!("{base}/api1/"), "api_roots": [format!("{base}/api1/")]},
+                "/discovery": {"title": title, "default": format!("{base}/api1/"), "api_roots": [format!("{base}/api1/")]},
                 "api1": {
                     "information": {"title": "api1", "versions": ["application/taxii+json;version=2.1"], "max_content_length": 104857600},
                     "status": [],
@@ -137,7 +153,7 @@ pub(crate) async fn start(kind: Kind) -> Option<Server> {
             let mut child = Command::new(venv.join("bin/python"))
                 .arg(root().join("scripts/opentaxii_serve.py"))
                 .arg(dir.path())
-                .args([&port.to_string(), "irtx", "s3cret"])
+                .args([&port.to_string(), "irtx", "s3cret", &title])
                 .stdout(Stdio::piped())
                 .stderr(log())
                 .spawn()
@@ -167,28 +183,43 @@ pub(crate) async fn start(kind: Kind) -> Option<Server> {
             )
         }
     };
-    let server = Server {
+    let mut server = Server {
         kind,
         child,
         discovery,
         collection,
         dir,
     };
-    let http = reqwest::Client::new();
+    let http = http();
     for _ in 0..100 {
-        let up = http
+        if let Some(status) = server.child.try_wait().unwrap() {
+            return Err(format!("it exited ({status}): {}", server.log()));
+        }
+        let answer = http
             .get(&server.discovery)
             .basic_auth("irtx", Some("s3cret"))
             .header("Accept", "application/taxii+json;version=2.1")
             .send()
-            .await
-            .is_ok_and(|r| r.status().is_success());
-        if up {
-            return Some(server);
+            .await;
+        if let Ok(r) = answer.and_then(|r| r.error_for_status()) {
+            let got: Value = r.json().await.unwrap_or_default();
+            if got["title"] == title.as_str() {
+                return Ok(server);
+            }
+            return Err(format!("another server answers on port {port}: {got}"));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("{kind:?} did not start: {}", server.log());
+    Err(format!("no answer on port {port}: {}", server.log()))
+}
+
+/// An HTTP client for the test's own requests to a server: bounded, so a server that
+/// takes a connection and never answers fails the test instead of hanging it.
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
 }
 
 /// Adds the server's collection to `g` as the peer `mx` (pushed to, AMBER, community);
@@ -286,13 +317,15 @@ async fn pushes_and_retracts(kind: Kind) {
     let out = tempfile::tempdir().unwrap();
     // taxii2-client and stix2-validator live beside medallion.
     let client = venv(Kind::Medallion).expect("venv-taxii");
-    let run = Command::new(client.join("bin/python"))
-        .arg(root().join("scripts/taxii_client_check.py"))
+    let mut cmd = Command::new(client.join("bin/python"));
+    cmd.arg(root().join("scripts/taxii_client_check.py"))
         .args([&m.discovery, "irtx", "s3cret", "basic"])
         .arg(out.path())
-        .arg("50")
-        .output()
-        .unwrap();
+        .arg("50");
+    let run =
+        tokio::task::spawn_blocking(move || output_within(&mut cmd, Duration::from_secs(180)))
+            .await
+            .unwrap();
     let stdout = String::from_utf8_lossy(&run.stdout).to_string();
     assert!(
         run.status.success(),
@@ -319,7 +352,7 @@ async fn pushes_and_retracts(kind: Kind) {
     let retraction = g.deliveries().await;
     let st = &retraction.last().unwrap()["taxii_status"];
     assert_eq!(st["status"], "complete", "{st}");
-    let objects: Value = reqwest::Client::new()
+    let objects: Value = http()
         .get(format!("{}objects/?match[type]=indicator", m.collection))
         .basic_auth("irtx", Some("s3cret"))
         .header("accept", "application/taxii+json;version=2.1")
