@@ -597,7 +597,6 @@ impl Gateway {
             }
             out.push(outcome);
         }
-        self.wake.notify_one();
         Ok(out)
     }
 
@@ -717,6 +716,9 @@ impl Gateway {
         entry.message_sha256 = Some(sealed.sha256.clone());
         // The message and its ledger entry are written together, or not at all.
         self.record_with(entry, |store, e| store.enqueue_recorded(&item, e))?;
+        // The worker may deliver it while the rest of the decision (the peer's collection,
+        // what it holds) is written.
+        self.wake.notify_one();
         if peer.format == Format::Stix {
             // What was pushed, the peer may also pull: its TAXII collection holds every
             // STIX disclosure to it.

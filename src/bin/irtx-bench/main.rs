@@ -703,7 +703,7 @@ async fn outbound(irtx: &std::path::Path, dir: &std::path::Path, a: OutboundArgs
     println!("  share call latency {}", shares.latency_line());
     // One push at a time on an otherwise idle system: share to the first receiver, wait
     // for the sender to count it delivered (its receipt verified).
-    let mut lat = Vec::new();
+    let (mut lat, mut calls) = (Vec::new(), Vec::new());
     let mut count = sender.counter(&http, name, delivered).await?;
     for i in 0..a.idle as u64 {
         let id = a.reports as u64 + i;
@@ -721,13 +721,17 @@ async fn outbound(irtx: &std::path::Path, dir: &std::path::Path, a: OutboundArgs
         if !r.status().is_success() {
             bail!("share of EVT-BENCH-{id}: {}", r.status());
         }
+        calls.push(t.elapsed());
         loop {
             let n = sender.counter(&http, name, delivered).await?;
             if n > count {
                 count = n;
                 break;
             }
-            tokio::task::yield_now().await;
+            // Not a busy loop: polling as fast as the sender answers took a core of the two
+            // and slowed the push it measured. A millisecond's sleep errs long, by at most
+            // about that much.
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
         lat.push(t.elapsed());
     }
@@ -737,6 +741,11 @@ async fn outbound(irtx: &std::path::Path, dir: &std::path::Path, a: OutboundArgs
             "idle single push, submit to verified receipt ({} pushes): {}",
             lat.len(),
             load::latency_line(&lat)
+        );
+        calls.sort();
+        println!(
+            "  of which the share call (decided, signed, queued): {}",
+            load::latency_line(&calls)
         );
     }
     let mut sender = Arc::try_unwrap(sender)
