@@ -13,6 +13,7 @@ use crate::exchange::inbound::trusted_keys;
 use crate::exchange::outbound::{check_receipt, Expected};
 use crate::peer::PeerId;
 use crate::report::ReportId;
+use crate::store::FoundMessage;
 
 /// A message, with everything known of it.
 #[derive(Debug, Clone, Serialize)]
@@ -95,18 +96,21 @@ impl Gateway {
             pulls: 0,
             entries,
         };
-        let mut jws = None;
-        if let Some(item) = self.find_outbox(id)? {
-            view.state = item.state.as_str().to_string();
-            view.attempts = item.attempts;
-            view.last_error = item.last_error.clone();
-            jws = Some(item.jws);
-        } else if let Some(d) = self.find_delivered(id)? {
-            view.state = "delivered".into();
-            view.attempts = d.item.attempts;
-            view.taxii_status = d.taxii_status;
-            jws = Some(d.item.jws);
-        }
+        let jws = match self.store.find_message(id)? {
+            Some(FoundMessage::Outbox(_, item)) => {
+                view.state = item.state.as_str().to_string();
+                view.attempts = item.attempts;
+                view.last_error = item.last_error.clone();
+                Some(item.jws)
+            }
+            Some(FoundMessage::Delivered(_, d)) => {
+                view.state = "delivered".into();
+                view.attempts = d.item.attempts;
+                view.taxii_status = d.taxii_status;
+                Some(d.item.jws)
+            }
+            None => None,
+        };
         if let Some(jws) = jws {
             if let Ok(opened) = envelope::open(&jws) {
                 if let Ok(m) = serde_json::from_slice::<Value>(&opened.payload) {
@@ -205,36 +209,6 @@ impl Gateway {
                 opened.kid
             )),
         })
-    }
-
-    /// A message still in the outbox.
-    fn find_outbox(
-        &self,
-        id: &MessageId,
-    ) -> Result<Option<crate::store::OutboxItem>, ServiceError> {
-        let (found, _) = crate::store::scan_pages(
-            |a, n| self.store.outbox_page(a, n),
-            |i| &i.message_id == id,
-            None,
-            1,
-            usize::MAX,
-        )?;
-        Ok(found.into_iter().next().map(|(_, i)| i))
-    }
-
-    /// A message delivered.
-    fn find_delivered(
-        &self,
-        id: &MessageId,
-    ) -> Result<Option<crate::store::Delivered>, ServiceError> {
-        let (found, _) = crate::store::scan_pages(
-            |a, n| self.store.delivered_page(a, n),
-            |d| &d.item.message_id == id,
-            None,
-            1,
-            usize::MAX,
-        )?;
-        Ok(found.into_iter().next().map(|(_, d)| d))
     }
 
     /// The keys the peer is known by (none when it is not).

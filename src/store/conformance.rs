@@ -271,7 +271,22 @@ pub fn suite(s: &dyn Store) {
         .into_iter()
         .map(|(_, d)| d)
         .collect();
-    assert_eq!(delivered, vec![d]);
+    assert_eq!(delivered, vec![d.clone()]);
+    // A message is found by its id wherever it is, updates and delivery followed.
+    let (pos, _) = s.delivered_page(None, 1).unwrap().remove(0);
+    assert_eq!(
+        s.find_message(&mid(3)).unwrap(),
+        Some(super::FoundMessage::Delivered(pos, Box::new(d)))
+    );
+    assert_eq!(
+        s.find_message(&mid(1)).unwrap(),
+        Some(super::FoundMessage::Outbox(b1, Box::new(dead.clone())))
+    );
+    assert_eq!(
+        s.find_message(&mid(2)).unwrap(),
+        Some(super::FoundMessage::Outbox(c1, Box::new(item("c", 2))))
+    );
+    assert_eq!(s.find_message(&mid(99)).unwrap(), None);
     let counts = s.outbox_counts().unwrap();
     assert_eq!((counts.pending, counts.dead_lettered), (1, 1));
     let left: Vec<MessageId> = s

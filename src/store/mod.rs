@@ -181,6 +181,16 @@ pub struct OutboxItem {
     pub last_cause: Option<Cause>,
 }
 
+/// Where a message is: still in the outbox (queued, failing, dead-lettered or refused), or
+/// delivered; each with its position there.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FoundMessage {
+    /// In the outbox at this sequence number.
+    Outbox(u64, Box<OutboxItem>),
+    /// Delivered, at this position of the delivered list.
+    Delivered(u64, Box<Delivered>),
+}
+
 /// A delivered message with the peer's signed receipt (or, for a TAXII server, its status).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivered {
@@ -664,6 +674,10 @@ pub trait Store: Send + Sync {
     fn update_outbox_recorded(&self, seq: u64, item: &OutboxItem, entry: &Entry) -> Result<()>;
     /// Delivered messages in delivery order, after position `after`, at most `limit`.
     fn delivered_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Delivered)>>;
+    /// A message by its id, in the outbox or delivered; `None` when neither holds it (a
+    /// pull-only peer's disclosure, or no such message). Looked up by the message id, not
+    /// by reading the lists.
+    fn find_message(&self, id: &MessageId) -> Result<Option<FoundMessage>>;
     /// Appends a message to the outbox together with its ledger entry, in one atomic write:
     /// a message is never queued without its ledger entry, nor recorded without being
     /// queued. Returns its sequence number (increasing).

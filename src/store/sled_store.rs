@@ -15,8 +15,8 @@ use super::records::{
     report_seen_key, seq_suffix, taxii_index_prefix, taxii_key, DedupKeys,
 };
 use super::{
-    Alert, AlertMeta, Delivered, Holding, Imported, OutboxCounts, OutboxItem, Result, Store,
-    StoreError, StoredReport, TaxiiObject,
+    Alert, AlertMeta, Delivered, FoundMessage, Holding, Imported, OutboxCounts, OutboxItem, Result,
+    Store, StoreError, StoredReport, TaxiiObject,
 };
 use crate::disclosure::{Checkpoint, Entry, RawEntry};
 use crate::envelope::MessageId;
@@ -70,11 +70,26 @@ pub struct SledStore {
     ledger_by_report: sled::Tree,
     ledger_index_meta: sled::Tree,
     index_lock: std::sync::Mutex<()>,
+    /// Message id -> where the message is: `o` and its outbox sequence number, or `d` and
+    /// its position in the delivered list (see [`message_place`]).
+    message_seqs: sled::Tree,
     /// How many alerts there are: counted the first time it is asked (sled counts a tree by
     /// walking it: 2.3 s at 1,000,000 alerts, writes waiting meanwhile), then kept by each
     /// import, so a page that shows it does not walk a million keys each time. `None` until
     /// first asked.
     alerts_held: std::sync::Mutex<Option<u64>>,
+}
+
+/// A message's place in [`SledStore::message_seqs`]: in the outbox ...
+const OUTBOX: u8 = b'o';
+/// ... or delivered.
+const DELIVERED: u8 = b'd';
+
+/// The value that says where a message is: its tag and sequence number.
+fn message_place(tag: u8, seq: u64) -> [u8; 9] {
+    let mut v = [tag; 9];
+    v[1..].copy_from_slice(&seq.to_be_bytes());
+    v
 }
 
 /// A TAXII row to write: object key, object, index key, version.
@@ -243,6 +258,7 @@ impl SledStore {
             ledger_by_message: t("ledger_by_message")?,
             ledger_by_report: t("ledger_by_report")?,
             ledger_index_meta: t("ledger_index_meta")?,
+            message_seqs: t("message_seqs")?,
             index_lock: std::sync::Mutex::new(()),
             alerts_held: std::sync::Mutex::new(None),
             db,
@@ -288,6 +304,23 @@ impl SledStore {
             }
             changed = true;
         }
+        if self.message_seqs.is_empty() && !(self.outbox.is_empty() && self.delivered.is_empty()) {
+            for (tree, tag) in [(&self.outbox, OUTBOX), (&self.delivered, DELIVERED)] {
+                for kv in tree.iter() {
+                    let (k, v) = kv.map_err(backend)?;
+                    let seq = seq_suffix(&k)?;
+                    let id = if tag == OUTBOX {
+                        decode::<OutboxItem>(&k, &v)?.message_id
+                    } else {
+                        decode::<Delivered>(&k, &v)?.item.message_id
+                    };
+                    self.message_seqs
+                        .insert(id.0.as_bytes(), &message_place(tag, seq))
+                        .map_err(backend)?;
+                }
+            }
+            changed = true;
+        }
         for kv in self.quarantine.iter() {
             let (k, v) = kv.map_err(backend)?;
             let mut record: Value = decode(&k, &v)?;
@@ -320,11 +353,19 @@ impl SledStore {
         let ledger_value = entry.map(|e| (e.seq.to_be_bytes(), encode(e)));
         let pkey = pending_key(&item.peer, seq);
         let active = is_pending(item);
-        (&self.outbox, &self.pending, &self.ledger)
-            .transaction(|(outbox, pending, ledger)| {
+        (
+            &self.outbox,
+            &self.pending,
+            &self.ledger,
+            &self.message_seqs,
+        )
+            .transaction(|(outbox, pending, ledger, places)| {
                 // An update of an entry no longer there (delivered meanwhile) writes nothing.
                 if outbox.insert(&seq.to_be_bytes(), value.clone())?.is_none() && !fresh {
                     return Err(ConflictableTransactionError::Abort(()));
+                }
+                if fresh {
+                    places.insert(item.message_id.0.as_bytes(), &message_place(OUTBOX, seq))?;
                 }
                 if active {
                     pending.insert(pkey.as_slice(), &[])?;
@@ -562,14 +603,24 @@ impl Store for SledStore {
         let id = self.next_seq()?;
         let (value, ledger_value) = (encode(d), encode(entry));
         let pkey = pending_key(&d.item.peer, seq);
-        (&self.outbox, &self.delivered, &self.pending, &self.ledger)
-            .transaction(|(outbox, delivered, pending, ledger)| {
+        (
+            &self.outbox,
+            &self.delivered,
+            &self.pending,
+            &self.ledger,
+            &self.message_seqs,
+        )
+            .transaction(|(outbox, delivered, pending, ledger, places)| {
                 // Delivered once, recorded once.
                 if outbox.remove(&seq.to_be_bytes())?.is_none() {
                     return Err(ConflictableTransactionError::Abort(()));
                 }
                 pending.remove(pkey.as_slice())?;
                 delivered.insert(&id.to_be_bytes(), value.clone())?;
+                places.insert(
+                    d.item.message_id.0.as_bytes(),
+                    &message_place(DELIVERED, id),
+                )?;
                 ledger.insert(&entry.seq.to_be_bytes(), ledger_value.clone())?;
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
@@ -579,6 +630,37 @@ impl Store for SledStore {
 
     fn delivered_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Delivered)>> {
         Self::page(&self.delivered, after, limit)
+    }
+
+    fn find_message(&self, id: &MessageId) -> Result<Option<FoundMessage>> {
+        let key = id.0.as_bytes();
+        let Some(place) = self.message_seqs.get(key).map_err(backend)? else {
+            return Ok(None);
+        };
+        let (tag, seq) = match place.split_first() {
+            Some((&tag, seq)) if seq.len() == 8 => (tag, seq_suffix(seq)?),
+            _ => {
+                return Err(StoreError::Corrupt {
+                    key: id.to_string(),
+                    reason: "a message's place is not a tag and 8 bytes".into(),
+                })
+            }
+        };
+        let seq_key = seq.to_be_bytes();
+        Ok(match tag {
+            OUTBOX => self
+                .outbox
+                .get(seq_key)
+                .map_err(backend)?
+                .map(|v| decode(&seq_key, &v).map(|i| FoundMessage::Outbox(seq, Box::new(i))))
+                .transpose()?,
+            _ => self
+                .delivered
+                .get(seq_key)
+                .map_err(backend)?
+                .map(|v| decode(&seq_key, &v).map(|d| FoundMessage::Delivered(seq, Box::new(d))))
+                .transpose()?,
+        })
     }
 
     fn import(&self, alert: &Alert, quota: Option<u64>) -> Result<Imported> {
@@ -1156,5 +1238,29 @@ mod tests {
         let s = SledStore::open(dir.path()).unwrap();
         assert!(!s.reports_page(None, 10).unwrap().is_empty());
         assert!(s.alert_count().unwrap() > 0);
+    }
+
+    #[test]
+    fn messages_queued_and_delivered_by_an_earlier_release_are_found_by_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let (queued, delivered) = {
+            let s = SledStore::open(dir.path()).unwrap();
+            super::super::conformance::suite(&s);
+            let (_, queued) = s.outbox_page(None, 1).unwrap().remove(0);
+            let (_, delivered) = s.delivered_page(None, 1).unwrap().remove(0);
+            // An earlier release kept no index of where each message is.
+            s.message_seqs.clear().unwrap();
+            s.db.flush().unwrap();
+            (queued, delivered)
+        };
+        let s = SledStore::open(dir.path()).unwrap();
+        assert!(matches!(
+            s.find_message(&queued.message_id).unwrap(),
+            Some(FoundMessage::Outbox(_, i)) if *i == queued
+        ));
+        assert!(matches!(
+            s.find_message(&delivered.item.message_id).unwrap(),
+            Some(FoundMessage::Delivered(_, d)) if *d == delivered
+        ));
     }
 }

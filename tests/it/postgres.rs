@@ -27,6 +27,52 @@ fn postgres_passes_the_conformance_suite() {
     assert!(again.alert_count().unwrap() > 0);
 }
 
+/// Runs SQL on the server as a client of its own (what an earlier release left behind).
+fn sql(url: &str, statements: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client.batch_execute(statements).await.unwrap();
+    });
+}
+
+#[test]
+fn a_schema_1_database_is_upgraded_and_finds_its_messages_by_id() {
+    use irtx::store::{FoundMessage, Store};
+    let pg = PgServer::start();
+    let (queued, delivered) = {
+        let s = PgStore::open(&connect(&pg.url)).unwrap();
+        irtx::store::conformance::suite(&s);
+        let (_, queued) = s.outbox_page(None, 1).unwrap().remove(0);
+        let (_, delivered) = s.delivered_page(None, 1).unwrap().remove(0);
+        (queued, delivered)
+    };
+    // Back to schema 1 as the first release wrote it: no message ids beside the records.
+    sql(
+        &pg.url,
+        "ALTER TABLE outbox DROP COLUMN message_id; \
+         ALTER TABLE delivered DROP COLUMN message_id; \
+         UPDATE irtx_meta SET v = 1 WHERE k = 'schema'",
+    );
+    let s = PgStore::open(&connect(&pg.url)).unwrap();
+    assert!(matches!(
+        s.find_message(&queued.message_id).unwrap(),
+        Some(FoundMessage::Outbox(_, i)) if *i == queued
+    ));
+    assert!(matches!(
+        s.find_message(&delivered.item.message_id).unwrap(),
+        Some(FoundMessage::Delivered(_, d)) if *d == delivered
+    ));
+    // Opened again, the schema is at 2 and not upgraded twice.
+    PgStore::open(&connect(&pg.url)).unwrap();
+}
+
 #[test]
 fn two_gateways_on_one_database_keep_one_ledger_and_import_a_message_once() {
     let pg = PgServer::start();

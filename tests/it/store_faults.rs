@@ -10,8 +10,8 @@ use irtx::envelope::MessageId;
 use irtx::peer::{Peer, PeerId};
 use irtx::report::ReportId;
 use irtx::store::{
-    Alert, AlertMeta, Delivered, Holding, Imported, OutboxCounts, OutboxItem, Result, Store,
-    StoreError, StoredReport, TaxiiObject,
+    Alert, AlertMeta, Delivered, FoundMessage, Holding, Imported, OutboxCounts, OutboxItem, Result,
+    Store, StoreError, StoredReport, TaxiiObject,
 };
 use serde_json::Value;
 
@@ -81,6 +81,9 @@ impl Store for Flaky {
     }
     fn delivered_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Delivered)>> {
         self.inner.delivered_page(after, limit)
+    }
+    fn find_message(&self, id: &MessageId) -> Result<Option<FoundMessage>> {
+        self.inner.find_message(id)
     }
     fn enqueue_recorded(&self, item: &OutboxItem, entry: &Entry) -> Result<u64> {
         self.inner.enqueue_recorded(item, entry)

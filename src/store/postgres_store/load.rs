@@ -9,7 +9,7 @@ use tokio_postgres::types::ToSql;
 
 use super::super::records::{decode, decode_alert, encode};
 use super::super::snapshot;
-use super::super::{OutboxItem, Result, StoreError, TaxiiObject};
+use super::super::{Delivered, OutboxItem, Result, StoreError, TaxiiObject};
 use super::{big, execute, params_of, pg, PgStore};
 use crate::disclosure::Entry;
 
@@ -56,6 +56,7 @@ const DERIVED: &[&str] = &[
     "ledger_by_message",
     "ledger_by_report",
     "ledger_index_meta",
+    "message_seqs",
 ];
 
 /// A statement and its parameters, to run later on a connection held across calls.
@@ -278,21 +279,37 @@ fn translate(tree: &str, k: &[u8], v: Vec<u8>) -> Result<(Statement, i64)> {
             let item: OutboxItem = decode(k, &v)?;
             (
                 (
-                    "INSERT INTO outbox (seq, peer, pending, v) VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO outbox (seq, peer, pending, v, message_id) \
+                     VALUES ($1, $2, $3, $4, $5)",
                     vec![
                         Box::new(seq),
                         Box::new(item.peer.to_string()),
                         Box::new(item.state.is_pending()),
                         Box::new(v),
+                        Box::new(item.message_id.to_string()),
                     ],
                 ),
                 seq,
             )
         }
-        "delivered" | "checkpoints" | "key_documents" => {
+        "delivered" => {
+            let seq = position(tree, k)?;
+            let d: Delivered = decode(k, &v)?;
+            (
+                (
+                    "INSERT INTO delivered (seq, v, message_id) VALUES ($1, $2, $3)",
+                    vec![
+                        Box::new(seq),
+                        Box::new(v),
+                        Box::new(d.item.message_id.to_string()),
+                    ],
+                ),
+                seq,
+            )
+        }
+        "checkpoints" | "key_documents" => {
             let seq = position(tree, k)?;
             let sql = match tree {
-                "delivered" => "INSERT INTO delivered (seq, v) VALUES ($1, $2)",
                 "checkpoints" => "INSERT INTO checkpoints (seq, v) VALUES ($1, $2)",
                 _ => "INSERT INTO key_documents (seq, v) VALUES ($1, $2)",
             };

@@ -39,8 +39,8 @@ mod load;
 
 use super::records::{decode, decode_alert, encode, encode_alert, report_seen_key, DedupKeys};
 use super::{
-    Alert, AlertMeta, Delivered, Holding, Imported, OutboxCounts, OutboxItem, Result, Store,
-    StoreError, StoredReport, TaxiiObject,
+    Alert, AlertMeta, Delivered, FoundMessage, Holding, Imported, OutboxCounts, OutboxItem, Result,
+    Store, StoreError, StoredReport, TaxiiObject,
 };
 use crate::disclosure::{Checkpoint, Entry, RawEntry};
 use crate::envelope::MessageId;
@@ -48,7 +48,7 @@ use crate::peer::{Peer, PeerId};
 use crate::report::ReportId;
 
 /// The schema this release writes; a database at a later one was written by a newer irtx.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// Advisory lock held while the schema is created or upgraded.
 const SCHEMA_LOCK: i64 = 0x6972_7478_0001;
@@ -57,6 +57,17 @@ const LEDGER_LOCK: i64 = 0x6972_7478_0002;
 
 /// The first schema: the sled store's trees as tables, keys as sled writes them where they
 /// are dedup keys, text keys in byte order (`COLLATE "C"`, as sled orders them).
+/// Schema 2: a message is found by its id in the outbox and the delivered list (the ids of
+/// the records schema 1 wrote are taken from the records).
+const SCHEMA_V2: &str = r#"
+ALTER TABLE outbox ADD COLUMN message_id text COLLATE "C";
+ALTER TABLE delivered ADD COLUMN message_id text COLLATE "C";
+UPDATE outbox SET message_id = convert_from(v, 'UTF8')::jsonb ->> 'message_id';
+UPDATE delivered SET message_id = convert_from(v, 'UTF8')::jsonb #>> '{item,message_id}';
+CREATE INDEX outbox_message ON outbox (message_id);
+CREATE INDEX delivered_message ON delivered (message_id);
+"#;
+
 const SCHEMA_V1: &str = r#"
 CREATE SEQUENCE irtx_seq START 1;
 CREATE TABLE reports (id text COLLATE "C" PRIMARY KEY, v bytea NOT NULL);
@@ -502,9 +513,15 @@ impl PgStore {
             }
             if version < 1 {
                 tx.batch_execute(SCHEMA_V1).await.map_err(pg)?;
+            }
+            if version < 2 {
+                tx.batch_execute(SCHEMA_V2).await.map_err(pg)?;
+            }
+            if version < SCHEMA_VERSION {
                 execute(
                     &tx,
-                    "INSERT INTO irtx_meta (k, v) VALUES ('schema', $1)",
+                    "INSERT INTO irtx_meta (k, v) VALUES ('schema', $1) \
+                     ON CONFLICT (k) DO UPDATE SET v = excluded.v",
                     &[&SCHEMA_VERSION],
                 )
                 .await?;
@@ -821,12 +838,39 @@ impl Store for PgStore {
         self.page("delivered", "v", after, limit)
     }
 
+    fn find_message(&self, id: &MessageId) -> Result<Option<FoundMessage>> {
+        let id = id.to_string();
+        self.run(move |c| async move {
+            let row = query_opt(
+                &c,
+                "SELECT true, seq, v FROM outbox WHERE message_id = $1 \
+                 UNION ALL SELECT false, seq, v FROM delivered WHERE message_id = $1 LIMIT 1",
+                &[&id],
+            )
+            .await?;
+            let Some(r) = row else { return Ok(None) };
+            let (queued, seq, v) = (
+                r.get::<_, bool>(0),
+                r.get::<_, i64>(1),
+                r.get::<_, &[u8]>(2),
+            );
+            let key = seq.to_be_bytes();
+            let seq = seq as u64;
+            Ok(Some(if queued {
+                FoundMessage::Outbox(seq, Box::new(decode(&key, v)?))
+            } else {
+                FoundMessage::Delivered(seq, Box::new(decode(&key, v)?))
+            }))
+        })
+    }
+
     fn enqueue_recorded(&self, item: &OutboxItem, entry: &Entry) -> Result<u64> {
-        let (v, peer, pending, entry) = (
+        let (v, peer, pending, entry, message) = (
             encode(item),
             item.peer.to_string(),
             item.state.is_pending(),
             entry.clone(),
+            item.message_id.to_string(),
         );
         self.run(move |mut c| async move {
             let tx = c.transaction().await.map_err(pg)?;
@@ -834,8 +878,8 @@ impl Store for PgStore {
             let seq = next_seq(&tx).await?;
             execute(
                 &tx,
-                "INSERT INTO outbox (seq, peer, pending, v) VALUES ($1, $2, $3, $4)",
-                &[&big(seq), &peer, &pending, &v],
+                "INSERT INTO outbox (seq, peer, pending, v, message_id) VALUES ($1, $2, $3, $4, $5)",
+                &[&big(seq), &peer, &pending, &v, &message],
             )
             .await?;
             tx.commit().await.map_err(pg)?;
@@ -844,7 +888,7 @@ impl Store for PgStore {
     }
 
     fn mark_delivered_recorded(&self, seq: u64, d: &Delivered, entry: &Entry) -> Result<()> {
-        let (v, entry) = (encode(d), entry.clone());
+        let (v, entry, message) = (encode(d), entry.clone(), d.item.message_id.to_string());
         self.run(move |mut c| async move {
             let tx = c.transaction().await.map_err(pg)?;
             append_entry(&tx, &entry).await?;
@@ -858,8 +902,8 @@ impl Store for PgStore {
             let id = next_seq(&tx).await?;
             execute(
                 &tx,
-                "INSERT INTO delivered (seq, v) VALUES ($1, $2)",
-                &[&big(id), &v],
+                "INSERT INTO delivered (seq, v, message_id) VALUES ($1, $2, $3)",
+                &[&big(id), &v, &message],
             )
             .await?;
             tx.commit().await.map_err(pg)
