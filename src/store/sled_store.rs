@@ -1,6 +1,6 @@
 //! The sled 0.34 backend: one data directory, no server. Each acknowledged write is flushed
-//! before the call returns (sled 0.34 flushes about 6k times/s on this machine kind; a
-//! group commit can come later without changing the trait).
+//! before the call returns, writers waiting together sharing one flush (group commit, see
+//! [`super::group_commit`]).
 
 use std::path::Path;
 
@@ -78,6 +78,9 @@ pub struct SledStore {
     /// import, so a page that shows it does not walk a million keys each time. `None` until
     /// first asked.
     alerts_held: std::sync::Mutex<Option<u64>>,
+    /// The outbox's counts, taken the first time they are asked (walking the outbox reads
+    /// every queued message) and then kept by each write, as the alert count is.
+    outbox_held: std::sync::Mutex<Option<OutboxCounts>>,
 }
 
 /// A message's place in [`SledStore::message_seqs`]: in the outbox ...
@@ -261,6 +264,7 @@ impl SledStore {
             message_seqs: t("message_seqs")?,
             index_lock: std::sync::Mutex::new(()),
             alerts_held: std::sync::Mutex::new(None),
+            outbox_held: std::sync::Mutex::new(None),
             db,
         })
         .and_then(|s| {
@@ -353,7 +357,7 @@ impl SledStore {
         let ledger_value = entry.map(|e| (e.seq.to_be_bytes(), encode(e)));
         let pkey = pending_key(&item.peer, seq);
         let active = is_pending(item);
-        (
+        let was_pending = (
             &self.outbox,
             &self.pending,
             &self.ledger,
@@ -367,18 +371,44 @@ impl SledStore {
                 if fresh {
                     places.insert(item.message_id.0.as_bytes(), &message_place(OUTBOX, seq))?;
                 }
-                if active {
-                    pending.insert(pkey.as_slice(), &[])?;
+                let was = if active {
+                    pending.insert(pkey.as_slice(), &[])?
                 } else {
-                    pending.remove(pkey.as_slice())?;
-                }
+                    pending.remove(pkey.as_slice())?
+                };
                 if let Some((k, v)) = &ledger_value {
                     ledger.insert(k, v.clone())?;
                 }
-                Ok::<(), ConflictableTransactionError<()>>(())
+                Ok::<bool, ConflictableTransactionError<()>>(was.is_some())
             })
             .map_err(|e| finished_or(e, seq))?;
+        self.count_outbox(|c| {
+            // Out of the counts it was in (none when new), into the one it is in now.
+            if !fresh && was_pending {
+                c.pending = c.pending.saturating_sub(1);
+            } else if !fresh {
+                c.dead_lettered = c.dead_lettered.saturating_sub(1);
+            }
+            if active {
+                c.pending += 1;
+            } else {
+                c.dead_lettered += 1;
+            }
+        });
         self.flush()
+    }
+
+    /// Changes the outbox's counts, when they were taken (a write, holding the gate).
+    fn count_outbox(&self, change: impl FnOnce(&mut OutboxCounts)) {
+        if let Some(c) = self.outbox_held().as_mut() {
+            change(c);
+        }
+    }
+
+    fn outbox_held(&self) -> std::sync::MutexGuard<'_, Option<OutboxCounts>> {
+        self.outbox_held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Held by every write: a snapshot waits for writes in flight and holds new ones back.
@@ -534,11 +564,17 @@ impl Store for SledStore {
     }
 
     fn outbox_counts(&self) -> Result<OutboxCounts> {
+        if let Some(c) = *self.outbox_held() {
+            return Ok(c);
+        }
+        // Counted between writes (each write counts itself once the counts are taken).
+        let _quiet = self.quiet();
         let pending = self.pending.len() as u64;
-        Ok(OutboxCounts {
+        let total = self.outbox.iter().keys().count() as u64;
+        Ok(*self.outbox_held().get_or_insert(OutboxCounts {
             pending,
-            dead_lettered: (self.outbox.len() as u64).saturating_sub(pending),
-        })
+            dead_lettered: total.saturating_sub(pending),
+        }))
     }
 
     fn outbox_item(&self, seq: u64) -> Result<Option<OutboxItem>> {
@@ -603,7 +639,7 @@ impl Store for SledStore {
         let id = self.next_seq()?;
         let (value, ledger_value) = (encode(d), encode(entry));
         let pkey = pending_key(&d.item.peer, seq);
-        (
+        let was_pending = (
             &self.outbox,
             &self.delivered,
             &self.pending,
@@ -615,16 +651,23 @@ impl Store for SledStore {
                 if outbox.remove(&seq.to_be_bytes())?.is_none() {
                     return Err(ConflictableTransactionError::Abort(()));
                 }
-                pending.remove(pkey.as_slice())?;
+                let was = pending.remove(pkey.as_slice())?;
                 delivered.insert(&id.to_be_bytes(), value.clone())?;
                 places.insert(
                     d.item.message_id.0.as_bytes(),
                     &message_place(DELIVERED, id),
                 )?;
                 ledger.insert(&entry.seq.to_be_bytes(), ledger_value.clone())?;
-                Ok::<(), ConflictableTransactionError<()>>(())
+                Ok::<bool, ConflictableTransactionError<()>>(was.is_some())
             })
             .map_err(|e| finished_or(e, seq))?;
+        self.count_outbox(|c| {
+            if was_pending {
+                c.pending = c.pending.saturating_sub(1);
+            } else {
+                c.dead_lettered = c.dead_lettered.saturating_sub(1);
+            }
+        });
         self.flush()
     }
 
