@@ -90,7 +90,7 @@ impl PgStore {
         }
     }
 
-    /// Every record, as the snapshot format names them ([`RECORDS`]), from one consistent
+    /// Every record, as the snapshot format names them (`RECORDS`), from one consistent
     /// view of the database (one repeatable-read transaction), a thousand at a time.
     pub fn records(&self) -> Result<impl Iterator<Item = Result<snapshot::Record>> + '_> {
         let mut held = Held(None);
