@@ -494,6 +494,26 @@ pub fn suite(s: &dyn Store) {
     assert_eq!(s.holdings(&rid("r-")).unwrap(), vec![]);
 }
 
+/// The first message still in the outbox and the first delivered, of a store [`suite`] ran
+/// on (to find again after the store changes hands).
+pub fn suite_messages(s: &dyn Store) -> (OutboxItem, Delivered) {
+    let (_, queued) = s.outbox_page(None, 1).unwrap().remove(0);
+    let (_, delivered) = s.delivered_page(None, 1).unwrap().remove(0);
+    (queued, delivered)
+}
+
+/// Asserts that both messages are found by their ids, each where it is.
+pub fn finds_messages(s: &dyn Store, (queued, delivered): &(OutboxItem, Delivered)) {
+    assert!(matches!(
+        s.find_message(&queued.message_id).unwrap(),
+        Some(super::FoundMessage::Outbox(_, i)) if *i == *queued
+    ));
+    assert!(matches!(
+        s.find_message(&delivered.item.message_id).unwrap(),
+        Some(super::FoundMessage::Delivered(_, d)) if *d == *delivered
+    ));
+}
+
 /// What every backend must keep when several writers share it: `a` and `b` are two handles on
 /// one empty store (the same one for an embedded store, which one gateway owns; two
 /// connections, as two gateways have, for a shared one). Ledger appends from both at once
