@@ -123,6 +123,21 @@ async fn answers(
         assert_eq!(status, 200, "{path}: {v}");
         out.push((path, v));
     }
+    // Each message the ledger names, found by its id (queued, delivered or retracted).
+    let messages: std::collections::BTreeSet<String> = out
+        .iter()
+        .filter(|(p, _)| p.starts_with("/api/v1/disclosures"))
+        .flat_map(|(_, v)| v.as_array().cloned().unwrap_or_default())
+        .filter_map(|e| e["body"]["message_id"].as_str().map(str::to_string))
+        .collect();
+    assert!(!messages.is_empty());
+    for m in messages {
+        let path = format!("/api/v1/messages/{m}");
+        let (status, v) = g.call(reqwest::Method::GET, &path, None).await;
+        assert_eq!(status, 200, "{path}: {v}");
+        assert!(v["document"].is_object(), "{path}: {v}");
+        out.push((path, v));
+    }
     out
 }
 
