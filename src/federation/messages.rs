@@ -100,7 +100,7 @@ impl Gateway {
             Some(FoundMessage::Outbox(_, item)) => {
                 view.state = item.state.as_str().to_string();
                 view.attempts = item.attempts;
-                view.last_error = item.last_error.clone();
+                view.last_error = item.last_error;
                 Some(item.jws)
             }
             Some(FoundMessage::Delivered(_, d)) => {

@@ -95,6 +95,22 @@ fn message_place(tag: u8, seq: u64) -> [u8; 9] {
     v
 }
 
+/// The count an outbox entry is in: still to be delivered (`pending`), or dead-lettered or
+/// refused.
+fn counted_in(c: &mut OutboxCounts, pending: bool) -> &mut u64 {
+    if pending {
+        &mut c.pending
+    } else {
+        &mut c.dead_lettered
+    }
+}
+
+/// An outbox entry leaves the count it was in.
+fn uncount(c: &mut OutboxCounts, pending: bool) {
+    let n = counted_in(c, pending);
+    *n = n.saturating_sub(1);
+}
+
 /// A TAXII row to write: object key, object, index key, version.
 type TaxiiRow = (Vec<u8>, Vec<u8>, Vec<u8>, String);
 
@@ -383,17 +399,11 @@ impl SledStore {
             })
             .map_err(|e| finished_or(e, seq))?;
         self.count_outbox(|c| {
-            // Out of the counts it was in (none when new), into the one it is in now.
-            if !fresh && was_pending {
-                c.pending = c.pending.saturating_sub(1);
-            } else if !fresh {
-                c.dead_lettered = c.dead_lettered.saturating_sub(1);
+            // Out of the count it was in (none when new), into the one it is in now.
+            if !fresh {
+                uncount(c, was_pending);
             }
-            if active {
-                c.pending += 1;
-            } else {
-                c.dead_lettered += 1;
-            }
+            *counted_in(c, active) += 1;
         });
         self.flush()
     }
@@ -570,7 +580,7 @@ impl Store for SledStore {
         // Counted between writes (each write counts itself once the counts are taken).
         let _quiet = self.quiet();
         let pending = self.pending.len() as u64;
-        let total = self.outbox.iter().keys().count() as u64;
+        let total = self.outbox.len() as u64;
         Ok(*self.outbox_held().get_or_insert(OutboxCounts {
             pending,
             dead_lettered: total.saturating_sub(pending),
@@ -661,13 +671,7 @@ impl Store for SledStore {
                 Ok::<bool, ConflictableTransactionError<()>>(was.is_some())
             })
             .map_err(|e| finished_or(e, seq))?;
-        self.count_outbox(|c| {
-            if was_pending {
-                c.pending = c.pending.saturating_sub(1);
-            } else {
-                c.dead_lettered = c.dead_lettered.saturating_sub(1);
-            }
-        });
+        self.count_outbox(|c| uncount(c, was_pending));
         self.flush()
     }
 

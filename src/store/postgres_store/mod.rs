@@ -57,17 +57,6 @@ const LEDGER_LOCK: i64 = 0x6972_7478_0002;
 
 /// The first schema: the sled store's trees as tables, keys as sled writes them where they
 /// are dedup keys, text keys in byte order (`COLLATE "C"`, as sled orders them).
-/// Schema 2: a message is found by its id in the outbox and the delivered list (the ids of
-/// the records schema 1 wrote are taken from the records).
-const SCHEMA_V2: &str = r#"
-ALTER TABLE outbox ADD COLUMN message_id text COLLATE "C";
-ALTER TABLE delivered ADD COLUMN message_id text COLLATE "C";
-UPDATE outbox SET message_id = convert_from(v, 'UTF8')::jsonb ->> 'message_id';
-UPDATE delivered SET message_id = convert_from(v, 'UTF8')::jsonb #>> '{item,message_id}';
-CREATE INDEX outbox_message ON outbox (message_id);
-CREATE INDEX delivered_message ON delivered (message_id);
-"#;
-
 const SCHEMA_V1: &str = r#"
 CREATE SEQUENCE irtx_seq START 1;
 CREATE TABLE reports (id text COLLATE "C" PRIMARY KEY, v bytea NOT NULL);
@@ -136,6 +125,17 @@ CREATE TABLE holdings (
     v bytea NOT NULL,
     PRIMARY KEY (report_id, peer)
 );
+"#;
+
+/// Schema 2: a message is found by its id in the outbox and the delivered list (the ids of
+/// the records schema 1 wrote are taken from the records).
+const SCHEMA_V2: &str = r#"
+ALTER TABLE outbox ADD COLUMN message_id text COLLATE "C";
+ALTER TABLE delivered ADD COLUMN message_id text COLLATE "C";
+UPDATE outbox SET message_id = convert_from(v, 'UTF8')::jsonb ->> 'message_id';
+UPDATE delivered SET message_id = convert_from(v, 'UTF8')::jsonb #>> '{item,message_id}';
+CREATE INDEX outbox_message ON outbox (message_id);
+CREATE INDEX delivered_message ON delivered (message_id);
 "#;
 
 /// Every table that holds records (what a migration counts and an empty target lacks).
@@ -849,13 +849,8 @@ impl Store for PgStore {
             )
             .await?;
             let Some(r) = row else { return Ok(None) };
-            let (queued, seq, v) = (
-                r.get::<_, bool>(0),
-                r.get::<_, i64>(1),
-                r.get::<_, &[u8]>(2),
-            );
+            let (queued, seq, v) = (r.get::<_, bool>(0), seq_of(&r, 1), r.get::<_, &[u8]>(2));
             let key = seq.to_be_bytes();
-            let seq = seq as u64;
             Ok(Some(if queued {
                 FoundMessage::Outbox(seq, Box::new(decode(&key, v)?))
             } else {
