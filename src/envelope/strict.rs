@@ -5,6 +5,7 @@
 //! GREEN), nesting deeper than a bound, and strings longer than a bound. Every refusal names
 //! where, as a JSON pointer. Pure.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 
@@ -65,9 +66,10 @@ pub enum StrictError {
 pub fn check(bytes: &[u8], limits: JsonLimits) -> Result<(), StrictError> {
     let mut problem = None;
     let mut de = serde_json::Deserializer::from_slice(bytes);
+    let mut path = Vec::new();
     let seed = Walk {
         limits,
-        path: &mut Vec::new(),
+        path: &mut path,
         problem: &mut problem,
     };
     let outcome = seed.deserialize(&mut de).and_then(|()| de.end());
@@ -78,19 +80,42 @@ pub fn check(bytes: &[u8], limits: JsonLimits) -> Result<(), StrictError> {
     }
 }
 
+/// One step of the way to a value: an array index or an object key (borrowed from the
+/// input unless it holds escapes). The way is spelled out as a pointer only for a refusal.
+enum Step<'de> {
+    Index(usize),
+    Key(Cow<'de, str>),
+}
+
+/// Objects with more keys than this look duplicates up in a hash set; smaller ones (nearly
+/// every object met: STIX objects have a dozen keys) compare the keys seen one by one.
+const SCAN_KEYS: usize = 16;
+
 /// One value being walked, with the way to it.
-struct Walk<'a> {
+struct Walk<'a, 'de> {
     limits: JsonLimits,
-    path: &'a mut Vec<String>,
+    path: &'a mut Vec<Step<'de>>,
     problem: &'a mut Option<StrictError>,
 }
 
-impl Walk<'_> {
+impl<'de> Walk<'_, 'de> {
     fn pointer(&self) -> String {
         self.path
             .iter()
-            .map(|t| format!("/{}", crate::schema::escape_token(t)))
+            .map(|t| match t {
+                Step::Index(i) => format!("/{i}"),
+                Step::Key(k) => format!("/{}", crate::schema::escape_token(k)),
+            })
             .collect()
+    }
+
+    /// The walk of a value one step further down.
+    fn down(&mut self) -> Walk<'_, 'de> {
+        Walk {
+            limits: self.limits,
+            path: self.path,
+            problem: self.problem,
+        }
     }
 
     /// Records the first problem and stops the walk.
@@ -125,7 +150,7 @@ impl Walk<'_> {
     }
 }
 
-impl<'de> DeserializeSeed<'de> for Walk<'_> {
+impl<'de> DeserializeSeed<'de> for Walk<'_, 'de> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -133,7 +158,7 @@ impl<'de> DeserializeSeed<'de> for Walk<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Walk<'_> {
+impl<'de> Visitor<'de> for Walk<'_, 'de> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -163,12 +188,8 @@ impl<'de> Visitor<'de> for Walk<'_> {
         self.enter()?;
         let mut i = 0usize;
         loop {
-            self.path.push(i.to_string());
-            let next = seq.next_element_seed(Walk {
-                limits: self.limits,
-                path: self.path,
-                problem: self.problem,
-            });
+            self.path.push(Step::Index(i));
+            let next = seq.next_element_seed(self.down());
             self.path.pop();
             match next? {
                 Some(()) => i += 1,
@@ -179,10 +200,21 @@ impl<'de> Visitor<'de> for Walk<'_> {
 
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         self.enter()?;
-        let mut seen: HashSet<String> = HashSet::new();
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+        let mut few: Vec<Cow<'de, str>> = Vec::new();
+        let mut many: HashSet<Cow<'de, str>> = HashSet::new();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             self.check_len(&key)?;
-            if !seen.insert(key.to_string()) {
+            let fresh = if few.len() < SCAN_KEYS {
+                let fresh = !few.contains(&key);
+                few.push(key.clone());
+                fresh
+            } else {
+                if many.is_empty() {
+                    many.extend(few.iter().cloned());
+                }
+                many.insert(key.clone())
+            };
+            if !fresh {
                 let pointer = self.pointer();
                 return Err(self.fail(StrictError::DuplicateKey {
                     pointer: if pointer.is_empty() {
@@ -193,12 +225,8 @@ impl<'de> Visitor<'de> for Walk<'_> {
                     key: key.into_owned(),
                 }));
             }
-            self.path.push(key.into_owned());
-            let value = map.next_value_seed(Walk {
-                limits: self.limits,
-                path: self.path,
-                problem: self.problem,
-            });
+            self.path.push(Step::Key(key));
+            let value = map.next_value_seed(self.down());
             self.path.pop();
             value?;
         }
@@ -249,5 +277,31 @@ mod tests {
             Err(StrictError::Syntax(_))
         ));
         assert!(matches!(check(b"", ok), Err(StrictError::Syntax(_))));
+    }
+
+    #[test]
+    fn a_duplicate_is_found_in_objects_of_any_size() {
+        let ok = JsonLimits::default();
+        let object = |keys: &[String]| {
+            let body: Vec<String> = keys.iter().map(|k| format!("\"{k}\": 1")).collect();
+            format!("{{\"o\": [{{{}}}]}}", body.join(", "))
+        };
+        for n in [1, SCAN_KEYS - 1, SCAN_KEYS, SCAN_KEYS + 1, 3 * SCAN_KEYS] {
+            let keys: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
+            assert_eq!(check(object(&keys).as_bytes(), ok), Ok(()), "{n} keys");
+            // The first key again, the last key again, and (escaped) a middle one again.
+            let middle = format!("\\u006b{}", n / 2);
+            for again in [keys[0].clone(), keys[n - 1].clone(), middle] {
+                let mut twice = keys.clone();
+                twice.push(again.clone());
+                assert!(
+                    matches!(
+                        check(object(&twice).as_bytes(), ok),
+                        Err(StrictError::DuplicateKey { pointer, .. }) if pointer == "/o/0"
+                    ),
+                    "{n} keys, then `{again}` again"
+                );
+            }
+        }
     }
 }

@@ -419,13 +419,13 @@ impl Alert {
         // The same version in another view (another profile, fields removed) is another
         // document: the version is told apart by content too.
         use sha2::Digest;
+        let (report, version) = self.report_and_version()?;
         let content: String =
             sha2::Sha256::digest(serde_json::to_vec(&self.document).expect("JSON serializes"))
                 .iter()
                 .take(16)
                 .map(|b| format!("{b:02x}"))
                 .collect();
-        let (report, version) = self.report_and_version()?;
         Some((report, format!("{version}#{content}")))
     }
 
