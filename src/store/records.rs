@@ -51,12 +51,75 @@ pub(super) fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Stor
     StoreError::Backend(Box::new(e))
 }
 
+/// A record is JSON; one of [`PACK_FROM`] bytes or more is kept LZ4-compressed behind this
+/// first byte, which no JSON text begins with. Alerts, outbox items and deliveries hold a
+/// signed message (tens of KB of base64): compressed they are a third of the size, and sled,
+/// which rewrites a leaf of up to 16 values whole, writes a third as much.
+const PACKED: u8 = 0x01;
+
+/// Records shorter than this are kept as they are (compressing them saves little).
+const PACK_FROM: usize = 1024;
+
+/// LZ4 expands at most 255-fold: a packed record that claims more is damaged, and is not
+/// given the memory it claims.
+const MAX_EXPANSION: usize = 255;
+
 pub(super) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
-    serde_json::to_vec(v).expect("store records serialize")
+    pack(serde_json::to_vec(v).expect("store records serialize"))
+}
+
+/// `json` as a record: compressed when it is long and compressing shortens it.
+fn pack(json: Vec<u8>) -> Vec<u8> {
+    if json.len() < PACK_FROM {
+        return json;
+    }
+    let mut out = Vec::with_capacity(5 + lz4_flex::block::get_maximum_output_size(json.len()));
+    out.push(PACKED);
+    out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    out.resize(out.capacity(), 0);
+    match lz4_flex::block::compress_into(&json, &mut out[5..]) {
+        Ok(n) if 5 + n < json.len() => {
+            out.truncate(5 + n);
+            out
+        }
+        _ => json,
+    }
+}
+
+/// A record's JSON: as stored, or decompressed. Records written before compression was
+/// introduced are plain JSON and read as they are.
+fn unpack<'a>(key: &[u8], bytes: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8]>> {
+    let Some((&PACKED, rest)) = bytes.split_first() else {
+        return Ok(std::borrow::Cow::Borrowed(bytes));
+    };
+    let corrupt = |reason: String| StoreError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason,
+    };
+    let (size, packed) = rest
+        .split_first_chunk::<4>()
+        .ok_or_else(|| corrupt("a compressed record shorter than its header".into()))?;
+    let size = u32::from_le_bytes(*size) as usize;
+    if size > packed.len().saturating_mul(MAX_EXPANSION) {
+        return Err(corrupt(format!(
+            "a compressed record of {} bytes claims {size} bytes",
+            packed.len()
+        )));
+    }
+    match lz4_flex::block::decompress(packed, size) {
+        Ok(json) if json.len() == size => Ok(std::borrow::Cow::Owned(json)),
+        Ok(json) => Err(corrupt(format!(
+            "a compressed record of {size} bytes decompresses to {}",
+            json.len()
+        ))),
+        Err(e) => Err(corrupt(format!(
+            "a compressed record does not decompress: {e}"
+        ))),
+    }
 }
 
 pub(super) fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+    serde_json::from_slice(&unpack(key, bytes)?).map_err(|e| StoreError::Corrupt {
         key: String::from_utf8_lossy(key).into_owned(),
         reason: e.to_string(),
     })
@@ -176,4 +239,61 @@ impl<'a> DedupKeys<'a> {
 /// The key under which the latest alert of a peer's report is recorded.
 pub(super) fn report_seen_key(sender: &PeerId, report: &str) -> Vec<u8> {
     seen_key(sender, &format!("report:{report}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn long_records_are_compressed_short_ones_kept_and_both_read_back() {
+        let short = json!({"id": "a", "n": 1});
+        assert_eq!(encode(&short), serde_json::to_vec(&short).unwrap());
+        assert_eq!(decode::<Value>(b"k", &encode(&short)).unwrap(), short);
+        // A message-like record: base64 text compresses, and reads back the same.
+        let long = json!({"id": "b", "jws": {"payload": "eyJjcmVhdGVkIjoiMjAyNi0x".repeat(400)}});
+        let plain = serde_json::to_vec(&long).unwrap();
+        let packed = encode(&long);
+        assert_eq!(packed[0], PACKED);
+        assert!(
+            packed.len() * 3 < plain.len(),
+            "{} of {}",
+            packed.len(),
+            plain.len()
+        );
+        assert_eq!(decode::<Value>(b"k", &packed).unwrap(), long);
+        // Records an earlier release wrote, long ones too, are plain JSON and still read.
+        assert_eq!(decode::<Value>(b"k", &plain).unwrap(), long);
+        // Text that does not compress is kept as it is.
+        let noise: String = (0..4000u32)
+            .map(|i| char::from(b'!' + (i.wrapping_mul(2_654_435_761) >> 25) as u8 % 90))
+            .collect();
+        let noisy = json!({ "n": noise });
+        assert_eq!(decode::<Value>(b"k", &encode(&noisy)).unwrap(), noisy);
+    }
+
+    #[test]
+    fn a_damaged_compressed_record_is_corrupt_not_a_panic_or_a_huge_allocation() {
+        let long = json!({"jws": "abcdefgh".repeat(500)});
+        let packed = encode(&long);
+        let mut bad = Vec::new();
+        // Cut short, its header only, a claimed size far beyond what it could hold, bytes
+        // changed in the middle.
+        bad.push(packed[..packed.len() / 2].to_vec());
+        bad.push(packed[..3].to_vec());
+        let mut huge = packed.clone();
+        huge[1..5].copy_from_slice(&u32::MAX.to_le_bytes());
+        bad.push(huge);
+        let mut flipped = packed.clone();
+        let mid = flipped.len() / 2;
+        flipped[mid..mid + 8].copy_from_slice(&[0xff; 8]);
+        bad.push(flipped);
+        for b in bad {
+            match decode::<Value>(b"alerts/7", &b) {
+                Err(StoreError::Corrupt { key, .. }) => assert_eq!(key, "alerts/7"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
 }
