@@ -70,12 +70,15 @@ pub(super) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
 
 /// `json` as a record: compressed when it is long and compressing shortens it.
 fn pack(json: Vec<u8>) -> Vec<u8> {
-    if json.len() < PACK_FROM {
+    let Some(size) = u32::try_from(json.len())
+        .ok()
+        .filter(|_| json.len() >= PACK_FROM)
+    else {
         return json;
-    }
+    };
     let mut out = Vec::with_capacity(5 + lz4_flex::block::get_maximum_output_size(json.len()));
     out.push(PACKED);
-    out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    out.extend_from_slice(&size.to_le_bytes());
     out.resize(out.capacity(), 0);
     match lz4_flex::block::compress_into(&json, &mut out[5..]) {
         Ok(n) if 5 + n < json.len() => {
@@ -88,7 +91,7 @@ fn pack(json: Vec<u8>) -> Vec<u8> {
 
 /// A record's JSON: as stored, or decompressed. Records written before compression was
 /// introduced are plain JSON and read as they are.
-fn unpack<'a>(key: &[u8], bytes: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8]>> {
+pub(super) fn unpack<'a>(key: &[u8], bytes: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8]>> {
     let Some((&PACKED, rest)) = bytes.split_first() else {
         return Ok(std::borrow::Cow::Borrowed(bytes));
     };

@@ -59,7 +59,11 @@ fn tamper(dir: &Path, f: impl FnOnce(&mut Vec<Entry>)) {
     let tree = db.open_tree("ledger").unwrap();
     let mut entries: Vec<Entry> = tree
         .iter()
-        .map(|kv| serde_json::from_slice(&kv.unwrap().1).unwrap())
+        .map(|kv| {
+            let (k, v) = kv.unwrap();
+            let json = irtx::store::sled_store::record_json(&k, &v).unwrap();
+            serde_json::from_slice(&json).unwrap()
+        })
         .collect();
     f(&mut entries);
     tree.clear().unwrap();
