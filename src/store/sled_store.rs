@@ -74,10 +74,11 @@ pub struct SledStore {
     /// its position in the delivered list (see [`message_place`]).
     message_seqs: sled::Tree,
     /// How many alerts there are: counted the first time it is asked (sled counts a tree by
-    /// walking it: 2.3 s at 1,000,000 alerts, writes waiting meanwhile), then kept by each
-    /// import, so a page that shows it does not walk a million keys each time. `None` until
-    /// first asked.
-    alerts_held: std::sync::Mutex<Option<u64>>,
+    /// walking it: 2.3 s at 1,000,000 alerts), then kept by each import, so a page that shows
+    /// it does not walk a million keys each time. Imports go on while it is counted.
+    alerts_held: std::sync::Mutex<AlertCount>,
+    /// Held by the one thread that counts the alerts.
+    counting: std::sync::Mutex<()>,
     /// The outbox's counts, taken the first time they are asked (walking the outbox reads
     /// every queued message) and then kept by each write, as the alert count is.
     outbox_held: std::sync::Mutex<Option<OutboxCounts>>,
@@ -286,7 +287,8 @@ impl SledStore {
             ledger_index_meta: t("ledger_index_meta")?,
             message_seqs: t("message_seqs")?,
             index_lock: std::sync::Mutex::new(()),
-            alerts_held: std::sync::Mutex::new(None),
+            alerts_held: std::sync::Mutex::new(AlertCount::Unknown),
+            counting: std::sync::Mutex::new(()),
             outbox_held: std::sync::Mutex::new(None),
             db,
         })
@@ -459,7 +461,7 @@ impl SledStore {
             .transpose()
     }
 
-    fn alerts_held(&self) -> std::sync::MutexGuard<'_, Option<u64>> {
+    fn alerts_held(&self) -> std::sync::MutexGuard<'_, AlertCount> {
         self.alerts_held
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -490,6 +492,18 @@ impl SledStore {
             })
             .collect()
     }
+}
+
+/// The alert count as the store keeps it (see `SledStore::alerts_held`).
+#[derive(Debug, Clone, Copy)]
+enum AlertCount {
+    /// Not counted since the store was opened.
+    Unknown,
+    /// Being counted: the walk counts the alerts stored before it began; each import since
+    /// adds itself here.
+    Counting { since: u64 },
+    /// Counted, and kept by each import.
+    Known(u64),
 }
 
 /// Adds `bytes` to a peer's usage (outside a transaction: migration only).
@@ -767,8 +781,9 @@ impl Store for SledStore {
             })
             .map_err(tx_failed)?;
         if outcome == Imported::New {
-            if let Some(n) = self.alerts_held().as_mut() {
-                *n += 1;
+            match &mut *self.alerts_held() {
+                AlertCount::Known(n) | AlertCount::Counting { since: n } => *n += 1,
+                AlertCount::Unknown => {}
             }
             self.flush()?;
         }
@@ -787,15 +802,38 @@ impl Store for SledStore {
     }
 
     fn alert_count(&self) -> Result<u64> {
-        if let Some(n) = *self.alerts_held() {
+        if let AlertCount::Known(n) = *self.alerts_held() {
             return Ok(n);
         }
-        // The first count sees the store between writes, as a snapshot does: an import is
-        // either counted by the walk or, finishing after it, adds itself (each import adds
-        // itself while it still holds the write gate).
-        let _quiet = self.quiet();
+        let _one = self.counting.lock().unwrap_or_else(|p| p.into_inner());
+        if let AlertCount::Known(n) = *self.alerts_held() {
+            return Ok(n);
+        }
+        // The first count walks the alerts stored before a point, and imports go on while it
+        // does. The point is taken between writes: every import already under way has
+        // finished (each holds the write gate from before it takes its sequence number until
+        // it has counted itself), and every later one takes a higher sequence number and
+        // adds itself to `since`.
+        let upto = {
+            let _quiet = self.quiet();
+            *self.alerts_held() = AlertCount::Counting { since: 0 };
+            self.next_seq()?
+        };
+        let before = self
+            .alert_meta
+            .range(..upto.to_be_bytes())
+            .keys()
+            .try_fold(0u64, |n, k| k.map(|_| n + 1))
+            .map_err(backend)?;
         let mut held = self.alerts_held();
-        Ok(*held.get_or_insert_with(|| self.alert_ids.len() as u64))
+        let n = match *held {
+            AlertCount::Counting { since } => before + since,
+            // Only this thread counts; nothing else leaves `Counting`.
+            AlertCount::Known(n) => n,
+            AlertCount::Unknown => before,
+        };
+        *held = AlertCount::Known(n);
+        Ok(n)
     }
 
     fn peer_usage(&self, peer: &PeerId) -> Result<u64> {
@@ -1257,15 +1295,19 @@ mod tests {
             a.sha256 = format!("{t}-{i}");
             assert_eq!(s.import(&a, None).unwrap(), Imported::New);
         };
+        // Some stored before, for the walk to count.
+        (0..150).for_each(|i| import(9, i));
         std::thread::scope(|scope| {
             for t in 0..4 {
                 scope.spawn(move || (0..100).for_each(|i| import(t, i)));
             }
-            // Counted for the first time while the imports run.
-            scope.spawn(|| s.alert_count().unwrap());
+            // Counted for the first time while the imports run, by several at once.
+            for _ in 0..3 {
+                scope.spawn(|| s.alert_count().unwrap());
+            }
         });
-        assert_eq!(s.alert_count().unwrap(), 400);
-        assert_eq!(s.alert_ids.len(), 400);
+        assert_eq!(s.alert_count().unwrap(), 550);
+        assert_eq!(s.alert_ids.len(), 550);
     }
 
     #[test]
