@@ -102,6 +102,17 @@ fn queued(
     }
 }
 
+/// One report being shared: what each peer's decision starts from.
+#[derive(Clone, Copy)]
+struct Sharing<'a> {
+    report: &'a Report,
+    id: &'a ReportId,
+    /// Its digest ([`report_digest`]).
+    digest: &'a str,
+    origin: &'a Origin,
+    onward: Option<&'a crate::disclosure::Onward>,
+}
+
 impl Gateway {
     /// Validates and stores a report, then shares it as the routing rules say. Returns the
     /// id and the automatic decisions.
@@ -557,58 +568,48 @@ impl Gateway {
                 });
                 continue;
             }
-            let outcome = self.share_one(report, report_id, &digest, peer, origin, onward)?;
-            let now = rfc3339(self.clock.now());
-            match (outcome.decision, outcome.message_id) {
-                (Event::Queued | Event::Published, Some(message_id)) => {
-                    let mut sent = held
-                        .filter(|h| h.state != HoldingState::Retracted)
-                        .map(|h| h.sent.clone())
-                        .unwrap_or_default();
-                    sent.push((version, message_id));
-                    self.store.put_holding(&Holding {
-                        report_id: report_id.clone(),
-                        peer: peer.id.clone(),
-                        version,
-                        sent,
-                        report_digest: digest.clone(),
-                        message_id,
-                        format: peer.format,
-                        marking: outcome.marking,
-                        view: peer.view(),
-                        state: HoldingState::Current,
-                        at: now,
-                        reason: None,
-                    })?;
+            // What the peer holds once a message is queued or published goes into the same
+            // write as the peer's collection (or on its own for IODEF).
+            let sharing = Sharing {
+                report,
+                id: report_id,
+                digest: &digest,
+                origin,
+                onward,
+            };
+            let outcome = self.share_one(&sharing, peer, held)?;
+            // It holds an earlier version it may no longer have: taken back.
+            if outcome.decision == Event::Withheld && mode == Mode::Update {
+                if let Some(h) = held.filter(|h| h.state != HoldingState::Retracted) {
+                    self.retract_holding(
+                        h,
+                        &format!(
+                            "version {version} may not go to it: {}",
+                            outcome.reason.clone().unwrap_or_default()
+                        ),
+                    )?;
                 }
-                // It holds an earlier version it may no longer have: taken back.
-                (Event::Withheld, _) if mode == Mode::Update => {
-                    if let Some(h) = held.filter(|h| h.state != HoldingState::Retracted) {
-                        self.retract_holding(
-                            h,
-                            &format!(
-                                "version {version} may not go to it: {}",
-                                outcome.reason.clone().unwrap_or_default()
-                            ),
-                        )?;
-                    }
-                }
-                _ => {}
             }
             out.push(outcome);
         }
         Ok(out)
     }
 
+    /// Decides, renders, seals and queues (or publishes) one report for one peer, and
+    /// records the decision; `held` is what the peer held of the report before.
     fn share_one(
         &self,
-        report: &Report,
-        report_id: &ReportId,
-        digest: &str,
+        sharing: &Sharing<'_>,
         peer: &Peer,
-        origin: &Origin,
-        onward: Option<&crate::disclosure::Onward>,
+        held: Option<&Holding>,
     ) -> Result<ShareOutcome, ServiceError> {
+        let Sharing {
+            report,
+            id: report_id,
+            digest,
+            origin,
+            onward,
+        } = *sharing;
         let now = self.clock.now();
         let mut entry = EntryBody::new(
             rfc3339(now),
@@ -679,6 +680,28 @@ impl Gateway {
         entry.document_sha256 = Some(envelope::sha256_hex(&envelope::canonical(&ready.document)));
         let message_id = MessageId(uuid::Uuid::new_v4());
         entry.message_id = Some(message_id);
+        // What the peer holds once this is queued or published: this version, after the
+        // versions sent before (unless those were taken back).
+        let version = report.effective_version();
+        let mut sent = held
+            .filter(|h| h.state != HoldingState::Retracted)
+            .map(|h| h.sent.clone())
+            .unwrap_or_default();
+        sent.push((version, message_id));
+        let holding = Holding {
+            report_id: report_id.clone(),
+            peer: peer.id.clone(),
+            version,
+            sent,
+            report_digest: digest.to_string(),
+            message_id,
+            format: peer.format,
+            marking: Some(ready.marking),
+            view: peer.view(),
+            state: HoldingState::Current,
+            at: rfc3339(now),
+            reason: None,
+        };
         if peer.transport == Transport::TaxiiPull {
             // Nothing is pushed: the document goes into the peer's collection, with its
             // ledger entry in the same write, and the peer pulls it.
@@ -689,6 +712,7 @@ impl Gateway {
                 message_id,
                 &ready.document,
                 Some(entry),
+                Some(&holding),
             )?;
             return Ok(ShareOutcome {
                 peer: peer.id.clone(),
@@ -722,7 +746,16 @@ impl Gateway {
         if peer.format == Format::Stix {
             // What was pushed, the peer may also pull: its TAXII collection holds every
             // STIX disclosure to it.
-            self.publish(&peer.id, report_id, message_id, &ready.document, None)?;
+            self.publish(
+                &peer.id,
+                report_id,
+                message_id,
+                &ready.document,
+                None,
+                Some(&holding),
+            )?;
+        } else {
+            self.store.put_holding(&holding)?;
         }
         tracing::info!(peer.id = %peer.id, message.id = %sealed.message.id, tlp = %ready.marking, "message queued for peer");
         Ok(ShareOutcome {

@@ -119,6 +119,7 @@ impl Gateway {
         message_id: MessageId,
         document: &Value,
         entry: Option<EntryBody>,
+        holding: Option<&crate::store::Holding>,
     ) -> Result<usize, ServiceError> {
         let rows: Vec<TaxiiObject> = taxii::objects_of_bundle(document)
             .into_iter()
@@ -135,11 +136,11 @@ impl Gateway {
         let now = now_us(self.clock.now());
         let added = match entry {
             Some(entry) => self.record_with(entry, |s, e| {
-                s.taxii_publish(collection(peer), now, &rows, Some(e))
+                s.taxii_publish(collection(peer), now, &rows, Some(e), holding)
             })?,
             None => self
                 .store
-                .taxii_publish(collection(peer), now, &rows, None)?,
+                .taxii_publish(collection(peer), now, &rows, None, holding)?,
         };
         tracing::info!(peer.id = %peer, report.id = %report_id, added, "published to the peer's TAXII collection");
         Ok(added)
@@ -201,7 +202,7 @@ impl Gateway {
         }
         let n = self
             .store
-            .taxii_publish(coll, now_us(now.0), &revoked, None)?;
+            .taxii_publish(coll, now_us(now.0), &revoked, None, None)?;
         tracing::info!(peer.id = %peer, revoked = n, "revoked versions published to the peer's TAXII collection");
         Ok(revoked.into_iter().map(|r| r.object).collect())
     }

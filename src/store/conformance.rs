@@ -431,13 +431,21 @@ pub fn suite(s: &dyn Store) {
         obj("indicator--2", "2026-01-01T00:00:00.000Z"),
         obj("indicator--1", "2026-01-01T00:00:00.000Z"),
     ];
-    assert_eq!(s.taxii_publish("cert-b", 1_000, &first, None).unwrap(), 2);
+    assert_eq!(
+        s.taxii_publish("cert-b", 1_000, &first, None, None)
+            .unwrap(),
+        2
+    );
     let again = [
         obj("indicator--1", "2026-01-01T00:00:00.000Z"),
         obj("indicator--1", "2026-02-01T00:00:00.000Z"),
     ];
-    assert_eq!(s.taxii_publish("cert-b", 5, &again, None).unwrap(), 1);
-    assert_eq!(s.taxii_publish("cert-bb", 5, &again[..1], None).unwrap(), 1);
+    assert_eq!(s.taxii_publish("cert-b", 5, &again, None, None).unwrap(), 1);
+    assert_eq!(
+        s.taxii_publish("cert-bb", 5, &again[..1], None, None)
+            .unwrap(),
+        1
+    );
     let all = s.taxii_page("cert-b", 0, 10).unwrap();
     assert_eq!(all.len(), 3, "{all:?}");
     let added: Vec<i64> = all.iter().map(|(_, o)| o.date_added_us).collect();
@@ -492,6 +500,23 @@ pub fn suite(s: &dyn Store) {
         ]
     );
     assert_eq!(s.holdings(&rid("r-")).unwrap(), vec![]);
+    // A holding written with what a collection publishes, new objects or none.
+    let mut with = held("d", 3, super::HoldingState::Current);
+    with.report_id = rid("r-p");
+    let fresh = [obj("indicator--9", "2026-03-01T00:00:00.000Z")];
+    assert_eq!(
+        s.taxii_publish("cert-d", 1_000, &fresh, None, Some(&with))
+            .unwrap(),
+        1
+    );
+    assert_eq!(s.holdings(&rid("r-p")).unwrap(), vec![with.clone()]);
+    with.version = 4;
+    assert_eq!(
+        s.taxii_publish("cert-d", 1_000, &fresh, None, Some(&with))
+            .unwrap(),
+        0
+    );
+    assert_eq!(s.holdings(&rid("r-p")).unwrap(), vec![with]);
 }
 
 /// The first message still in the outbox and the first delivered, of a store [`suite`] ran

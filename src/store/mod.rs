@@ -764,13 +764,16 @@ pub trait Store: Send + Sync {
     /// after the collection's last one and no earlier than `now_us`. An object whose `(id,
     /// version)` the collection holds is skipped (the same version has the same content:
     /// views that differ have ids of their own). With `entry`, the ledger entry is written
-    /// in the same atomic write. Returns how many objects were added.
+    /// in the same atomic write; with `holding`, what the peer now holds (as
+    /// [`Store::put_holding`], even when no object is new). Returns how many objects were
+    /// added.
     fn taxii_publish(
         &self,
         collection: &str,
         now_us: i64,
         objects: &[TaxiiObject],
         entry: Option<&Entry>,
+        holding: Option<&Holding>,
     ) -> Result<usize>;
     /// Up to `limit` objects of a collection after position `after`, in the order added.
     fn taxii_page(

@@ -494,6 +494,14 @@ impl SledStore {
     }
 }
 
+/// Where a holding is kept: (report, NUL, peer), so a report's holdings are one range.
+fn holding_key(h: &Holding) -> Vec<u8> {
+    let mut key = h.report_id.to_string().into_bytes();
+    key.push(0);
+    key.extend_from_slice(h.peer.as_str().as_bytes());
+    key
+}
+
 /// The alert count as the store keeps it (see `SledStore::alerts_held`).
 #[derive(Debug, Clone, Copy)]
 enum AlertCount {
@@ -955,6 +963,7 @@ impl Store for SledStore {
         now_us: i64,
         objects: &[TaxiiObject],
         entry: Option<&Entry>,
+        holding: Option<&Holding>,
     ) -> Result<usize> {
         let _writing = self.writing();
         let one = self.taxii_lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -998,14 +1007,23 @@ impl Store for SledStore {
             ));
         }
         let ledger_value = entry.map(|e| (e.seq.to_be_bytes(), encode(e)));
-        (&self.taxii_objects, &self.taxii_index, &self.ledger)
-            .transaction(|(objs, index, ledger)| {
+        let holding_value = holding.map(|h| (holding_key(h), encode(h)));
+        (
+            &self.taxii_objects,
+            &self.taxii_index,
+            &self.ledger,
+            &self.holdings,
+        )
+            .transaction(|(objs, index, ledger, holdings)| {
                 for (k, v, ik, version) in &rows {
                     objs.insert(k.as_slice(), v.as_slice())?;
                     index.insert(ik.as_slice(), version.as_bytes())?;
                 }
                 if let Some((k, v)) = &ledger_value {
                     ledger.insert(k, v.clone())?;
+                }
+                if let Some((k, v)) = &holding_value {
+                    holdings.insert(k.as_slice(), v.as_slice())?;
                 }
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
@@ -1153,10 +1171,9 @@ impl Store for SledStore {
 
     fn put_holding(&self, h: &Holding) -> Result<()> {
         let _writing = self.writing();
-        let mut key = h.report_id.to_string().into_bytes();
-        key.push(0);
-        key.extend_from_slice(h.peer.as_str().as_bytes());
-        self.holdings.insert(key, encode(h)).map_err(backend)?;
+        self.holdings
+            .insert(holding_key(h), encode(h))
+            .map_err(backend)?;
         self.flush()
     }
 

@@ -152,9 +152,11 @@ impl Store for Flaky {
         now_us: i64,
         objects: &[TaxiiObject],
         entry: Option<&Entry>,
+        holding: Option<&Holding>,
     ) -> Result<usize> {
         self.check()?;
-        self.inner.taxii_publish(collection, now_us, objects, entry)
+        self.inner
+            .taxii_publish(collection, now_us, objects, entry, holding)
     }
     fn taxii_page(
         &self,

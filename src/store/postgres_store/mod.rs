@@ -158,6 +158,10 @@ pub const TABLES: &[&str] = &[
     "holdings",
 ];
 
+/// Records what a peer holds of a report: ($1 report, $2 peer, $3 the record).
+const PUT_HOLDING: &str = "INSERT INTO holdings (report_id, peer, v) VALUES ($1, $2, $3) \
+     ON CONFLICT (report_id, peer) DO UPDATE SET v = excluded.v";
+
 /// The database's clock, in milliseconds since the epoch: leases are read against one clock,
 /// whichever machine a gateway runs on.
 const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
@@ -1138,12 +1142,17 @@ impl Store for PgStore {
         now_us: i64,
         objects: &[TaxiiObject],
         entry: Option<&Entry>,
+        holding: Option<&Holding>,
     ) -> Result<usize> {
         let (collection, objects, entry) =
             (collection.to_string(), objects.to_vec(), entry.cloned());
+        let holding = holding.map(|h| (h.report_id.to_string(), h.peer.to_string(), encode(h)));
         self.run(move |mut c| async move {
             let tx = c.transaction().await.map_err(pg)?;
             append_if(&tx, entry.as_ref()).await?;
+            if let Some((report, peer, v)) = &holding {
+                execute(&tx, PUT_HOLDING, &[report, peer, v]).await?;
+            }
             // One appender per collection at a time: `date_added` strictly increases.
             execute(
                 &tx,
@@ -1335,8 +1344,7 @@ impl Store for PgStore {
 
     fn put_holding(&self, h: &Holding) -> Result<()> {
         self.write(
-            "INSERT INTO holdings (report_id, peer, v) VALUES ($1, $2, $3) \
-             ON CONFLICT (report_id, peer) DO UPDATE SET v = excluded.v",
+            PUT_HOLDING,
             vec![
                 Box::new(h.report_id.to_string()),
                 Box::new(h.peer.to_string()),
