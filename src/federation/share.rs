@@ -545,6 +545,13 @@ impl Gateway {
         let digest = report_digest(report);
         let version = report.effective_version();
         let holdings = self.store.holdings(report_id)?;
+        let sharing = Sharing {
+            report,
+            id: report_id,
+            digest: &digest,
+            origin,
+            onward,
+        };
         let mut out = Vec::new();
         for peer in peers {
             let held = holdings.iter().find(|h| h.peer == peer.id);
@@ -570,13 +577,6 @@ impl Gateway {
             }
             // What the peer holds once a message is queued or published goes into the same
             // write as the peer's collection (or on its own for IODEF).
-            let sharing = Sharing {
-                report,
-                id: report_id,
-                digest: &digest,
-                origin,
-                onward,
-            };
             let outcome = self.share_one(&sharing, peer, held)?;
             // It holds an earlier version it may no longer have: taken back.
             if outcome.decision == Event::Withheld && mode == Mode::Update {
