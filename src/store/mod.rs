@@ -698,6 +698,12 @@ pub trait Store: Send + Sync {
     fn alerts_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, AlertMeta)>>;
     /// How many alerts there are.
     fn alert_count(&self) -> Result<u64>;
+    /// How many alerts there are, if that is known without waiting: `None` while the store
+    /// is still counting them for the first time after a start (a page shows that rather
+    /// than wait seconds for it).
+    fn alert_count_if_known(&self) -> Result<Option<u64>> {
+        self.alert_count().map(Some)
+    }
     /// What a peer's alerts take, in bytes.
     fn peer_usage(&self, peer: &PeerId) -> Result<u64>;
 

@@ -809,6 +809,15 @@ impl Store for SledStore {
         Self::page(&self.alert_meta, after, limit)
     }
 
+    fn alert_count_if_known(&self) -> Result<Option<u64>> {
+        Ok(match *self.alerts_held() {
+            AlertCount::Known(n) => Some(n),
+            AlertCount::Counting { .. } => None,
+            // Nobody has asked yet (the start's `keep_ready` asks): count now.
+            AlertCount::Unknown => return self.alert_count().map(Some),
+        })
+    }
+
     fn alert_count(&self) -> Result<u64> {
         if let AlertCount::Known(n) = *self.alerts_held() {
             return Ok(n);
@@ -1325,6 +1334,10 @@ mod tests {
         });
         assert_eq!(s.alert_count().unwrap(), 550);
         assert_eq!(s.alert_ids.len(), 550);
+        assert_eq!(s.alert_count_if_known().unwrap(), Some(550));
+        // While the first count walks, a page is told so instead of waiting for it.
+        *s.alerts_held() = AlertCount::Counting { since: 0 };
+        assert_eq!(s.alert_count_if_known().unwrap(), None);
     }
 
     #[test]

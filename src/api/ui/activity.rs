@@ -56,14 +56,23 @@ pub async fn overview(
             t.catch_up(g.store.as_ref())?;
             t.since(from.as_deref())
         };
-        Ok((counts, g.store.outbox_counts()?, g.store.alert_count()?))
+        Ok((
+            counts,
+            g.store.outbox_counts()?,
+            g.store.alert_count_if_known()?,
+        ))
     })
     .await?;
     Ok(page(
         "Overview",
         &session,
         html! {
-            p { (counts.entries) " ledger entries · " (outbox.pending) " messages waiting · " (outbox.dead_lettered) " dead-lettered or refused · " (alerts) " alerts received or imported" }
+            p { (counts.entries) " ledger entries · " (outbox.pending) " messages waiting · " (outbox.dead_lettered) " dead-lettered or refused · "
+                @match alerts {
+                    Some(n) => { (n) " alerts received or imported" }
+                    None => { "alerts received or imported: still being counted since the start" }
+                }
+            }
             p #range {
                 "Charts from " strong { (since.clone().unwrap_or_else(|| "the first entry".into())) } " to " strong { (today) } " (UTC): "
                 @for d in RANGES {
