@@ -724,18 +724,11 @@ impl Store for SledStore {
         };
         let seq_key = seq.to_be_bytes();
         Ok(match tag {
-            OUTBOX => self
-                .outbox
-                .get(seq_key)
-                .map_err(backend)?
-                .map(|v| decode(&seq_key, &v).map(|i| FoundMessage::Outbox(seq, Box::new(i))))
-                .transpose()?,
-            _ => self
-                .delivered
-                .get(seq_key)
-                .map_err(backend)?
-                .map(|v| decode(&seq_key, &v).map(|d| FoundMessage::Delivered(seq, Box::new(d))))
-                .transpose()?,
+            OUTBOX => {
+                Self::get(&self.outbox, &seq_key)?.map(|i| FoundMessage::Outbox(seq, Box::new(i)))
+            }
+            _ => Self::get(&self.delivered, &seq_key)?
+                .map(|d| FoundMessage::Delivered(seq, Box::new(d))),
         })
     }
 
@@ -1179,11 +1172,7 @@ impl Store for SledStore {
     }
 
     fn put_holding(&self, h: &Holding) -> Result<()> {
-        let _writing = self.writing();
-        self.holdings
-            .insert(holding_key(h), encode(h))
-            .map_err(backend)?;
-        self.flush()
+        self.put(&self.holdings, &holding_key(h), h)
     }
 
     fn holdings(&self, report: &ReportId) -> Result<Vec<Holding>> {

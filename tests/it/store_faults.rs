@@ -104,6 +104,9 @@ impl Store for Flaky {
     fn alert_count(&self) -> Result<u64> {
         self.inner.alert_count()
     }
+    fn alert_count_if_known(&self) -> Result<Option<u64>> {
+        self.inner.alert_count_if_known()
+    }
     fn peer_usage(&self, peer: &PeerId) -> Result<u64> {
         self.inner.peer_usage(peer)
     }
