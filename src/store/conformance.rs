@@ -517,6 +517,16 @@ pub fn suite(s: &dyn Store) {
         0
     );
     assert_eq!(s.holdings(&rid("r-p")).unwrap(), vec![with]);
+    // Peers with pending messages: each once however long its queue, ids that start with
+    // another's included.
+    assert_eq!(s.peers_with_pending().unwrap(), vec![pid("c")]);
+    for (peer, n) in [("q-1", 40), ("q", 41), ("qa", 42), ("q", 43), ("q-1", 44), ("q", 45)] {
+        let e = entry(s.ledger_last().unwrap().as_ref(), Event::Queued, "r1");
+        s.enqueue_recorded(&item(peer, n), &e).unwrap();
+    }
+    let mut pending = s.peers_with_pending().unwrap();
+    pending.sort();
+    assert_eq!(pending, vec![pid("c"), pid("q"), pid("q-1"), pid("qa")]);
 }
 
 /// The first message still in the outbox and the first delivered, of a store [`suite`] ran

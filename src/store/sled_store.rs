@@ -643,18 +643,24 @@ impl Store for SledStore {
     }
 
     fn peers_with_pending(&self) -> Result<Vec<PeerId>> {
+        // One read per peer, not per pending message: a peer's keys are its id, a 0 byte
+        // and a sequence number, so the first key after them all is its id and a 1 byte
+        // (ids are lowercase letters, digits and hyphens: no other peer's key falls in
+        // between, not even one whose id starts with this one).
         let mut peers: Vec<PeerId> = Vec::new();
-        for kv in self.pending.iter() {
+        let mut from: Vec<u8> = Vec::new();
+        while let Some(kv) = self.pending.range(from.as_slice()..).next() {
             let (k, _) = kv.map_err(backend)?;
-            let peer = k.split(|b| *b == 0).next().unwrap_or_default();
-            let text = String::from_utf8_lossy(peer);
+            let id = k.split(|b| *b == 0).next().unwrap_or_default();
+            let text = String::from_utf8_lossy(id);
             let peer: PeerId = text.parse().map_err(|_| StoreError::Corrupt {
                 key: text.to_string(),
                 reason: "pending index key does not start with a peer id".into(),
             })?;
-            if peers.last() != Some(&peer) {
-                peers.push(peer);
-            }
+            from.clear();
+            from.extend_from_slice(id);
+            from.push(1);
+            peers.push(peer);
         }
         Ok(peers)
     }
