@@ -55,6 +55,9 @@ pub struct Metrics {
     pub outbox_pending: Gauge,
     /// Messages dead-lettered (set when `/metrics` is read).
     pub outbox_dead: Gauge,
+    /// Disk flushes the store ran since the start (set when `/metrics` is read; one covers
+    /// every write waiting for it).
+    pub store_flushes: Gauge,
 }
 
 impl Metrics {
@@ -66,6 +69,7 @@ impl Metrics {
             reports: Counter::default(),
             outbox_pending: Gauge::default(),
             outbox_dead: Gauge::default(),
+            store_flushes: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -88,6 +92,11 @@ impl Metrics {
             "outbox_dead_lettered",
             "Messages dead-lettered",
             m.outbox_dead.clone(),
+        );
+        registry.register(
+            "store_flushes",
+            "Disk flushes the store ran since the start, each covering every write waiting for it",
+            m.store_flushes.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -279,6 +288,9 @@ impl Gateway {
         let c = self.store.outbox_counts()?;
         self.metrics.outbox_pending.set(c.pending as i64);
         self.metrics.outbox_dead.set(c.dead_lettered as i64);
+        self.metrics
+            .store_flushes
+            .set(i64::try_from(self.store.flushes()).unwrap_or(i64::MAX));
         Ok(())
     }
 }

@@ -60,7 +60,7 @@ impl Ledger {
         key: &SigningKey,
         mut write: impl FnMut(&Entry) -> Result<T>,
     ) -> Result<(T, Entry)> {
-        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut tries = 0u32;
         let (out, e) = loop {
             let last = store.ledger_last()?;
@@ -80,6 +80,11 @@ impl Ledger {
         if (e.seq + 1) % CHECKPOINT_EVERY == 0 {
             store.put_checkpoint(&chain::checkpoint(&e, team, &e.body.at, key))?;
         }
+        // The entry is applied and the next one may link to it; the disk is waited for
+        // after letting it, so that one flush can cover both ([`Store`]: the write is
+        // durable once this returns, and nothing is answered before).
+        drop(guard);
+        store.sync()?;
         Ok((out, e))
     }
 

@@ -520,7 +520,14 @@ pub fn suite(s: &dyn Store) {
     // Peers with pending messages: each once however long its queue, ids that start with
     // another's included.
     assert_eq!(s.peers_with_pending().unwrap(), vec![pid("c")]);
-    for (peer, n) in [("q-1", 40), ("q", 41), ("qa", 42), ("q", 43), ("q-1", 44), ("q", 45)] {
+    for (peer, n) in [
+        ("q-1", 40),
+        ("q", 41),
+        ("qa", 42),
+        ("q", 43),
+        ("q-1", 44),
+        ("q", 45),
+    ] {
         let e = entry(s.ledger_last().unwrap().as_ref(), Event::Queued, "r1");
         s.enqueue_recorded(&item(peer, n), &e).unwrap();
     }

@@ -628,7 +628,21 @@ pub struct Holding {
 }
 
 /// The gateway's durable state.
+///
+/// Every write is durable when it returns, except a write that carries a ledger entry
+/// (the `*_recorded` writes, [`Store::ledger_put`], and [`Store::taxii_publish`] and
+/// [`Store::taxii_count_pull`] given an entry): that one is applied, in order, when it
+/// returns, and durable once [`Store::sync`] returns after it. The ledger
+/// ([`crate::ledger::Ledger::append_with`], the only caller of those writes outside tests)
+/// links entries one at a time and syncs after letting the next one be linked, so that
+/// appenders wait for one another's writes, not for one another's flushes, and one flush
+/// covers many.
 pub trait Store: Send + Sync {
+    /// Makes every write applied before the call durable (see above); a store whose every
+    /// write is durable when it returns has nothing to do.
+    fn sync(&self) -> Result<()> {
+        Ok(())
+    }
     /// Stores (or replaces) a report.
     fn put_report(&self, r: &StoredReport) -> Result<()>;
     /// A report by id.

@@ -414,7 +414,11 @@ impl SledStore {
             }
             *counted_in(c, active) += 1;
         });
-        self.flush()
+        // With a ledger entry, durable once synced (the ledger syncs: [`Store`]).
+        match entry {
+            Some(_) => Ok(()),
+            None => self.flush(),
+        }
     }
 
     /// Changes the outbox's counts, when they were taken (a write, holding the gate).
@@ -540,6 +544,10 @@ impl SledStore {
 }
 
 impl Store for SledStore {
+    fn sync(&self) -> Result<()> {
+        self.flush()
+    }
+
     fn flushes(&self) -> u64 {
         self.commits.flushes()
     }
@@ -707,7 +715,8 @@ impl Store for SledStore {
             })
             .map_err(|e| finished_or(e, seq))?;
         self.count_outbox(|c| uncount(c, was_pending));
-        self.flush()
+        // Durable once synced (the ledger syncs: [`Store`]).
+        Ok(())
     }
 
     fn delivered_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Delivered)>> {
@@ -869,7 +878,12 @@ impl Store for SledStore {
     }
 
     fn ledger_put(&self, e: &Entry) -> Result<()> {
-        self.put(&self.ledger, &e.seq.to_be_bytes(), e)
+        // Durable once synced (the ledger syncs: [`Store`]).
+        let _writing = self.writing();
+        self.ledger
+            .insert(e.seq.to_be_bytes(), encode(e))
+            .map_err(backend)?;
+        Ok(())
     }
 
     fn ledger_entries_after(
@@ -1037,9 +1051,12 @@ impl Store for SledStore {
             })
             .map_err(tx_failed)?;
         // The order is written; the disk is waited for without holding up the next
-        // publisher (its flush can be shared).
+        // publisher (its flush can be shared), and with a ledger entry once synced (the
+        // ledger syncs: [`Store`]).
         drop(one);
-        self.flush()?;
+        if entry.is_none() {
+            self.flush()?;
+        }
         Ok(rows.len())
     }
 
@@ -1100,7 +1117,10 @@ impl Store for SledStore {
                 Ok::<u64, ConflictableTransactionError<()>>(n)
             })
             .map_err(tx_failed)?;
-        self.flush()?;
+        // With a ledger entry, durable once synced (the ledger syncs: [`Store`]).
+        if entry.is_none() {
+            self.flush()?;
+        }
         Ok(count)
     }
 

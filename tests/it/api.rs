@@ -1,5 +1,5 @@
 //! The HTTP surface's edges: one JSON error shape for bad paths, queries and bodies; pages
-//! that need a session, whatever their path ends in; the ledger's time bounds.
+//! that need a session, whatever their path ends in; the ledger's time bounds; `/metrics`.
 
 use serde_json::Value;
 
@@ -192,4 +192,43 @@ async fn the_same_report_twice_is_stored_once_and_other_content_needs_an_update(
         .await;
     assert_eq!(s, 409, "{v}");
     assert!(v.to_string().contains("report update"), "{v}");
+}
+
+/// The value of the sample `series` (name and labels as written) on a gateway's `/metrics`.
+async fn metric(gw: &TestGateway, series: &str) -> f64 {
+    let text = reqwest::get(format!("{}/metrics", gw.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no `{series}` in /metrics:\n{text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_submissions_deliveries_imports_and_flushes() {
+    let b = TestGateway::spawn("cert-b").await;
+    let (a, _clock) = TestGateway::spawn_manual("cert-a", |_| {}).await;
+    a.add_peer(&b, "AMBER", "community", "none", "stix").await;
+    b.add_peer(&a, "AMBER", "community", "none", "stix").await;
+    let before = metric(&a, "irtx_store_flushes").await;
+    let id = a.submit(&example("incident-ddos-minimal")).await;
+    a.share(&id, &["cert-b"]).await;
+    assert_eq!(metric(&a, "irtx_reports_submitted_total").await, 1.0);
+    assert_eq!(metric(&a, "irtx_outbox_messages").await, 1.0);
+    assert_eq!(a.services().run_once().await, 1);
+    assert_eq!(
+        metric(&a, "irtx_delivery_attempts_total{outcome=\"delivered\"}").await,
+        1.0
+    );
+    assert_eq!(metric(&a, "irtx_outbox_messages").await, 0.0);
+    assert_eq!(
+        metric(&b, "irtx_inbound_messages_total{outcome=\"accepted\"}").await,
+        1.0
+    );
+    // Submitted, queued, published, delivered: each write durable, some flushes shared.
+    let flushes = metric(&a, "irtx_store_flushes").await - before;
+    assert!((1.0..=10.0).contains(&flushes), "{flushes} flushes");
 }

@@ -1,8 +1,10 @@
 //! A store that fails under `receive` is a 5xx for the sender, which retries; it is never a
-//! policy refusal (an "unknown sender" 403 would dead-letter the message for good).
+//! policy refusal (an "unknown sender" 403 would dead-letter the message for good). A disk
+//! slow to flush holds up no ledger append but its own.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use irtx::app::Options;
 use irtx::disclosure::{Checkpoint, Entry, RawEntry};
@@ -17,10 +19,47 @@ use serde_json::Value;
 
 use crate::gateway::{example, TestGateway};
 
-/// A store whose peer lookups and imports fail while `down` is set.
+/// A store whose peer lookups and imports fail while `down` is set, and whose syncs wait
+/// while `syncs` is held.
 struct Flaky {
     inner: Arc<dyn Store>,
     down: Arc<AtomicBool>,
+    syncs: Arc<SyncGate>,
+}
+
+/// Holds syncs (a disk that takes its time to flush) and counts those waiting.
+#[derive(Default)]
+struct SyncGate {
+    state: Mutex<(bool, usize)>,
+    changed: Condvar,
+}
+
+impl SyncGate {
+    fn set_held(&self, held: bool) {
+        self.state.lock().unwrap().0 = held;
+        self.changed.notify_all();
+    }
+
+    fn pass(&self) {
+        let mut st = self.state.lock().unwrap();
+        st.1 += 1;
+        self.changed.notify_all();
+        while st.0 {
+            st = self.changed.wait(st).unwrap();
+        }
+        st.1 -= 1;
+        self.changed.notify_all();
+    }
+
+    /// Waits (up to 30 s, then fails with `what`) until `n` syncs wait.
+    fn await_waiting(&self, n: usize, what: &str) {
+        let st = self.state.lock().unwrap();
+        let (st, timeout) = self
+            .changed
+            .wait_timeout_while(st, Duration::from_secs(30), |st| st.1 < n)
+            .unwrap();
+        assert!(!timeout.timed_out(), "{what} ({} syncs waiting)", st.1);
+    }
 }
 
 impl Flaky {
@@ -36,6 +75,10 @@ impl Flaky {
 }
 
 impl Store for Flaky {
+    fn sync(&self) -> Result<()> {
+        self.syncs.pass();
+        self.inner.sync()
+    }
     fn put_report(&self, r: &StoredReport) -> Result<()> {
         self.inner.put_report(r)
     }
@@ -215,6 +258,7 @@ async fn a_store_failing_under_receive_is_a_503_and_the_sender_retries() {
             Arc::new(Flaky {
                 inner,
                 down: d.clone(),
+                syncs: Arc::default(),
             })
         })),
         ..Options::default()
@@ -263,4 +307,51 @@ async fn a_store_failing_under_receive_is_a_503_and_the_sender_retries() {
         1,
         "imported once when the store is back"
     );
+}
+
+/// A ledger append waits for the write before it, not for that write's flush: while the
+/// disk holds one append's flush, the next is linked and applied; neither returns before the
+/// disk answers; the chain holds after.
+#[test]
+fn a_slow_flush_holds_up_no_ledger_append_but_its_own() {
+    let syncs = Arc::new(SyncGate::default());
+    let store = Arc::new(Flaky {
+        inner: Arc::new(irtx::store::sled_store::SledStore::temporary().unwrap()),
+        down: Arc::default(),
+        syncs: syncs.clone(),
+    });
+    let ledger = Arc::new(irtx::ledger::Ledger::new());
+    let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+    let append = |report: &str| {
+        let (store, ledger, key) = (store.clone(), ledger.clone(), key.clone());
+        let body = irtx::disclosure::EntryBody::new(
+            "2026-12-03T00:00:00Z".into(),
+            irtx::disclosure::Event::Queued,
+            report.parse().unwrap(),
+            "cert-b".parse().unwrap(),
+        );
+        std::thread::spawn(move || ledger.append(store.as_ref(), body, "cert-a", &key))
+    };
+    syncs.set_held(true);
+    let first = append("r1");
+    syncs.await_waiting(1, "the first append never asked for its flush");
+    let second = append("r2");
+    syncs.await_waiting(
+        2,
+        "the second append did not get to its flush while the first's was under way",
+    );
+    let reports: Vec<String> = store
+        .ledger_entries()
+        .map(|e| e.unwrap().body.report_id.to_string())
+        .collect();
+    assert_eq!(reports, ["r1", "r2"], "both applied, in order");
+    assert!(
+        !first.is_finished() && !second.is_finished(),
+        "an append returned before its flush"
+    );
+    syncs.set_held(false);
+    let first = first.join().unwrap().unwrap();
+    let second = second.join().unwrap().unwrap();
+    assert_eq!((first.seq, second.seq), (0, 1));
+    irtx::ledger::verify_store(store.as_ref(), &[key.verifying_key()]).unwrap();
 }

@@ -276,6 +276,29 @@ fn print_run(what: &str, run: &Run, objects: usize) {
     println!("  latency {}", run.latency_line());
 }
 
+/// The gauge of disk flushes a gateway's store ran (group commit: one covers every write
+/// waiting for it).
+const FLUSHES: &str = "irtx_store_flushes";
+
+/// The flush gauges of these gateways now.
+async fn flush_counts(
+    http: &reqwest::Client,
+    gateways: impl IntoIterator<Item = &Gateway>,
+) -> Result<Vec<f64>> {
+    let mut out = Vec::new();
+    for g in gateways {
+        out.push(g.counter(http, FLUSHES, "").await?);
+    }
+    Ok(out)
+}
+
+fn print_flushes(what: &str, flushes: f64, messages: f64) {
+    println!(
+        "  {what}: {flushes:.0} disk flushes, {:.2} a message",
+        flushes / messages.max(1.0)
+    );
+}
+
 fn print_server(what: &str, before: Usage, after: Usage, wall: Duration, store: u64) {
     println!(
         "  {what}: CPU {:.2} s ({:.2} cores), peak RSS {:.1} MiB, store {:.1} MiB",
@@ -307,12 +330,15 @@ async fn inbound(irtx: &std::path::Path, dir: &std::path::Path, a: InboundArgs) 
         t.elapsed().as_secs_f64()
     );
     gw.serve(&UNLIMITED).await?;
+    let http = reqwest::Client::new();
+    let flushes = gw.counter(&http, FLUSHES, "").await?;
     let before = gw.usage()?;
     let url = format!("{}/exchange/v1/messages", gw.url);
     let run = Sink::Irtx { urls: vec![url] }
         .send(bodies, a.concurrency)
         .await;
     let after = gw.usage()?;
+    let flushes = gw.counter(&http, FLUSHES, "").await? - flushes;
     print_run(
         &format!(
             "inbound, concurrency {}, {} stored before",
@@ -326,6 +352,7 @@ async fn inbound(irtx: &std::path::Path, dir: &std::path::Path, a: InboundArgs) 
     }
     gw.stop()?;
     print_server("server", before, after, run.wall, dir_size(&gw.data_dir()));
+    print_flushes("server", flushes, run.ok() as f64);
     if run.failed() > 0 {
         bail!("{} messages were not accepted", run.failed());
     }
@@ -658,6 +685,7 @@ async fn outbound(irtx: &std::path::Path, dir: &std::path::Path, a: OutboundArgs
         ))
     };
     let (s0, r0) = usage(&sender, &receivers)?;
+    let f0 = flush_counts(&http, std::iter::once(&*sender).chain(&receivers)).await?;
     let start = Instant::now();
     let share = {
         let sender = sender.clone();
@@ -692,6 +720,7 @@ async fn outbound(irtx: &std::path::Path, dir: &std::path::Path, a: OutboundArgs
     }
     let wall = start.elapsed();
     let (s1, r1) = usage(&sender, &receivers)?;
+    let f1 = flush_counts(&http, std::iter::once(&*sender).chain(&receivers)).await?;
     println!(
         "outbound: {} reports shared with {} receivers: {want} messages delivered with verified receipts in {:.2} s: {:.0} messages/s ({} share calls failed)",
         a.reports,
@@ -753,9 +782,13 @@ async fn outbound(irtx: &std::path::Path, dir: &std::path::Path, a: OutboundArgs
         .context("the sender is still shared")?;
     sender.stop()?;
     print_server("sender", s0, s1, wall, dir_size(&sender.data_dir()));
-    for ((r, b), a) in receivers.iter_mut().zip(r0).zip(r1) {
+    let flushes: Vec<f64> = f1.iter().zip(&f0).map(|(a, b)| a - b).collect();
+    print_flushes("sender", flushes[0], want);
+    let each = a.reports as f64;
+    for (((r, b), a), f) in receivers.iter_mut().zip(r0).zip(r1).zip(&flushes[1..]) {
         r.stop()?;
         print_server(&r.team.clone(), b, a, wall, dir_size(&r.data_dir()));
+        print_flushes(&r.team.clone(), *f, each);
     }
     Ok(())
 }
