@@ -138,7 +138,7 @@ fn is_stix_properties(v: &Value) -> bool {
         let b = name.as_bytes();
         let named = |suffix: &[u8]| {
             // ^[a-z][a-z0-9_]{0,245}<suffix>$
-            b.len() >= 1 + suffix.len()
+            b.len() > suffix.len()
                 && b.len() <= 246 + suffix.len()
                 && b.ends_with(suffix)
                 && b[0].is_ascii_lowercase()
