@@ -633,7 +633,7 @@ pub struct Holding {
 /// (the `*_recorded` writes, [`Store::ledger_put`], and [`Store::taxii_publish`] and
 /// [`Store::taxii_count_pull`] given an entry): that one is applied, in order, when it
 /// returns, and durable once [`Store::sync`] returns after it. The ledger
-/// ([`crate::ledger::Ledger::append_with`], the only caller of those writes outside tests)
+/// (`Ledger::append_with`, above the store: the only caller of those writes outside tests)
 /// links entries one at a time and syncs after letting the next one be linked, so that
 /// appenders wait for one another's writes, not for one another's flushes, and one flush
 /// covers many.

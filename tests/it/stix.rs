@@ -504,3 +504,87 @@ fn victims_and_pseudonyms_are_never_indicators_and_pseudonyms_say_so() {
         .clone();
     assert_eq!(reporter["identity_class"], "organization");
 }
+
+/// Every JSON file under `dir`, recursively.
+fn json_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            json_files(&path, out);
+        } else if path.extension().and_then(|e| e.to_str()) == Some("json") {
+            out.push(path);
+        }
+    }
+}
+
+/// irtx checks the commonest STIX patterns by hand (src/schema.rs): on every STIX object of
+/// the reference material (the OASIS examples, the validator's and misp-stix's test files,
+/// valid and invalid) and on variants of each with custom properties of every kind, it
+/// accepts exactly what the OASIS schemas, compiled here with jsonschema's own pattern
+/// engine, accept.
+#[test]
+fn received_objects_are_accepted_exactly_when_the_oasis_schemas_accept_them() {
+    let Some(reference) = shared_reference(
+        "received_objects_are_accepted_exactly_when_the_oasis_schemas_accept_them",
+    ) else {
+        return;
+    };
+    let validators = validators_from(&reference.join("stix2.1-json-schemas/schemas"));
+    let mut files = Vec::new();
+    for dir in ["stix2.1-json-schemas/examples", "samples", "tlp"] {
+        json_files(&reference.join(dir), &mut files);
+    }
+    let extra = [
+        ("x_n", serde_json::json!(1)),
+        ("x_bytes_bin", serde_json::json!("AAE=")),
+        ("x_bytes_bin", serde_json::json!("AAE")),
+        ("x_digest_hex", serde_json::json!("0aF9")),
+        ("x_digest_hex", serde_json::json!("0aF")),
+        ("x_list", serde_json::json!([])),
+        ("uuid", Value::Null),
+        ("Xid", serde_json::json!("s")),
+        ("ab", serde_json::json!(2)),
+    ];
+    let (mut seen, mut refused) = (0, 0);
+    for path in files {
+        let Ok(doc) = serde_json::from_slice::<Value>(&std::fs::read(&path).unwrap()) else {
+            continue; // the validator's deliberately broken JSON
+        };
+        let objects = match doc["objects"].as_array() {
+            Some(objects) => objects.clone(),
+            None if doc["type"].is_string() && doc["type"] != "bundle" => vec![doc.clone()],
+            None => continue,
+        };
+        for o in &objects {
+            let variants = extra.iter().map(|(k, v)| {
+                let mut o = o.clone();
+                o[*k] = v.clone();
+                o
+            });
+            for variant in std::iter::once(o.clone()).chain(variants) {
+                let ty = variant["type"].as_str().unwrap_or("");
+                let theirs = validators
+                    .get(ty)
+                    .filter(|_| !matches!(ty, "bundle" | "core" | "properties"))
+                    .unwrap_or_else(|| {
+                        &validators[if variant.get("created").is_some() {
+                            "core"
+                        } else {
+                            "cyber-observable-core"
+                        }]
+                    })
+                    .is_valid(&variant);
+                let bundle = serde_json::json!({"type": "bundle",
+                    "id": "bundle--6a9e2fce-7f6c-4d3c-8f9e-5e7f2b7b1a11", "objects": [variant]});
+                let ours = irtx::schema::check_stix_bundle(&bundle).is_empty();
+                assert_eq!(ours, theirs, "{}: {}", path.display(), bundle["objects"][0]);
+                seen += 1;
+                refused += usize::from(!theirs);
+            }
+        }
+    }
+    assert!(
+        seen > 2_000 && refused > 500,
+        "{seen} objects checked, {refused} refused"
+    );
+}
