@@ -414,11 +414,7 @@ impl SledStore {
             }
             *counted_in(c, active) += 1;
         });
-        // With a ledger entry, durable once synced (the ledger syncs: [`Store`]).
-        match entry {
-            Some(_) => Ok(()),
-            None => self.flush(),
-        }
+        self.flush_unless_recorded(entry)
     }
 
     /// Changes the outbox's counts, when they were taken (a write, holding the gate).
@@ -442,6 +438,16 @@ impl SledStore {
     /// Held by a snapshot.
     pub(super) fn quiet(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
         self.gate.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Makes the write just applied durable, unless it carries a ledger entry: the ledger
+    /// makes that one durable with [`Store::sync`] once it lets the next entry be linked
+    /// (the rule the [`Store`] trait states).
+    fn flush_unless_recorded(&self, entry: Option<&Entry>) -> Result<()> {
+        match entry {
+            Some(_) => Ok(()),
+            None => self.flush(),
+        }
     }
 
     /// Makes the write just applied durable: one flush for every write waiting
@@ -715,8 +721,7 @@ impl Store for SledStore {
             })
             .map_err(|e| finished_or(e, seq))?;
         self.count_outbox(|c| uncount(c, was_pending));
-        // Durable once synced (the ledger syncs: [`Store`]).
-        Ok(())
+        self.flush_unless_recorded(Some(entry))
     }
 
     fn delivered_page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Delivered)>> {
@@ -878,12 +883,11 @@ impl Store for SledStore {
     }
 
     fn ledger_put(&self, e: &Entry) -> Result<()> {
-        // Durable once synced (the ledger syncs: [`Store`]).
         let _writing = self.writing();
         self.ledger
             .insert(e.seq.to_be_bytes(), encode(e))
             .map_err(backend)?;
-        Ok(())
+        self.flush_unless_recorded(Some(e))
     }
 
     fn ledger_entries_after(
@@ -1051,12 +1055,9 @@ impl Store for SledStore {
             })
             .map_err(tx_failed)?;
         // The order is written; the disk is waited for without holding up the next
-        // publisher (its flush can be shared), and with a ledger entry once synced (the
-        // ledger syncs: [`Store`]).
+        // publisher (its flush can be shared).
         drop(one);
-        if entry.is_none() {
-            self.flush()?;
-        }
+        self.flush_unless_recorded(entry)?;
         Ok(rows.len())
     }
 
@@ -1117,10 +1118,7 @@ impl Store for SledStore {
                 Ok::<u64, ConflictableTransactionError<()>>(n)
             })
             .map_err(tx_failed)?;
-        // With a ledger entry, durable once synced (the ledger syncs: [`Store`]).
-        if entry.is_none() {
-            self.flush()?;
-        }
+        self.flush_unless_recorded(entry)?;
         Ok(count)
     }
 
