@@ -21,6 +21,24 @@ pub fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// Every file under `p` whose name ends in `.<ext>`, in every folder below, sorted; `p`
+/// itself when it is such a file.
+pub fn files_under(p: &Path, ext: &str) -> Vec<PathBuf> {
+    if !p.is_dir() {
+        return if p.extension().is_some_and(|e| e == ext) {
+            vec![p.to_path_buf()]
+        } else {
+            Vec::new()
+        };
+    }
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())) {
+        out.extend(files_under(&e.unwrap().path(), ext));
+    }
+    out.sort();
+    out
+}
+
 /// Every file in `tests/data/<dir>`, sorted.
 pub fn data_files(dir: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("tests/data").join(dir))

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::gateway::{eventually, example, fast, TestGateway};
-use crate::helpers::shared_reference;
+use crate::helpers::{files_under, shared_reference};
 
 /// Runs the irtx binary with the gateway's config (its store, when no gateway holds it).
 fn irtx_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
@@ -463,7 +463,7 @@ async fn imported_alerts_share_onward_in_both_formats() {
     }
     let mut files = Vec::new();
     for dir in ["pymisp", "misp-stix"] {
-        for e in walkdir(&reference.join("samples").join(dir)) {
+        for e in files_under(&reference.join("samples").join(dir), "json") {
             files.push(e);
         }
     }
@@ -499,18 +499,4 @@ async fn imported_alerts_share_onward_in_both_formats() {
     // Every imported alert went out in both forms (a queued share passed the output checks).
     assert!(alerts >= 15, "{alerts}");
     assert_eq!(shared, 2 * alerts);
-}
-
-fn walkdir(p: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(p).unwrap() {
-        let e = e.unwrap().path();
-        if e.is_dir() {
-            out.extend(walkdir(&e));
-        } else if e.extension().is_some_and(|x| x == "json") {
-            out.push(e);
-        }
-    }
-    out.sort();
-    out
 }

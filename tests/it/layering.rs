@@ -6,7 +6,7 @@
 //! - the store knows nothing of the ledger's writer, the services, the API or the CLI;
 //! - the services never call the API.
 
-use crate::helpers::root;
+use crate::helpers::{files_under, root};
 
 /// Every core module.
 const CORE: &[&str] = &[
@@ -49,23 +49,11 @@ const NOT_IN_CORE: &[&str] = &[
     "crate::app",
 ];
 
-fn files(p: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    if p.is_dir() {
-        for e in std::fs::read_dir(p).unwrap() {
-            files(&e.unwrap().path(), out);
-        }
-    } else if p.extension().is_some_and(|e| e == "rs") {
-        out.push(p.to_path_buf());
-    }
-}
-
 /// Every `.rs` file under these paths, with its text.
 fn sources(paths: &[&str]) -> Vec<(std::path::PathBuf, String)> {
-    let mut all = Vec::new();
-    for c in paths {
-        files(&root().join(c), &mut all);
-    }
-    all.into_iter()
+    paths
+        .iter()
+        .flat_map(|c| files_under(&root().join(c), "rs"))
         .map(|f| {
             let text = std::fs::read_to_string(&f).unwrap();
             (f, text)

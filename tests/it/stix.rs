@@ -7,7 +7,7 @@ use irtx::convert::{convert, Format};
 use irtx::tlp::Tlp;
 use serde_json::Value;
 
-use crate::helpers::{read_json, root, shared_reference, team, valid_reports};
+use crate::helpers::{files_under, read_json, root, shared_reference, team, valid_reports};
 
 fn bundle_of(name: &str) -> (irtx::report::Report, Value) {
     let (_, r) = valid_reports()
@@ -505,18 +505,6 @@ fn victims_and_pseudonyms_are_never_indicators_and_pseudonyms_say_so() {
     assert_eq!(reporter["identity_class"], "organization");
 }
 
-/// Every JSON file under `dir`, recursively.
-fn json_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            json_files(&path, out);
-        } else if path.extension().and_then(|e| e.to_str()) == Some("json") {
-            out.push(path);
-        }
-    }
-}
-
 /// irtx checks the commonest STIX patterns by hand (src/schema.rs): on every STIX object of
 /// the reference material (the OASIS examples, the validator's and misp-stix's test files,
 /// valid and invalid) and on variants of each with custom properties of every kind, it
@@ -532,7 +520,7 @@ fn received_objects_are_accepted_exactly_when_the_oasis_schemas_accept_them() {
     let validators = validators_from(&reference.join("stix2.1-json-schemas/schemas"));
     let mut files = Vec::new();
     for dir in ["stix2.1-json-schemas/examples", "samples", "tlp"] {
-        json_files(&reference.join(dir), &mut files);
+        files.extend(files_under(&reference.join(dir), "json"));
     }
     let extra = [
         ("x_n", serde_json::json!(1)),
