@@ -116,20 +116,28 @@ impl Gateway {
                     if !g.store.claim_queue(&p)? {
                         return Ok((None, None));
                     }
-                    Ok((g.store.outbox_head(&p)?, g.store.peer(&p)?))
+                    let due = g
+                        .store
+                        .outbox_head(&p)?
+                        .filter(|(_, item)| item.next_attempt_ms <= g.clock.now_ms());
+                    if due.is_some() {
+                        // Its queued record and ledger entry may be applied and not yet on
+                        // disk (their flush is under way): a message leaves only once a
+                        // crash can no longer take them back. Nothing to do when they are.
+                        g.store.sync()?;
+                    }
+                    Ok((due, g.store.peer(&p)?))
                 })
                 .await;
             let (seq, item, record) = match head {
                 Ok((Some((seq, item)), record)) => (seq, item, record),
+                // Nothing queued, or the head is not due yet.
                 Ok((None, _)) => return delivered,
                 Err(e) => {
                     tracing::error!(peer.id = %peer, error = %e, "cannot read the outbox");
                     return delivered;
                 }
             };
-            if item.next_attempt_ms > self.clock.now_ms() {
-                return delivered;
-            }
             let attempt = match &record {
                 Some(p) => client::attempt(&self.client, p, &item, &self.team.id).await,
                 None => Attempt::Retry {
@@ -196,7 +204,6 @@ impl Gateway {
         };
         let (cause, why, receipt, permanent) = match attempt {
             Attempt::Delivered { jws, receipt } => {
-                Metrics::count(&self.metrics.deliveries, "delivered");
                 let status = receipt.status;
                 let body = EntryBody {
                     receipt: Some(jws.clone()),
@@ -210,11 +217,12 @@ impl Gateway {
                     delivered_at: rfc3339(now),
                 };
                 self.record_with(body, |store, e| store.mark_delivered_recorded(seq, &d, e))?;
+                // Counted once recorded: a delivery the store could not take is tried again.
+                Metrics::count(&self.metrics.deliveries, "delivered");
                 tracing::info!(peer.id = %item.peer, message.id = %item.message_id, status = ?status, "message delivered; receipt stored");
                 return Ok(Next::Continue);
             }
             Attempt::Accepted { status } => {
-                Metrics::count(&self.metrics.deliveries, "delivered");
                 let mut body = entry(Event::Delivered);
                 let failures: Vec<String> = status["failures"]
                     .as_array()
@@ -248,6 +256,7 @@ impl Gateway {
                     delivered_at: rfc3339(now),
                 };
                 self.record_with(body, |store, e| store.mark_delivered_recorded(seq, &d, e))?;
+                Metrics::count(&self.metrics.deliveries, "delivered");
                 tracing::info!(peer.id = %item.peer, message.id = %item.message_id, "pushed to the peer's TAXII collection; status stored");
                 return Ok(Next::Continue);
             }
@@ -262,7 +271,7 @@ impl Gateway {
         item.last_error = Some(why.clone());
         item.last_cause = Some(cause);
         let peer = item.peer.clone();
-        let event = if permanent || item.attempts >= self.delivery.max_attempts {
+        let (event, counted) = if permanent || item.attempts >= self.delivery.max_attempts {
             // Refused for good by the peer, or given up after the last attempt: the outbox,
             // the ledger, the metrics and the log say the same word.
             let (state, event) = if permanent {
@@ -271,19 +280,17 @@ impl Gateway {
                 (DeliveryState::DeadLettered, Event::DeadLettered)
             };
             item.state = state;
-            Metrics::count(&self.metrics.deliveries, state.as_str());
             tracing::error!(peer.id = %peer, message.id = %item.message_id, attempts = item.attempts, cause = %cause, "delivery to `{peer}` gave up; message {}; see the outbox", state.as_str());
-            Some(event)
+            (Some(event), state.as_str())
         } else {
             item.state = DeliveryState::Failing;
             let delay = self.backoff(item.attempts);
             item.next_attempt_ms = self.clock.now_ms() + delay.as_millis() as i64;
-            Metrics::count(&self.metrics.deliveries, "retry");
             // A peer's reasons may quote the document: logs get the kind only; the full text
             // is in the outbox for the analyst.
             tracing::warn!(peer.id = %peer, message.id = %item.message_id, attempt = item.attempts, retry_in_ms = delay.as_millis() as u64, cause = %cause, "delivery to `{peer}` failed; retrying");
             // The ledger records changes of state, not every retry.
-            (item.attempts == 1).then_some(Event::Failing)
+            ((item.attempts == 1).then_some(Event::Failing), "retry")
         };
         match event {
             Some(event) => {
@@ -295,6 +302,7 @@ impl Gateway {
             }
             None => self.store.update_outbox(seq, &item)?,
         }
+        Metrics::count(&self.metrics.deliveries, counted);
         Ok(match item.state {
             DeliveryState::DeadLettered | DeliveryState::Refused => Next::Continue,
             _ => Next::Stop,

@@ -23,16 +23,17 @@ struct State {
     flushing: bool,
     /// Every ticket up to this one is durable.
     durable: u64,
-    /// Flushes run (for the tests and the bench).
+    /// Flushes run that wrote something (for the tests and the bench).
     flushes: u64,
 }
 
 impl GroupCommit {
     /// Makes the caller's write, already applied, durable: returns once a flush that began
     /// after the write has completed, running it when no other writer is. `flush` writes
-    /// everything applied so far; its error is the caller's (a waiting writer whose ticket it
-    /// did not cover leads the next flush and meets the error itself).
-    pub fn commit<E>(&self, flush: impl Fn() -> Result<(), E>) -> Result<(), E> {
+    /// everything applied so far and says how many bytes that took (none: everything was on
+    /// disk already); its error is the caller's (a waiting writer whose ticket it did not
+    /// cover leads the next flush and meets the error itself).
+    pub fn commit<E>(&self, flush: impl Fn() -> Result<usize, E>) -> Result<(), E> {
         let mine = self.written.fetch_add(1, Ordering::SeqCst) + 1;
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         loop {
@@ -50,16 +51,16 @@ impl GroupCommit {
             let result = flush();
             st = self.state.lock().unwrap_or_else(|p| p.into_inner());
             st.flushing = false;
-            st.flushes += 1;
-            if result.is_ok() {
+            if let Ok(written) = result {
                 st.durable = st.durable.max(target);
+                st.flushes += u64::from(written > 0);
             }
             self.done.notify_all();
             result?;
         }
     }
 
-    /// Flushes run so far.
+    /// Flushes run so far that wrote something.
     pub fn flushes(&self) -> u64 {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).flushes
     }
@@ -81,16 +82,32 @@ mod tests {
     impl Fake {
         fn write_and_commit(&self) -> u64 {
             let me = self.applied.fetch_add(1, Ordering::SeqCst) + 1;
+            self.sync();
+            me
+        }
+
+        /// Makes everything applied durable; writes as many "bytes" as writes were not.
+        fn sync(&self) {
             self.gc
                 .commit(|| {
                     let upto = self.applied.load(Ordering::SeqCst);
                     std::thread::sleep(std::time::Duration::from_millis(2));
-                    self.durable.fetch_max(upto, Ordering::SeqCst);
-                    Ok::<(), ()>(())
+                    let before = self.durable.fetch_max(upto, Ordering::SeqCst);
+                    Ok::<usize, ()>(upto.saturating_sub(before) as usize)
                 })
                 .unwrap();
-            me
         }
+    }
+
+    #[test]
+    fn a_sync_with_nothing_unflushed_is_not_counted_as_a_flush() {
+        let f = Fake::default();
+        f.write_and_commit();
+        f.sync();
+        f.sync();
+        assert_eq!(f.gc.flushes(), 1);
+        f.write_and_commit();
+        assert_eq!(f.gc.flushes(), 2);
     }
 
     #[test]
@@ -129,11 +146,11 @@ mod tests {
             if fail.swap(false, Ordering::SeqCst) {
                 Err("disk full")
             } else {
-                Ok(())
+                Ok(1)
             }
         };
         assert_eq!(gc.commit(flush), Err("disk full"));
         assert_eq!(gc.commit(flush), Ok(()));
-        assert_eq!(gc.flushes(), 2);
+        assert_eq!(gc.flushes(), 1, "the flush that failed wrote nothing");
     }
 }

@@ -636,10 +636,13 @@ pub struct Holding {
 /// (`Ledger::append_with`, above the store: the only caller of those writes outside tests)
 /// links entries one at a time and syncs after letting the next one be linked, so that
 /// appenders wait for one another's writes, not for one another's flushes, and one flush
-/// covers many.
+/// covers many. So a reader can see such a write before it is durable: the delivery worker
+/// syncs before a message it read leaves, so that no peer gets a message whose queued record
+/// and ledger entry a crash could still take back.
 pub trait Store: Send + Sync {
-    /// Makes every write applied before the call durable (see above); a store whose every
-    /// write is durable when it returns has nothing to do.
+    /// Makes every write applied before the call durable (see above); cheap when there is
+    /// nothing unflushed. A store whose every write is durable when it returns has nothing
+    /// to do.
     fn sync(&self) -> Result<()> {
         Ok(())
     }
@@ -826,8 +829,8 @@ pub trait Store: Send + Sync {
     fn put_alert(&self, alert: &Alert) -> Result<()>;
     /// Records what a peer holds of a report (replacing what was recorded).
     fn put_holding(&self, h: &Holding) -> Result<()>;
-    /// Flushes to disk run so far (benchmarks: under group commit, fewer than the writes
-    /// acknowledged). A store that does not count says 0.
+    /// Flushes to disk run so far that had something to write (benchmarks: under group
+    /// commit, fewer than the writes acknowledged). A store that does not count says 0.
     fn flushes(&self) -> u64 {
         0
     }

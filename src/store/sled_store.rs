@@ -453,9 +453,7 @@ impl SledStore {
     /// Makes the write just applied durable: one flush for every write waiting
     /// ([`super::group_commit`]), never an answer before it.
     fn flush(&self) -> Result<()> {
-        self.commits
-            .commit(|| self.db.flush().map(|_| ()))
-            .map_err(backend)
+        self.commits.commit(|| self.db.flush()).map_err(backend)
     }
 
     fn next_seq(&self) -> Result<u64> {

@@ -1,6 +1,7 @@
 //! A store that fails under `receive` is a 5xx for the sender, which retries; it is never a
 //! policy refusal (an "unknown sender" 403 would dead-letter the message for good). A disk
-//! slow to flush holds up no ledger append but its own.
+//! slow to flush holds up no ledger append but its own, and no message leaves before its
+//! queued record is on disk.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -51,6 +52,13 @@ impl SyncGate {
         self.changed.notify_all();
     }
 
+    /// Holds syncs until the guard is dropped (also when a test fails while they are held:
+    /// the syncs waiting go on and the test ends instead of hanging).
+    fn hold(&self) -> Held<'_> {
+        self.set_held(true);
+        Held(self)
+    }
+
     /// Waits (up to 30 s, then fails with `what`) until `n` syncs wait.
     fn await_waiting(&self, n: usize, what: &str) {
         let st = self.state.lock().unwrap();
@@ -59,6 +67,14 @@ impl SyncGate {
             .wait_timeout_while(st, Duration::from_secs(30), |st| st.1 < n)
             .unwrap();
         assert!(!timeout.timed_out(), "{what} ({} syncs waiting)", st.1);
+    }
+}
+
+struct Held<'a>(&'a SyncGate);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.set_held(false);
     }
 }
 
@@ -332,7 +348,7 @@ fn a_slow_flush_holds_up_no_ledger_append_but_its_own() {
         );
         std::thread::spawn(move || ledger.append(store.as_ref(), body, "cert-a", &key))
     };
-    syncs.set_held(true);
+    let held = syncs.hold();
     let first = append("r1");
     syncs.await_waiting(1, "the first append never asked for its flush");
     let second = append("r2");
@@ -349,9 +365,71 @@ fn a_slow_flush_holds_up_no_ledger_append_but_its_own() {
         !first.is_finished() && !second.is_finished(),
         "an append returned before its flush"
     );
-    syncs.set_held(false);
+    drop(held);
     let first = first.join().unwrap().unwrap();
     let second = second.join().unwrap().unwrap();
     assert_eq!((first.seq, second.seq), (0, 1));
     irtx::ledger::verify_store(store.as_ref(), &[key.verifying_key()]).unwrap();
+}
+
+/// The delivery worker reads the outbox without waiting for flushes: a message queued while
+/// the worker runs can be read while its queued record and ledger entry are applied but not
+/// yet on disk. It leaves only after they are: a crash could otherwise leave a peer holding
+/// a message the ledger does not list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_message_leaves_before_its_queued_record_is_on_disk() {
+    let syncs = Arc::new(SyncGate::default());
+    let gate = syncs.clone();
+    let clock = Arc::new(irtx::federation::clock::ManualClock::at(
+        time::OffsetDateTime::now_utc(),
+    ));
+    let options = Options {
+        clock,
+        run_worker: false,
+        wrap_store: Some(Box::new(move |inner| {
+            Arc::new(Flaky {
+                inner,
+                down: Arc::default(),
+                syncs: gate.clone(),
+            })
+        })),
+    };
+    let a = TestGateway::spawn_options("cert-a", |_| {}, options).await;
+    let b = TestGateway::spawn("cert-b").await;
+    a.add_peer(&b, "AMBER", "community", "none", "stix").await;
+    b.add_peer(&a, "AMBER", "community", "none", "stix").await;
+    let id = a.submit(&example("incident-ddos-minimal")).await;
+
+    let waiting = |n: usize, what: &'static str| {
+        let s = syncs.clone();
+        tokio::task::spawn_blocking(move || s.await_waiting(n, what))
+    };
+    let held = syncs.hold();
+    let share = a.share(&id, &["cert-b"]);
+    let deliver = async {
+        waiting(
+            1,
+            "the share never asked for the flush of its queued message",
+        )
+        .await
+        .unwrap();
+        let worker = a.services().clone();
+        let run = tokio::spawn(async move { worker.run_once().await });
+        waiting(
+            2,
+            "the worker neither sent the message nor waited for the flush",
+        )
+        .await
+        .unwrap();
+        assert!(
+            b.alerts().await.is_empty(),
+            "the message left while its queued record and ledger entry were not on disk"
+        );
+        drop(held);
+        run.await.unwrap()
+    };
+    let (decisions, delivered) = tokio::join!(share, deliver);
+    assert_eq!(decisions[0]["decision"], "queued", "{decisions:?}");
+    assert_eq!(delivered, 1, "sent once the flush came");
+    assert_eq!(b.alerts().await.len(), 1);
 }

@@ -731,7 +731,7 @@ async fn outbound(irtx: &std::path::Path, dir: &std::path::Path, a: OutboundArgs
     );
     println!("  share call latency {}", shares.latency_line());
     // One push at a time on an otherwise idle system: share to the first receiver, wait
-    // for the sender to count it delivered (its receipt verified).
+    // for the sender to count it delivered (its receipt verified and recorded).
     let (mut lat, mut calls) = (Vec::new(), Vec::new());
     let mut count = sender.counter(&http, name, delivered).await?;
     for i in 0..a.idle as u64 {
