@@ -109,9 +109,43 @@ fn anonymize(c: &mut Criterion) {
     g.finish();
 }
 
+/// What sharing does with a rendered document for one peer before it queues it: the
+/// digest the ledger records and the signed message (STIX, 1,000 indicators).
+fn seal(c: &mut Criterion) {
+    let team = Team::new("cert-bench".parse().unwrap(), "CERT Bench");
+    let r = irtx::report::parse(&report(1000)).unwrap();
+    let doc = irtx::convert::convert(&r, &team, Format::Stix);
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let to: irtx::peer::PeerId = "cert-b".parse().unwrap();
+    let mut g = c.benchmark_group("seal");
+    g.bench_function("digest+seal/stix/1000", |b| {
+        b.iter(|| {
+            let canonical = irtx::envelope::canonical(&doc);
+            let digest = irtx::envelope::sha256_hex(&canonical);
+            let env = irtx::exchange::outbound::Envelope {
+                from: &team.id,
+                to: &to,
+                id: irtx::envelope::MessageId(uuid::Uuid::nil()),
+                now: time::OffsetDateTime::UNIX_EPOCH,
+            };
+            // The share path moves its document into the message; here it is copied.
+            let sealed = irtx::exchange::outbound::seal_canonical(
+                doc.clone(),
+                &canonical,
+                irtx::peer::Format::Stix,
+                irtx::tlp::Tlp::Amber,
+                env,
+                &key,
+            );
+            (digest, sealed)
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20);
-    targets = bench, anonymize
+    targets = bench, anonymize, seal
 }
 criterion_main!(benches);

@@ -35,6 +35,33 @@ pub fn canonical(v: &Value) -> Vec<u8> {
     }
 }
 
+/// The canonical bytes of `object` with `key` added, given the canonical bytes of the
+/// value for `key` ([`canonical`] of it): the same bytes as canonicalizing the whole, without
+/// canonicalizing that value again. A message is its document's canonical bytes inside a
+/// small envelope object; the document's bytes are needed on their own too (the ledger
+/// records their digest). `object` must not hold `key`.
+pub fn canonical_with(object: &serde_json::Map<String, Value>, key: &str, value: &[u8]) -> Vec<u8> {
+    debug_assert!(!object.contains_key(key), "`{key}` given twice");
+    let mut keys: Vec<&str> = object.keys().map(String::as_str).chain([key]).collect();
+    // RFC 8785 section 3.2.3: properties sorted by their names' UTF-16 code units.
+    keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+    let mut out = Vec::with_capacity(value.len() + 64 * keys.len());
+    out.push(b'{');
+    for (i, k) in keys.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend(canonical(&Value::String(k.to_string())));
+        out.push(b':');
+        match object.get(k) {
+            Some(v) => out.extend(canonical(v)),
+            None => out.extend_from_slice(value),
+        }
+    }
+    out.push(b'}');
+    out
+}
+
 /// True when `v` has only ASCII object keys and numbers that are integers within
 /// ±2^53 (RFC 8785 formats numbers as IEEE 754 doubles: a larger integer would be rounded).
 fn plain(v: &Value) -> bool {
@@ -537,6 +564,21 @@ mod tests {
         fn canonical_matches_the_reference_canonicalizer(v in arbitrary_json()) {
             let reference = serde_json_canonicalizer::to_vec(&v).unwrap();
             proptest::prop_assert_eq!(canonical(&v), reference);
+        }
+
+        /// An object with one value's canonical bytes spliced in is the whole canonicalized.
+        #[test]
+        fn canonical_with_is_the_canonical_form_of_the_whole(
+            object in proptest::collection::btree_map("(?s).{0,6}|[a-z_]{1,8}", arbitrary_json(), 0..6),
+            key in "(?s).{0,6}|[a-z_]{1,8}",
+            value in arbitrary_json(),
+        ) {
+            let mut object: serde_json::Map<String, Value> = object.into_iter().collect();
+            object.remove(&key);
+            let spliced = canonical_with(&object, &key, &canonical(&value));
+            object.insert(key, value);
+            let whole = serde_json_canonicalizer::to_vec(&Value::Object(object)).unwrap();
+            proptest::prop_assert_eq!(spliced, whole);
         }
     }
 

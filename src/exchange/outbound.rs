@@ -44,7 +44,21 @@ pub fn seal(
     env: Envelope<'_>,
     key: &SigningKey,
 ) -> Sealed {
-    seal_as(document, format.wire_name(), marking, env, key)
+    let canonical = envelope::canonical(&document);
+    seal_as(document, &canonical, format.wire_name(), marking, env, key)
+}
+
+/// [`seal`], given the document's canonical bytes ([`envelope::canonical`] of it), which
+/// the caller has computed already: the message takes them as they are.
+pub fn seal_canonical(
+    document: Value,
+    canonical: &[u8],
+    format: Format,
+    marking: Tlp,
+    env: Envelope<'_>,
+    key: &SigningKey,
+) -> Sealed {
+    seal_as(document, canonical, format.wire_name(), marking, env, key)
 }
 
 /// The `format` of a retraction message (DESIGN.md section 10).
@@ -58,27 +72,35 @@ pub fn seal_retraction(
     key: &SigningKey,
 ) -> Sealed {
     let doc = serde_json::to_value(document).expect("a retraction serializes");
-    seal_as(doc, RETRACTION, marking, env, key)
+    let canonical = envelope::canonical(&doc);
+    seal_as(doc, &canonical, RETRACTION, marking, env, key)
 }
 
+/// Signs the canonical message: the envelope's fields, with the document's canonical bytes
+/// spliced in as they are (neither copied into a new value nor canonicalized again).
 fn seal_as(
     document: Value,
+    canonical: &[u8],
     format: &str,
     marking: Tlp,
     env: Envelope<'_>,
     key: &SigningKey,
 ) -> Sealed {
-    let message = Message {
+    let mut message = Message {
         id: env.id,
         from: env.from.clone(),
         to: env.to.clone(),
         created: rfc3339(env.now),
         tlp: marking,
         format: format.to_string(),
-        document,
+        document: Value::Null,
     };
-    let payload =
-        envelope::canonical(&serde_json::to_value(&message).expect("a message serializes"));
+    let Ok(Value::Object(mut fields)) = serde_json::to_value(&message) else {
+        unreachable!("a message serializes to an object")
+    };
+    fields.remove("document");
+    let payload = envelope::canonical_with(&fields, "document", canonical);
+    message.document = document;
     let sha256 = envelope::sha256_hex(&payload);
     let jws = envelope::sign(&payload, key);
     Sealed {
@@ -241,6 +263,38 @@ mod tests {
             &crate::team::Team::new("cert-a".parse().unwrap(), "A"),
             Format::Stix,
         )
+    }
+
+    /// The signed payload is the RFC 8785 form of the whole message, though the document's
+    /// canonical bytes were made once, before sealing, and spliced in.
+    #[test]
+    fn the_payload_is_the_canonical_form_of_the_whole_message() {
+        let (ta, tb): (TeamId, TeamId) = ("cert-a".parse().unwrap(), "cert-b".parse().unwrap());
+        let mut doc = bundle();
+        // Text the fast path does not take (a non-ASCII key, a float): the general one.
+        doc["x_é"] = serde_json::json!(0.5);
+        let sealed = seal_canonical(
+            doc.clone(),
+            &envelope::canonical(&doc),
+            Format::Stix,
+            Tlp::Amber,
+            Envelope {
+                from: &ta,
+                to: &tb,
+                id: MessageId(uuid::Uuid::from_u128(9)),
+                now: OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
+            },
+            &key(1),
+        );
+        let whole = serde_json::to_value(&sealed.message).unwrap();
+        assert_eq!(sealed.message.document, doc);
+        let payload = envelope::open(&sealed.jws).unwrap().payload;
+        assert_eq!(
+            payload,
+            serde_json_canonicalizer::to_vec(&whole).unwrap(),
+            "not the canonical message"
+        );
+        assert_eq!(sealed.sha256, envelope::sha256_hex(&payload));
     }
 
     #[test]

@@ -677,7 +677,9 @@ impl Gateway {
             .collect();
         entry.removed = removed.clone();
         entry.marking = Some(ready.marking);
-        entry.document_sha256 = Some(envelope::sha256_hex(&envelope::canonical(&ready.document)));
+        // Canonicalized once: for the digest the ledger records and for the message.
+        let canonical = envelope::canonical(&ready.document);
+        entry.document_sha256 = Some(envelope::sha256_hex(&canonical));
         let message_id = MessageId(uuid::Uuid::new_v4());
         entry.message_id = Some(message_id);
         // What the peer holds once this is queued or published: this version, after the
@@ -724,8 +726,9 @@ impl Gateway {
                 marking: Some(ready.marking),
             });
         }
-        let sealed = outbound::seal(
-            ready.document.clone(),
+        let sealed = outbound::seal_canonical(
+            ready.document,
+            &canonical,
             peer.format,
             ready.marking,
             Envelope {
@@ -750,7 +753,7 @@ impl Gateway {
                 &peer.id,
                 report_id,
                 message_id,
-                &ready.document,
+                &sealed.message.document,
                 None,
                 Some(&holding),
             )?;
