@@ -712,7 +712,7 @@ impl Gateway {
                 &peer.id,
                 report_id,
                 message_id,
-                &ready.document,
+                ready.document,
                 Some(entry),
                 Some(&holding),
             )?;
@@ -726,7 +726,7 @@ impl Gateway {
                 marking: Some(ready.marking),
             });
         }
-        let sealed = outbound::seal_canonical(
+        let mut sealed = outbound::seal_canonical(
             ready.document,
             &canonical,
             peer.format,
@@ -753,7 +753,8 @@ impl Gateway {
                 &peer.id,
                 report_id,
                 message_id,
-                &sealed.message.document,
+                // The queued message holds its own signed bytes: this copy is not needed.
+                std::mem::take(&mut sealed.message.document),
                 None,
                 Some(&holding),
             )?;

@@ -117,11 +117,11 @@ impl Gateway {
         peer: &PeerId,
         report_id: &ReportId,
         message_id: MessageId,
-        document: &Value,
+        document: Value,
         entry: Option<EntryBody>,
         holding: Option<&crate::store::Holding>,
     ) -> Result<usize, ServiceError> {
-        let rows: Vec<TaxiiObject> = taxii::objects_of_bundle(document)
+        let mut rows: Vec<TaxiiObject> = taxii::objects_of_bundle(document)
             .into_iter()
             .map(|(id, version, spec_version, object)| TaxiiObject {
                 id,
@@ -136,11 +136,11 @@ impl Gateway {
         let now = now_us(self.clock.now());
         let added = match entry {
             Some(entry) => self.record_with(entry, |s, e| {
-                s.taxii_publish(collection(peer), now, &rows, Some(e), holding)
+                s.taxii_publish(collection(peer), now, &mut rows, Some(e), holding)
             })?,
             None => self
                 .store
-                .taxii_publish(collection(peer), now, &rows, None, holding)?,
+                .taxii_publish(collection(peer), now, &mut rows, None, holding)?,
         };
         tracing::info!(peer.id = %peer, report.id = %report_id, added, "published to the peer's TAXII collection");
         Ok(added)
@@ -166,14 +166,15 @@ impl Gateway {
             .collect();
         // What every disclosure shares is not the report's to revoke: the creators'
         // identities, the extension and marking definitions.
-        let creators: std::collections::HashSet<&str> = rows
+        let creators: std::collections::HashSet<String> = rows
             .iter()
             .filter_map(|r| r.object["created_by_ref"].as_str())
+            .map(str::to_string)
             .collect();
         let mut revoked = Vec::new();
-        for row in rows.iter().cloned() {
+        for row in rows {
             let kind = row.object["type"].as_str().unwrap_or_default();
-            if creators.contains(row.id.as_str())
+            if creators.contains(&row.id)
                 || matches!(kind, "marking-definition" | "extension-definition")
             {
                 continue;
@@ -190,7 +191,7 @@ impl Gateway {
             } else {
                 Timestamp(modified.0 + time::Duration::milliseconds(1))
             };
-            let mut object = row.object.clone();
+            let mut object = row.object;
             object["revoked"] = Value::Bool(true);
             object["modified"] = Value::String(at.to_stix());
             revoked.push(TaxiiObject {
@@ -202,7 +203,7 @@ impl Gateway {
         }
         let n = self
             .store
-            .taxii_publish(coll, now_us(now.0), &revoked, None, None)?;
+            .taxii_publish(coll, now_us(now.0), &mut revoked, None, None)?;
         tracing::info!(peer.id = %peer, revoked = n, "revoked versions published to the peer's TAXII collection");
         Ok(revoked.into_iter().map(|r| r.object).collect())
     }

@@ -426,23 +426,27 @@ pub fn suite(s: &dyn Store) {
         message_id: mid(7),
         object: json!({"id": id, "modified": version}),
     };
-    let first = [
+    let mut first = [
         obj("indicator--1", "2026-01-01T00:00:00.000Z"),
         obj("indicator--2", "2026-01-01T00:00:00.000Z"),
         obj("indicator--1", "2026-01-01T00:00:00.000Z"),
     ];
     assert_eq!(
-        s.taxii_publish("cert-b", 1_000, &first, None, None)
+        s.taxii_publish("cert-b", 1_000, &mut first, None, None)
             .unwrap(),
         2
     );
-    let again = [
+    let mut again = [
         obj("indicator--1", "2026-01-01T00:00:00.000Z"),
         obj("indicator--1", "2026-02-01T00:00:00.000Z"),
     ];
-    assert_eq!(s.taxii_publish("cert-b", 5, &again, None, None).unwrap(), 1);
     assert_eq!(
-        s.taxii_publish("cert-bb", 5, &again[..1], None, None)
+        s.taxii_publish("cert-b", 5, &mut again, None, None)
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.taxii_publish("cert-bb", 5, &mut again[..1], None, None)
             .unwrap(),
         1
     );
@@ -503,16 +507,16 @@ pub fn suite(s: &dyn Store) {
     // A holding written with what a collection publishes, new objects or none.
     let mut with = held("d", 3, super::HoldingState::Current);
     with.report_id = rid("r-p");
-    let fresh = [obj("indicator--9", "2026-03-01T00:00:00.000Z")];
+    let mut fresh = [obj("indicator--9", "2026-03-01T00:00:00.000Z")];
     assert_eq!(
-        s.taxii_publish("cert-d", 1_000, &fresh, None, Some(&with))
+        s.taxii_publish("cert-d", 1_000, &mut fresh, None, Some(&with))
             .unwrap(),
         1
     );
     assert_eq!(s.holdings(&rid("r-p")).unwrap(), vec![with.clone()]);
     with.version = 4;
     assert_eq!(
-        s.taxii_publish("cert-d", 1_000, &fresh, None, Some(&with))
+        s.taxii_publish("cert-d", 1_000, &mut fresh, None, Some(&with))
             .unwrap(),
         0
     );

@@ -789,12 +789,13 @@ pub trait Store: Send + Sync {
     /// views that differ have ids of their own). With `entry`, the ledger entry is written
     /// in the same atomic write; with `holding`, what the peer now holds (as
     /// [`Store::put_holding`], even when no object is new). Returns how many objects were
-    /// added.
+    /// added. Each object added is stamped with its `date_added` as it is written (taken
+    /// mutably so that it is not copied for that).
     fn taxii_publish(
         &self,
         collection: &str,
         now_us: i64,
-        objects: &[TaxiiObject],
+        objects: &mut [TaxiiObject],
         entry: Option<&Entry>,
         holding: Option<&Holding>,
     ) -> Result<usize>;

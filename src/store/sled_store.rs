@@ -985,7 +985,7 @@ impl Store for SledStore {
         &self,
         collection: &str,
         now_us: i64,
-        objects: &[TaxiiObject],
+        objects: &mut [TaxiiObject],
         entry: Option<&Entry>,
         holding: Option<&Holding>,
     ) -> Result<usize> {
@@ -1003,7 +1003,7 @@ impl Store for SledStore {
         // (object key, object, index key, version)
         let mut rows: Vec<TaxiiRow> = Vec::new();
         let mut held: std::collections::HashSet<(String, String)> = Default::default();
-        for o in objects {
+        for o in objects.iter_mut() {
             if held.contains(&(o.id.clone(), o.version.clone())) {
                 continue;
             }
@@ -1019,13 +1019,12 @@ impl Store for SledStore {
             // Positions start at 1: a page "after 0" is the whole collection.
             let seq = self.next_seq()? + 1;
             last_us = now_us.max(last_us.saturating_add(1));
-            let mut row = o.clone();
-            row.date_added_us = last_us;
+            o.date_added_us = last_us;
             let mut ikey = taxii_index_prefix(collection, &o.id);
             ikey.extend_from_slice(&seq.to_be_bytes());
             rows.push((
                 taxii_key(collection, seq),
-                encode(&row),
+                encode(&*o),
                 ikey,
                 o.version.clone(),
             ));

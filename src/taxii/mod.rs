@@ -477,11 +477,17 @@ pub fn selects(f: &Filter, c: &Candidate<'_>, first_us: i128, last_us: i128) -> 
 
 /// The objects of a STIX bundle as a collection holds them: `(id, version, spec_version,
 /// object)`, the version being `modified`, else `created`, else empty.
-pub fn objects_of_bundle(bundle: &Value) -> Vec<(String, String, String, Value)> {
-    bundle["objects"]
-        .as_array()
+pub fn objects_of_bundle(bundle: Value) -> Vec<(String, String, String, Value)> {
+    let objects = match bundle {
+        Value::Object(mut b) => b.remove("objects"),
+        _ => None,
+    };
+    let objects = match objects {
+        Some(Value::Array(objects)) => objects,
+        _ => Vec::new(),
+    };
+    objects
         .into_iter()
-        .flatten()
         .filter_map(|o| {
             let id = o["id"].as_str()?.to_string();
             let version = o["modified"]
@@ -490,7 +496,7 @@ pub fn objects_of_bundle(bundle: &Value) -> Vec<(String, String, String, Value)>
                 .unwrap_or_default()
                 .to_string();
             let spec = o["spec_version"].as_str().unwrap_or("2.1").to_string();
-            Some((id, version, spec, o.clone()))
+            Some((id, version, spec, o))
         })
         .collect()
 }

@@ -212,7 +212,7 @@ impl Store for Flaky {
         &self,
         collection: &str,
         now_us: i64,
-        objects: &[TaxiiObject],
+        objects: &mut [TaxiiObject],
         entry: Option<&Entry>,
         holding: Option<&Holding>,
     ) -> Result<usize> {

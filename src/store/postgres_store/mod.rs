@@ -1140,7 +1140,7 @@ impl Store for PgStore {
         &self,
         collection: &str,
         now_us: i64,
-        objects: &[TaxiiObject],
+        objects: &mut [TaxiiObject],
         entry: Option<&Entry>,
         holding: Option<&Holding>,
     ) -> Result<usize> {
