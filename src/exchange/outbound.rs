@@ -58,6 +58,10 @@ pub fn seal_canonical(
     env: Envelope<'_>,
     key: &SigningKey,
 ) -> Sealed {
+    debug_assert!(
+        canonical == envelope::canonical(&document),
+        "the canonical bytes given are not the document's"
+    );
     seal_as(document, canonical, format.wire_name(), marking, env, key)
 }
 
@@ -295,6 +299,27 @@ mod tests {
             "not the canonical message"
         );
         assert_eq!(sealed.sha256, envelope::sha256_hex(&payload));
+    }
+
+    /// Bytes that are not the document's are a bug of the caller's, caught in tests.
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "not the document's")]
+    fn sealing_with_bytes_of_another_document_is_caught() {
+        let (ta, tb): (TeamId, TeamId) = ("cert-a".parse().unwrap(), "cert-b".parse().unwrap());
+        seal_canonical(
+            bundle(),
+            b"{}",
+            Format::Stix,
+            Tlp::Amber,
+            Envelope {
+                from: &ta,
+                to: &tb,
+                id: MessageId(uuid::Uuid::from_u128(9)),
+                now: OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
+            },
+            &key(1),
+        );
     }
 
     #[test]
