@@ -134,7 +134,7 @@ impl Gateway {
                 // Nothing queued, or the head is not due yet.
                 Ok((None, _)) => return delivered,
                 Err(e) => {
-                    tracing::error!(peer.id = %peer, error = %e, "cannot read the outbox");
+                    tracing::error!(peer.id = %peer, error = %e, "cannot read the outbox, or make its head durable before sending it; the message stays queued");
                     return delivered;
                 }
             };
