@@ -269,17 +269,13 @@ mod tests {
         )
     }
 
-    /// The signed payload is the RFC 8785 form of the whole message, though the document's
-    /// canonical bytes were made once, before sealing, and spliced in.
-    #[test]
-    fn the_payload_is_the_canonical_form_of_the_whole_message() {
+    /// `doc` sealed by [`seal_canonical`] from cert-a to cert-b, `canonical` given as its
+    /// canonical bytes.
+    fn seal_from_cert_a(doc: Value, canonical: &[u8]) -> Sealed {
         let (ta, tb): (TeamId, TeamId) = ("cert-a".parse().unwrap(), "cert-b".parse().unwrap());
-        let mut doc = bundle();
-        // Text the fast path does not take (a non-ASCII key, a float): the general one.
-        doc["x_é"] = serde_json::json!(0.5);
-        let sealed = seal_canonical(
-            doc.clone(),
-            &envelope::canonical(&doc),
+        seal_canonical(
+            doc,
+            canonical,
             Format::Stix,
             Tlp::Amber,
             Envelope {
@@ -289,7 +285,17 @@ mod tests {
                 now: OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
             },
             &key(1),
-        );
+        )
+    }
+
+    /// The signed payload is the RFC 8785 form of the whole message, though the document's
+    /// canonical bytes were made once, before sealing, and spliced in.
+    #[test]
+    fn the_payload_is_the_canonical_form_of_the_whole_message() {
+        let mut doc = bundle();
+        // Text the fast path does not take (a non-ASCII key, a float): the general one.
+        doc["x_é"] = serde_json::json!(0.5);
+        let sealed = seal_from_cert_a(doc.clone(), &envelope::canonical(&doc));
         let whole = serde_json::to_value(&sealed.message).unwrap();
         assert_eq!(sealed.message.document, doc);
         let payload = envelope::open(&sealed.jws).unwrap().payload;
@@ -306,20 +312,7 @@ mod tests {
     #[cfg(debug_assertions)]
     #[should_panic(expected = "not the document's")]
     fn sealing_with_bytes_of_another_document_is_caught() {
-        let (ta, tb): (TeamId, TeamId) = ("cert-a".parse().unwrap(), "cert-b".parse().unwrap());
-        seal_canonical(
-            bundle(),
-            b"{}",
-            Format::Stix,
-            Tlp::Amber,
-            Envelope {
-                from: &ta,
-                to: &tb,
-                id: MessageId(uuid::Uuid::from_u128(9)),
-                now: OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
-            },
-            &key(1),
-        );
+        seal_from_cert_a(bundle(), b"{}");
     }
 
     #[test]
