@@ -461,12 +461,10 @@ async fn imported_alerts_share_onward_in_both_formats() {
             .await;
         assert_eq!(s, 201, "{v}");
     }
-    let mut files = Vec::new();
-    for dir in ["pymisp", "misp-stix"] {
-        for e in files_under(&reference.join("samples").join(dir), "json") {
-            files.push(e);
-        }
-    }
+    let files: Vec<_> = ["pymisp", "misp-stix"]
+        .iter()
+        .flat_map(|dir| files_under(&reference.join("samples").join(dir), "json"))
+        .collect();
     let (mut shared, mut alerts) = (0, 0);
     for f in files {
         let body: Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
