@@ -119,10 +119,43 @@ pub fn render(
         Decision::Withhold(w) => return Ok(Outcome::Withheld(w)),
         Decision::Send(plan) => *plan,
     };
-    if to.format == Format::Iodef && team.domain.is_none() {
+    let made = make(&plan, report, to.profile, to.format, key, team)?;
+    Ok(made.ready(plan))
+}
+
+/// Everything of a rendering after its decision: the plan's report anonymized by a profile
+/// and converted to a format.
+#[derive(Debug, Clone)]
+struct Made {
+    document: Value,
+    anonymized: Anonymized,
+    marking: Tlp,
+}
+
+impl Made {
+    fn ready(self, plan: Plan) -> Outcome {
+        Outcome::Ready(Box::new(Ready {
+            document: self.document,
+            plan,
+            anonymized: self.anonymized,
+            marking: self.marking,
+        }))
+    }
+}
+
+/// Anonymizes and converts what `plan` keeps of `report`, and checks the document.
+fn make(
+    plan: &Plan,
+    report: &Report,
+    profile: &Profile,
+    format: Format,
+    key: Option<&Pseudonymizer>,
+    team: &Team,
+) -> Result<Made, RenderError> {
+    if format == Format::Iodef && team.domain.is_none() {
         return Err(RenderError::NoDomain);
     }
-    let anonymized = if to.profile.is_identity() {
+    let anonymized = if profile.is_identity() {
         Anonymized {
             report: plan.report.clone(),
             replacements: Vec::new(),
@@ -130,24 +163,23 @@ pub fn render(
         }
     } else {
         let p = key.ok_or_else(|| RenderError::NeedsKey {
-            profile: to.profile.name.clone(),
+            profile: profile.name.clone(),
             domain: "(none given)".into(),
         })?;
-        anonymize::anonymize_redacted(&plan.report, report, to.profile, p)?
+        anonymize::anonymize_redacted(&plan.report, report, profile, p)?
     };
-    let view = view_of(&plan, &anonymized, to.profile, key);
-    let document = convert::convert_view(&anonymized.report, team, to.format, &view);
-    let problems = convert::check_output(&document, to.format);
+    let view = view_of(plan, &anonymized, profile, key);
+    let document = convert::convert_view(&anonymized.report, team, format, &view);
+    let problems = convert::check_output(&document, format);
     if !problems.is_empty() {
         return Err(RenderError::BadOutput(problems));
     }
     let marking = anonymized.report.max_tlp();
-    Ok(Outcome::Ready(Box::new(Ready {
+    Ok(Made {
         document,
-        plan,
         anonymized,
         marking,
-    })))
+    })
 }
 
 /// What tells this rendering apart from the report as it is: the fields removed and, when
@@ -219,33 +251,114 @@ pub fn render_for_peer(
     keys: &KeyRing,
     team: &Team,
 ) -> Result<Rendered, RenderError> {
-    let profile = profiles.get(&peer.profile)?;
-    let (key, domain) = keys.for_peer(peer.key_domain, &peer.id);
-    let pseudonymizer = key.as_ref().map(Pseudonymizer::new);
-    let to = Recipient {
-        policy: peer.policy(),
-        profile,
-        format: peer.format,
-    };
-    // `render` decides first, so a report that may not go is withheld even without a key.
-    let outcome =
-        render(report, origin, &to, pseudonymizer.as_ref(), team).map_err(|e| match e {
-            RenderError::NeedsKey { profile, .. } => RenderError::NeedsKey {
-                profile,
-                domain: domain.clone(),
-            },
-            e => e,
-        })?;
-    Ok(Rendered {
-        outcome,
-        profile: profile.name.clone(),
-        key_domain: if profile.needs_key() {
-            domain
+    Renderer::new(report, origin, profiles, keys, team).for_peer(peer)
+}
+
+/// Renders one report for stored peers, one after another (sharing it with several). Each
+/// peer gets its own decision; peers whose documents are bound to be equal (the decision
+/// removed the same fields, and the profile, format and key domain are the same) get a copy
+/// of the first one's document instead of a second conversion, when the renderer is told to
+/// [`remember`](Renderer::remember).
+pub struct Renderer<'a> {
+    report: &'a Report,
+    origin: &'a Origin,
+    profiles: &'a Profiles,
+    keys: &'a KeyRing,
+    team: &'a Team,
+    /// Whether documents are kept for the peers to come.
+    remember: bool,
+    made: Vec<(MadeFor, Made)>,
+}
+
+/// What decides a rendering's document once its report is given.
+#[derive(Debug, PartialEq, Eq)]
+struct MadeFor {
+    removed: Vec<String>,
+    profile: String,
+    format: Format,
+    key_domain: String,
+}
+
+impl<'a> Renderer<'a> {
+    /// A renderer of `report`, of the given origin, by `team`, that renders for each peer
+    /// anew.
+    pub fn new(
+        report: &'a Report,
+        origin: &'a Origin,
+        profiles: &'a Profiles,
+        keys: &'a KeyRing,
+        team: &'a Team,
+    ) -> Self {
+        Renderer {
+            report,
+            origin,
+            profiles,
+            keys,
+            team,
+            remember: false,
+            made: Vec::new(),
+        }
+    }
+
+    /// Keeps each document it makes (a copy), for the peers to come that would get the same
+    /// (`yes`: more than one peer is to come).
+    pub fn remember(self, yes: bool) -> Self {
+        Renderer {
+            remember: yes,
+            ..self
+        }
+    }
+
+    /// The report rendered for `peer`, with its profile and key domain.
+    pub fn for_peer(&mut self, peer: &Peer) -> Result<Rendered, RenderError> {
+        let profile = self.profiles.get(&peer.profile)?;
+        let (key, domain) = self.keys.for_peer(peer.key_domain, &peer.id);
+        let key_domain = if profile.needs_key() {
+            domain.clone()
         } else {
             "none".into()
-        },
-        format: peer.format,
-    })
+        };
+        let rendered = |outcome| Rendered {
+            outcome,
+            profile: profile.name.clone(),
+            key_domain: key_domain.clone(),
+            format: peer.format,
+        };
+        // The decision comes first, so a report that may not go is withheld even without
+        // a key.
+        let plan = match policy::decide(self.report, self.origin, &peer.policy()) {
+            Decision::Withhold(w) => return Ok(rendered(Outcome::Withheld(w))),
+            Decision::Send(plan) => *plan,
+        };
+        let mut removed: Vec<String> = plan.removed.iter().map(|r| r.pointer.clone()).collect();
+        removed.sort_unstable();
+        let made_for = MadeFor {
+            removed,
+            profile: profile.name.clone(),
+            format: peer.format,
+            key_domain: key_domain.clone(),
+        };
+        if let Some((_, made)) = self.made.iter().find(|(f, _)| *f == made_for) {
+            return Ok(rendered(made.clone().ready(plan)));
+        }
+        let pseudonymizer = key.as_ref().map(Pseudonymizer::new);
+        let made = make(
+            &plan,
+            self.report,
+            profile,
+            peer.format,
+            pseudonymizer.as_ref(),
+            self.team,
+        )
+        .map_err(|e| match e {
+            RenderError::NeedsKey { profile, .. } => RenderError::NeedsKey { profile, domain },
+            e => e,
+        })?;
+        if self.remember {
+            self.made.push((made_for, made.clone()));
+        }
+        Ok(rendered(made.ready(plan)))
+    }
 }
 
 /// Checks a peer as the API, the command line or the config give it: every field, the
@@ -268,4 +381,100 @@ pub fn check_peer(
                 .map_err(|e| e.to_string())
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::anonymize::Key;
+
+    fn peer(id: &str, max_tlp: &str, audience: &str, key_domain: &str, format: &str) -> Peer {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "url": format!("https://{id}.example"), "keys": [],
+            "max_tlp": max_tlp, "audience": audience, "profile": "pseudonymize",
+            "format": format, "key_domain": key_domain,
+        }))
+        .unwrap()
+    }
+
+    /// Peers that see a report alike share one conversion; each keeps its own decision, and
+    /// every peer gets what rendering for it alone gives.
+    #[test]
+    fn a_renderer_converts_once_per_view_and_gives_each_peer_its_own_rendering() {
+        let report = crate::report::validate::parse(include_bytes!(
+            "../../tests/data/valid/incident-ransomware-full.json"
+        ))
+        .unwrap();
+        let keys = KeyRing {
+            own: Some(Key::from_bytes([1; 32])),
+            federation: Some(Key::from_bytes([2; 32])),
+        };
+        let profiles = Profiles::builtin();
+        let mut team = Team::new("cert-a".parse().unwrap(), "CERT-A");
+        team.domain = Some("cert-a.example".into());
+        let peers = [
+            peer("cert-b", "AMBER", "community", "federation", "stix"),
+            // As cert-b sees it: the same document.
+            peer("cert-c", "AMBER", "community", "federation", "stix"),
+            // Its own key: its own pseudonyms.
+            peer("cert-d", "AMBER", "community", "peer", "stix"),
+            // Cleared for the description: other fields removed.
+            peer(
+                "cert-e",
+                "AMBER+STRICT",
+                "own-organization",
+                "federation",
+                "stix",
+            ),
+            peer("cert-f", "AMBER", "community", "federation", "iodef"),
+            // Nothing may go: no conversion.
+            peer("cert-g", "GREEN", "community", "federation", "stix"),
+            peer(
+                "cert-h",
+                "AMBER+STRICT",
+                "own-organization",
+                "federation",
+                "stix",
+            ),
+        ];
+        let origin = Origin::Own;
+        let mut renderer = Renderer::new(&report, &origin, &profiles, &keys, &team).remember(true);
+        let mut documents = Vec::new();
+        for p in &peers {
+            let shared = renderer.for_peer(p).unwrap();
+            let alone = render_for_peer(&report, &origin, p, &profiles, &keys, &team).unwrap();
+            assert_eq!(format!("{shared:?}"), format!("{alone:?}"), "{}", p.id);
+            match shared.outcome {
+                Outcome::Ready(r) => {
+                    // The decision is the peer's own: its reasons name it.
+                    for removal in &r.plan.removed {
+                        if removal.reason.contains('`') {
+                            assert!(
+                                removal.reason.contains(&format!("`{}`", p.id)),
+                                "{removal:?}"
+                            );
+                        }
+                    }
+                    documents.push(Some(r.document));
+                }
+                Outcome::Withheld(_) => documents.push(None),
+            }
+        }
+        assert_eq!(
+            renderer.made.len(),
+            4,
+            "one conversion per view: b=c, d, e=h, f"
+        );
+        assert_eq!(documents[0], documents[1]);
+        assert_ne!(documents[0], documents[2]);
+        assert_ne!(documents[0], documents[3]);
+        assert_eq!(documents[3], documents[6]);
+        assert_eq!(documents[5], None);
+        // Not told to remember: each peer is converted anew.
+        let mut once = Renderer::new(&report, &origin, &profiles, &keys, &team);
+        for p in &peers {
+            once.for_peer(p).unwrap();
+        }
+        assert!(once.made.is_empty());
+    }
 }

@@ -109,7 +109,6 @@ struct Sharing<'a> {
     id: &'a ReportId,
     /// Its digest ([`report_digest`]).
     digest: &'a str,
-    origin: &'a Origin,
     onward: Option<&'a crate::disclosure::Onward>,
 }
 
@@ -549,9 +548,12 @@ impl Gateway {
             report,
             id: report_id,
             digest: &digest,
-            origin,
             onward,
         };
+        // Peers that see the report alike get one conversion between them.
+        let mut renderer =
+            exchange::Renderer::new(report, origin, &self.profiles, &self.keys, &self.team)
+                .remember(peers.len() > 1);
         let mut out = Vec::new();
         for peer in peers {
             let held = holdings.iter().find(|h| h.peer == peer.id);
@@ -577,7 +579,7 @@ impl Gateway {
             }
             // What the peer holds once a message is queued or published goes into the same
             // write as the peer's collection (or on its own for IODEF).
-            let outcome = self.share_one(&sharing, peer, held)?;
+            let outcome = self.share_one(&sharing, &mut renderer, peer, held)?;
             // It holds an earlier version it may no longer have: taken back.
             if outcome.decision == Event::Withheld && mode == Mode::Update {
                 if let Some(h) = held.filter(|h| h.state != HoldingState::Retracted) {
@@ -600,6 +602,7 @@ impl Gateway {
     fn share_one(
         &self,
         sharing: &Sharing<'_>,
+        renderer: &mut exchange::Renderer<'_>,
         peer: &Peer,
         held: Option<&Holding>,
     ) -> Result<ShareOutcome, ServiceError> {
@@ -607,7 +610,6 @@ impl Gateway {
             report,
             id: report_id,
             digest,
-            origin,
             onward,
         } = *sharing;
         let now = self.clock.now();
@@ -621,9 +623,7 @@ impl Gateway {
         entry.profile = Some(peer.profile.clone());
         entry.format = Some(peer.format);
         entry.onward = onward.cloned();
-        let rendered =
-            exchange::render_for_peer(report, origin, peer, &self.profiles, &self.keys, &self.team);
-        let ready = match rendered {
+        let ready = match renderer.for_peer(peer) {
             Ok(r) => match r.outcome {
                 Outcome::Ready(ready) => {
                     entry.key_domain = Some(r.key_domain);
