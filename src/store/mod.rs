@@ -420,12 +420,15 @@ impl Alert {
         // document: the version is told apart by content too.
         use sha2::Digest;
         let (report, version) = self.report_and_version()?;
-        let content: String =
-            sha2::Sha256::digest(serde_json::to_vec(&self.document).expect("JSON serializes"))
-                .iter()
-                .take(16)
-                .map(|b| format!("{b:02x}"))
-                .collect();
+        // The document's compact JSON is hashed as it is written, not gathered first.
+        let mut hasher = sha2::Sha256::new();
+        serde_json::to_writer(&mut hasher, &self.document).expect("JSON serializes");
+        let content: String = hasher
+            .finalize()
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect();
         Some((report, format!("{version}#{content}")))
     }
 
@@ -886,5 +889,52 @@ mod scan_tests {
         }
         assert_eq!(seen, vec![300, 600, 900], "none skipped, none repeated");
         assert_eq!(pages, 4, "1,000 records read 256 at a time");
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+
+    /// Stored dedup keys depend on the content part of [`Alert::report_key`], so it is
+    /// pinned: the SHA-256 of the document's compact JSON with its keys sorted, as Python's
+    /// `json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)` writes it,
+    /// escapes and a non-ASCII letter included.
+    #[test]
+    fn the_content_part_of_a_report_key_is_pinned() {
+        let document = serde_json::json!({
+            "type": "bundle", "id": "bundle--1",
+            "objects": [{
+                "type": "report", "id": "report--6f0c2f5e-0000-4000-8000-000000000001",
+                "modified": "2026-12-01T00:00:00.000Z",
+                "name": "Ransomware \"Bl\u{e5}\" \\ line\none\u{1}",
+                "z": 1.5, "a": [1, -2, true, null],
+            }],
+        });
+        let alert = Alert {
+            id: "import-1".into(),
+            source: AlertSource::Import {
+                import: ImportRecord {
+                    file: "bundle.json".into(),
+                    tool: "stix".into(),
+                    source: None,
+                    marking: "TLP:GREEN".into(),
+                    provider_permission: false,
+                },
+            },
+            received_at: "2026-12-01T00:00:00Z".into(),
+            sha256: "0".repeat(64),
+            tlp: Tlp::Green,
+            format: AlertFormat::Stix,
+            document,
+            retracted: None,
+        };
+        assert_eq!(
+            alert.report_key(),
+            Some((
+                "report--6f0c2f5e-0000-4000-8000-000000000001".into(),
+                "2026-12-01T00:00:00.000Z#90d0ae6ed2111e3d14865c5f88ff12ea".into()
+            ))
+        );
     }
 }
