@@ -264,6 +264,26 @@ impl Gateway {
             .map_err(ServiceError::from)
     }
 
+    /// As [`Self::record_with`], but returns once the write is applied: the caller syncs
+    /// the store before it answers (`Ledger::append_applied`).
+    pub fn record_applied<T>(
+        &self,
+        body: EntryBody,
+        mut write: impl FnMut(&dyn Store, &crate::disclosure::Entry) -> crate::store::Result<T>,
+    ) -> Result<T, ServiceError> {
+        let store = self.store.as_ref();
+        self.ledger
+            .append_applied(
+                store,
+                body,
+                self.team.id.as_str(),
+                &self.key.current().0,
+                |e| write(store, e),
+            )
+            .map(|(t, _)| t)
+            .map_err(ServiceError::from)
+    }
+
     /// Signs a checkpoint of the ledger's head now.
     pub fn checkpoint(&self) -> Result<Option<crate::disclosure::Checkpoint>, ServiceError> {
         let at = crate::timestamp::rfc3339(self.clock.now());

@@ -555,7 +555,9 @@ impl Gateway {
             exchange::Renderer::new(report, origin, &self.profiles, &self.keys, &self.team)
                 .remember(peers.len() > 1);
         let mut out = Vec::new();
-        for peer in peers {
+        // What is queued and published for each peer is applied as it goes and made durable
+        // by one sync for them all, before the answer (also when a peer's write failed).
+        let shared = peers.iter().try_for_each(|peer| {
             let held = holdings.iter().find(|h| h.peer == peer.id);
             if let Some(h) = held.filter(|h| {
                 mode != Mode::Resend
@@ -575,7 +577,7 @@ impl Gateway {
                     removed: vec![],
                     marking: None,
                 });
-                continue;
+                return Ok(());
             }
             // What the peer holds once a message is queued or published goes into the same
             // write as the peer's collection (or on its own for IODEF).
@@ -593,8 +595,10 @@ impl Gateway {
                 }
             }
             out.push(outcome);
-        }
-        Ok(out)
+            Ok::<(), ServiceError>(())
+        });
+        self.store.sync()?;
+        shared.map(|()| out)
     }
 
     /// Decides, renders, seals and queues (or publishes) one report for one peer, and
@@ -741,8 +745,10 @@ impl Gateway {
         );
         let item = queued(report_id, &peer.id, &sealed, now);
         entry.message_sha256 = Some(sealed.sha256.clone());
-        // The message and its ledger entry are written together, or not at all.
-        self.record_with(entry, |store, e| store.enqueue_recorded(&item, e))?;
+        // The message and its ledger entry are written together, or not at all; durable
+        // before the share answers (`share_report` syncs once for every peer) and before
+        // the message leaves (the worker syncs before it sends).
+        self.record_applied(entry, |store, e| store.enqueue_recorded(&item, e))?;
         // The worker may deliver it while the rest of the decision (the peer's collection,
         // what it holds) is written.
         self.wake.notify_one();

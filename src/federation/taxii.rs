@@ -111,7 +111,8 @@ impl Gateway {
     }
 
     /// Puts what a disclosure carried into the peer's `shared` collection; with `entry`,
-    /// recorded in the same write (a `taxii-pull` peer's decision).
+    /// recorded in the same write (a `taxii-pull` peer's decision). Applied, not yet durable,
+    /// when it returns: the caller syncs the store before it answers.
     pub(super) fn publish(
         &self,
         peer: &PeerId,
@@ -135,12 +136,12 @@ impl Gateway {
             .collect();
         let now = now_us(self.clock.now());
         let added = match entry {
-            Some(entry) => self.record_with(entry, |s, e| {
+            Some(entry) => self.record_applied(entry, |s, e| {
                 s.taxii_publish(collection(peer), now, &mut rows, Some(e), holding)
             })?,
             None => self
                 .store
-                .taxii_publish(collection(peer), now, &mut rows, None, holding)?,
+                .taxii_publish_applied(collection(peer), now, &mut rows, holding)?,
         };
         tracing::info!(peer.id = %peer, report.id = %report_id, added, "published to the peer's TAXII collection");
         Ok(added)

@@ -58,6 +58,25 @@ impl Ledger {
         body: EntryBody,
         team: &str,
         key: &SigningKey,
+        write: impl FnMut(&Entry) -> Result<T>,
+    ) -> Result<(T, Entry)> {
+        let out = self.append_applied(store, body, team, key, write)?;
+        // The entry is applied and the next one may link to it; the disk is waited for
+        // after letting it, so that one flush can cover both ([`Store`]: the write is
+        // durable once this returns, and nothing is answered before).
+        store.sync()?;
+        Ok(out)
+    }
+
+    /// As [`Self::append_with`], but returns once the write is applied, not durable: the
+    /// caller makes it durable with [`Store::sync`] before it answers anyone (one sync can
+    /// then cover several appends).
+    pub fn append_applied<T>(
+        &self,
+        store: &dyn Store,
+        body: EntryBody,
+        team: &str,
+        key: &SigningKey,
         mut write: impl FnMut(&Entry) -> Result<T>,
     ) -> Result<(T, Entry)> {
         let guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -80,11 +99,7 @@ impl Ledger {
         if (e.seq + 1) % CHECKPOINT_EVERY == 0 {
             store.put_checkpoint(&chain::checkpoint(&e, team, &e.body.at, key))?;
         }
-        // The entry is applied and the next one may link to it; the disk is waited for
-        // after letting it, so that one flush can cover both ([`Store`]: the write is
-        // durable once this returns, and nothing is answered before).
         drop(guard);
-        store.sync()?;
         Ok((out, e))
     }
 

@@ -634,14 +634,17 @@ pub struct Holding {
 ///
 /// Every write is durable when it returns, except a write that carries a ledger entry
 /// (the `*_recorded` writes, [`Store::ledger_put`], and [`Store::taxii_publish`] and
-/// [`Store::taxii_count_pull`] given an entry): that one is applied, in order, when it
-/// returns, and durable once [`Store::sync`] returns after it. The ledger
-/// (`Ledger::append_with`, above the store: the only caller of those writes outside tests)
-/// links entries one at a time and syncs after letting the next one be linked, so that
-/// appenders wait for one another's writes, not for one another's flushes, and one flush
-/// covers many. So a reader can see such a write before it is durable: the delivery worker
-/// syncs before a message it read leaves, so that no peer gets a message whose queued record
-/// and ledger entry a crash could still take back.
+/// [`Store::taxii_count_pull`] given an entry) and [`Store::taxii_publish_applied`]: that
+/// one is applied, in order, when it returns, and durable once [`Store::sync`] returns
+/// after it. The ledger (`Ledger::append_with`, above the store: the only caller of those
+/// writes outside tests) links entries one at a time and syncs after letting the next one
+/// be linked, so that appenders wait for one another's writes, not for one another's
+/// flushes, and one flush covers many; a share to several peers
+/// (`Ledger::append_applied`) syncs once after all of them. So a reader can see such a
+/// write before it is durable: the delivery worker syncs before a message it read leaves,
+/// so that no peer gets a message whose queued record and ledger entry a crash could still
+/// take back, and a TAXII page of objects is answered after a ledger append or a counted
+/// pull, each of which syncs.
 pub trait Store: Send + Sync {
     /// Makes every write applied before the call durable (see above); cheap when there is
     /// nothing unflushed. A store whose every write is durable when it returns has nothing
@@ -802,6 +805,18 @@ pub trait Store: Send + Sync {
         entry: Option<&Entry>,
         holding: Option<&Holding>,
     ) -> Result<usize>;
+    /// As [`Store::taxii_publish`] without a ledger entry, but applied, not yet durable,
+    /// when it returns, like a write that carries one: durable once [`Store::sync`] returns
+    /// after it. For a caller that makes several writes before it answers and syncs once.
+    fn taxii_publish_applied(
+        &self,
+        collection: &str,
+        now_us: i64,
+        objects: &mut [TaxiiObject],
+        holding: Option<&Holding>,
+    ) -> Result<usize> {
+        self.taxii_publish(collection, now_us, objects, None, holding)
+    }
     /// Up to `limit` objects of a collection after position `after`, in the order added.
     fn taxii_page(
         &self,

@@ -450,6 +450,83 @@ impl SledStore {
         }
     }
 
+    /// Applies a publish ([`Store::taxii_publish`]) without flushing it.
+    fn publish_rows(
+        &self,
+        collection: &str,
+        now_us: i64,
+        objects: &mut [TaxiiObject],
+        entry: Option<&Entry>,
+        holding: Option<&Holding>,
+    ) -> Result<usize> {
+        let _writing = self.writing();
+        let one = self.taxii_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut prefix = collection.as_bytes().to_vec();
+        prefix.push(0);
+        let mut last_us = match self.taxii_objects.scan_prefix(&prefix).next_back() {
+            Some(kv) => {
+                let (k, v) = kv.map_err(backend)?;
+                decode::<TaxiiObject>(&k, &v)?.date_added_us
+            }
+            None => i64::MIN,
+        };
+        // (object key, object, index key, version)
+        let mut rows: Vec<TaxiiRow> = Vec::new();
+        let mut held: std::collections::HashSet<(String, String)> = Default::default();
+        for o in objects.iter_mut() {
+            if held.contains(&(o.id.clone(), o.version.clone())) {
+                continue;
+            }
+            let known = self
+                .taxii_index
+                .scan_prefix(taxii_index_prefix(collection, &o.id))
+                .values()
+                .any(|v| v.is_ok_and(|v| v.as_ref() == o.version.as_bytes()));
+            if known {
+                continue;
+            }
+            held.insert((o.id.clone(), o.version.clone()));
+            // Positions start at 1: a page "after 0" is the whole collection.
+            let seq = self.next_seq()? + 1;
+            last_us = now_us.max(last_us.saturating_add(1));
+            o.date_added_us = last_us;
+            let mut ikey = taxii_index_prefix(collection, &o.id);
+            ikey.extend_from_slice(&seq.to_be_bytes());
+            rows.push((
+                taxii_key(collection, seq),
+                encode(&*o),
+                ikey,
+                o.version.clone(),
+            ));
+        }
+        let ledger_value = entry.map(|e| (e.seq.to_be_bytes(), encode(e)));
+        let holding_value = holding.map(|h| (holding_key(h), encode(h)));
+        (
+            &self.taxii_objects,
+            &self.taxii_index,
+            &self.ledger,
+            &self.holdings,
+        )
+            .transaction(|(objs, index, ledger, holdings)| {
+                for (k, v, ik, version) in &rows {
+                    objs.insert(k.as_slice(), v.as_slice())?;
+                    index.insert(ik.as_slice(), version.as_bytes())?;
+                }
+                if let Some((k, v)) = &ledger_value {
+                    ledger.insert(k, v.clone())?;
+                }
+                if let Some((k, v)) = &holding_value {
+                    holdings.insert(k.as_slice(), v.as_slice())?;
+                }
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(tx_failed)?;
+        // The order is written; the disk is waited for (by the caller) without holding up
+        // the next publisher (its flush can be shared).
+        drop(one);
+        Ok(rows.len())
+    }
+
     /// Makes the write just applied durable: one flush for every write waiting
     /// ([`super::group_commit`]), never an answer before it.
     fn flush(&self) -> Result<()> {
@@ -989,73 +1066,19 @@ impl Store for SledStore {
         entry: Option<&Entry>,
         holding: Option<&Holding>,
     ) -> Result<usize> {
-        let _writing = self.writing();
-        let one = self.taxii_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut prefix = collection.as_bytes().to_vec();
-        prefix.push(0);
-        let mut last_us = match self.taxii_objects.scan_prefix(&prefix).next_back() {
-            Some(kv) => {
-                let (k, v) = kv.map_err(backend)?;
-                decode::<TaxiiObject>(&k, &v)?.date_added_us
-            }
-            None => i64::MIN,
-        };
-        // (object key, object, index key, version)
-        let mut rows: Vec<TaxiiRow> = Vec::new();
-        let mut held: std::collections::HashSet<(String, String)> = Default::default();
-        for o in objects.iter_mut() {
-            if held.contains(&(o.id.clone(), o.version.clone())) {
-                continue;
-            }
-            let known = self
-                .taxii_index
-                .scan_prefix(taxii_index_prefix(collection, &o.id))
-                .values()
-                .any(|v| v.is_ok_and(|v| v.as_ref() == o.version.as_bytes()));
-            if known {
-                continue;
-            }
-            held.insert((o.id.clone(), o.version.clone()));
-            // Positions start at 1: a page "after 0" is the whole collection.
-            let seq = self.next_seq()? + 1;
-            last_us = now_us.max(last_us.saturating_add(1));
-            o.date_added_us = last_us;
-            let mut ikey = taxii_index_prefix(collection, &o.id);
-            ikey.extend_from_slice(&seq.to_be_bytes());
-            rows.push((
-                taxii_key(collection, seq),
-                encode(&*o),
-                ikey,
-                o.version.clone(),
-            ));
-        }
-        let ledger_value = entry.map(|e| (e.seq.to_be_bytes(), encode(e)));
-        let holding_value = holding.map(|h| (holding_key(h), encode(h)));
-        (
-            &self.taxii_objects,
-            &self.taxii_index,
-            &self.ledger,
-            &self.holdings,
-        )
-            .transaction(|(objs, index, ledger, holdings)| {
-                for (k, v, ik, version) in &rows {
-                    objs.insert(k.as_slice(), v.as_slice())?;
-                    index.insert(ik.as_slice(), version.as_bytes())?;
-                }
-                if let Some((k, v)) = &ledger_value {
-                    ledger.insert(k, v.clone())?;
-                }
-                if let Some((k, v)) = &holding_value {
-                    holdings.insert(k.as_slice(), v.as_slice())?;
-                }
-                Ok::<(), ConflictableTransactionError<()>>(())
-            })
-            .map_err(tx_failed)?;
-        // The order is written; the disk is waited for without holding up the next
-        // publisher (its flush can be shared).
-        drop(one);
+        let added = self.publish_rows(collection, now_us, objects, entry, holding)?;
         self.flush_unless_recorded(entry)?;
-        Ok(rows.len())
+        Ok(added)
+    }
+
+    fn taxii_publish_applied(
+        &self,
+        collection: &str,
+        now_us: i64,
+        objects: &mut [TaxiiObject],
+        holding: Option<&Holding>,
+    ) -> Result<usize> {
+        self.publish_rows(collection, now_us, objects, None, holding)
     }
 
     fn taxii_page(

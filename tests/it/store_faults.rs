@@ -1,7 +1,7 @@
 //! A store that fails under `receive` is a 5xx for the sender, which retries; it is never a
 //! policy refusal (an "unknown sender" 403 would dead-letter the message for good). A disk
-//! slow to flush holds up no ledger append but its own, and no message leaves before its
-//! queued record is on disk.
+//! slow to flush holds up no ledger append but its own, no message leaves before its
+//! queued record is on disk, and a share answers only once what it wrote is.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -33,6 +33,8 @@ struct Flaky {
 struct SyncGate {
     state: Mutex<(bool, usize)>,
     changed: Condvar,
+    /// Every sync asked for so far.
+    asked: std::sync::atomic::AtomicUsize,
 }
 
 impl SyncGate {
@@ -42,6 +44,7 @@ impl SyncGate {
     }
 
     fn pass(&self) {
+        self.asked.fetch_add(1, Ordering::SeqCst);
         let mut st = self.state.lock().unwrap();
         st.1 += 1;
         self.changed.notify_all();
@@ -219,6 +222,17 @@ impl Store for Flaky {
         self.check()?;
         self.inner
             .taxii_publish(collection, now_us, objects, entry, holding)
+    }
+    fn taxii_publish_applied(
+        &self,
+        collection: &str,
+        now_us: i64,
+        objects: &mut [TaxiiObject],
+        holding: Option<&Holding>,
+    ) -> Result<usize> {
+        self.check()?;
+        self.inner
+            .taxii_publish_applied(collection, now_us, objects, holding)
     }
     fn taxii_page(
         &self,
@@ -432,4 +446,67 @@ async fn no_message_leaves_before_its_queued_record_is_on_disk() {
     assert_eq!(decisions[0]["decision"], "queued", "{decisions:?}");
     assert_eq!(delivered, 1, "sent once the flush came");
     assert_eq!(b.alerts().await.len(), 1);
+}
+
+/// A share to several peers applies each peer's queued message, ledger entry and TAXII
+/// objects as it goes, and makes them all durable with one sync before it answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_to_several_peers_is_made_durable_by_one_sync_before_it_answers() {
+    let syncs = Arc::new(SyncGate::default());
+    let gate = syncs.clone();
+    let options = Options {
+        clock: Arc::new(irtx::federation::clock::ManualClock::at(
+            time::OffsetDateTime::now_utc(),
+        )),
+        run_worker: false,
+        wrap_store: Some(Box::new(move |inner| {
+            Arc::new(Flaky {
+                inner,
+                down: Arc::default(),
+                syncs: gate.clone(),
+            })
+        })),
+    };
+    let a = TestGateway::spawn_options("cert-a", |_| {}, options).await;
+    let (b, c) = (
+        TestGateway::spawn("cert-b").await,
+        TestGateway::spawn("cert-c").await,
+    );
+    a.add_peer(&b, "AMBER", "community", "none", "stix").await;
+    a.add_peer(&c, "AMBER", "community", "none", "stix").await;
+    let id = a.submit(&example("incident-ddos-minimal")).await;
+
+    let asked = syncs.asked.load(Ordering::SeqCst);
+    let held = syncs.hold();
+    let share = a.share(&id, &["cert-b", "cert-c"]);
+    let check = async {
+        let s = syncs.clone();
+        tokio::task::spawn_blocking(move || {
+            s.await_waiting(1, "the share never asked for its writes to be made durable")
+        })
+        .await
+        .unwrap();
+        let store = &a.services().store;
+        assert_eq!(
+            store.outbox_page(None, 10).unwrap().len(),
+            2,
+            "the share waited for the disk before both peers' messages were written"
+        );
+        assert_eq!(
+            syncs.asked.load(Ordering::SeqCst) - asked,
+            1,
+            "more than one sync"
+        );
+        drop(held);
+    };
+    let (decisions, ()) = tokio::join!(share, check);
+    assert!(
+        decisions.iter().all(|d| d["decision"] == "queued"),
+        "{decisions:?}"
+    );
+    assert_eq!(
+        syncs.asked.load(Ordering::SeqCst) - asked,
+        1,
+        "one sync covered the share"
+    );
 }
