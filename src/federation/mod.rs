@@ -245,23 +245,15 @@ impl Gateway {
     }
 
     /// Appends a ledger entry through `write`, which stores it with whatever belongs in the
-    /// same atomic write.
+    /// same atomic write; durable when it returns.
     pub fn record_with<T>(
         &self,
         body: EntryBody,
-        mut write: impl FnMut(&dyn Store, &crate::disclosure::Entry) -> crate::store::Result<T>,
+        write: impl FnMut(&dyn Store, &crate::disclosure::Entry) -> crate::store::Result<T>,
     ) -> Result<T, ServiceError> {
-        let store = self.store.as_ref();
-        self.ledger
-            .append_with(
-                store,
-                body,
-                self.team.id.as_str(),
-                &self.key.current().0,
-                |e| write(store, e),
-            )
-            .map(|(t, _)| t)
-            .map_err(ServiceError::from)
+        let out = self.record_applied(body, write)?;
+        self.store.sync()?;
+        Ok(out)
     }
 
     /// As [`Self::record_with`], but returns once the write is applied: the caller syncs

@@ -386,19 +386,14 @@ fn a_slow_flush_holds_up_no_ledger_append_but_its_own() {
     irtx::ledger::verify_store(store.as_ref(), &[key.verifying_key()]).unwrap();
 }
 
-/// The delivery worker reads the outbox without waiting for flushes: a message queued while
-/// the worker runs can be read while its queued record and ledger entry are applied but not
-/// yet on disk. It leaves only after they are: a crash could otherwise leave a peer holding
-/// a message the ledger does not list.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_message_leaves_before_its_queued_record_is_on_disk() {
-    let syncs = Arc::new(SyncGate::default());
+/// Gateway `cert-a` on a store whose syncs `syncs` can hold, with its delivery worker off
+/// (a test runs it).
+async fn with_held_syncs(syncs: &Arc<SyncGate>) -> TestGateway {
     let gate = syncs.clone();
-    let clock = Arc::new(irtx::federation::clock::ManualClock::at(
-        time::OffsetDateTime::now_utc(),
-    ));
     let options = Options {
-        clock,
+        clock: Arc::new(irtx::federation::clock::ManualClock::at(
+            time::OffsetDateTime::now_utc(),
+        )),
         run_worker: false,
         wrap_store: Some(Box::new(move |inner| {
             Arc::new(Flaky {
@@ -408,7 +403,17 @@ async fn no_message_leaves_before_its_queued_record_is_on_disk() {
             })
         })),
     };
-    let a = TestGateway::spawn_options("cert-a", |_| {}, options).await;
+    TestGateway::spawn_options("cert-a", |_| {}, options).await
+}
+
+/// The delivery worker reads the outbox without waiting for flushes: a message queued while
+/// the worker runs can be read while its queued record and ledger entry are applied but not
+/// yet on disk. It leaves only after they are: a crash could otherwise leave a peer holding
+/// a message the ledger does not list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_message_leaves_before_its_queued_record_is_on_disk() {
+    let syncs = Arc::new(SyncGate::default());
+    let a = with_held_syncs(&syncs).await;
     let b = TestGateway::spawn("cert-b").await;
     a.add_peer(&b, "AMBER", "community", "none", "stix").await;
     b.add_peer(&a, "AMBER", "community", "none", "stix").await;
@@ -453,21 +458,7 @@ async fn no_message_leaves_before_its_queued_record_is_on_disk() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_share_to_several_peers_is_made_durable_by_one_sync_before_it_answers() {
     let syncs = Arc::new(SyncGate::default());
-    let gate = syncs.clone();
-    let options = Options {
-        clock: Arc::new(irtx::federation::clock::ManualClock::at(
-            time::OffsetDateTime::now_utc(),
-        )),
-        run_worker: false,
-        wrap_store: Some(Box::new(move |inner| {
-            Arc::new(Flaky {
-                inner,
-                down: Arc::default(),
-                syncs: gate.clone(),
-            })
-        })),
-    };
-    let a = TestGateway::spawn_options("cert-a", |_| {}, options).await;
+    let a = with_held_syncs(&syncs).await;
     let (b, c) = (
         TestGateway::spawn("cert-b").await,
         TestGateway::spawn("cert-c").await,
