@@ -138,7 +138,7 @@ impl App {
         keys::create_private_dir(&data)
             .with_context(|| format!("cannot create the data directory `{}`", data.display()))?;
         keys::check_private_dir(&data)?;
-        let opened: Arc<dyn Store> = open_store(&config, 256 << 20)
+        let opened: Arc<dyn Store> = open_store(&config, config.store.cache_mib << 20)
             .map_err(anyhow::Error::from)
             .with_context(|| match config.store.backend {
                 crate::config::StoreBackend::Sled => {
@@ -152,7 +152,17 @@ impl App {
                 ),
             })?
             .into();
-        tracing::info!(data_dir = %data.display(), backend = ?config.store.backend, "store opened");
+        match config.store.backend {
+            crate::config::StoreBackend::Sled => tracing::info!(
+                data_dir = %data.display(),
+                page_cache_mib = config.store.cache_mib,
+                "store opened: sled"
+            ),
+            crate::config::StoreBackend::Postgres => tracing::info!(
+                data_dir = %data.display(),
+                "store opened: PostgreSQL"
+            ),
+        }
         // Counted once now, before anything is served: the first count of the outbox walks
         // it while holding writes back (0.34 s at 100,000 queued messages, a peer down for
         // long), which a `/metrics` read soon after a start would otherwise do under load.

@@ -206,6 +206,9 @@ impl Config {
                 }
             }
         }
+        if self.store.backend == StoreBackend::Sled && self.store.cache_mib == 0 {
+            out.push("store.cache_mib must be at least 1 (MiB of sled's page cache)".into());
+        }
         if self.store.backend == StoreBackend::Postgres {
             match &self.store.url {
                 None => out.push(
@@ -408,5 +411,13 @@ key_domain = "peer"
         .unwrap_err()
         .to_string();
         assert!(e.contains("bogus"), "{e}");
+        let e = Config::from_toml(
+            "[team]\nid = \"a\"\n[store]\ncache_mib = 0\n",
+            Path::new("x.toml"),
+            env(&[]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("store.cache_mib must be at least 1"), "{e}");
     }
 }

@@ -366,6 +366,10 @@ pub struct StoreConfig {
     /// without being renewed; a crashed instance's claims return to the others after it.
     /// Must exceed `[delivery] timeout_ms`. Default 60,000.
     pub lease_ms: u64,
+    /// For `sled`: the page cache of `irtx serve`, in MiB. Default 48. sled keeps up to this
+    /// much of the store's pages in memory on top of the gateway's own; a larger cache saves
+    /// reads from the operating system's file cache once the store outgrows it.
+    pub cache_mib: u64,
 }
 
 impl Default for StoreConfig {
@@ -377,6 +381,7 @@ impl Default for StoreConfig {
             ca_file: None,
             pool_size: 16,
             lease_ms: 60_000,
+            cache_mib: 48,
         }
     }
 }

@@ -196,12 +196,19 @@ fn the_readme_run_command_serves_and_answers_healthz() {
         .env("IRTX_BIN", env!("CARGO_BIN_EXE_irtx"))
         .env("IRTX_DIR", dir.path().join("gw"))
         .env("IRTX_TEAM_ID", "cert-readme")
+        .env("IRTX_STORE__CACHE_MIB", "16")
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let url = crate::gateway::listening_url(&mut child);
+    let (url, log) = crate::gateway::log_until_listening(&mut child);
+    // The store's page cache is the one the environment set (the default is 48 MiB).
+    assert!(
+        log.iter()
+            .any(|l| l.contains("store opened: sled") && l.contains("page_cache_mib=16")),
+        "{log:#?}"
+    );
     let rt = tokio::runtime::Runtime::new().unwrap();
     let health: Value = rt.block_on(async {
         reqwest::get(format!("{url}/healthz"))

@@ -503,10 +503,17 @@ pub async fn slow_inbox(target: &str) -> String {
 
 /// Waits for a child `irtx serve` to log its address; returns its base URL.
 pub fn listening_url(child: &mut std::process::Child) -> String {
+    log_until_listening(child).0
+}
+
+/// Waits for a child `irtx serve` to log its address; returns its base URL and the lines it
+/// logged up to then.
+pub fn log_until_listening(child: &mut std::process::Child) -> (String, Vec<String>) {
     use std::io::BufRead as _;
     let stderr = child.stderr.take().expect("stderr is piped");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        let mut before = Vec::new();
         for line in std::io::BufReader::new(stderr)
             .lines()
             .map_while(Result::ok)
@@ -517,7 +524,9 @@ pub fn listening_url(child: &mut std::process::Child) -> String {
                     .next()
                     .unwrap()
                     .to_string();
-                let _ = tx.send(url);
+                let _ = tx.send((url, std::mem::take(&mut before)));
+            } else {
+                before.push(line);
             }
         }
     });
