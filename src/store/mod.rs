@@ -6,6 +6,7 @@
 //! Records are typed: ids are newtypes, labels and states enums. They serialize as the
 //! strings earlier releases wrote, so existing stores still read.
 
+mod bloom;
 pub mod conformance;
 pub mod group_commit;
 pub mod postgres_store;
@@ -762,7 +763,9 @@ pub trait Store: Send + Sync {
             .collect()
     }
     /// Brings what the store derives from the ledger (indexes) up to its head, so the next
-    /// read finds nothing to catch up. (A store that derives nothing has nothing to do.)
+    /// read finds nothing to catch up, and anything else it derives from what it holds (the
+    /// sled store: which TAXII objects it holds, in memory). (A store that derives nothing
+    /// has nothing to do.)
     fn catch_up_indexes(&self) -> Result<()> {
         Ok(())
     }
