@@ -163,6 +163,22 @@ fn usage_errors_exit_2_and_help_is_useful() {
 }
 
 #[test]
+fn the_binary_allocates_with_jemalloc_and_its_built_in_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_irtx"))
+        .current_dir(dir.path())
+        .env("_RJEM_MALLOC_CONF", "stats_print:true")
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stats = String::from_utf8_lossy(&out.stderr);
+    for setting in ["opt.dirty_decay_ms: 1000", "opt.muzzy_decay_ms: 0"] {
+        assert!(stats.contains(setting), "no `{setting}` in:\n{stats}");
+    }
+}
+
+#[test]
 fn a_missing_file_is_a_runtime_error() {
     let dir = tempfile::tempdir().unwrap();
     let out = irtx(dir.path(), &["validate", "does-not-exist.json"]);
