@@ -147,7 +147,8 @@ pub fn record_json(key: &[u8], bytes: &[u8]) -> Result<Vec<u8>> {
 }
 
 impl SledStore {
-    /// The underlying sled database (tools and tests that inspect or repair the store).
+    /// The underlying sled database (tools and tests that inspect or repair the store). A
+    /// TAXII object written through it is known to this store once it is opened again.
     pub fn db(&self) -> &sled::Db {
         &self.db
     }
@@ -316,6 +317,13 @@ impl SledStore {
         if self.taxii_known.is_complete() {
             return Ok(());
         }
+        self.learn_taxii_index()
+    }
+
+    /// Adds every object of every TAXII collection to [`Self::taxii_known`], complete or
+    /// not: for a writer that wrote the index apart from [`Store::taxii_publish`] (a
+    /// restore).
+    pub(super) fn learn_taxii_index(&self) -> Result<()> {
         for kv in self.taxii_index.iter() {
             let (k, version) = kv.map_err(backend)?;
             seq_suffix(&k)?;
