@@ -1431,6 +1431,20 @@ mod tests {
         assert_eq!(s.alert("a-1").unwrap(), Some(a));
     }
 
+    /// Opens the store in `dir` again. sled lets go of a dropped store's lock once its last
+    /// write to the log has finished on its I/O threads, which can be a moment after the drop.
+    fn reopen(dir: &Path) -> SledStore {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match SledStore::open(dir) {
+                Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                opened => return opened.unwrap(),
+            }
+        }
+    }
+
     #[test]
     fn data_survives_reopening() {
         let dir = tempfile::tempdir().unwrap();
@@ -1438,7 +1452,7 @@ mod tests {
             let s = SledStore::open(dir.path()).unwrap();
             super::super::conformance::suite(&s);
         }
-        let s = SledStore::open(dir.path()).unwrap();
+        let s = reopen(dir.path());
         assert!(!s.reports_page(None, 10).unwrap().is_empty());
         assert!(s.alert_count().unwrap() > 0);
     }
@@ -1475,7 +1489,7 @@ mod tests {
                 0
             );
         }
-        let s = SledStore::open(dir.path()).unwrap();
+        let s = reopen(dir.path());
         // Until the index is read, every object is looked up.
         assert!(!s.taxii_known.is_complete());
         let mut again = held[..100].to_vec();
@@ -1521,6 +1535,6 @@ mod tests {
             s.db.flush().unwrap();
             messages
         };
-        super::super::conformance::finds_messages(&SledStore::open(dir.path()).unwrap(), &messages);
+        super::super::conformance::finds_messages(&reopen(dir.path()), &messages);
     }
 }
