@@ -1457,10 +1457,9 @@ mod tests {
         assert!(s.alert_count().unwrap() > 0);
     }
 
-    #[test]
-    fn a_reopened_store_finds_the_taxii_objects_it_holds_before_and_after_reading_its_index() {
-        let dir = tempfile::tempdir().unwrap();
-        let obj = |id: &str, version: &str| TaxiiObject {
+    /// A TAXII row for `id` at `version`.
+    fn obj(id: &str, version: &str) -> TaxiiObject {
+        TaxiiObject {
             id: id.into(),
             version: version.into(),
             spec_version: "2.1".into(),
@@ -1468,7 +1467,61 @@ mod tests {
             report_id: "r1".parse().unwrap(),
             message_id: MessageId(uuid::Uuid::from_u128(7)),
             object: serde_json::json!({"id": id, "modified": version}),
+        }
+    }
+
+    #[test]
+    fn publishes_while_the_taxii_index_is_read_are_known_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = "2026-01-01T00:00:00.000Z";
+        let batch = |from: usize| -> Vec<TaxiiObject> {
+            (from..from + 50)
+                .map(|i| obj(&format!("indicator--{i}"), v))
+                .collect()
         };
+        {
+            let s = SledStore::open(dir.path()).unwrap();
+            for b in 0..20 {
+                s.taxii_publish("cert-b", 1, &mut batch(b * 50), None, None)
+                    .unwrap();
+            }
+        }
+        let s = reopen(dir.path());
+        // Two publishers of new objects while the index (1,000 objects) is read.
+        std::thread::scope(|t| {
+            t.spawn(|| s.catch_up_indexes().unwrap());
+            for first in [1_000, 2_000] {
+                let s = &s;
+                t.spawn(move || {
+                    for b in 0..10 {
+                        let mut new = batch(first + b * 50);
+                        assert_eq!(
+                            s.taxii_publish("cert-b", 2, &mut new, None, None).unwrap(),
+                            50
+                        );
+                    }
+                });
+            }
+        });
+        assert!(s.taxii_known.is_complete());
+        for first in (0..1_000)
+            .step_by(50)
+            .chain((1_000..1_500).step_by(50))
+            .chain((2_000..2_500).step_by(50))
+        {
+            assert_eq!(
+                s.taxii_publish("cert-b", 3, &mut batch(first), None, None)
+                    .unwrap(),
+                0,
+                "objects from indicator--{first} published twice"
+            );
+        }
+        assert_eq!(s.taxii_page("cert-b", 0, 5_000).unwrap().len(), 2_000);
+    }
+
+    #[test]
+    fn a_reopened_store_finds_the_taxii_objects_it_holds_before_and_after_reading_its_index() {
+        let dir = tempfile::tempdir().unwrap();
         let (v1, v2) = ("2026-01-01T00:00:00.000Z", "2026-02-01T00:00:00.000Z");
         let held: Vec<TaxiiObject> = (0..300)
             .map(|i| obj(&format!("indicator--{i}"), v1))
