@@ -7,7 +7,7 @@
 #   bash scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #
 # Default 600 s per target (the long run); .ci/run calls it with a few seconds (a smoke
-# run). Seeds come from tests/data (fuzz/examples/seeds.rs). Inputs that once crashed a
+# run, on a development build: see FLAGS below). Seeds come from tests/data (fuzz/examples/seeds.rs). Inputs that once crashed a
 # target are kept in tests/data/fuzz/<target>/ and replayed first, every run: a crash found
 # here is copied there when it is fixed. Prints, per target, executions, speed and corpus
 # size. cargo-fuzz is installed from crates.io when missing; it runs on the stable
@@ -19,7 +19,15 @@ EACH=${1:-600}
 shift || true
 export RUSTC_BOOTSTRAP=1
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-FLAGS=(--sanitizer none -O)
+# The long run fuzzes an optimized build (one codegen unit, as cargo-fuzz sets: its compile
+# takes 20-30 minutes of one core here). A short smoke run fuzzes a development build: it
+# compiles in about 4 minutes, keeps debug assertions and overflow checks, and 5 s of it at
+# lower speed still replays the corpus and the kept inputs.
+if [ "$EACH" -ge 60 ]; then
+  FLAGS=(--sanitizer none -O)
+else
+  FLAGS=(--sanitizer none --dev)
+fi
 cargo fuzz build "${FLAGS[@]}" >/dev/null
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
