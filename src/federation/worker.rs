@@ -314,11 +314,7 @@ impl Gateway {
         let now = self.clock.now_ms();
         let mut due = Vec::new();
         for p in self.store.peers_with_pending()? {
-            if self
-                .store
-                .outbox_head(&p)?
-                .is_some_and(|(_, i)| i.next_attempt_ms <= now)
-            {
+            if self.store.outbox_head_due_ms(&p)?.is_some_and(|t| t <= now) {
                 due.push(p);
             }
         }

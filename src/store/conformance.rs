@@ -130,10 +130,16 @@ fn entry(last: Option<&Entry>, event: Event, report: &str) -> Entry {
     )
 }
 
+/// The id of `peer`'s oldest pending message; the store's answer to when it is due must be
+/// that message's.
 fn head(s: &dyn Store, peer: &str) -> Option<MessageId> {
-    s.outbox_head(&pid(peer))
-        .unwrap()
-        .map(|(_, i)| i.message_id)
+    let head = s.outbox_head(&pid(peer)).unwrap();
+    assert_eq!(
+        s.outbox_head_due_ms(&pid(peer)).unwrap(),
+        head.as_ref().map(|(_, i)| i.next_attempt_ms),
+        "when {peer}'s oldest pending message is due"
+    );
+    head.map(|(_, i)| i.message_id)
 }
 
 /// Runs the suite on an empty store.
@@ -250,8 +256,13 @@ pub fn suite(s: &dyn Store) {
     // A retried dead letter is pending again.
     let mut again = dead.clone();
     again.state = DeliveryState::Failing;
+    again.next_attempt_ms = 1_764_000_000_123;
     s.update_outbox(b1, &again).unwrap();
     assert_eq!(head(s, "b"), Some(mid(1)));
+    assert_eq!(
+        s.outbox_head_due_ms(&pid("b")).unwrap(),
+        Some(1_764_000_000_123)
+    );
     assert_eq!(counts(s), (2, 0));
     s.update_outbox(b1, &dead).unwrap();
     // Recorded delivered once: a second record of the same message (another gateway's,

@@ -678,6 +678,14 @@ pub trait Store: Send + Sync {
     fn outbox_item(&self, seq: u64) -> Result<Option<OutboxItem>>;
     /// The oldest message for `peer` that is still to be delivered (queued or failing).
     fn outbox_head(&self, peer: &PeerId) -> Result<Option<(u64, OutboxItem)>>;
+    /// When [`Store::outbox_head`]'s message is next due (Unix milliseconds): what the
+    /// delivery loop asks of every peer with pending messages on each turn. A store that
+    /// can answer it without building the signed message should.
+    fn outbox_head_due_ms(&self, peer: &PeerId) -> Result<Option<i64>> {
+        Ok(self
+            .outbox_head(peer)?
+            .map(|(_, item)| item.next_attempt_ms))
+    }
     /// The peers that have messages still to be delivered, without reading the messages.
     fn peers_with_pending(&self) -> Result<Vec<PeerId>>;
     /// Claims `peer`'s queue for this gateway until a lease runs out, renewing a claim it

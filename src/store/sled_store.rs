@@ -573,6 +573,30 @@ impl SledStore {
         self.commits.commit(|| self.db.flush()).map_err(backend)
     }
 
+    /// The pending key, sequence number and stored record of `peer`'s oldest message still
+    /// to be delivered.
+    fn outbox_head_record(&self, peer: &PeerId) -> Result<Option<(sled::IVec, u64, sled::IVec)>> {
+        let mut prefix = peer.as_str().as_bytes().to_vec();
+        prefix.push(0);
+        let Some(kv) = self.pending.scan_prefix(&prefix).next() else {
+            return Ok(None);
+        };
+        let (k, _) = kv.map_err(backend)?;
+        let seq_bytes: [u8; 8] = k[prefix.len()..]
+            .try_into()
+            .map_err(|_| StoreError::Corrupt {
+                key: String::from_utf8_lossy(&k).into_owned(),
+                reason: "pending key does not end in a sequence number".into(),
+            })?;
+        let Some(v) = self.outbox.get(seq_bytes).map_err(backend)? else {
+            return Err(StoreError::Corrupt {
+                key: String::from_utf8_lossy(&k).into_owned(),
+                reason: "indexed outbox entry is missing".into(),
+            });
+        };
+        Ok(Some((k, u64::from_be_bytes(seq_bytes), v)))
+    }
+
     fn next_seq(&self) -> Result<u64> {
         self.db.generate_id().map_err(backend)
     }
@@ -750,25 +774,23 @@ impl Store for SledStore {
     }
 
     fn outbox_head(&self, peer: &PeerId) -> Result<Option<(u64, OutboxItem)>> {
-        let mut prefix = peer.as_str().as_bytes().to_vec();
-        prefix.push(0);
-        let Some(kv) = self.pending.scan_prefix(&prefix).next() else {
+        let Some((k, seq, v)) = self.outbox_head_record(peer)? else {
             return Ok(None);
         };
-        let (k, _) = kv.map_err(backend)?;
-        let seq_bytes: [u8; 8] = k[prefix.len()..]
-            .try_into()
-            .map_err(|_| StoreError::Corrupt {
-                key: String::from_utf8_lossy(&k).into_owned(),
-                reason: "pending key does not end in a sequence number".into(),
-            })?;
-        let Some(v) = self.outbox.get(seq_bytes).map_err(backend)? else {
-            return Err(StoreError::Corrupt {
-                key: String::from_utf8_lossy(&k).into_owned(),
-                reason: "indexed outbox entry is missing".into(),
-            });
+        Ok(Some((seq, decode(&k, &v)?)))
+    }
+
+    fn outbox_head_due_ms(&self, peer: &PeerId) -> Result<Option<i64>> {
+        /// The one field asked for: the rest of the record (the signed message) is skipped
+        /// over, not built.
+        #[derive(serde::Deserialize)]
+        struct Due {
+            next_attempt_ms: i64,
+        }
+        let Some((k, _, v)) = self.outbox_head_record(peer)? else {
+            return Ok(None);
         };
-        Ok(Some((u64::from_be_bytes(seq_bytes), decode(&k, &v)?)))
+        Ok(Some(decode::<Due>(&k, &v)?.next_attempt_ms))
     }
 
     fn peers_with_pending(&self) -> Result<Vec<PeerId>> {
