@@ -116,6 +116,7 @@ pub(super) fn unpack<'a>(key: &[u8], bytes: &'a [u8]) -> Result<std::borrow::Cow
     // Not `lz4_flex::block::decompress`: its `vec![0; size]` is a calloc, and jemalloc zeroes
     // a reused large extent with madvise, which flushes the other cores' TLBs (2% of the
     // sender's CPU, read by the delivery loop). A malloc and a memset cost far less.
+    #[allow(clippy::slow_vector_initialization)] // `vec![0; size]` is the calloc
     let mut json = Vec::with_capacity(size);
     json.resize(size, 0);
     match lz4_flex::block::decompress_into(packed, &mut json) {
