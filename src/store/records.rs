@@ -136,6 +136,16 @@ pub(super) fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T>
     serde_json::from_slice(&unpack(key, bytes)?).map_err(|e| corrupt(key, e.to_string()))
 }
 
+/// An outbox record's `next_attempt_ms`, the rest of it (the signed message) skipped over,
+/// not built: what the delivery loop asks of every pending peer on each turn.
+pub(super) fn decode_next_attempt_ms(key: &[u8], bytes: &[u8]) -> Result<i64> {
+    #[derive(serde::Deserialize)]
+    struct Due {
+        next_attempt_ms: i64,
+    }
+    Ok(decode::<Due>(key, bytes)?.next_attempt_ms)
+}
+
 /// An alert as this store writes it: a peer's document is the payload of the JWS kept
 /// beside it, so it is not written a second time ([`decode_alert`] reads it back from there).
 /// The same fields as [`Alert`], borrowed.

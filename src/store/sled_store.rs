@@ -11,8 +11,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::records::{
-    backend, decode, decode_alert, encode, encode_alert, is_pending, pending_key, read_u64,
-    report_seen_key, seq_suffix, taxii_index_prefix, taxii_key, DedupKeys,
+    backend, decode, decode_alert, decode_next_attempt_ms, encode, encode_alert, is_pending,
+    pending_key, read_u64, report_seen_key, seq_suffix, taxii_index_prefix, taxii_key, DedupKeys,
 };
 use super::{
     Alert, AlertMeta, Delivered, FoundMessage, Holding, Imported, OutboxCounts, OutboxItem, Result,
@@ -781,16 +781,9 @@ impl Store for SledStore {
     }
 
     fn outbox_head_due_ms(&self, peer: &PeerId) -> Result<Option<i64>> {
-        /// The one field asked for: the rest of the record (the signed message) is skipped
-        /// over, not built.
-        #[derive(serde::Deserialize)]
-        struct Due {
-            next_attempt_ms: i64,
-        }
-        let Some((k, _, v)) = self.outbox_head_record(peer)? else {
-            return Ok(None);
-        };
-        Ok(Some(decode::<Due>(&k, &v)?.next_attempt_ms))
+        self.outbox_head_record(peer)?
+            .map(|(k, _, v)| decode_next_attempt_ms(&k, &v))
+            .transpose()
     }
 
     fn peers_with_pending(&self) -> Result<Vec<PeerId>> {

@@ -37,7 +37,9 @@ use tokio_postgres::{NoTls, Row};
 
 mod load;
 
-use super::records::{decode, decode_alert, encode, encode_alert, report_seen_key, DedupKeys};
+use super::records::{
+    decode, decode_alert, decode_next_attempt_ms, encode, encode_alert, report_seen_key, DedupKeys,
+};
 use super::{
     Alert, AlertMeta, Delivered, FoundMessage, Holding, Imported, OutboxCounts, OutboxItem, Result,
     Store, StoreError, StoredReport, TaxiiObject,
@@ -353,6 +355,10 @@ fn decode_rows<T: DeserializeOwned>(rows: &[Row], col: usize) -> Result<Vec<(u64
         })
         .collect()
 }
+
+/// A peer's oldest message still to be delivered.
+const OUTBOX_HEAD: &str =
+    "SELECT seq, v FROM outbox WHERE pending AND peer = $1 ORDER BY seq LIMIT 1";
 
 /// Writes a ledger entry in the transaction `tx`, after taking the ledger lock and checking
 /// the entry follows the head: called first in every transaction that carries one, so the
@@ -764,13 +770,18 @@ impl Store for PgStore {
     fn outbox_head(&self, peer: &PeerId) -> Result<Option<(u64, OutboxItem)>> {
         let peer = peer.to_string();
         self.run(move |c| async move {
-            let rows = query(
-                &c,
-                "SELECT seq, v FROM outbox WHERE pending AND peer = $1 ORDER BY seq LIMIT 1",
-                &[&peer],
-            )
-            .await?;
+            let rows = query(&c, OUTBOX_HEAD, &[&peer]).await?;
             Ok(decode_rows(&rows, 1)?.into_iter().next())
+        })
+    }
+
+    fn outbox_head_due_ms(&self, peer: &PeerId) -> Result<Option<i64>> {
+        let peer = peer.to_string();
+        self.run(move |c| async move {
+            let rows = query(&c, OUTBOX_HEAD, &[&peer]).await?;
+            rows.first()
+                .map(|r| decode_next_attempt_ms(&seq_of(r, 0).to_be_bytes(), r.get(1)))
+                .transpose()
         })
     }
 
