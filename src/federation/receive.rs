@@ -161,12 +161,10 @@ impl Gateway {
             document,
             retracted: None,
         };
-        // An earlier version of the same report from the same sender, if we hold one.
-        let previous = match alert.report_and_version() {
-            Some((report, _)) => self.store.alert_for_report(&from, &report)?,
-            None => None,
-        };
-        let (outcome, status, reasons) = match self.store.import(&alert, quota)? {
+        // With the alert, the one holding an earlier version of the same report from the same
+        // sender, if we hold one.
+        let (imported, previous) = self.store.import_superseding(&alert, quota)?;
+        let (outcome, status, reasons) = match imported {
             Imported::New => {
                 if let Some(prev) = previous.filter(|p| *p != alert.id) {
                     self.pass_on_new_version(&prev, &alert.id)?;

@@ -401,6 +401,42 @@ pub fn suite(s: &dyn Store) {
     assert_eq!(meta, &imp.meta());
     assert_eq!((meta.title.as_deref(), meta.objects), (Some("x"), 1));
     assert_eq!(s.peer_usage(&pid("b")).unwrap(), 2 * size);
+    // Versions of one report from one sender: a new one supersedes the alert that held the
+    // one before; the same version again is a duplicate and supersedes nothing; another
+    // sender's report of the same id is another report.
+    let version = |sender: &str, n: u128, modified: &str| {
+        let mut a = alert(sender, n, &format!("v{n}"));
+        a.document = json!({"type": "bundle", "objects": [
+            {"type": "report", "id": "report--1", "modified": modified}
+        ]});
+        a
+    };
+    let (v1, v2) = (
+        version("d", 20, "2026-01-01"),
+        version("d", 21, "2026-01-02"),
+    );
+    assert_eq!(
+        s.import_superseding(&v1, None).unwrap(),
+        (Imported::New, None)
+    );
+    assert_eq!(
+        s.import_superseding(&v2, None).unwrap(),
+        (Imported::New, Some(v1.id.clone()))
+    );
+    assert_eq!(
+        s.import_superseding(&version("d", 22, "2026-01-02"), None)
+            .unwrap(),
+        (Imported::Duplicate, None)
+    );
+    assert_eq!(
+        s.import_superseding(&version("e", 20, "2026-01-03"), None)
+            .unwrap(),
+        (Imported::New, None)
+    );
+    assert_eq!(
+        s.alert_for_report(&pid("d"), "report--1").unwrap(),
+        Some(v2.id)
+    );
 
     // Key documents, in the order written.
     assert!(s.key_documents().unwrap().is_empty());

@@ -723,6 +723,24 @@ pub trait Store: Send + Sync {
     /// a duplicate, other content a conflict. With a `quota`, refuses an alert that would
     /// take the sender's alerts over that many bytes. Atomic.
     fn import(&self, alert: &Alert, quota: Option<u64>) -> Result<Imported>;
+    /// [`Store::import`], and, when it stores a peer's alert as new, the alert that held the
+    /// sender's previous version of the same report (what this one supersedes: see
+    /// [`Store::alert_for_report`]). A store that can should read it in the import's own
+    /// write; this default reads it just before.
+    fn import_superseding(
+        &self,
+        alert: &Alert,
+        quota: Option<u64>,
+    ) -> Result<(Imported, Option<String>)> {
+        let previous = match (&alert.source, alert.report_and_version()) {
+            (AlertSource::Peer { sender, .. }, Some((report, _))) => {
+                self.alert_for_report(sender, &report)?
+            }
+            _ => None,
+        };
+        let imported = self.import(alert, quota)?;
+        Ok((imported, previous.filter(|_| imported == Imported::New)))
+    }
     /// An alert by id.
     fn alert(&self, id: &str) -> Result<Option<Alert>>;
     /// Alerts without their documents, oldest first, after position `after`, at most

@@ -883,6 +883,15 @@ impl Store for SledStore {
     }
 
     fn import(&self, alert: &Alert, quota: Option<u64>) -> Result<Imported> {
+        self.import_superseding(alert, quota)
+            .map(|(imported, _)| imported)
+    }
+
+    fn import_superseding(
+        &self,
+        alert: &Alert,
+        quota: Option<u64>,
+    ) -> Result<(Imported, Option<String>)> {
         let _writing = self.writing();
         let seq = self.next_seq()?;
         let DedupKeys {
@@ -893,7 +902,7 @@ impl Store for SledStore {
         let peer = peer.map(|p| p.as_str().as_bytes());
         let (value, meta) = (encode_alert(alert), encode(&alert.meta()));
         let bytes = alert.bytes();
-        let outcome = (
+        let outcome: (Imported, Option<sled::IVec>) = (
             &self.seen,
             &self.alerts,
             &self.alert_ids,
@@ -902,35 +911,42 @@ impl Store for SledStore {
         )
             .transaction(|(seen, alerts, ids, metas, usage)| {
                 if let Some(prior) = seen.get(&key)? {
-                    return Ok(if prior.as_ref() == alert.sha256.as_bytes() {
-                        Imported::Duplicate
-                    } else {
-                        Imported::Conflict
-                    });
+                    return Ok((
+                        if prior.as_ref() == alert.sha256.as_bytes() {
+                            Imported::Duplicate
+                        } else {
+                            Imported::Conflict
+                        },
+                        None,
+                    ));
                 }
                 if let Some((version, _)) = &version_keys {
                     if seen.get(version.as_slice())?.is_some() {
-                        return Ok(Imported::Duplicate);
+                        return Ok((Imported::Duplicate, None));
                     }
                 }
                 if let Some(peer) = peer {
                     let used = usage.get(peer)?.map_or(0, |v| read_u64(&v));
                     if quota.is_some_and(|q| used + bytes > q) {
-                        return Ok(Imported::OverQuota { used });
+                        return Ok((Imported::OverQuota { used }, None));
                     }
                     usage.insert(peer, &(used + bytes).to_be_bytes())?;
                 }
                 seen.insert(key.as_slice(), alert.sha256.as_bytes())?;
+                // The report's latest alert becomes this one; the one it was, read in this
+                // write, is the alert this one supersedes.
+                let mut superseded = None;
                 if let Some((version, report)) = &version_keys {
                     seen.insert(version.as_slice(), alert.sha256.as_bytes())?;
-                    seen.insert(report.as_slice(), alert.id.as_bytes())?;
+                    superseded = seen.insert(report.as_slice(), alert.id.as_bytes())?;
                 }
                 alerts.insert(&seq.to_be_bytes(), value.clone())?;
                 metas.insert(&seq.to_be_bytes(), meta.clone())?;
                 ids.insert(alert.id.as_bytes(), &seq.to_be_bytes())?;
-                Ok::<Imported, ConflictableTransactionError<()>>(Imported::New)
+                Ok::<_, ConflictableTransactionError<()>>((Imported::New, superseded))
             })
             .map_err(tx_failed)?;
+        let (outcome, superseded) = outcome;
         if outcome == Imported::New {
             match &mut *self.alerts_held() {
                 AlertCount::Known(n) | AlertCount::Counting { since: n } => *n += 1,
@@ -938,7 +954,8 @@ impl Store for SledStore {
             }
             self.flush()?;
         }
-        Ok(outcome)
+        let superseded = superseded.map(|id| String::from_utf8_lossy(&id).into_owned());
+        Ok((outcome, superseded))
     }
 
     fn alert(&self, id: &str) -> Result<Option<Alert>> {
