@@ -184,6 +184,15 @@ pub fn suite(s: &dyn Store) {
     };
     s.put_peer(&p).unwrap();
     assert_eq!(s.peer(&pid("cert-b")).unwrap(), Some(p.clone()));
+    // A peer written again is read as it is now, however often it was read before.
+    let moved = Peer {
+        url: "http://127.0.0.1:2".into(),
+        ..p.clone()
+    };
+    s.put_peer(&moved).unwrap();
+    assert_eq!(s.peer(&pid("cert-b")).unwrap(), Some(moved));
+    s.put_peer(&p).unwrap();
+    assert_eq!(s.peer(&pid("cert-b")).unwrap(), Some(p.clone()));
     assert_eq!(s.peers().unwrap().len(), 1);
     assert!(s.remove_peer(&pid("cert-b")).unwrap());
     assert!(!s.remove_peer(&pid("cert-b")).unwrap());

@@ -9,6 +9,7 @@
 mod bloom;
 pub mod conformance;
 pub mod group_commit;
+mod peer_cache;
 pub mod postgres_store;
 mod records;
 pub mod sled_store;

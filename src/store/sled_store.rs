@@ -33,6 +33,8 @@ pub struct SledStore {
     commits: super::group_commit::GroupCommit,
     reports: sled::Tree,
     peers: sled::Tree,
+    /// What [`Self::peers`] holds, as read: every inbound message looks its sender up.
+    peer_cache: super::peer_cache::PeerCache,
     outbox: sled::Tree,
     delivered: sled::Tree,
     alerts: sled::Tree,
@@ -271,6 +273,7 @@ impl SledStore {
             commits: super::group_commit::GroupCommit::default(),
             reports: t("reports")?,
             peers: t("peers")?,
+            peer_cache: Default::default(),
             outbox: t("outbox")?,
             delivered: t("delivered")?,
             alerts: t("alerts")?,
@@ -723,11 +726,14 @@ impl Store for SledStore {
     }
 
     fn put_peer(&self, p: &Peer) -> Result<()> {
-        self.put(&self.peers, p.id.as_str().as_bytes(), p)
+        let written = self.put(&self.peers, p.id.as_str().as_bytes(), p);
+        self.peer_cache.changed();
+        written
     }
 
     fn peer(&self, id: &PeerId) -> Result<Option<Peer>> {
-        Self::get(&self.peers, id.as_str().as_bytes())
+        self.peer_cache
+            .get(id, || Self::get(&self.peers, id.as_str().as_bytes()))
     }
 
     fn peers(&self) -> Result<Vec<Peer>> {
@@ -742,11 +748,9 @@ impl Store for SledStore {
 
     fn remove_peer(&self, id: &PeerId) -> Result<bool> {
         let _writing = self.writing();
-        let existed = self
-            .peers
-            .remove(id.as_str().as_bytes())
-            .map_err(backend)?
-            .is_some();
+        let removed = self.peers.remove(id.as_str().as_bytes());
+        self.peer_cache.changed();
+        let existed = removed.map_err(backend)?.is_some();
         self.flush()?;
         Ok(existed)
     }
