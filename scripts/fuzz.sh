@@ -7,12 +7,13 @@
 #   bash scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #
 # Default 600 s per target (the long run); .ci/run calls it with a few seconds (a smoke
-# run, on a development build: see FLAGS below). Seeds come from tests/data (fuzz/examples/seeds.rs). Inputs that once crashed a
-# target are kept in tests/data/fuzz/<target>/ and replayed first, every run: a crash found
-# here is copied there when it is fixed. Prints, per target, executions, speed and corpus
-# size. cargo-fuzz is installed from crates.io when missing; it runs on the stable
-# toolchain with RUSTC_BOOTSTRAP (its flags are unstable ones) and no sanitizer (irtx has
-# no unsafe code; a panic is what is looked for).
+# run, on a development build: see FLAGS below). Seeds come from tests/data
+# (fuzz/examples/seeds.rs). Inputs that once crashed a target are kept in
+# tests/data/fuzz/<target>/ and replayed first, every run: a crash found here is copied there
+# when it is fixed. Prints, per target, executions, speed and corpus size. cargo-fuzz is
+# installed from crates.io when missing; it runs on the stable toolchain with
+# RUSTC_BOOTSTRAP (its flags are unstable ones) and no sanitizer (irtx has no unsafe code; a
+# panic is what is looked for).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EACH=${1:-600}
