@@ -65,27 +65,15 @@ impl PeerCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::peer::{Audience, Format, KeyDomain, Transport};
-    use crate::tlp::Tlp;
     use std::cell::Cell;
 
     fn peer(url: &str) -> Peer {
-        Peer {
-            id: "cert-a".parse().unwrap(),
-            url: url.into(),
-            keys: vec![],
-            max_tlp: Tlp::Amber,
-            audience: Audience::Community,
-            profile: "none".into(),
-            format: Format::Stix,
-            key_domain: KeyDomain::Federation,
-            transport: Transport::Irtx,
-            client_cert_sha256: None,
-            provider_permission: false,
-            taxii_token_sha256: None,
-            taxii_auth: None,
-            taxii_pull: None,
-        }
+        serde_json::from_value(serde_json::json!({
+            "id": "cert-a", "url": url, "keys": [], "max_tlp": "AMBER",
+            "audience": "community", "profile": "none", "format": "stix",
+            "key_domain": "federation",
+        }))
+        .unwrap()
     }
 
     #[test]
