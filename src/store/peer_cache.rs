@@ -12,15 +12,15 @@ use crate::peer::{Peer, PeerId};
 
 use super::Result;
 
-type Entries = HashMap<PeerId, (u64, Peer)>;
+type Entries = HashMap<PeerId, Peer>;
 
 /// The cache. It keeps only peers that exist: an unknown sender is read from the store each
 /// time, so a stream of made-up senders does not grow it.
 #[derive(Default)]
 pub(super) struct PeerCache {
-    /// Moves on at every write of the store's peers.
+    /// Moves on at every write of the store's peers (under the map's write lock).
     generation: AtomicU64,
-    /// Peer -> (the generation it was read at, the peer).
+    /// Peer -> the peer, as read since the last change.
     entries: RwLock<Entries>,
 }
 
@@ -33,17 +33,19 @@ impl PeerCache {
     ) -> Result<Option<Peer>> {
         // Taken before the read: a change during the read leaves what it read out of date.
         let generation = self.generation.load(Ordering::Acquire);
-        {
-            let held = self.entries.read().unwrap_or_else(|e| e.into_inner());
-            if let Some((at, peer)) = held.get(id) {
-                if *at == generation {
-                    return Ok(Some(peer.clone()));
-                }
-            }
+        let held = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(peer) = held.get(id) {
+            return Ok(Some(peer.clone()));
         }
+        drop(held);
         let found = read()?;
         if let Some(peer) = &found {
-            self.write().insert(id.clone(), (generation, peer.clone()));
+            // Kept only if no change came since the read began: a change clears the map and
+            // moves the generation on under the same lock.
+            let mut entries = self.write();
+            if self.generation.load(Ordering::Acquire) == generation {
+                entries.insert(id.clone(), peer.clone());
+            }
         }
         Ok(found)
     }
