@@ -514,10 +514,30 @@ pub fn suite(s: &dyn Store) {
     let rest = s.taxii_page("cert-b", all[0].0, 10).unwrap();
     assert_eq!(rest.len(), 2);
     assert_eq!(s.taxii_page("cert-b", all[2].0, 10).unwrap(), vec![]);
+    // Pages end and begin between objects one publish added.
+    assert_eq!(s.taxii_page("cert-b", 0, 1).unwrap(), all[..1]);
+    assert_eq!(s.taxii_page("cert-b", all[0].0, 1).unwrap(), all[1..2]);
+    assert_eq!(s.taxii_page("cert-b", all[1].0, 10).unwrap(), all[2..]);
     let versions = s.taxii_versions("cert-b", "indicator--1").unwrap();
     let v: Vec<&str> = versions.iter().map(|(_, o)| o.version.as_str()).collect();
     assert_eq!(v, ["2026-01-01T00:00:00.000Z", "2026-02-01T00:00:00.000Z"]);
     assert_eq!(s.taxii_versions("cert-b", "indicator--").unwrap(), vec![]);
+    // Versions added by one publish, among other objects.
+    let mut both = [
+        obj("indicator--9", "2026-01-01T00:00:00.000Z"),
+        obj("indicator--8", "2026-01-01T00:00:00.000Z"),
+        obj("indicator--9", "2026-03-01T00:00:00.000Z"),
+    ];
+    assert_eq!(
+        s.taxii_publish("cert-v", 1_000, &mut both, None, None)
+            .unwrap(),
+        3
+    );
+    let nine = s.taxii_versions("cert-v", "indicator--9").unwrap();
+    let v: Vec<&str> = nine.iter().map(|(_, o)| o.version.as_str()).collect();
+    assert_eq!(v, ["2026-01-01T00:00:00.000Z", "2026-03-01T00:00:00.000Z"]);
+    let page = s.taxii_page("cert-v", 0, 10).unwrap();
+    assert_eq!(nine, [page[0].clone(), page[2].clone()]);
     assert_eq!(s.taxii_pulls("cert-b", &mid(7)).unwrap(), 0);
     assert_eq!(s.taxii_count_pull("cert-b", &mid(7), None).unwrap(), 1);
     assert_eq!(s.taxii_count_pull("cert-b", &mid(7), None).unwrap(), 2);

@@ -11,8 +11,9 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::records::{
-    backend, decode, decode_alert, decode_next_attempt_ms, encode, encode_alert, is_pending,
-    pending_key, read_u64, report_seen_key, seq_suffix, taxii_index_prefix, taxii_key, DedupKeys,
+    backend, decode, decode_alert, decode_next_attempt_ms, decode_taxii_row, encode, encode_alert,
+    encode_taxii_batch, is_pending, pending_key, read_u64, report_seen_key, seq_suffix,
+    taxii_index_prefix, taxii_key, DedupKeys,
 };
 use super::{
     Alert, AlertMeta, Delivered, FoundMessage, Holding, Imported, OutboxCounts, OutboxItem, Result,
@@ -54,7 +55,9 @@ pub struct SledStore {
     /// Index of the messages still to deliver: `peer NUL seq` -> nothing. Keeps the worker's
     /// per-poll work proportional to the peers, not to the outbox.
     pending: sled::Tree,
-    /// TAXII collections: `collection NUL seq` -> [`TaxiiObject`].
+    /// TAXII collections: `collection NUL seq` -> the objects one publish added, the first
+    /// at `seq` (`records::encode_taxii_batch`), or one [`TaxiiObject`] (written so before
+    /// batches, and by a restore).
     taxii_objects: sled::Tree,
     /// `collection NUL object id NUL seq` -> the version: an object's versions.
     taxii_index: sled::Tree,
@@ -64,8 +67,10 @@ pub struct SledStore {
     taxii_status: sled::Tree,
     /// `report id NUL peer id` -> [`Holding`].
     holdings: sled::Tree,
-    /// Held while appending to a TAXII collection: `date_added` strictly increases.
-    taxii_lock: std::sync::Mutex<()>,
+    /// Each TAXII collection's last `date_added` (microseconds), as far as read: held while
+    /// appending to a collection, so that `date_added` strictly increases. A collection not
+    /// in it is read from its last record.
+    taxii_tails: std::sync::Mutex<std::collections::HashMap<String, i64>>,
     /// Which (collection, object id, version) [`Self::taxii_index`] may hold: a publish asks
     /// the index only about objects this says may be there (nearly every object of a new
     /// report is not; each lookup is a walk of the index). Complete at once for a store
@@ -120,9 +125,6 @@ fn uncount(c: &mut OutboxCounts, pending: bool) {
     let n = counted_in(c, pending);
     *n = n.saturating_sub(1);
 }
-
-/// A TAXII row to write: object key, object, index key, version.
-type TaxiiRow = (Vec<u8>, Vec<u8>, Vec<u8>, String);
 
 /// A failed outbox transaction: aborted because the entry `seq` is no longer there, or
 /// another failure.
@@ -292,7 +294,7 @@ impl SledStore {
             taxii_pulls: t("taxii_pulls")?,
             taxii_status: t("taxii_status")?,
             holdings: t("holdings")?,
-            taxii_lock: std::sync::Mutex::new(()),
+            taxii_tails: Default::default(),
             taxii_known: super::bloom::Bloom::new(23),
             ledger_by_message: t("ledger_by_message")?,
             ledger_by_report: t("ledger_by_report")?,
@@ -327,6 +329,11 @@ impl SledStore {
     /// not: for a writer that wrote the index apart from [`Store::taxii_publish`] (a
     /// restore).
     pub(super) fn learn_taxii_index(&self) -> Result<()> {
+        // Objects written apart may also be the collections' last ones.
+        self.taxii_tails
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         for kv in self.taxii_index.iter() {
             let (k, version) = kv.map_err(backend)?;
             seq_suffix(&k)?;
@@ -499,20 +506,16 @@ impl SledStore {
         holding: Option<&Holding>,
     ) -> Result<usize> {
         let _writing = self.writing();
-        let one = self.taxii_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut prefix = collection.as_bytes().to_vec();
-        prefix.push(0);
-        let mut last_us = match self.taxii_objects.scan_prefix(&prefix).next_back() {
-            Some(kv) => {
-                let (k, v) = kv.map_err(backend)?;
-                decode::<TaxiiObject>(&k, &v)?.date_added_us
-            }
-            None => i64::MIN,
+        let mut tails = self.taxii_tails.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last_us = match tails.get(collection) {
+            Some(us) => *us,
+            None => self.taxii_tail(collection)?,
         };
-        // (object key, object, index key, version)
-        let mut rows: Vec<TaxiiRow> = Vec::new();
+        // Each new object's position, its index key, and where it is in `objects`.
+        let mut seqs = Vec::new();
+        let mut index: Vec<(Vec<u8>, usize)> = Vec::new();
         let mut held: std::collections::HashSet<(String, String)> = Default::default();
-        for o in objects.iter_mut() {
+        for (i, o) in objects.iter_mut().enumerate() {
             if held.contains(&(o.id.clone(), o.version.clone())) {
                 continue;
             }
@@ -535,13 +538,16 @@ impl SledStore {
             last_us = now_us.max(last_us.saturating_add(1));
             o.date_added_us = last_us;
             ikey.extend_from_slice(&seq.to_be_bytes());
-            rows.push((
-                taxii_key(collection, seq),
-                encode(&*o),
-                ikey,
-                o.version.clone(),
-            ));
+            seqs.push(seq);
+            index.push((ikey, i));
         }
+        let batch = seqs.first().map(|first| {
+            let fresh: Vec<&TaxiiObject> = index.iter().map(|(_, i)| &objects[*i]).collect();
+            (
+                taxii_key(collection, *first),
+                encode_taxii_batch(&seqs, &fresh),
+            )
+        });
         let ledger_value = entry.map(|e| (e.seq.to_be_bytes(), encode(e)));
         let holding_value = holding.map(|h| (holding_key(h), encode(h)));
         (
@@ -550,10 +556,12 @@ impl SledStore {
             &self.ledger,
             &self.holdings,
         )
-            .transaction(|(objs, index, ledger, holdings)| {
-                for (k, v, ik, version) in &rows {
+            .transaction(|(objs, idx, ledger, holdings)| {
+                if let Some((k, v)) = &batch {
                     objs.insert(k.as_slice(), v.as_slice())?;
-                    index.insert(ik.as_slice(), version.as_bytes())?;
+                }
+                for (ik, i) in &index {
+                    idx.insert(ik.as_slice(), objects[*i].version.as_bytes())?;
                 }
                 if let Some((k, v)) = &ledger_value {
                     ledger.insert(k, v.clone())?;
@@ -564,10 +572,36 @@ impl SledStore {
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
             .map_err(tx_failed)?;
+        tails.insert(collection.to_string(), last_us);
         // The order is written; the disk is waited for (by the caller) without holding up
         // the next publisher (its flush can be shared).
-        drop(one);
-        Ok(rows.len())
+        drop(tails);
+        Ok(seqs.len())
+    }
+
+    /// The `date_added` of a collection's last object (`i64::MIN` when it has none).
+    fn taxii_tail(&self, collection: &str) -> Result<i64> {
+        let mut prefix = collection.as_bytes().to_vec();
+        prefix.push(0);
+        match self.taxii_objects.scan_prefix(&prefix).next_back() {
+            Some(kv) => {
+                let (k, v) = kv.map_err(backend)?;
+                Ok(decode_taxii_row(&k, &v)?
+                    .last()
+                    .map_or(i64::MIN, |(_, o)| o.date_added_us))
+            }
+            None => Ok(i64::MIN),
+        }
+    }
+
+    /// The record of a collection's objects that holds position `seq`, if any: the last one
+    /// at or before it (a batch holds the positions from its key's on).
+    fn taxii_row_at(&self, collection: &str, seq: u64) -> Result<Option<(sled::IVec, sled::IVec)>> {
+        self.taxii_objects
+            .range(taxii_key(collection, 0)..=taxii_key(collection, seq))
+            .next_back()
+            .transpose()
+            .map_err(backend)
     }
 
     /// Makes the write just applied durable: one flush for every write waiting
@@ -1164,27 +1198,46 @@ impl Store for SledStore {
         after: u64,
         limit: usize,
     ) -> Result<Vec<(u64, TaxiiObject)>> {
-        let start = taxii_key(collection, after.saturating_add(1));
-        let end = taxii_key(collection, u64::MAX);
+        // The record holding position `after` may hold later ones too.
+        let earlier = self.taxii_row_at(collection, after)?.map(Ok);
+        let later = self
+            .taxii_objects
+            .range(taxii_key(collection, after.saturating_add(1))..=taxii_key(collection, u64::MAX))
+            .map(|kv| kv.map_err(backend));
         let mut out = Vec::new();
-        for kv in self.taxii_objects.range(start..=end).take(limit) {
-            let (k, v) = kv.map_err(backend)?;
-            out.push((seq_suffix(&k)?, decode(&k, &v)?));
+        for kv in earlier.into_iter().chain(later) {
+            let (k, v) = kv?;
+            for (seq, o) in decode_taxii_row(&k, &v)? {
+                if out.len() == limit {
+                    return Ok(out);
+                }
+                if seq > after {
+                    out.push((seq, o));
+                }
+            }
         }
         Ok(out)
     }
 
     fn taxii_versions(&self, collection: &str, id: &str) -> Result<Vec<(u64, TaxiiObject)>> {
         let mut out = Vec::new();
+        // Versions published together are in one record: read once.
+        let mut row: Option<(sled::IVec, Vec<(u64, TaxiiObject)>)> = None;
         for kv in self
             .taxii_index
             .scan_prefix(taxii_index_prefix(collection, id))
         {
             let (k, _) = kv.map_err(backend)?;
             let seq = seq_suffix(&k)?;
-            let key = taxii_key(collection, seq);
-            if let Some(v) = self.taxii_objects.get(&key).map_err(backend)? {
-                out.push((seq, decode(&key, &v)?));
+            let Some((rk, rv)) = self.taxii_row_at(collection, seq)? else {
+                continue;
+            };
+            if row.as_ref().is_none_or(|(held, _)| *held != rk) {
+                row = Some((rk.clone(), decode_taxii_row(&rk, &rv)?));
+            }
+            let objects = row.as_ref().map(|(_, o)| o.as_slice()).unwrap_or_default();
+            if let Some((_, o)) = objects.iter().find(|(s, _)| *s == seq) {
+                out.push((seq, o.clone()));
             }
         }
         Ok(out)
@@ -1323,6 +1376,68 @@ mod tests {
     fn sled_passes_the_shared_writers_suite() {
         let s = SledStore::temporary().unwrap();
         super::super::conformance::shared_suite(&s, &s);
+    }
+
+    /// A collection written one object a record (by an earlier release, or a restore) and
+    /// then in batches reads as one sequence, whatever the page size, and goes on after
+    /// its last `date_added`.
+    #[test]
+    fn taxii_records_of_one_object_and_batches_read_as_one_collection() {
+        let s = SledStore::temporary().unwrap();
+        let obj = |id: &str, version: &str, added: i64| TaxiiObject {
+            id: id.into(),
+            version: version.into(),
+            spec_version: "2.1".into(),
+            date_added_us: added,
+            report_id: "r1".parse().unwrap(),
+            message_id: MessageId(uuid::Uuid::from_u128(7)),
+            object: serde_json::json!({"id": id, "modified": version}),
+        };
+        let (v1, v2) = ("2026-01-01T00:00:00.000Z", "2026-02-01T00:00:00.000Z");
+        for o in [obj("indicator--1", v1, 500), obj("indicator--2", v1, 900)] {
+            let seq = s.next_seq().unwrap() + 1;
+            s.taxii_objects
+                .insert(taxii_key("c", seq), encode(&o))
+                .unwrap();
+            let mut ik = taxii_index_prefix("c", &o.id);
+            ik.extend_from_slice(&seq.to_be_bytes());
+            s.taxii_index.insert(ik, o.version.as_bytes()).unwrap();
+        }
+        s.learn_taxii_index().unwrap();
+        let mut new = [
+            obj("indicator--1", v1, 0),
+            obj("indicator--3", v1, 0),
+            obj("indicator--1", v2, 0),
+        ];
+        assert_eq!(s.taxii_publish("c", 100, &mut new, None, None).unwrap(), 2);
+        let all = s.taxii_page("c", 0, 10).unwrap();
+        let seen: Vec<(&str, &str, i64)> = all
+            .iter()
+            .map(|(_, o)| (o.id.as_str(), o.version.as_str(), o.date_added_us))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("indicator--1", v1, 500),
+                ("indicator--2", v1, 900),
+                ("indicator--3", v1, 901),
+                ("indicator--1", v2, 902)
+            ]
+        );
+        for limit in 1..=4 {
+            let (mut after, mut walked) = (0, Vec::new());
+            loop {
+                let page = s.taxii_page("c", after, limit).unwrap();
+                let Some((last, _)) = page.last() else { break };
+                after = *last;
+                walked.extend(page);
+            }
+            assert_eq!(walked, all, "pages of {limit}");
+        }
+        assert_eq!(
+            s.taxii_versions("c", "indicator--1").unwrap(),
+            [all[0].clone(), all[3].clone()]
+        );
     }
 
     fn peer_alert(document: Value, jws: crate::envelope::Jws) -> Alert {
