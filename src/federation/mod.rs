@@ -16,7 +16,7 @@ pub mod taxii;
 pub mod worker;
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -168,8 +168,9 @@ pub struct Gateway {
     pub metrics: Metrics,
     /// The disclosure ledger's writer.
     pub ledger: Ledger,
-    /// Peers whose queue a delivery task is working on.
-    in_flight: Arc<Mutex<HashSet<PeerId>>>,
+    /// Peers whose queue a delivery task is working on, each with whether the worker found
+    /// it due again meanwhile (`worker::InFlight`).
+    in_flight: worker::Claims,
     /// When each peer's key document was last fetched.
     refreshes: rotation::Refreshes,
     /// The client certificates peers are pinned to.

@@ -8,7 +8,8 @@
 //! network attempt is the only await in between. Tests drive the worker a step at a time with
 //! [`Gateway::run_once`] and a manual clock.
 
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,33 +22,61 @@ use crate::peer::PeerId;
 use crate::store::{Delivered, DeliveryState, OutboxItem, StoreError};
 use crate::timestamp::rfc3339;
 
-/// Marks a peer's queue as being worked; the mark goes when this is dropped, also when the
-/// task working the queue panics.
+/// The peers whose queue a task is working on, each with whether the worker found the peer
+/// due again while its task held it.
+pub(super) type Claims = Arc<Mutex<HashMap<PeerId, bool>>>;
+
+/// Marks a peer's queue as being worked; the mark goes when this is released or dropped, also
+/// when the task working the queue panics. A message queued as the task finishes (after it
+/// found the queue empty, before the mark goes) wakes the worker, which finds the peer due
+/// but marked: the mark remembers that, and [`InFlight::release`] says so, so that the worker
+/// looks again at once rather than at its next poll (half a second by default).
 struct InFlight {
-    set: Arc<Mutex<HashSet<PeerId>>>,
-    peer: PeerId,
+    set: Claims,
+    /// `None` once released.
+    peer: Option<PeerId>,
 }
 
 impl InFlight {
-    /// Claims `peer`, unless a task already works its queue.
-    fn claim(set: &Arc<Mutex<HashSet<PeerId>>>, peer: &PeerId) -> Option<InFlight> {
-        let fresh = set
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(peer.clone());
-        fresh.then(|| InFlight {
-            set: Arc::clone(set),
-            peer: peer.clone(),
+    /// Claims `peer`, unless a task already works its queue (which then hears of it when it
+    /// releases its claim).
+    fn claim(set: &Claims, peer: &PeerId) -> Option<InFlight> {
+        let mut claims = set.lock().unwrap_or_else(|p| p.into_inner());
+        match claims.entry(peer.clone()) {
+            Entry::Occupied(mut held) => {
+                held.insert(true);
+                None
+            }
+            Entry::Vacant(free) => {
+                free.insert(false);
+                Some(InFlight {
+                    set: Arc::clone(set),
+                    peer: Some(peer.clone()),
+                })
+            }
+        }
+    }
+
+    /// Ends the claim; true when a claim of the same peer was refused while it was held.
+    fn release(mut self) -> bool {
+        self.peer.take().is_some_and(|peer| {
+            self.set
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&peer)
+                .unwrap_or(false)
         })
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.set
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.peer);
+        if let Some(peer) = self.peer.take() {
+            self.set
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&peer);
+        }
     }
 }
 
@@ -365,9 +394,14 @@ impl Gateway {
                         let g = Arc::clone(&self);
                         let limit = Arc::clone(&limit);
                         tasks.spawn(async move {
-                            let _claim = claim;
-                            let _permit = limit.acquire_owned().await;
-                            g.deliver_peer(p).await
+                            let permit = limit.acquire_owned().await;
+                            let delivered = g.deliver_peer(p).await;
+                            drop(permit);
+                            // Found due again while this task had it: look again now.
+                            if claim.release() {
+                                g.wake.notify_one();
+                            }
+                            delivered
                         });
                     }
                 }
@@ -398,8 +432,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_claim_refused_while_held_is_told_when_it_is_released() {
+        let set = Claims::default();
+        let peer: PeerId = "cert-b".parse().unwrap();
+        let claim = InFlight::claim(&set, &peer).unwrap();
+        assert!(!claim.release(), "nobody asked meanwhile");
+        let claim = InFlight::claim(&set, &peer).unwrap();
+        assert!(InFlight::claim(&set, &peer).is_none());
+        assert!(claim.release(), "asked while held");
+        // Released: free again, and a released claim's drop frees nobody else's.
+        let claim = InFlight::claim(&set, &peer).unwrap();
+        assert!(!claim.release());
+        let held = InFlight::claim(&set, &peer).unwrap();
+        assert!(InFlight::claim(&set, &peer).is_none());
+        drop(held);
+        assert!(InFlight::claim(&set, &peer).is_some());
+    }
+
+    #[test]
     fn a_claim_is_released_when_its_task_panics() {
-        let set = Arc::new(Mutex::new(HashSet::new()));
+        let set = Claims::default();
         let peer: PeerId = "cert-b".parse().unwrap();
         let claim = InFlight::claim(&set, &peer).unwrap();
         assert!(InFlight::claim(&set, &peer).is_none(), "one task per peer");
