@@ -138,8 +138,9 @@ pub(super) fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T>
 
 /// The objects one publish adds to a TAXII collection, as sled keeps them: one record under
 /// the first object's position, each object's own position beside it. One write for the lot
-/// instead of one each (a disclosure of 40 objects to 3 peers was 120 records, and sled
-/// reads every key a transaction writes before it writes it). The positions are increasing.
+/// instead of one each (a report of 39 new objects shared with 3 peers was 117 object records
+/// beside the 117 index records, and sled reads every key a transaction writes before it
+/// writes it). The positions are increasing.
 #[derive(serde::Deserialize)]
 struct TaxiiBatch {
     seqs: Vec<u64>,
