@@ -126,6 +126,12 @@ fn uncount(c: &mut OutboxCounts, pending: bool) {
     *n = n.saturating_sub(1);
 }
 
+/// The most objects one TAXII record holds. A read of a collection starts at the record
+/// holding its first position, and the TAXII server reads 256 objects at a time: a large
+/// report's objects are cut into records of this many, so that no read decodes the whole
+/// report (up to 4 MiB) for a page of it.
+const TAXII_BATCH_MOST: usize = 100;
+
 /// A failed outbox transaction: aborted because the entry `seq` is no longer there, or
 /// another failure.
 fn finished_or(e: TransactionError<()>, seq: u64) -> StoreError {
@@ -541,13 +547,17 @@ impl SledStore {
             seqs.push(seq);
             index.push((ikey, i));
         }
-        let batch = seqs.first().map(|first| {
-            let fresh: Vec<&TaxiiObject> = index.iter().map(|(_, i)| &objects[*i]).collect();
-            (
-                taxii_key(collection, *first),
-                encode_taxii_batch(&seqs, &fresh),
-            )
-        });
+        let fresh: Vec<&TaxiiObject> = index.iter().map(|(_, i)| &objects[*i]).collect();
+        let batches: Vec<(Vec<u8>, Vec<u8>)> = seqs
+            .chunks(TAXII_BATCH_MOST)
+            .zip(fresh.chunks(TAXII_BATCH_MOST))
+            .map(|(seqs, objects)| {
+                (
+                    taxii_key(collection, seqs[0]),
+                    encode_taxii_batch(seqs, objects),
+                )
+            })
+            .collect();
         let ledger_value = entry.map(|e| (e.seq.to_be_bytes(), encode(e)));
         let holding_value = holding.map(|h| (holding_key(h), encode(h)));
         (
@@ -557,7 +567,7 @@ impl SledStore {
             &self.holdings,
         )
             .transaction(|(objs, idx, ledger, holdings)| {
-                if let Some((k, v)) = &batch {
+                for (k, v) in &batches {
                     objs.insert(k.as_slice(), v.as_slice())?;
                 }
                 for (ik, i) in &index {
@@ -1438,6 +1448,17 @@ mod tests {
             s.taxii_versions("c", "indicator--1").unwrap(),
             [all[0].clone(), all[3].clone()]
         );
+        // A large publish is cut into records of at most `TAXII_BATCH_MOST` objects.
+        let mut many: Vec<TaxiiObject> = (0..250)
+            .map(|i| obj(&format!("indicator--m{i}"), v1, 0))
+            .collect();
+        let records = s.taxii_objects.len();
+        assert_eq!(s.taxii_publish("c", 0, &mut many, None, None).unwrap(), 250);
+        assert_eq!(s.taxii_objects.len(), records + 3);
+        let page = s.taxii_page("c", all[3].0, 1_000).unwrap();
+        let ids: Vec<String> = page.iter().map(|(_, o)| o.id.clone()).collect();
+        let want: Vec<String> = many.iter().map(|o| o.id.clone()).collect();
+        assert_eq!(ids, want);
     }
 
     fn peer_alert(document: Value, jws: crate::envelope::Jws) -> Alert {
