@@ -136,8 +136,9 @@ pub(super) fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T>
     serde_json::from_slice(&unpack(key, bytes)?).map_err(|e| corrupt(key, e.to_string()))
 }
 
-/// The objects one publish adds to a TAXII collection, as sled keeps them: one record under
-/// the first object's position, each object's own position beside it. One write for the lot
+/// The objects one publish adds to a TAXII collection, as sled keeps them: one record (of up
+/// to 100: a larger publish is cut into several) under the first object's position, each
+/// object's own position beside it. One write for the lot
 /// instead of one each (a report of 39 new objects shared with 3 peers was 117 object records
 /// beside the 117 index records, and sled reads every key a transaction writes before it
 /// writes it). The positions are increasing.

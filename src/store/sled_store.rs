@@ -55,9 +55,9 @@ pub struct SledStore {
     /// Index of the messages still to deliver: `peer NUL seq` -> nothing. Keeps the worker's
     /// per-poll work proportional to the peers, not to the outbox.
     pending: sled::Tree,
-    /// TAXII collections: `collection NUL seq` -> the objects one publish added, the first
-    /// at `seq` (`records::encode_taxii_batch`), or one [`TaxiiObject`] (written so before
-    /// batches, and by a restore).
+    /// TAXII collections: `collection NUL seq` -> up to [`TAXII_BATCH_MOST`] objects one
+    /// publish added, the first at `seq` (`records::encode_taxii_batch`), or one
+    /// [`TaxiiObject`] (written so before batches, and by a restore).
     taxii_objects: sled::Tree,
     /// `collection NUL object id NUL seq` -> the version: an object's versions.
     taxii_index: sled::Tree,
