@@ -591,15 +591,11 @@ impl SledStore {
 
     /// The `date_added` of a collection's last object (`i64::MIN` when it has none).
     fn taxii_tail(&self, collection: &str) -> Result<i64> {
-        let mut prefix = collection.as_bytes().to_vec();
-        prefix.push(0);
-        match self.taxii_objects.scan_prefix(&prefix).next_back() {
-            Some(kv) => {
-                let (k, v) = kv.map_err(backend)?;
-                Ok(decode_taxii_row(&k, &v)?
-                    .last()
-                    .map_or(i64::MIN, |(_, o)| o.date_added_us))
-            }
+        // The record holding the last position there can be is the collection's last.
+        match self.taxii_row_at(collection, u64::MAX)? {
+            Some((k, v)) => Ok(decode_taxii_row(&k, &v)?
+                .last()
+                .map_or(i64::MIN, |(_, o)| o.date_added_us)),
             None => Ok(i64::MIN),
         }
     }
