@@ -111,15 +111,13 @@ impl SledStore {
                             let split = kv
                                 .map_err(backend)
                                 .and_then(|(k, v)| super::records::taxii_object_records(&k, &v));
-                            let label = label.clone();
-                            let rows: Vec<Result<Record>> = match split {
+                            match split {
                                 Ok(rows) => rows
                                     .into_iter()
                                     .map(|(k, v)| Ok((label.clone(), k, v)))
                                     .collect(),
                                 Err(e) => vec![Err(e)],
-                            };
-                            rows
+                            }
                         }))
                     }
                     Ok(tree) => Box::new(tree.iter().map(move |kv| {
