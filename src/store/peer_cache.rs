@@ -87,20 +87,18 @@ mod tests {
             move || Ok(p)
         };
         let (a, b): (PeerId, PeerId) = ("cert-a".parse().unwrap(), "cert-b".parse().unwrap());
-        let v1 = peer("http://127.0.0.1:1");
-        assert_eq!(
-            cache.get(&a, store(Some(v1.clone()))).unwrap(),
-            Some(v1.clone())
-        );
-        assert_eq!(cache.get(&a, || panic!("read again")).unwrap(), Some(v1));
+        // `a` is read from the store (which holds `held`), then from memory.
+        let read_once = |held: Peer| {
+            assert_eq!(
+                cache.get(&a, store(Some(held.clone()))).unwrap(),
+                Some(held.clone())
+            );
+            assert_eq!(cache.get(&a, || panic!("read again")).unwrap(), Some(held));
+        };
+        read_once(peer("http://127.0.0.1:1"));
         // Changed: the next lookup reads the store, and answers what it holds now.
         cache.changed();
-        let v2 = peer("http://127.0.0.1:2");
-        assert_eq!(
-            cache.get(&a, store(Some(v2.clone()))).unwrap(),
-            Some(v2.clone())
-        );
-        assert_eq!(cache.get(&a, || panic!("read again")).unwrap(), Some(v2));
+        read_once(peer("http://127.0.0.1:2"));
         cache.changed();
         assert_eq!(cache.get(&a, store(None)).unwrap(), None);
         assert_eq!(cache.get(&b, store(None)).unwrap(), None);
