@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Alert, AlertSource, OutboxItem, Result, StoreError, TaxiiObject};
+use super::{Alert, AlertSource, Delivered, OutboxItem, Result, StoreError, TaxiiObject};
 use crate::envelope::Jws;
 use crate::peer::PeerId;
 
@@ -65,12 +65,19 @@ pub(super) fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Stor
 /// which rewrites a leaf of up to 16 values whole, writes a third as much.
 const PACKED: u8 = 0x01;
 
-/// First byte of an alert record (packed or not) that keeps its peer message's payload as
-/// the payload's own bytes after the record's JSON, not as base64 inside it: `DETACHED`, the
-/// JSON's length (u32, little-endian), the JSON (its JWS's `payload` empty), the payload.
-/// A 33 KB message's record compresses to half the size the base64 did (LZ4 finds little
-/// to repeat in base64). No JSON text begins with it.
+/// First byte of a record (packed or not) that keeps the payload of the signed message it
+/// carries as the payload's own bytes, not as base64 inside its JSON: LZ4 finds little to
+/// repeat in base64, and a 33 KB message's record compresses to half the size. After it: where
+/// the JSON holds [`SLOT_JSON`] in place of the payload's base64 (u32, little-endian), the
+/// JSON's length (the same), the JSON, the payload. No JSON text begins with it.
 const DETACHED: u8 = 0x02;
+
+/// The payload of a carried message while the record's JSON is written, to be found there:
+/// no base64url text reads like it (control characters).
+const SLOT: &str = "\u{1}payload kept apart\u{1}";
+
+/// [`SLOT`] as a JSON string.
+const SLOT_JSON: &[u8] = br#""\u0001payload kept apart\u0001""#;
 
 /// Records shorter than this are kept as they are (compressing them saves little).
 const PACK_FROM: usize = 1024;
@@ -104,9 +111,61 @@ fn pack(json: Vec<u8>) -> Vec<u8> {
     }
 }
 
-/// A record's JSON: as stored, or decompressed. Records written before compression was
-/// introduced are plain JSON and read as they are.
+/// A record's JSON: as stored, or decompressed, with the payload it keeps apart put back.
+/// Records written before compression was introduced are plain JSON and read as they are.
 pub(super) fn unpack<'a>(key: &[u8], bytes: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8]>> {
+    let record = inflate(key, bytes)?;
+    if record.first() != Some(&DETACHED) {
+        return Ok(record);
+    }
+    attach(key, &record).map(std::borrow::Cow::Owned)
+}
+
+/// A record that keeps a payload apart, read: its JSON, where the slot is in it, and the
+/// payload.
+fn parts<'a>(key: &[u8], record: &'a [u8]) -> Result<(&'a [u8], usize, &'a [u8])> {
+    let short = || corrupt(key, "a record shorter than its header says");
+    let (at, rest) = record
+        .get(1..)
+        .and_then(<[u8]>::split_first_chunk::<4>)
+        .ok_or_else(short)?;
+    let (len, rest) = rest.split_first_chunk::<4>().ok_or_else(short)?;
+    let (json, payload) = rest
+        .split_at_checked(u32::from_le_bytes(*len) as usize)
+        .ok_or_else(short)?;
+    let at = u32::from_le_bytes(*at) as usize;
+    if !json
+        .get(at..)
+        .is_some_and(|rest| rest.starts_with(SLOT_JSON))
+    {
+        return Err(corrupt(
+            key,
+            "a record's payload is not where its header says",
+        ));
+    }
+    Ok((json, at, payload))
+}
+
+/// The JSON of a record that keeps a payload apart, the payload's base64url in its slot.
+fn attach(key: &[u8], record: &[u8]) -> Result<Vec<u8>> {
+    let (json, at, payload) = parts(key, record)?;
+    let text = base64::encoded_len(payload.len(), false)
+        .ok_or_else(|| corrupt(key, "a payload too long to encode"))?;
+    let mut out = Vec::with_capacity(json.len() + text);
+    out.extend_from_slice(&json[..at]);
+    out.push(b'"');
+    let start = out.len();
+    out.resize(start + text, 0);
+    URL_SAFE_NO_PAD
+        .encode_slice(payload, &mut out[start..])
+        .map_err(|e| corrupt(key, e.to_string()))?;
+    out.push(b'"');
+    out.extend_from_slice(&json[at + SLOT_JSON.len()..]);
+    Ok(out)
+}
+
+/// A record as stored, decompressed.
+fn inflate<'a>(key: &[u8], bytes: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8]>> {
     let Some((&PACKED, rest)) = bytes.split_first() else {
         return Ok(std::borrow::Cow::Borrowed(bytes));
     };
@@ -223,7 +282,15 @@ pub(super) fn decode_next_attempt_ms(key: &[u8], bytes: &[u8]) -> Result<i64> {
     struct Due {
         next_attempt_ms: i64,
     }
-    Ok(decode::<Due>(key, bytes)?.next_attempt_ms)
+    // Read from the JSON with the slot still in it: the payload is not wanted.
+    let record = inflate(key, bytes)?;
+    let json = match record.first() {
+        Some(&DETACHED) => parts(key, &record)?.0,
+        _ => &record,
+    };
+    serde_json::from_slice::<Due>(json)
+        .map(|d| d.next_attempt_ms)
+        .map_err(|e| corrupt(key, e.to_string()))
 }
 
 /// An alert as this store writes it: a peer's document is the payload of the JWS kept
@@ -245,16 +312,18 @@ pub(super) struct AlertRecord<'a> {
 }
 
 pub(super) fn encode_alert(a: &Alert) -> Vec<u8> {
-    let record = |source| AlertRecord {
-        id: &a.id,
-        source,
-        received_at: &a.received_at,
-        sha256: &a.sha256,
-        tlp: a.tlp,
-        format: a.format,
-        document: (!matches!(a.source, AlertSource::Peer { .. })).then_some(&a.document),
-        retracted: a.retracted.as_ref(),
-    };
+    fn record<'a>(a: &'a Alert, source: &'a AlertSource) -> AlertRecord<'a> {
+        AlertRecord {
+            id: &a.id,
+            source,
+            received_at: &a.received_at,
+            sha256: &a.sha256,
+            tlp: a.tlp,
+            format: a.format,
+            document: (!matches!(a.source, AlertSource::Peer { .. })).then_some(&a.document),
+            retracted: a.retracted.as_ref(),
+        }
+    }
     if let AlertSource::Peer {
         sender,
         kid,
@@ -262,75 +331,110 @@ pub(super) fn encode_alert(a: &Alert) -> Vec<u8> {
         jws,
     } = &a.source
     {
-        // Strict base64url (no padding, no stray bits): what decodes here encodes back to
-        // the very text received, so the signature stays checkable. Anything else is kept
-        // as it came.
-        if let Ok(payload) = URL_SAFE_NO_PAD.decode(&jws.payload) {
-            let source = AlertSource::Peer {
-                sender: sender.clone(),
-                kid: kid.clone(),
-                message_id: *message_id,
-                jws: Jws {
-                    payload: String::new(),
-                    protected: jws.protected.clone(),
-                    signature: jws.signature.clone(),
-                },
-            };
-            let json = serde_json::to_vec(&record(&source)).expect("store records serialize");
-            let mut out = Vec::with_capacity(5 + json.len() + payload.len());
-            out.push(DETACHED);
-            out.extend_from_slice(&(json.len() as u32).to_le_bytes());
-            out.extend_from_slice(&json);
-            out.extend_from_slice(&payload);
-            return pack(out);
+        let (slotted, payload) = slotted(jws);
+        let source = AlertSource::Peer {
+            sender: sender.clone(),
+            kid: kid.clone(),
+            message_id: *message_id,
+            jws: slotted,
+        };
+        if let Some(r) = payload.and_then(|p| detach(&record(a, &source), &p)) {
+            return r;
         }
     }
-    encode(&record(&a.source))
+    encode(&record(a, &a.source))
 }
 
 /// An alert record; a peer's document, when the record does not hold it (as written by
 /// [`encode_alert`]; records written before hold it), from its JWS's payload.
 pub(super) fn decode_alert(key: &[u8], bytes: &[u8]) -> Result<Alert> {
-    let record = unpack(key, bytes)?;
-    let (mut alert, payload): (Alert, Option<&[u8]>) = match record.split_first() {
-        Some((&DETACHED, rest)) => {
-            let (len, rest) = rest
-                .split_first_chunk::<4>()
-                .ok_or_else(|| corrupt(key, "an alert record shorter than its header"))?;
-            let (json, payload) = rest
-                .split_at_checked(u32::from_le_bytes(*len) as usize)
-                .ok_or_else(|| corrupt(key, "an alert record shorter than its JSON claims"))?;
-            let mut alert: Alert =
-                serde_json::from_slice(json).map_err(|e| corrupt(key, e.to_string()))?;
-            let AlertSource::Peer { jws, .. } = &mut alert.source else {
-                return Err(corrupt(
-                    key,
-                    "a message payload beside an alert no peer sent",
-                ));
-            };
-            jws.payload = URL_SAFE_NO_PAD.encode(payload);
-            (alert, Some(payload))
-        }
-        _ => (
-            serde_json::from_slice(&record).map_err(|e| corrupt(key, e.to_string()))?,
-            None,
-        ),
-    };
+    let mut alert: Alert = decode(key, bytes)?;
     if let (Value::Null, AlertSource::Peer { jws, .. }) = (&alert.document, &alert.source) {
-        let opened;
-        let payload = match payload {
-            Some(p) => p,
-            None => {
-                opened = crate::envelope::open(jws)
-                    .map_err(|e| corrupt(key, format!("the alert's message does not open: {e}")))?;
-                &opened.payload
-            }
-        };
-        let message: crate::envelope::Message = serde_json::from_slice(payload)
+        let opened = crate::envelope::open(jws)
+            .map_err(|e| corrupt(key, format!("the alert's message does not open: {e}")))?;
+        let message: crate::envelope::Message = serde_json::from_slice(&opened.payload)
             .map_err(|e| corrupt(key, format!("the alert's message does not read: {e}")))?;
         alert.document = message.document;
     }
     Ok(alert)
+}
+
+/// An outbox record: its message's payload kept apart.
+pub(super) fn encode_outbox_item(item: &OutboxItem) -> Vec<u8> {
+    let (jws, payload) = slotted(&item.jws);
+    let slotted = with_jws(item, jws);
+    payload
+        .and_then(|p| detach(&slotted, &p))
+        .unwrap_or_else(|| encode(item))
+}
+
+/// A delivery's record: its message's payload kept apart.
+pub(super) fn encode_delivered(d: &Delivered) -> Vec<u8> {
+    let (jws, payload) = slotted(&d.item.jws);
+    let slotted = Delivered {
+        item: with_jws(&d.item, jws),
+        receipt_jws: d.receipt_jws.clone(),
+        receipt: d.receipt.clone(),
+        taxii_status: d.taxii_status.clone(),
+        delivered_at: d.delivered_at.clone(),
+    };
+    payload
+        .and_then(|p| detach(&slotted, &p))
+        .unwrap_or_else(|| encode(d))
+}
+
+/// A copy of `item` carrying `jws` (its own message is not copied).
+fn with_jws(item: &OutboxItem, jws: Jws) -> OutboxItem {
+    OutboxItem {
+        message_id: item.message_id,
+        report_id: item.report_id.clone(),
+        peer: item.peer.clone(),
+        jws,
+        sha256: item.sha256.clone(),
+        queued_at: item.queued_at.clone(),
+        attempts: item.attempts,
+        next_attempt_ms: item.next_attempt_ms,
+        state: item.state,
+        last_error: item.last_error.clone(),
+        last_cause: item.last_cause,
+    }
+}
+
+/// `jws` with [`SLOT`] for its payload, and the payload's bytes; none when its base64url is
+/// not strict (no padding, no stray bits): only then does the payload encode back to the
+/// very text received, so that the signature stays checkable. Anything else is kept as it
+/// came.
+fn slotted(jws: &Jws) -> (Jws, Option<Vec<u8>>) {
+    (
+        Jws {
+            payload: SLOT.to_string(),
+            protected: jws.protected.clone(),
+            signature: jws.signature.clone(),
+        },
+        URL_SAFE_NO_PAD.decode(&jws.payload).ok(),
+    )
+}
+
+/// `slotted` (a record whose carried message has [`SLOT`] for a payload) as a record that
+/// keeps `payload` apart; none when its JSON holds the slot other than once (a string from
+/// elsewhere that reads like it: the record is then written whole).
+fn detach<T: Serialize>(slotted: &T, payload: &[u8]) -> Option<Vec<u8>> {
+    let json = serde_json::to_vec(slotted).expect("store records serialize");
+    let mut found = json
+        .windows(SLOT_JSON.len())
+        .enumerate()
+        .filter(|(_, w)| *w == SLOT_JSON)
+        .map(|(i, _)| i);
+    let (Some(at), None) = (found.next(), found.next()) else {
+        return None;
+    };
+    let mut out = Vec::with_capacity(9 + json.len() + payload.len());
+    out.push(DETACHED);
+    out.extend_from_slice(&u32::try_from(at).ok()?.to_le_bytes());
+    out.extend_from_slice(&u32::try_from(json.len()).ok()?.to_le_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(payload);
+    Some(pack(out))
 }
 
 /// A big-endian u64 value (0 when it is not one).
@@ -536,16 +640,21 @@ mod tests {
     fn a_peer_alert_keeps_its_payload_apart_and_reads_back_exactly() {
         let a = peer_alert(200);
         let record = encode_alert(&a);
-        assert_eq!(unpack(b"k", &record).unwrap()[0], DETACHED);
+        assert_eq!(inflate(b"k", &record).unwrap()[0], DETACHED);
         let back = decode_alert(b"k", &record).unwrap();
         assert_eq!(back, a, "the JWS and the document read back as received");
         let AlertSource::Peer { jws, .. } = &back.source else {
             unreachable!()
         };
         crate::envelope::open(jws).expect("the signed message still opens");
+        // Its JSON is what the record held before, byte for byte.
+        let before = embedded(&a);
+        assert_eq!(
+            *unpack(b"k", &record).unwrap(),
+            *unpack(b"k", &before).unwrap()
+        );
         // Smaller by a quarter at least than with the base64 inside the JSON (a bench
         // message's record is half the size).
-        let before = embedded(&a);
         assert!(
             record.len() * 4 <= before.len() * 3,
             "{} against {}",
@@ -562,6 +671,58 @@ mod tests {
     }
 
     #[test]
+    fn outbox_items_and_deliveries_keep_their_payload_apart_and_read_back_exactly() {
+        let AlertSource::Peer { jws, .. } = peer_alert(100).source else {
+            unreachable!()
+        };
+        let item = OutboxItem {
+            message_id: crate::envelope::MessageId(uuid::Uuid::from_u128(9)),
+            report_id: "EVT-1".parse().unwrap(),
+            peer: "cert-b".parse().unwrap(),
+            jws,
+            sha256: "sha".into(),
+            queued_at: "2026-12-03T00:00:00Z".into(),
+            attempts: 2,
+            next_attempt_ms: 1_234,
+            state: super::super::DeliveryState::Failing,
+            last_error: Some("503".into()),
+            last_cause: None,
+        };
+        let record = encode_outbox_item(&item);
+        assert_eq!(inflate(b"k", &record).unwrap()[0], DETACHED);
+        assert_eq!(decode::<OutboxItem>(b"k", &record).unwrap(), item);
+        assert_eq!(
+            *unpack(b"k", &record).unwrap(),
+            serde_json::to_vec(&item).unwrap()
+        );
+        assert!(record.len() * 4 <= encode(&item).len() * 3);
+        assert_eq!(decode_next_attempt_ms(b"k", &record).unwrap(), 1_234);
+        let d = Delivered {
+            item: item.clone(),
+            receipt_jws: Some(Jws {
+                payload: "eyJhIjoxfQ".into(),
+                protected: "eyJhbGciOiJFZERTQSJ9".into(),
+                signature: "c2ln".into(),
+            }),
+            receipt: None,
+            taxii_status: None,
+            delivered_at: "2026-12-03T00:00:01Z".into(),
+        };
+        let record = encode_delivered(&d);
+        assert_eq!(inflate(b"k", &record).unwrap()[0], DETACHED);
+        assert_eq!(decode::<Delivered>(b"k", &record).unwrap(), d);
+        assert!(record.len() * 4 <= encode(&d).len() * 3);
+        // A string from elsewhere that reads like the slot: the record is written whole.
+        let odd = OutboxItem {
+            last_error: Some(SLOT.into()),
+            ..item
+        };
+        let record = encode_outbox_item(&odd);
+        assert_eq!(inflate(b"k", &record).unwrap()[0], b'{');
+        assert_eq!(decode::<OutboxItem>(b"k", &record).unwrap(), odd);
+    }
+
+    #[test]
     fn a_payload_that_is_not_strict_base64url_is_kept_as_it_came() {
         let mut a = peer_alert(20);
         let AlertSource::Peer { jws, .. } = &mut a.source else {
@@ -570,19 +731,19 @@ mod tests {
         // Padded: it would not encode back to the same text.
         jws.payload.push('=');
         let record = encode_alert(&a);
-        assert_eq!(unpack(b"k", &record).unwrap()[0], b'{');
+        assert_eq!(inflate(b"k", &record).unwrap()[0], b'{');
         let mut back: Alert = decode(b"k", &record).unwrap();
         back.document = a.document.clone();
         assert_eq!(back, a);
     }
 
     #[test]
-    fn a_damaged_alert_record_is_corrupt_not_a_panic() {
-        let whole = unpack(b"k", &encode_alert(&peer_alert(3)))
+    fn a_damaged_record_with_its_payload_apart_is_corrupt_not_a_panic() {
+        let whole = inflate(b"k", &encode_alert(&peer_alert(3)))
             .unwrap()
             .into_owned();
-        let json_len = u32::from_le_bytes(whole[1..5].try_into().unwrap()) as usize;
-        for cut in [1, 3, 5 + json_len - 1] {
+        let json_len = u32::from_le_bytes(whole[5..9].try_into().unwrap()) as usize;
+        for cut in [1, 3, 7, 9 + json_len - 1] {
             assert!(
                 matches!(
                     decode_alert(b"k", &whole[..cut]),
@@ -598,16 +759,14 @@ mod tests {
             decode_alert(b"k", &bad),
             Err(StoreError::Corrupt { .. })
         ));
-        // A payload beside an alert that is not a peer's.
-        let import = json!({"id": "i", "import": {"file": "f", "tool": "misp", "source": null, "marking": "m", "provider_permission": false}, "received_at": "t", "sha256": "s", "tlp": "GREEN", "format": "misp", "document": {}});
-        let json = serde_json::to_vec(&import).unwrap();
-        let mut odd = vec![DETACHED];
-        odd.extend_from_slice(&(json.len() as u32).to_le_bytes());
-        odd.extend_from_slice(&json);
-        odd.extend_from_slice(b"{}");
-        assert!(matches!(
-            decode_alert(b"k", &odd),
-            Err(StoreError::Corrupt { .. })
-        ));
+        // The slot is not where the header says, or past the JSON's end.
+        for at in [0u32, 1 << 30] {
+            let mut moved = whole.clone();
+            moved[1..5].copy_from_slice(&at.to_le_bytes());
+            assert!(
+                matches!(decode_alert(b"k", &moved), Err(StoreError::Corrupt { .. })),
+                "slot at {at}"
+            );
+        }
     }
 }

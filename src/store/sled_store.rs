@@ -12,8 +12,8 @@ use sled::Transactional;
 
 use super::records::{
     backend, decode, decode_alert, decode_next_attempt_ms, decode_taxii_row, encode, encode_alert,
-    encode_taxii_batch, is_pending, pending_key, read_u64, report_seen_key, seq_suffix,
-    taxii_index_prefix, taxii_key, DedupKeys,
+    encode_delivered, encode_outbox_item, encode_taxii_batch, is_pending, pending_key, read_u64,
+    report_seen_key, seq_suffix, taxii_index_prefix, taxii_key, DedupKeys,
 };
 use super::{
     Alert, AlertMeta, Delivered, FoundMessage, Holding, Imported, OutboxCounts, OutboxItem, Result,
@@ -430,7 +430,7 @@ impl SledStore {
         fresh: bool,
     ) -> Result<()> {
         let _writing = self.writing();
-        let value = encode(item);
+        let value = encode_outbox_item(item);
         let ledger_value = entry.map(|e| (e.seq.to_be_bytes(), encode(e)));
         let pkey = pending_key(&item.peer, seq);
         let active = is_pending(item);
@@ -870,7 +870,7 @@ impl Store for SledStore {
     fn mark_delivered_recorded(&self, seq: u64, d: &Delivered, entry: &Entry) -> Result<()> {
         let _writing = self.writing();
         let id = self.next_seq()?;
-        let (value, ledger_value) = (encode(d), encode(entry));
+        let (value, ledger_value) = (encode_delivered(d), encode(entry));
         let pkey = pending_key(&d.item.peer, seq);
         let was_pending = (
             &self.outbox,

@@ -38,7 +38,8 @@ use tokio_postgres::{NoTls, Row};
 mod load;
 
 use super::records::{
-    decode, decode_alert, decode_next_attempt_ms, encode, encode_alert, report_seen_key, DedupKeys,
+    decode, decode_alert, decode_next_attempt_ms, encode, encode_alert, encode_delivered,
+    encode_outbox_item, report_seen_key, DedupKeys,
 };
 use super::{
     Alert, AlertMeta, Delivered, FoundMessage, Holding, Imported, OutboxCounts, OutboxItem, Result,
@@ -596,7 +597,11 @@ impl PgStore {
     /// Writes an outbox row (and its ledger entry) unless another gateway finished it
     /// meanwhile.
     fn write_outbox(&self, seq: u64, item: &OutboxItem, entry: Option<&Entry>) -> Result<()> {
-        let (v, pending, entry) = (encode(item), item.state.is_pending(), entry.cloned());
+        let (v, pending, entry) = (
+            encode_outbox_item(item),
+            item.state.is_pending(),
+            entry.cloned(),
+        );
         self.run(move |mut c| async move {
             let tx = c.transaction().await.map_err(pg)?;
             append_if(&tx, entry.as_ref()).await?;
@@ -876,7 +881,7 @@ impl Store for PgStore {
 
     fn enqueue_recorded(&self, item: &OutboxItem, entry: &Entry) -> Result<u64> {
         let (v, peer, pending, entry, message) = (
-            encode(item),
+            encode_outbox_item(item),
             item.peer.to_string(),
             item.state.is_pending(),
             entry.clone(),
@@ -898,7 +903,11 @@ impl Store for PgStore {
     }
 
     fn mark_delivered_recorded(&self, seq: u64, d: &Delivered, entry: &Entry) -> Result<()> {
-        let (v, entry, message) = (encode(d), entry.clone(), d.item.message_id.to_string());
+        let (v, entry, message) = (
+            encode_delivered(d),
+            entry.clone(),
+            d.item.message_id.to_string(),
+        );
         self.run(move |mut c| async move {
             let tx = c.transaction().await.map_err(pg)?;
             append_entry(&tx, &entry).await?;
