@@ -62,7 +62,8 @@ pub(super) fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Stor
 /// A record is JSON; one of [`PACK_FROM`] bytes or more is kept LZ4-compressed behind this
 /// first byte, which no JSON text begins with. Alerts, outbox items and deliveries hold a
 /// signed message (tens of KB of base64): compressed they are a third of the size, and sled,
-/// which rewrites a leaf of up to 16 values whole, writes a third as much.
+/// which rewrites a leaf of up to 16 values whole, writes a third as much (a sixth with the
+/// payload kept apart: [`DETACHED`]).
 const PACKED: u8 = 0x01;
 
 /// First byte of a record (packed or not) that keeps the payload of the signed message it
@@ -311,19 +312,21 @@ pub(super) struct AlertRecord<'a> {
     retracted: Option<&'a super::Retracted>,
 }
 
-pub(super) fn encode_alert(a: &Alert) -> Vec<u8> {
-    fn record<'a>(a: &'a Alert, source: &'a AlertSource) -> AlertRecord<'a> {
-        AlertRecord {
-            id: &a.id,
-            source,
-            received_at: &a.received_at,
-            sha256: &a.sha256,
-            tlp: a.tlp,
-            format: a.format,
-            document: (!matches!(a.source, AlertSource::Peer { .. })).then_some(&a.document),
-            retracted: a.retracted.as_ref(),
-        }
+/// `a`'s record, with `source` for its own (the same but for the JWS's payload).
+fn alert_record<'a>(a: &'a Alert, source: &'a AlertSource) -> AlertRecord<'a> {
+    AlertRecord {
+        id: &a.id,
+        source,
+        received_at: &a.received_at,
+        sha256: &a.sha256,
+        tlp: a.tlp,
+        format: a.format,
+        document: (!matches!(a.source, AlertSource::Peer { .. })).then_some(&a.document),
+        retracted: a.retracted.as_ref(),
     }
+}
+
+pub(super) fn encode_alert(a: &Alert) -> Vec<u8> {
     if let AlertSource::Peer {
         sender,
         kid,
@@ -338,11 +341,11 @@ pub(super) fn encode_alert(a: &Alert) -> Vec<u8> {
             message_id: *message_id,
             jws: slotted,
         };
-        if let Some(r) = payload.and_then(|p| detach(&record(a, &source), &p)) {
+        if let Some(r) = payload.and_then(|p| detach(&alert_record(a, &source), &p)) {
             return r;
         }
     }
-    encode(&record(a, &a.source))
+    encode(&alert_record(a, &a.source))
 }
 
 /// An alert record; a peer's document, when the record does not hold it (as written by
@@ -624,16 +627,7 @@ mod tests {
     /// The record an alert was written as before its payload was kept apart: the whole JWS
     /// in the JSON.
     fn embedded(a: &Alert) -> Vec<u8> {
-        encode(&AlertRecord {
-            id: &a.id,
-            source: &a.source,
-            received_at: &a.received_at,
-            sha256: &a.sha256,
-            tlp: a.tlp,
-            format: a.format,
-            document: None,
-            retracted: None,
-        })
+        encode(&alert_record(a, &a.source))
     }
 
     #[test]
