@@ -150,8 +150,9 @@ fn tx_failed(e: TransactionError<()>) -> StoreError {
 }
 
 /// The JSON of a record as a sled tree holds it (decompressed when it was stored
-/// compressed): for tools and tests that inspect or repair the store through
-/// [`SledStore::db`]. A record written back as plain JSON is read as it is.
+/// compressed, a signed message's payload put back when it was kept apart): for tools and
+/// tests that inspect or repair the store through [`SledStore::db`]. A record written back
+/// as plain JSON is read as it is.
 pub fn record_json(key: &[u8], bytes: &[u8]) -> Result<Vec<u8>> {
     super::records::unpack(key, bytes).map(std::borrow::Cow::into_owned)
 }
