@@ -1015,7 +1015,9 @@ impl Store for SledStore {
     }
 
     fn alert_count_if_known(&self) -> Result<Option<u64>> {
-        Ok(match *self.alerts_held() {
+        // Read, and let go of, before counting: the count takes the same lock.
+        let held = *self.alerts_held();
+        Ok(match held {
             AlertCount::Known(n) => Some(n),
             AlertCount::Counting { .. } => None,
             // Nobody has asked yet (the start's `keep_ready` asks): count now.
@@ -1539,29 +1541,35 @@ mod tests {
         );
     }
 
+    /// An imported alert known by `tag` (its id and its content).
+    fn imported_alert(tag: &str) -> Alert {
+        let mut a = peer_alert(
+            serde_json::json!({"type": "bundle"}),
+            crate::envelope::Jws {
+                payload: "x".into(),
+                protected: "p".into(),
+                signature: "s".into(),
+            },
+        );
+        a.id = format!("a-{tag}");
+        a.source = AlertSource::Import {
+            import: super::super::ImportRecord {
+                file: "f".into(),
+                tool: "t".into(),
+                source: None,
+                marking: "m".into(),
+                provider_permission: false,
+            },
+        };
+        a.sha256 = tag.to_string();
+        a
+    }
+
     #[test]
     fn the_alert_count_first_taken_during_imports_stays_exact() {
         let s = SledStore::temporary().unwrap();
         let import = |t: u128, i: u128| {
-            let mut a = peer_alert(
-                serde_json::json!({"type": "bundle"}),
-                crate::envelope::Jws {
-                    payload: "x".into(),
-                    protected: "p".into(),
-                    signature: "s".into(),
-                },
-            );
-            a.id = format!("a-{t}-{i}");
-            a.source = AlertSource::Import {
-                import: super::super::ImportRecord {
-                    file: "f".into(),
-                    tool: "t".into(),
-                    source: None,
-                    marking: "m".into(),
-                    provider_permission: false,
-                },
-            };
-            a.sha256 = format!("{t}-{i}");
+            let a = imported_alert(&format!("{t}-{i}"));
             assert_eq!(s.import(&a, None).unwrap(), Imported::New);
         };
         // Some stored before, for the walk to count.
@@ -1581,6 +1589,22 @@ mod tests {
         // While the first count walks, a page is told so instead of waiting for it.
         *s.alerts_held() = AlertCount::Counting { since: 0 };
         assert_eq!(s.alert_count_if_known().unwrap(), None);
+    }
+
+    #[test]
+    fn a_page_that_asks_before_the_first_count_is_answered() {
+        // Asked before the start's count began, it counts; it once waited on itself for
+        // ever, and every import after it waited too.
+        let s = std::sync::Arc::new(SledStore::temporary().unwrap());
+        let import = |tag: &str| s.import(&imported_alert(tag), None).unwrap();
+        (0..3).for_each(|i| assert_eq!(import(&format!("p{i}")), Imported::New));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let asker = std::sync::Arc::clone(&s);
+        std::thread::spawn(move || tx.send(asker.alert_count_if_known().unwrap()));
+        let answer = rx.recv_timeout(std::time::Duration::from_secs(60));
+        assert_eq!(answer, Ok(Some(3)));
+        assert_eq!(import("after"), Imported::New);
+        assert_eq!(s.alert_count_if_known().unwrap(), Some(4));
     }
 
     #[test]
