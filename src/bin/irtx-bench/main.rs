@@ -494,6 +494,9 @@ fn fill(gw: &Gateway, senders: &[Sender], n: u64, objects: usize) -> Result<()> 
             }
         })
         .collect();
+    // Counted first, as a gateway's first start counts its alerts (none yet): from then on
+    // each import keeps the count in the store, and a start does not walk the alerts.
+    store.alert_count()?;
     let store = Arc::new(store);
     let done = std::sync::atomic::AtomicU64::new(0);
     let t = Instant::now();
