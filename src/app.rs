@@ -288,6 +288,8 @@ impl App {
         gateway
             .refresh_pins()
             .context("reading the peers' pinned certificates")?;
+        // The overview's tally as the last run kept it: the start reads the ledger's tail.
+        let overview = api::ui::charts::Tally::kept(gateway.store.as_ref());
         Ok(App {
             listener,
             state: AppState {
@@ -298,7 +300,7 @@ impl App {
                     config.api.login_attempts_per_minute,
                 )),
                 max_form_bytes: config.api.max_body_bytes,
-                overview: Arc::default(),
+                overview: Arc::new(std::sync::Mutex::new(overview)),
             },
             limits: api::Limits {
                 max_body_bytes: config.api.max_body_bytes,
@@ -346,8 +348,9 @@ impl App {
         let addr = self.local_addr();
         let (stop_tx, stop_rx) = watch::channel(false);
         let gateway = self.state.gateway.clone();
+        let overview = self.state.overview.clone();
         let ready = {
-            let (gateway, overview) = (self.state.gateway.clone(), self.state.overview.clone());
+            let (gateway, overview) = (self.state.gateway.clone(), overview.clone());
             let mut stop = stop_rx.clone();
             tokio::spawn(async move {
                 loop {
@@ -392,6 +395,21 @@ impl App {
         }
         if let Some(s) = subscriptions {
             let _ = s.await;
+        }
+        // The overview's tally, kept for the next start: it reads the ledger's tail only.
+        let g = gateway.clone();
+        let kept = tokio::task::spawn_blocking(move || {
+            let mut tally = overview
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            tally.catch_up(g.store.as_ref())?;
+            tally.keep(g.store.as_ref())?;
+            g.store.sync()
+        })
+        .await
+        .unwrap_or_else(|e| Err(crate::store::StoreError::Backend(e.to_string().into())));
+        if let Err(e) = kept {
+            tracing::warn!(error = %e, "cannot keep the overview's tally; the next start counts the ledger again");
         }
         // Sign the ledger's head, so a ledger cut short after this stop is caught.
         match tokio::task::spawn_blocking(move || gateway.checkpoint())

@@ -797,6 +797,21 @@ pub trait Store: Send + Sync {
     fn catch_up_indexes(&self) -> Result<()> {
         Ok(())
     }
+    /// What the gateway derived from the store and kept under `name` for its next start
+    /// ([`Store::keep_derived`]), if anything.
+    fn kept_derived(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let _ = name;
+        Ok(None)
+    }
+    /// Keeps `value`, derived from what the store holds (the overview's tally of the
+    /// ledger), so that the next start reads it rather than everything it was derived from.
+    /// Not flushed on its own: it goes with the next write (a start after a crash reads
+    /// the one kept before, and catches up from there). (A store that keeps nothing reads
+    /// everything again at each start.)
+    fn keep_derived(&self, name: &str, value: &[u8]) -> Result<()> {
+        let _ = (name, value);
+        Ok(())
+    }
     /// Every ledger entry as written (its body untyped), for verification.
     fn ledger_raw(&self) -> Box<dyn Iterator<Item = Result<crate::disclosure::RawEntry>> + '_>;
     /// Stores a checkpoint.

@@ -90,14 +90,16 @@ pub struct SledStore {
     /// How many alerts there are: counted the first time it is asked (sled counts a tree by
     /// walking it: 2.3 s at 1,000,000 alerts), then kept by each import, so a page that shows
     /// it does not walk a million keys each time. Imports go on while it is counted. Read
-    /// from [`Self::alert_count_kept`] at the start once the store has been counted.
+    /// from [`Self::kept`] at the start once the store has been counted.
     alerts_held: std::sync::Mutex<AlertCount>,
-    /// [`ALERTS_COUNTED`] -> how many alerts there are (u64, big-endian): written by the
-    /// first count, then by each import in its own write, so a start does not walk the
-    /// alerts again. The walk read every page of `alert_meta` into memory: about 100 MiB
-    /// that stayed with the process at 300,000 alerts. Derived, like the indexes: a store
-    /// or backup without it is counted once more.
-    alert_count_kept: sled::Tree,
+    /// What a start reads instead of walking what it is derived from. Derived, like the
+    /// indexes: a store or backup without it walks once more.
+    /// - [`ALERTS_COUNTED`] -> how many alerts there are (u64, big-endian): written by the
+    ///   first count, then by each import in its own write. The walk read every page of
+    ///   `alert_meta` into memory: about 100 MiB that stayed with the process at 300,000
+    ///   alerts.
+    /// - [`DERIVED`] and a name -> what the gateway kept ([`Store::keep_derived`]).
+    kept: sled::Tree,
     /// Held by the one thread that counts the alerts.
     counting: std::sync::Mutex<()>,
     /// The outbox's counts, taken the first time they are asked (walking the outbox reads
@@ -105,8 +107,10 @@ pub struct SledStore {
     outbox_held: std::sync::Mutex<Option<OutboxCounts>>,
 }
 
-/// The key of the alert count in [`SledStore::alert_count_kept`].
+/// The key of the alert count in [`SledStore::kept`].
 const ALERTS_COUNTED: &[u8] = b"alerts";
+/// The prefix of what the gateway keeps in [`SledStore::kept`].
+const DERIVED: &str = "derived/";
 
 /// A message's place in [`SledStore::message_seqs`]: in the outbox ...
 const OUTBOX: u8 = b'o';
@@ -317,7 +321,7 @@ impl SledStore {
             ledger_by_report: t("ledger_by_report")?,
             ledger_index_meta: t("ledger_index_meta")?,
             message_seqs: t("message_seqs")?,
-            alert_count_kept: t("alert_count")?,
+            kept: t("kept")?,
             index_lock: std::sync::Mutex::new(()),
             alerts_held: std::sync::Mutex::new(AlertCount::Unknown),
             counting: std::sync::Mutex::new(()),
@@ -326,7 +330,7 @@ impl SledStore {
         })
         .and_then(|s| {
             s.migrate()?;
-            if let Some(n) = s.alert_count_kept.get(ALERTS_COUNTED).map_err(backend)? {
+            if let Some(n) = s.kept.get(ALERTS_COUNTED).map_err(backend)? {
                 *s.alerts_held() = AlertCount::Known(read_u64(&n));
             }
             if s.taxii_index.is_empty() {
@@ -967,7 +971,7 @@ impl Store for SledStore {
             &self.alert_ids,
             &self.alert_meta,
             &self.usage,
-            &self.alert_count_kept,
+            &self.kept,
         )
             .transaction(|(seen, alerts, ids, metas, usage, counted)| {
                 if let Some(prior) = seen.get(&key)? {
@@ -1079,7 +1083,7 @@ impl Store for SledStore {
                 AlertCount::Known(n) => n,
                 AlertCount::Unknown => before,
             };
-            self.alert_count_kept
+            self.kept
                 .insert(ALERTS_COUNTED, &n.to_be_bytes())
                 .map_err(backend)?;
             *held = AlertCount::Known(n);
@@ -1145,6 +1149,21 @@ impl Store for SledStore {
         let mut prefix = id.as_str().as_bytes().to_vec();
         prefix.push(0);
         self.indexed(&self.ledger_by_report, &prefix)
+    }
+
+    fn kept_derived(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .kept
+            .get(format!("{DERIVED}{name}"))
+            .map_err(backend)?
+            .map(|v| v.to_vec()))
+    }
+
+    fn keep_derived(&self, name: &str, value: &[u8]) -> Result<()> {
+        self.kept
+            .insert(format!("{DERIVED}{name}"), value)
+            .map_err(backend)?;
+        Ok(())
     }
 
     fn ledger_raw(&self) -> Box<dyn Iterator<Item = Result<RawEntry>> + '_> {
@@ -1616,7 +1635,7 @@ mod tests {
         assert_eq!(s.alert_ids.len(), 550);
         assert_eq!(s.alert_count_if_known().unwrap(), Some(550));
         // The count kept in the store for the next start agrees.
-        let kept = s.alert_count_kept.get(ALERTS_COUNTED).unwrap().unwrap();
+        let kept = s.kept.get(ALERTS_COUNTED).unwrap().unwrap();
         assert_eq!(read_u64(&kept), 550);
         // While the first count walks, a page is told so instead of waiting for it.
         *s.alerts_held() = AlertCount::Counting { since: 0 };
@@ -1674,12 +1693,7 @@ mod tests {
     fn a_start_reads_the_alert_count_the_store_kept() {
         let dir = tempfile::tempdir().unwrap();
         let import = |s: &SledStore, tag: &str| s.import(&imported_alert(tag), None).unwrap();
-        let kept = |s: &SledStore| {
-            s.alert_count_kept
-                .get(ALERTS_COUNTED)
-                .unwrap()
-                .map(|v| read_u64(&v))
-        };
+        let kept = |s: &SledStore| s.kept.get(ALERTS_COUNTED).unwrap().map(|v| read_u64(&v));
         {
             let s = SledStore::open(dir.path()).unwrap();
             (0..5).for_each(|i| assert_eq!(import(&s, &format!("b{i}")), Imported::New));
@@ -1697,7 +1711,7 @@ mod tests {
         assert_eq!(s.alert_count_if_known().unwrap(), Some(9));
         // A store without it (written by an earlier release, restored from its backup)
         // is counted again, and keeps it from then on.
-        s.alert_count_kept.remove(ALERTS_COUNTED).unwrap();
+        s.kept.remove(ALERTS_COUNTED).unwrap();
         s.sync().unwrap();
         drop(s);
         let s = reopen(dir.path());

@@ -31,10 +31,13 @@ pub fn keep_ready(
     overview: &std::sync::Mutex<charts::Tally>,
 ) -> crate::store::Result<()> {
     gateway.store.catch_up_indexes()?;
-    overview
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .catch_up(gateway.store.as_ref())?;
+    {
+        let mut tally = overview
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        tally.catch_up(gateway.store.as_ref())?;
+        tally.keep(gateway.store.as_ref())?;
+    }
     gateway.store.alert_count()?;
     Ok(())
 }

@@ -57,7 +57,7 @@ const DERIVED: &[&str] = &[
     "ledger_by_report",
     "ledger_index_meta",
     "message_seqs",
-    "alert_count",
+    "kept",
 ];
 
 /// A statement and its parameters, to run later on a connection held across calls.
