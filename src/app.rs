@@ -399,11 +399,7 @@ impl App {
         // The overview's tally, kept for the next start: it reads the ledger's tail only.
         let g = gateway.clone();
         let kept = tokio::task::spawn_blocking(move || {
-            let mut tally = overview
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            tally.catch_up(g.store.as_ref())?;
-            tally.keep(g.store.as_ref())?;
+            api::ui::keep_tally(&g, &overview)?;
             g.store.sync()
         })
         .await

@@ -799,8 +799,7 @@ pub trait Store: Send + Sync {
     }
     /// What the gateway derived from the store and kept under `name` for its next start
     /// ([`Store::keep_derived`]), if anything.
-    fn kept_derived(&self, name: &str) -> Result<Option<Vec<u8>>> {
-        let _ = name;
+    fn kept_derived(&self, _name: &str) -> Result<Option<Vec<u8>>> {
         Ok(None)
     }
     /// Keeps `value`, derived from what the store holds (the overview's tally of the
@@ -808,8 +807,7 @@ pub trait Store: Send + Sync {
     /// Not flushed on its own: it goes with the next write (a start after a crash reads
     /// the one kept before, and catches up from there). (A store that keeps nothing reads
     /// everything again at each start.)
-    fn keep_derived(&self, name: &str, value: &[u8]) -> Result<()> {
-        let _ = (name, value);
+    fn keep_derived(&self, _name: &str, _value: &[u8]) -> Result<()> {
         Ok(())
     }
     /// Every ledger entry as written (its body untyped), for verification.

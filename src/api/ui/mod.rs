@@ -31,15 +31,22 @@ pub fn keep_ready(
     overview: &std::sync::Mutex<charts::Tally>,
 ) -> crate::store::Result<()> {
     gateway.store.catch_up_indexes()?;
-    {
-        let mut tally = overview
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        tally.catch_up(gateway.store.as_ref())?;
-        tally.keep(gateway.store.as_ref())?;
-    }
+    keep_tally(gateway, overview)?;
     gateway.store.alert_count()?;
     Ok(())
+}
+
+/// Brings the overview's tally up to date and keeps it in the store for the next start
+/// (when it has counted more since it was last kept).
+pub fn keep_tally(
+    gateway: &crate::federation::Gateway,
+    overview: &std::sync::Mutex<charts::Tally>,
+) -> crate::store::Result<()> {
+    let mut tally = overview
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    tally.catch_up(gateway.store.as_ref())?;
+    tally.keep(gateway.store.as_ref())
 }
 
 /// The pages, nested under `/ui`.
