@@ -57,6 +57,7 @@ const DERIVED: &[&str] = &[
     "ledger_by_report",
     "ledger_index_meta",
     "message_seqs",
+    "alert_count",
     "kept",
 ];
 
