@@ -253,19 +253,8 @@ async fn the_overview_counts_the_same_after_a_restart() {
     let config =
         irtx::config::Config::load(&dir.join("irtx.toml"), Vec::<(String, String)>::new()).unwrap();
     if config.store.backend == irtx::config::StoreBackend::Sled {
-        // Kept at the stop, up to the ledger's last entry. (sled lets go of the store's lock
-        // a moment after the gateway has stopped.)
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        let store = loop {
-            match irtx::app::open_store(&config, 8 << 20) {
-                Err(irtx::store::StoreError::Locked { .. })
-                    if std::time::Instant::now() < deadline =>
-                {
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await
-                }
-                opened => break opened.unwrap(),
-            }
-        };
+        // Kept at the stop, up to the ledger's last entry.
+        let store = crate::gateway::when_released(|| irtx::app::open_store(&config, 8 << 20)).await;
         let entries = store.ledger_entries_after(None).count() as u64;
         assert!(entries >= 2, "queued and delivered: {entries}");
         let kept = irtx::api::ui::charts::Tally::kept(store.as_ref());

@@ -446,6 +446,21 @@ where
     panic!("timed out after {limit:?} waiting for: {what}");
 }
 
+/// What `open` opens of a stopped gateway's store, once the gateway has let go of it: sled
+/// lets go of its lock a moment after the gateway has stopped. Tries for 10 s.
+pub async fn when_released<T, E: std::fmt::Debug>(mut open: impl FnMut() -> Result<T, E>) -> T {
+    let start = Instant::now();
+    loop {
+        match open() {
+            Ok(opened) => return opened,
+            Err(e) if start.elapsed() >= Duration::from_secs(10) => {
+                panic!("the stopped gateway never released its store: {e:?}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
 /// A report from tests/data/valid.
 pub fn example(name: &str) -> Value {
     crate::helpers::read_json(&crate::helpers::root().join(format!("tests/data/valid/{name}.json")))

@@ -9,7 +9,7 @@ use std::time::Duration;
 use irtx::disclosure::{Entry, EntryBody, Event};
 use serde_json::Value;
 
-use crate::gateway::{eventually, example, TestGateway};
+use crate::gateway::{eventually, example, when_released, TestGateway};
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -27,14 +27,9 @@ fn copy_dir(from: &Path, to: &Path) {
 /// Opens a stopped gateway's store once its own instance has let go of it.
 async fn hold_store(dir: &Path) -> sled::Db {
     let path = dir.join("data/store");
-    for _ in 0..200 {
-        if let Ok(db) = sled::open(&path) {
-            db.flush().unwrap();
-            return db;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the stopped gateway never released its store");
+    let db = when_released(|| sled::open(&path)).await;
+    db.flush().unwrap();
+    db
 }
 
 /// `irtx ledger verify` on a copy of the gateway in `dir` whose ledger `f` rewrote.

@@ -54,17 +54,16 @@ impl Tally {
     /// The tally the store kept, or an empty one (nothing kept, or kept in a form this
     /// release does not read: the ledger is read again from its start).
     pub fn kept(store: &dyn crate::store::Store) -> Tally {
-        match store.kept_derived(KEPT_AS) {
-            Ok(Some(bytes)) => serde_json::from_slice(&bytes)
-                .map(|t: Tally| Tally {
-                    kept_after: t.after,
-                    ..t
-                })
-                .unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "the overview's kept tally does not read; counting the ledger again");
-                Tally::default()
-            }),
-            Ok(None) => Tally::default(),
+        let read = match store.kept_derived(KEPT_AS) {
+            Ok(None) => return Tally::default(),
+            Ok(Some(bytes)) => serde_json::from_slice::<Tally>(&bytes).map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match read {
+            Ok(t) => Tally {
+                kept_after: t.after,
+                ..t
+            },
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the overview's kept tally; counting the ledger again");
                 Tally::default()
