@@ -614,7 +614,23 @@ pub fn suite(s: &dyn Store) {
     let mut pending = s.peers_with_pending().unwrap();
     pending.sort();
     assert_eq!(pending, vec![pid("c"), pid("q"), pid("q-1"), pid("qa")]);
+
+    // What the gateway derives and keeps for its next start: nothing before it keeps; then
+    // the last value kept under each name, whatever its size.
+    assert_eq!(s.kept_derived(KEPT_IN_SUITE).unwrap(), None);
+    s.keep_derived(KEPT_IN_SUITE, b"first").unwrap();
+    s.keep_derived("other", b"x").unwrap();
+    let large: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    s.keep_derived(KEPT_IN_SUITE, &large).unwrap();
+    assert_eq!(s.kept_derived(KEPT_IN_SUITE).unwrap(), Some(large));
+    assert_eq!(s.kept_derived("other").unwrap().as_deref(), Some(&b"x"[..]));
+    s.keep_derived(KEPT_IN_SUITE, KEPT_LAST).unwrap();
 }
+
+/// The name [`suite`] keeps [`KEPT_LAST`] under, last.
+pub const KEPT_IN_SUITE: &str = "conformance";
+/// What [`suite`] keeps last, for a check that it is read after the store is opened again.
+pub const KEPT_LAST: &[u8] = b"kept last";
 
 /// The first message still in the outbox and the first delivered, of a store [`suite`] ran
 /// on (to find again after the store changes hands).

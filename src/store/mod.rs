@@ -799,17 +799,13 @@ pub trait Store: Send + Sync {
     }
     /// What the gateway derived from the store and kept under `name` for its next start
     /// ([`Store::keep_derived`]), if anything.
-    fn kept_derived(&self, _name: &str) -> Result<Option<Vec<u8>>> {
-        Ok(None)
-    }
+    fn kept_derived(&self, name: &str) -> Result<Option<Vec<u8>>>;
     /// Keeps `value`, derived from what the store holds (the overview's tally of the
-    /// ledger), so that the next start reads it rather than everything it was derived from.
-    /// Not flushed on its own: it goes with the next write (a start after a crash reads
-    /// the one kept before, and catches up from there). (A store that keeps nothing reads
-    /// everything again at each start.)
-    fn keep_derived(&self, _name: &str, _value: &[u8]) -> Result<()> {
-        Ok(())
-    }
+    /// ledger), so that the next start reads it rather than everything it was derived from;
+    /// it replaces what was kept under `name`. The sled store does not flush it on its own:
+    /// it goes with the next write (a start after a crash reads the one kept before, and
+    /// catches up from there). Not moved by `irtx migrate` or a backup: it is derived.
+    fn keep_derived(&self, name: &str, value: &[u8]) -> Result<()>;
     /// Every ledger entry as written (its body untyped), for verification.
     fn ledger_raw(&self) -> Box<dyn Iterator<Item = Result<crate::disclosure::RawEntry>> + '_>;
     /// Stores a checkpoint.

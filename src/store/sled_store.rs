@@ -1772,6 +1772,11 @@ mod tests {
         let s = reopen(dir.path());
         assert!(!s.reports_page(None, 10).unwrap().is_empty());
         assert!(s.alert_count().unwrap() > 0);
+        use super::super::conformance::{KEPT_IN_SUITE, KEPT_LAST};
+        assert_eq!(
+            s.kept_derived(KEPT_IN_SUITE).unwrap().as_deref(),
+            Some(KEPT_LAST)
+        );
     }
 
     /// A TAXII row for `id` at `version`.

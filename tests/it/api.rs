@@ -252,14 +252,17 @@ async fn the_overview_counts_the_same_after_a_restart() {
 
     let config =
         irtx::config::Config::load(&dir.join("irtx.toml"), Vec::<(String, String)>::new()).unwrap();
-    if config.store.backend == irtx::config::StoreBackend::Sled {
-        // Kept at the stop, up to the ledger's last entry.
-        let store = crate::gateway::when_released(|| irtx::app::open_store(&config, 8 << 20)).await;
+    // Kept at the stop, up to the ledger's last entry (on sled or PostgreSQL).
+    let store = crate::gateway::when_released(|| irtx::app::open_store(&config, 8 << 20)).await;
+    // Off the async threads: a PostgreSQL store waits on a runtime of its own.
+    tokio::task::spawn_blocking(move || {
         let entries = store.ledger_entries_after(None).count() as u64;
         assert!(entries >= 2, "queued and delivered: {entries}");
         let kept = irtx::api::ui::charts::Tally::kept(store.as_ref());
         assert_eq!(kept.since(None).entries, entries);
-    }
+    })
+    .await
+    .unwrap();
 
     let again = TestGateway::start(&dir, addr, |_| {}).await;
     let after = crate::gateway::ui_page(&again, "/ui?days=0").await;

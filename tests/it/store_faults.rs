@@ -190,6 +190,12 @@ impl Store for Flaky {
     fn put_checkpoint(&self, c: &Checkpoint) -> Result<()> {
         self.inner.put_checkpoint(c)
     }
+    fn kept_derived(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        self.inner.kept_derived(name)
+    }
+    fn keep_derived(&self, name: &str, value: &[u8]) -> Result<()> {
+        self.inner.keep_derived(name, value)
+    }
     fn checkpoints(&self) -> Result<Vec<Checkpoint>> {
         self.inner.checkpoints()
     }

@@ -51,7 +51,7 @@ use crate::peer::{Peer, PeerId};
 use crate::report::ReportId;
 
 /// The schema this release writes; a database at a later one was written by a newer irtx.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Advisory lock held while the schema is created or upgraded.
 const SCHEMA_LOCK: i64 = 0x6972_7478_0001;
@@ -139,6 +139,12 @@ UPDATE outbox SET message_id = convert_from(v, 'UTF8')::jsonb ->> 'message_id';
 UPDATE delivered SET message_id = convert_from(v, 'UTF8')::jsonb #>> '{item,message_id}';
 CREATE INDEX outbox_message ON outbox (message_id);
 CREATE INDEX delivered_message ON delivered (message_id);
+"#;
+
+/// Schema 3: what the gateways derived from the store and kept for their next start (the
+/// overview's tally of the ledger), so that a start reads it rather than the whole ledger.
+const SCHEMA_V3: &str = r#"
+CREATE TABLE kept (name text COLLATE "C" PRIMARY KEY, v bytea NOT NULL);
 "#;
 
 /// Every table that holds records (what a migration counts and an empty target lacks).
@@ -527,6 +533,9 @@ impl PgStore {
             }
             if version < 2 {
                 tx.batch_execute(SCHEMA_V2).await.map_err(pg)?;
+            }
+            if version < 3 {
+                tx.batch_execute(SCHEMA_V3).await.map_err(pg)?;
             }
             if version < SCHEMA_VERSION {
                 execute(
@@ -1080,6 +1089,24 @@ impl Store for PgStore {
             "SELECT seq, v FROM ledger WHERE report_id = $1 ORDER BY seq",
             id.to_string(),
         )
+    }
+
+    fn kept_derived(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let name = name.to_string();
+        self.run(move |c| async move {
+            let row = query_opt(&c, "SELECT v FROM kept WHERE name = $1", &[&name]).await?;
+            Ok(row.map(|r| r.get::<_, Vec<u8>>(0)))
+        })
+    }
+
+    fn keep_derived(&self, name: &str, value: &[u8]) -> Result<()> {
+        // The gateways of a team keep each their own; the last one kept is read, and a
+        // start catches up from wherever it ends.
+        self.write(
+            "INSERT INTO kept (name, v) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET v = excluded.v",
+            vec![Box::new(name.to_string()), Box::new(value.to_vec())],
+        )
+        .map(|_| ())
     }
 
     fn ledger_raw(&self) -> Box<dyn Iterator<Item = Result<RawEntry>> + '_> {
