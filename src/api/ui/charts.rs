@@ -32,6 +32,10 @@ pub struct Counts {
 pub struct Tally {
     /// The last entry counted.
     after: Option<u64>,
+    /// That entry's hash: a kept tally is read only where the ledger still holds it (not
+    /// after the ledger was replaced, say by a restore into the same database).
+    #[serde(default)]
+    after_hash: Option<String>,
     /// The last entry counted when the tally was last kept in the store.
     #[serde(skip)]
     kept_after: Option<u64>,
@@ -51,12 +55,14 @@ pub struct Tally {
 const KEPT_AS: &str = "overview-tally";
 
 impl Tally {
-    /// The tally the store kept, or an empty one (nothing kept, or kept in a form this
-    /// release does not read: the ledger is read again from its start).
+    /// The tally the store kept, or an empty one (nothing kept, kept in a form this release
+    /// does not read, or not of this ledger: the ledger is read again from its start).
     pub fn kept(store: &dyn crate::store::Store) -> Tally {
         let read = match store.kept_derived(KEPT_AS) {
             Ok(None) => return Tally::default(),
-            Ok(Some(bytes)) => serde_json::from_slice::<Tally>(&bytes).map_err(|e| e.to_string()),
+            Ok(Some(bytes)) => serde_json::from_slice::<Tally>(&bytes)
+                .map_err(|e| e.to_string())
+                .and_then(|t| t.of_ledger(store).map(|()| t)),
             Err(e) => Err(e.to_string()),
         };
         match read {
@@ -85,12 +91,32 @@ impl Tally {
         Ok(())
     }
 
+    /// Whether the store's ledger holds the last entry this tally counted, as counted.
+    fn of_ledger(&self, store: &dyn crate::store::Store) -> Result<(), String> {
+        let Some(seq) = self.after else {
+            return Ok(());
+        };
+        let held = store
+            .ledger_entries_after(seq.checked_sub(1))
+            .next()
+            .transpose()
+            .map_err(|e| e.to_string())?
+            .filter(|e| e.seq == seq);
+        match held {
+            Some(e) if Some(&e.hash) == self.after_hash.as_ref() => Ok(()),
+            _ => Err(format!(
+                "it was counted up to ledger entry {seq}, which the ledger does not hold as counted"
+            )),
+        }
+    }
+
     /// Counts the entries appended since the last call.
     pub fn catch_up(&mut self, store: &dyn crate::store::Store) -> crate::store::Result<()> {
         for e in store.ledger_entries_after(self.after) {
             let e = e?;
             self.after = Some(e.seq);
             self.add(&e);
+            self.after_hash = Some(e.hash);
         }
         Ok(())
     }
@@ -281,7 +307,8 @@ mod tests {
             seq,
             prev: String::new(),
             body,
-            hash: String::new(),
+            // Not a chain's: distinct for distinct entries, which is all a tally looks at.
+            hash: format!("{seq}-{event:?}-{peer}-{msg}"),
         }
     }
 
@@ -406,6 +433,39 @@ mod tests {
         );
         // A kept tally that does not read: the ledger is counted again.
         assert_eq!(Tally::kept(&store).entries, 0);
+    }
+
+    #[test]
+    fn a_tally_kept_of_another_ledger_is_not_read() {
+        use crate::store::Store as _;
+        let at = "2026-12-02T10:00:00Z";
+        let dir = tempfile::tempdir().unwrap();
+        let open =
+            |name: &str| crate::store::sled_store::SledStore::open(&dir.path().join(name)).unwrap();
+        let (kept_by, other, shorter) = (open("a"), open("b"), open("c"));
+        for n in 0..3 {
+            kept_by
+                .ledger_put(&entry(n, at, Event::Queued, "cert-b", n as u128))
+                .unwrap();
+            // The same positions, other entries.
+            other
+                .ledger_put(&entry(n, at, Event::Queued, "cert-c", n as u128))
+                .unwrap();
+        }
+        shorter
+            .ledger_put(&entry(0, at, Event::Queued, "cert-b", 0))
+            .unwrap();
+        let mut t = Tally::default();
+        t.catch_up(&kept_by).unwrap();
+        t.keep(&kept_by).unwrap();
+        assert_eq!(Tally::kept(&kept_by).entries, 3, "read where it was kept");
+        // The same tally beside a ledger it was not counted from (a database restored in
+        // place, say): counted again, from the start.
+        let bytes = kept_by.kept_derived(KEPT_AS).unwrap().unwrap();
+        for s in [&other, &shorter] {
+            s.keep_derived(KEPT_AS, &bytes).unwrap();
+            assert_eq!(Tally::kept(s).entries, 0);
+        }
     }
 
     #[test]
