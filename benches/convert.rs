@@ -143,9 +143,40 @@ fn seal(c: &mut Criterion) {
     g.finish();
 }
 
+/// What receiving does with a peer's message before any check of its signature or
+/// document: the strict reading of the JWS and of its payload (STIX, 40 indicators: a
+/// bundle of about the load generator's size).
+fn receive(c: &mut Criterion) {
+    let team = Team::new("cert-bench".parse().unwrap(), "CERT Bench");
+    let r = irtx::report::parse(&report(40)).unwrap();
+    let doc = irtx::convert::convert(&r, &team, Format::Stix);
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let to: irtx::peer::PeerId = "cert-b".parse().unwrap();
+    let env = irtx::exchange::outbound::Envelope {
+        from: &team.id,
+        to: &to,
+        id: irtx::envelope::MessageId(uuid::Uuid::nil()),
+        now: time::OffsetDateTime::UNIX_EPOCH,
+    };
+    let sealed = irtx::exchange::outbound::seal(
+        doc,
+        irtx::peer::Format::Stix,
+        irtx::tlp::Tlp::Amber,
+        env,
+        &key,
+    );
+    let body = serde_json::to_vec(&sealed.jws).unwrap();
+    let mut g = c.benchmark_group("receive");
+    g.throughput(Throughput::Bytes(body.len() as u64));
+    g.bench_function("parse/stix/40", |b| {
+        b.iter(|| irtx::exchange::inbound::parse(&body, Default::default()).unwrap())
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20);
-    targets = bench, anonymize, seal
+    targets = bench, anonymize, seal, receive
 }
 criterion_main!(benches);

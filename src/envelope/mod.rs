@@ -213,10 +213,8 @@ pub fn open(jws: &Jws) -> Result<Opened, JwsError> {
     let header_bytes = URL_SAFE_NO_PAD
         .decode(&jws.protected)
         .map_err(|_| bad("`protected` is not base64url"))?;
-    strict::check(&header_bytes, strict::JsonLimits::default())
+    let header = strict::read(&header_bytes, strict::JsonLimits::default())
         .map_err(|e| JwsError::Malformed(format!("the protected header: {e}")))?;
-    let header: Value =
-        serde_json::from_slice(&header_bytes).map_err(|_| bad("`protected` is not JSON"))?;
     let alg = header
         .get("alg")
         .and_then(Value::as_str)
@@ -318,6 +316,19 @@ pub struct Message {
     pub document: Value,
 }
 
+impl Message {
+    /// The message a JSON value holds. Its document is moved, not rebuilt (as
+    /// `serde_json::from_value` would, node by node).
+    pub fn from_value(mut v: Value) -> Result<Message, serde_json::Error> {
+        let document = v
+            .as_object_mut()
+            .and_then(|m| m.insert("document".into(), Value::Null));
+        let mut message: Message = serde_json::from_value(v)?;
+        message.document = document.ok_or_else(|| serde::de::Error::missing_field("document"))?;
+        Ok(message)
+    }
+}
+
 /// What a receiver says of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -405,6 +416,28 @@ mod tests {
             .verifying_key()
             .verify_strict(input.as_bytes(), &Signature::from_bytes(&s))
             .is_ok());
+    }
+
+    #[test]
+    fn a_message_read_from_a_value_is_the_one_read_from_its_text() {
+        let text = json!({
+            "id": "8c6af861-7b20-41ef-9b59-6344fd872a8f", "from": "cert-a", "to": "cert-b",
+            "created": "2026-12-04T06:00:00Z", "tlp": "TLP:GREEN", "format": "stix-2.1",
+            "document": {"type": "bundle", "objects": [{"a": [1, "x", null]}]}
+        });
+        let from_text: Message = serde_json::from_slice(text.to_string().as_bytes()).unwrap();
+        assert_eq!(Message::from_value(text.clone()).unwrap(), from_text);
+        let mut without = text.clone();
+        without.as_object_mut().unwrap().remove("document");
+        let err = Message::from_value(without).unwrap_err().to_string();
+        assert!(err.contains("missing field `document`"), "{err}");
+        let mut more = text;
+        more["extra"] = json!(1);
+        assert!(
+            Message::from_value(more).is_err(),
+            "an unknown field is refused"
+        );
+        assert!(Message::from_value(json!([1])).is_err());
     }
 
     #[test]

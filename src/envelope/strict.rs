@@ -1,15 +1,15 @@
-//! A strict reading of JSON that arrives from outside: one pass over the bytes, before
-//! anything is built from them, that refuses what a plain parser lets through or chokes on:
+//! A strict reading of JSON that arrives from outside: one pass over the bytes, building the
+//! value as it goes, that refuses what a plain parser lets through or chokes on:
 //! a key given twice in one object (RFC 8259 4: names SHOULD be unique; a parser that keeps
 //! the last one lets `{"object_marking_refs": [RED], "object_marking_refs": [GREEN]}` read as
 //! GREEN), nesting deeper than a bound, and strings longer than a bound. Every refusal names
 //! where, as a JSON pointer. Pure.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
 
 /// The bounds of a strict reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +64,12 @@ pub enum StrictError {
 /// Reads `bytes` strictly; `Ok` when it is one JSON value within `limits`, with no key
 /// twice in any object.
 pub fn check(bytes: &[u8], limits: JsonLimits) -> Result<(), StrictError> {
+    read(bytes, limits).map(drop)
+}
+
+/// Reads `bytes` strictly into the value they hold: one pass, the checks of [`check`] made
+/// as the value is built (no second parse of what was checked).
+pub fn read(bytes: &[u8], limits: JsonLimits) -> Result<Value, StrictError> {
     let mut problem = None;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let mut path = Vec::new();
@@ -72,11 +78,11 @@ pub fn check(bytes: &[u8], limits: JsonLimits) -> Result<(), StrictError> {
         path: &mut path,
         problem: &mut problem,
     };
-    let outcome = seed.deserialize(&mut de).and_then(|()| de.end());
+    let outcome = seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
     match (problem, outcome) {
         (Some(p), _) => Err(p),
         (None, Err(e)) => Err(StrictError::Syntax(e.to_string())),
-        (None, Ok(())) => Ok(()),
+        (None, Ok(v)) => Ok(v),
     }
 }
 
@@ -86,10 +92,6 @@ enum Step<'de> {
     Index(usize),
     Key(Cow<'de, str>),
 }
-
-/// Objects with more keys than this look duplicates up in a hash set; smaller ones (nearly
-/// every object met: STIX objects have a dozen keys) compare the keys seen one by one.
-const SCAN_KEYS: usize = 16;
 
 /// One value being walked, with the way to it.
 struct Walk<'a, 'de> {
@@ -151,70 +153,65 @@ impl<'de> Walk<'_, 'de> {
 }
 
 impl<'de> DeserializeSeed<'de> for Walk<'_, 'de> {
-    type Value = ();
+    type Value = Value;
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for Walk<'_, 'de> {
-    type Value = ();
+    type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
     }
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
+    fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+        Ok(Value::from(n))
     }
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
+    fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+        Ok(Value::from(n))
     }
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
+    fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
+        // JSON text holds no NaN or infinity: a number serde_json read is finite.
+        Ok(serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number))
     }
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
     }
-    fn visit_str<E: serde::de::Error>(mut self, s: &str) -> Result<(), E> {
-        self.check_len(s)
+    fn visit_str<E: serde::de::Error>(mut self, s: &str) -> Result<Value, E> {
+        self.check_len(s)?;
+        Ok(Value::String(s.to_owned()))
+    }
+    fn visit_string<E: serde::de::Error>(mut self, s: String) -> Result<Value, E> {
+        self.check_len(&s)?;
+        Ok(Value::String(s))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Value, A::Error> {
         self.enter()?;
-        let mut i = 0usize;
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
         loop {
-            self.path.push(Step::Index(i));
+            self.path.push(Step::Index(items.len()));
             let next = seq.next_element_seed(self.down());
             self.path.pop();
             match next? {
-                Some(()) => i += 1,
-                None => return Ok(()),
+                Some(v) => items.push(v),
+                None => return Ok(Value::Array(items)),
             }
         }
     }
 
-    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Value, A::Error> {
         self.enter()?;
-        let mut few: Vec<Cow<'de, str>> = Vec::new();
-        let mut many: HashSet<Cow<'de, str>> = HashSet::new();
+        let mut object = Map::new();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             self.check_len(&key)?;
-            let fresh = if few.len() < SCAN_KEYS {
-                let fresh = !few.contains(&key);
-                few.push(key.clone());
-                fresh
-            } else {
-                if many.is_empty() {
-                    many.extend(few.iter().cloned());
-                }
-                many.insert(key.clone())
-            };
-            if !fresh {
+            if object.contains_key(key.as_ref()) {
                 let pointer = self.pointer();
                 return Err(self.fail(StrictError::DuplicateKey {
                     pointer: if pointer.is_empty() {
@@ -225,12 +222,13 @@ impl<'de> Visitor<'de> for Walk<'_, 'de> {
                     key: key.into_owned(),
                 }));
             }
-            self.path.push(Step::Key(key));
+            // A borrowed key (one without escapes) is not copied for the way.
+            self.path.push(Step::Key(key.clone()));
             let value = map.next_value_seed(self.down());
             self.path.pop();
-            value?;
+            object.insert(key.into_owned(), value?);
         }
-        Ok(())
+        Ok(Value::Object(object))
     }
 }
 
@@ -280,13 +278,30 @@ mod tests {
     }
 
     #[test]
+    fn what_is_read_is_the_value_serde_json_reads() {
+        let ok = JsonLimits::default();
+        for text in [
+            r#"{"n": [0, -1, 18446744073709551615, -9223372036854775808, 1.5, -2e-3, 1E300]}"#,
+            r#"{"s": "a\u00e9\ud83d\ude00\n\"", "\u006b": {"x": [true, false, null, {}]}}"#,
+            r#"[[], "", 3]"#,
+            "  7 ",
+        ] {
+            let expected: Value =
+                serde_json::from_slice(text.as_bytes()).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(read(text.as_bytes(), ok), Ok(expected), "{text}");
+        }
+        // What serde_json refuses is refused.
+        assert!(matches!(read(b"[1E400]", ok), Err(StrictError::Syntax(_))));
+    }
+
+    #[test]
     fn a_duplicate_is_found_in_objects_of_any_size() {
         let ok = JsonLimits::default();
         let object = |keys: &[String]| {
             let body: Vec<String> = keys.iter().map(|k| format!("\"{k}\": 1")).collect();
             format!("{{\"o\": [{{{}}}]}}", body.join(", "))
         };
-        for n in [1, SCAN_KEYS - 1, SCAN_KEYS, SCAN_KEYS + 1, 3 * SCAN_KEYS] {
+        for n in [1, 11, 12, 13, 48] {
             let keys: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
             assert_eq!(check(object(&keys).as_bytes(), ok), Ok(()), "{n} keys");
             // The first key again, the last key again, and (escaped) a middle one again.

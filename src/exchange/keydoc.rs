@@ -78,9 +78,9 @@ impl SignedKeyDocument {
         let bytes = URL_SAFE_NO_PAD
             .decode(&self.payload)
             .map_err(|_| KeyDocError::Malformed("`payload` is not base64url".into()))?;
-        envelope::strict::check(&bytes, Default::default())
+        let value = envelope::strict::read(&bytes, Default::default())
             .map_err(|e| KeyDocError::Malformed(e.to_string()))?;
-        serde_json::from_slice(&bytes).map_err(|e| KeyDocError::Malformed(e.to_string()))
+        serde_json::from_value(value).map_err(|e| KeyDocError::Malformed(e.to_string()))
     }
 }
 

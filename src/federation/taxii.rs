@@ -375,7 +375,7 @@ impl Gateway {
     pub fn taxii_post(&self, peer: &Peer, body: &[u8]) -> Result<Value, ServiceError> {
         let now = self.clock.now();
         let x = &self.exchange;
-        strict::check(
+        let value = strict::read(
             body,
             JsonLimits {
                 max_depth: x.max_json_depth,
@@ -383,9 +383,6 @@ impl Gateway {
             },
         )
         .map_err(|e| ServiceError::Invalid(vec![Violation::new("", e.to_string())]))?;
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
-            ServiceError::Invalid(vec![Violation::new("", format!("not valid JSON: {e}"))])
-        })?;
         let (bundle, listed) = taxii::bundle_of_post(&value)
             .map_err(|e| ServiceError::Invalid(vec![Violation::new("/objects", e)]))?;
         if listed.len() > x.max_objects {

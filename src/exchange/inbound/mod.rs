@@ -190,17 +190,17 @@ pub fn cap_reasons(mut reasons: Vec<String>, max: usize) -> Vec<String> {
 }
 
 /// Reads a received body: a flattened JWS whose payload is a message, each read strictly
-/// (no key twice in an object, bounded depth and strings) before anything is built from it.
+/// (no key twice in an object, bounded depth and strings) as it is built: one pass each.
 pub fn parse(body: &[u8], json: JsonLimits) -> Result<Parsed, Refusal> {
-    strict::check(body, json)
-        .map_err(|e| Refusal::malformed(format!("not a flattened JWS JSON object: {e}")))?;
-    let jws: Jws = serde_json::from_slice(body)
-        .map_err(|e| Refusal::malformed(format!("not a flattened JWS JSON object: {e}")))?;
+    let not_jws = |e: String| Refusal::malformed(format!("not a flattened JWS JSON object: {e}"));
+    let jws: Jws = strict::read(body, json)
+        .map_err(|e| not_jws(e.to_string()))
+        .and_then(|v| serde_json::from_value(v).map_err(|e| not_jws(e.to_string())))?;
     let opened = envelope::open(&jws).map_err(|e| Refusal::malformed(e.to_string()))?;
-    strict::check(&opened.payload, json)
+    let payload = strict::read(&opened.payload, json)
         .map_err(|e| Refusal::malformed(format!("the payload: {e}")))?;
     let sha256 = envelope::sha256_hex(&opened.payload);
-    let message: Message = serde_json::from_slice(&opened.payload)
+    let message = Message::from_value(payload)
         .map_err(|e| Refusal::malformed(format!("the payload is not a message: {e}")))?;
     Ok(Parsed {
         jws,
