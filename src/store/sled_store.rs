@@ -451,7 +451,7 @@ impl SledStore {
         fresh: bool,
     ) -> Result<()> {
         let _writing = self.writing();
-        let value = encode_outbox_item(item);
+        let value = sled::IVec::from(encode_outbox_item(item));
         let ledger_value = entry.map(|e| (e.seq.to_be_bytes(), encode(e)));
         let pkey = pending_key(&item.peer, seq);
         let active = is_pending(item);
@@ -965,7 +965,11 @@ impl Store for SledStore {
             version: version_keys,
         } = DedupKeys::of(alert);
         let peer = peer.map(|p| p.as_str().as_bytes());
-        let (value, meta) = (encode_alert(alert), encode(&alert.meta()));
+        // Made sled's own once: the transaction's inserts (a retry's too) share it, not copy it.
+        let (value, meta) = (
+            sled::IVec::from(encode_alert(alert)),
+            sled::IVec::from(encode(&alert.meta())),
+        );
         let bytes = alert.bytes();
         let outcome: (Imported, Option<sled::IVec>) = (
             &self.seen,
@@ -1387,7 +1391,11 @@ impl Store for SledStore {
                 reason: "no such alert to replace".into(),
             });
         };
-        let (value, meta) = (encode_alert(alert), encode(&alert.meta()));
+        // Made sled's own once: the transaction's inserts (a retry's too) share it, not copy it.
+        let (value, meta) = (
+            sled::IVec::from(encode_alert(alert)),
+            sled::IVec::from(encode(&alert.meta())),
+        );
         (&self.alerts, &self.alert_meta)
             .transaction(|(alerts, metas)| {
                 alerts.insert(&seq, value.clone())?;
