@@ -109,33 +109,54 @@ fn anonymize(c: &mut Criterion) {
     g.finish();
 }
 
+/// A STIX document of a report with `indicators` indicators, and who signs it for whom.
+struct Signing {
+    team: Team,
+    doc: Value,
+    key: ed25519_dalek::SigningKey,
+    to: irtx::peer::PeerId,
+}
+
+impl Signing {
+    fn new(indicators: usize) -> Signing {
+        let team = Team::new("cert-bench".parse().unwrap(), "CERT Bench");
+        let r = irtx::report::parse(&report(indicators)).unwrap();
+        let doc = irtx::convert::convert(&r, &team, Format::Stix);
+        Signing {
+            team,
+            doc,
+            key: ed25519_dalek::SigningKey::from_bytes(&[7; 32]),
+            to: "cert-b".parse().unwrap(),
+        }
+    }
+
+    fn envelope(&self) -> irtx::exchange::outbound::Envelope<'_> {
+        irtx::exchange::outbound::Envelope {
+            from: &self.team.id,
+            to: &self.to,
+            id: irtx::envelope::MessageId(uuid::Uuid::nil()),
+            now: time::OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+}
+
 /// What sharing does with a rendered document for one peer before it queues it: the
 /// digest the ledger records and the signed message (STIX, 1,000 indicators).
 fn seal(c: &mut Criterion) {
-    let team = Team::new("cert-bench".parse().unwrap(), "CERT Bench");
-    let r = irtx::report::parse(&report(1000)).unwrap();
-    let doc = irtx::convert::convert(&r, &team, Format::Stix);
-    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
-    let to: irtx::peer::PeerId = "cert-b".parse().unwrap();
+    let s = Signing::new(1000);
     let mut g = c.benchmark_group("seal");
     g.bench_function("digest+seal/stix/1000", |b| {
         b.iter(|| {
-            let canonical = irtx::envelope::canonical(&doc);
+            let canonical = irtx::envelope::canonical(&s.doc);
             let digest = irtx::envelope::sha256_hex(&canonical);
-            let env = irtx::exchange::outbound::Envelope {
-                from: &team.id,
-                to: &to,
-                id: irtx::envelope::MessageId(uuid::Uuid::nil()),
-                now: time::OffsetDateTime::UNIX_EPOCH,
-            };
             // The share path moves its document into the message; here it is copied.
             let sealed = irtx::exchange::outbound::seal_canonical(
-                doc.clone(),
+                s.doc.clone(),
                 &canonical,
                 irtx::peer::Format::Stix,
                 irtx::tlp::Tlp::Amber,
-                env,
-                &key,
+                s.envelope(),
+                &s.key,
             );
             (digest, sealed)
         })
@@ -144,26 +165,15 @@ fn seal(c: &mut Criterion) {
 }
 
 /// What receiving does with a peer's message before any check of its signature or
-/// document: the strict reading of the JWS and of its payload (STIX, 40 indicators: a
-/// bundle of about the load generator's size).
+/// document: the strict reading of the JWS and of its payload (STIX, 40 indicators).
 fn receive(c: &mut Criterion) {
-    let team = Team::new("cert-bench".parse().unwrap(), "CERT Bench");
-    let r = irtx::report::parse(&report(40)).unwrap();
-    let doc = irtx::convert::convert(&r, &team, Format::Stix);
-    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
-    let to: irtx::peer::PeerId = "cert-b".parse().unwrap();
-    let env = irtx::exchange::outbound::Envelope {
-        from: &team.id,
-        to: &to,
-        id: irtx::envelope::MessageId(uuid::Uuid::nil()),
-        now: time::OffsetDateTime::UNIX_EPOCH,
-    };
+    let s = Signing::new(40);
     let sealed = irtx::exchange::outbound::seal(
-        doc,
+        s.doc.clone(),
         irtx::peer::Format::Stix,
         irtx::tlp::Tlp::Amber,
-        env,
-        &key,
+        s.envelope(),
+        &s.key,
     );
     let body = serde_json::to_vec(&sealed.jws).unwrap();
     let mut g = c.benchmark_group("receive");

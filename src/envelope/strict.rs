@@ -301,6 +301,7 @@ mod tests {
             let body: Vec<String> = keys.iter().map(|k| format!("\"{k}\": 1")).collect();
             format!("{{\"o\": [{{{}}}]}}", body.join(", "))
         };
+        // Around the size of a B-tree node (11 keys), and well past it.
         for n in [1, 11, 12, 13, 48] {
             let keys: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
             assert_eq!(check(object(&keys).as_bytes(), ok), Ok(()), "{n} keys");
