@@ -715,6 +715,15 @@ fn holding_key(h: &Holding) -> Vec<u8> {
     key
 }
 
+/// An alert's record and its metadata's, made sled's own once: a transaction's inserts
+/// (a retry's too) share them instead of copying them.
+fn alert_records(alert: &Alert) -> (sled::IVec, sled::IVec) {
+    (
+        sled::IVec::from(encode_alert(alert)),
+        sled::IVec::from(encode(&alert.meta())),
+    )
+}
+
 /// The alert count as the store keeps it (see `SledStore::alerts_held`).
 #[derive(Debug, Clone, Copy)]
 enum AlertCount {
@@ -965,11 +974,7 @@ impl Store for SledStore {
             version: version_keys,
         } = DedupKeys::of(alert);
         let peer = peer.map(|p| p.as_str().as_bytes());
-        // Made sled's own once: the transaction's inserts (a retry's too) share it, not copy it.
-        let (value, meta) = (
-            sled::IVec::from(encode_alert(alert)),
-            sled::IVec::from(encode(&alert.meta())),
-        );
+        let (value, meta) = alert_records(alert);
         let bytes = alert.bytes();
         let outcome: (Imported, Option<sled::IVec>) = (
             &self.seen,
@@ -1391,11 +1396,7 @@ impl Store for SledStore {
                 reason: "no such alert to replace".into(),
             });
         };
-        // Made sled's own once: the transaction's inserts (a retry's too) share it, not copy it.
-        let (value, meta) = (
-            sled::IVec::from(encode_alert(alert)),
-            sled::IVec::from(encode(&alert.meta())),
-        );
+        let (value, meta) = alert_records(alert);
         (&self.alerts, &self.alert_meta)
             .transaction(|(alerts, metas)| {
                 alerts.insert(&seq, value.clone())?;
