@@ -149,11 +149,11 @@ impl Gateway {
                         .store
                         .outbox_head(&p)?
                         .filter(|(_, item)| item.next_attempt_ms <= g.clock.now_ms());
-                    if due.is_some() {
+                    if let Some((seq, _)) = &due {
                         // Its queued record and ledger entry may be applied and not yet on
                         // disk (their flush is under way): a message leaves only once a
                         // crash can no longer take them back. Nothing to do when they are.
-                        g.store.sync()?;
+                        g.store.sync_outbox(*seq)?;
                     }
                     Ok((due, g.store.peer(&p)?))
                 })
@@ -245,7 +245,11 @@ impl Gateway {
                     taxii_status: None,
                     delivered_at: rfc3339(now),
                 };
-                self.record_with(body, |store, e| store.mark_delivered_recorded(seq, &d, e))?;
+                // Applied, not waited for: on disk with the next flush (a share's, the
+                // worker's before a message, sled's own within half a second). A crash
+                // before it leaves the message queued; it goes again and comes back
+                // `duplicate`, with a receipt.
+                self.record_applied(body, |store, e| store.mark_delivered_recorded(seq, &d, e))?;
                 // Counted once recorded: a delivery the store could not take is tried again.
                 Metrics::count(&self.metrics.deliveries, "delivered");
                 tracing::info!(peer.id = %item.peer, message.id = %item.message_id, status = ?status, "message delivered; receipt stored");
@@ -284,7 +288,10 @@ impl Gateway {
                     taxii_status: Some(status),
                     delivered_at: rfc3339(now),
                 };
-                self.record_with(body, |store, e| store.mark_delivered_recorded(seq, &d, e))?;
+                // As a delivery with a receipt (above): a crash before the flush sends the
+                // objects again, and a TAXII server takes an exact duplicate without an
+                // error (TAXII 2.1 section 5.5).
+                self.record_applied(body, |store, e| store.mark_delivered_recorded(seq, &d, e))?;
                 Metrics::count(&self.metrics.deliveries, "delivered");
                 tracing::info!(peer.id = %item.peer, message.id = %item.message_id, "pushed to the peer's TAXII collection; status stored");
                 return Ok(Next::Continue);

@@ -35,7 +35,7 @@ fn mid(n: u128) -> MessageId {
     MessageId(uuid::Uuid::from_u128(n))
 }
 
-fn item(peer: &str, n: u128) -> OutboxItem {
+pub(super) fn item(peer: &str, n: u128) -> OutboxItem {
     OutboxItem {
         message_id: mid(n),
         report_id: rid("r1"),
@@ -123,7 +123,7 @@ fn delivered(peer: &str, n: u128) -> Delivered {
     }
 }
 
-fn entry(last: Option<&Entry>, event: Event, report: &str) -> Entry {
+pub(super) fn entry(last: Option<&Entry>, event: Event, report: &str) -> Entry {
     chain::link(
         last,
         EntryBody::new("2026-11-24T00:00:00Z".into(), event, rid(report), pid("b")),

@@ -5,6 +5,7 @@
 //! applied; one waiting writer at a time leads a flush of everything ticketed so far, and the
 //! others wait for a flush that covers their ticket.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 
@@ -66,10 +67,89 @@ impl GroupCommit {
     }
 }
 
+/// Writes that a reader may act on only once they are durable, tracked by key until a
+/// flush covers them, so that the reader flushes for one of those and for nothing else
+/// (the outbox: a message leaves once the record that queued it is on disk). A write is
+/// entered before it is applied, so whoever reads what it wrote finds it here; it leaves
+/// once a flush that began after it was applied has ended.
+#[derive(Debug, Default)]
+pub struct Unflushed {
+    /// Key -> whether its write is applied.
+    writes: Mutex<HashMap<u64, bool>>,
+}
+
+impl Unflushed {
+    fn writes(&self) -> std::sync::MutexGuard<'_, HashMap<u64, bool>> {
+        self.writes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Before the write of `key`.
+    pub fn begin(&self, key: u64) {
+        self.writes().insert(key, false);
+    }
+
+    /// After the write of `key`: applied (`true`), or not made at all.
+    pub fn end(&self, key: u64, applied: bool) {
+        let mut w = self.writes();
+        if applied {
+            w.insert(key, true);
+        } else {
+            w.remove(&key);
+        }
+    }
+
+    /// Whether the write of `key` may not be on disk yet (a key never entered, or entered
+    /// before the store last opened, is).
+    pub fn holds(&self, key: u64) -> bool {
+        self.writes().contains_key(&key)
+    }
+
+    /// Runs `flush`, which makes every write applied before it durable; when it succeeds,
+    /// the writes applied before it began are no longer tracked.
+    pub fn covering<T, E>(&self, flush: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        let applied: Vec<u64> = self
+            .writes()
+            .iter()
+            .filter_map(|(k, applied)| applied.then_some(*k))
+            .collect();
+        let out = flush()?;
+        let mut w = self.writes();
+        for k in applied {
+            w.remove(&k);
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    #[test]
+    fn a_write_is_tracked_until_a_flush_that_began_after_it_was_applied() {
+        let u = Unflushed::default();
+        assert!(!u.holds(1), "never written: nothing to wait for");
+        u.begin(1);
+        u.begin(2);
+        assert!(u.holds(1) && u.holds(2));
+        u.end(1, true);
+        // Write 2 is applied while the flush runs: the flush may not cover it.
+        u.covering(|| {
+            u.end(2, true);
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        assert!(!u.holds(1), "flushed after it was applied");
+        assert!(u.holds(2), "applied while the flush ran");
+        assert_eq!(u.covering(|| Err::<(), _>("disk full")), Err("disk full"));
+        assert!(u.holds(2), "a failed flush covers nothing");
+        u.covering(|| Ok::<(), ()>(())).unwrap();
+        assert!(!u.holds(2));
+        u.begin(3);
+        u.end(3, false);
+        assert!(!u.holds(3), "a write not made is not waited for");
+    }
 
     /// A "store": writes bump `applied`; a flush makes everything applied durable, slowly.
     #[derive(Default)]

@@ -644,16 +644,26 @@ pub struct Holding {
 /// be linked, so that appenders wait for one another's writes, not for one another's
 /// flushes, and one flush covers many; a share to several peers
 /// (`Ledger::append_applied`) syncs once after all of them. So a reader can see such a
-/// write before it is durable: the delivery worker syncs before a message it read leaves,
-/// so that no peer gets a message whose queued record and ledger entry a crash could still
-/// take back, and a TAXII page of objects is answered after a ledger append or a counted
-/// pull, each of which syncs.
+/// write before it is durable: the delivery worker makes the record of a message it read
+/// durable before the message leaves ([`Store::sync_outbox`]), so that no peer gets a
+/// message whose queued record and ledger entry a crash could still take back, and a TAXII
+/// page of objects is answered after a ledger append or a counted pull, each of which
+/// syncs. The worker records a delivery without waiting for the disk: a crash that takes
+/// the record back leaves the message queued; it goes again, and the peer answers
+/// `duplicate` with a signed receipt.
 pub trait Store: Send + Sync {
     /// Makes every write applied before the call durable (see above); cheap when there is
     /// nothing unflushed. A store whose every write is durable when it returns has nothing
     /// to do.
     fn sync(&self) -> Result<()> {
         Ok(())
+    }
+    /// Makes outbox record `seq` durable, with everything applied before it, as
+    /// [`Store::sync`] does, but only when the write that queued it may not be on disk yet:
+    /// a share syncs before it answers, so a queue worked behind its shares costs no flush.
+    fn sync_outbox(&self, seq: u64) -> Result<()> {
+        let _ = seq;
+        self.sync()
     }
     /// Stores (or replaces) a report.
     fn put_report(&self, r: &StoredReport) -> Result<()>;

@@ -32,6 +32,9 @@ pub struct SledStore {
     gate: std::sync::RwLock<()>,
     /// Shares one flush among the writes waiting for it.
     commits: super::group_commit::GroupCommit,
+    /// Outbox records queued with a ledger entry (applied, not yet durable) that no flush
+    /// has covered yet: [`Store::sync_outbox`] flushes for these only.
+    unflushed_outbox: super::group_commit::Unflushed,
     reports: sled::Tree,
     peers: sled::Tree,
     /// What [`Self::peers`] holds, as read: every inbound message looks its sender up.
@@ -295,6 +298,7 @@ impl SledStore {
         Ok(SledStore {
             gate: std::sync::RwLock::new(()),
             commits: super::group_commit::GroupCommit::default(),
+            unflushed_outbox: Default::default(),
             reports: t("reports")?,
             peers: t("peers")?,
             peer_cache: Default::default(),
@@ -455,6 +459,11 @@ impl SledStore {
         let ledger_value = entry.map(|e| (e.seq.to_be_bytes(), encode(e)));
         let pkey = pending_key(&item.peer, seq);
         let active = is_pending(item);
+        // A message queued and not yet on disk: its delivery waits for a flush.
+        let unflushed = fresh && entry.is_some();
+        if unflushed {
+            self.unflushed_outbox.begin(seq);
+        }
         let was_pending = (
             &self.outbox,
             &self.pending,
@@ -479,7 +488,11 @@ impl SledStore {
                 }
                 Ok::<bool, ConflictableTransactionError<()>>(was.is_some())
             })
-            .map_err(|e| finished_or(e, seq))?;
+            .map_err(|e| finished_or(e, seq));
+        if unflushed {
+            self.unflushed_outbox.end(seq, was_pending.is_ok());
+        }
+        let was_pending = was_pending?;
         self.count_outbox(|c| {
             // Out of the count it was in (none when new), into the one it is in now.
             if !fresh {
@@ -634,7 +647,9 @@ impl SledStore {
     /// Makes the write just applied durable: one flush for every write waiting
     /// ([`super::group_commit`]), never an answer before it.
     fn flush(&self) -> Result<()> {
-        self.commits.commit(|| self.db.flush()).map_err(backend)
+        self.commits
+            .commit(|| self.unflushed_outbox.covering(|| self.db.flush()))
+            .map_err(backend)
     }
 
     /// The pending key, sequence number and stored record of `peer`'s oldest message still
@@ -764,6 +779,13 @@ impl SledStore {
 impl Store for SledStore {
     fn sync(&self) -> Result<()> {
         self.flush()
+    }
+
+    fn sync_outbox(&self, seq: u64) -> Result<()> {
+        if self.unflushed_outbox.holds(seq) {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     fn flushes(&self) -> u64 {
@@ -1438,6 +1460,44 @@ mod tests {
     fn sled_passes_the_shared_writers_suite() {
         let s = SledStore::temporary().unwrap();
         super::super::conformance::shared_suite(&s, &s);
+    }
+
+    /// The delivery worker flushes for a message queued with its ledger entry until a flush
+    /// has covered it, and from then on for nothing, whatever else waits for the disk.
+    #[test]
+    fn an_outbox_record_is_flushed_for_until_a_flush_covers_it() {
+        use super::super::conformance::{entry, item};
+        use crate::disclosure::Event;
+        let s = SledStore::temporary().unwrap();
+        let e1 = entry(None, Event::Queued, "r1");
+        let first = s.enqueue_recorded(&item("b", 1), &e1).unwrap();
+        let f = s.flushes();
+        s.sync_outbox(first).unwrap();
+        assert_eq!(
+            s.flushes(),
+            f + 1,
+            "queued, not on disk: flushed before it leaves"
+        );
+        let e2 = entry(Some(&e1), Event::Queued, "r1");
+        let second = s.enqueue_recorded(&item("b", 2), &e2).unwrap();
+        s.sync_outbox(first).unwrap();
+        assert_eq!(
+            s.flushes(),
+            f + 1,
+            "on disk already: no flush, though another write waits for one"
+        );
+        // A share syncs before it answers; a later write does not hold the message back.
+        s.sync().unwrap();
+        let e3 = entry(Some(&e2), Event::Delivered, "r1");
+        s.ledger_put(&e3).unwrap();
+        s.sync_outbox(second).unwrap();
+        assert_eq!(s.flushes(), f + 2, "covered by the share's sync");
+        s.sync().unwrap();
+        assert_eq!(
+            s.flushes(),
+            f + 3,
+            "the later write had its own flush to wait for"
+        );
     }
 
     /// A collection written one object a record (by an earlier release, or a restore) and
