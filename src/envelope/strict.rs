@@ -211,7 +211,8 @@ impl<'de> Visitor<'de> for Walk<'_, 'de> {
         let mut object = Map::new();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             self.check_len(&key)?;
-            if object.contains_key(key.as_ref()) {
+            // One look into the object: where the key goes, or that it is there already.
+            let serde_json::map::Entry::Vacant(slot) = object.entry(key.as_ref()) else {
                 let pointer = self.pointer();
                 return Err(self.fail(StrictError::DuplicateKey {
                     pointer: if pointer.is_empty() {
@@ -221,12 +222,11 @@ impl<'de> Visitor<'de> for Walk<'_, 'de> {
                     },
                     key: key.into_owned(),
                 }));
-            }
-            // A borrowed key (one without escapes) is not copied for the way.
-            self.path.push(Step::Key(key.clone()));
+            };
+            self.path.push(Step::Key(key));
             let value = map.next_value_seed(self.down());
             self.path.pop();
-            object.insert(key.into_owned(), value?);
+            slot.insert(value?);
         }
         Ok(Value::Object(object))
     }
