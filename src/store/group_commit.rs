@@ -98,8 +98,8 @@ impl Unflushed {
         }
     }
 
-    /// Whether the write of `key` may not be on disk yet (a key never entered, or entered
-    /// before the store last opened, is).
+    /// Whether the write of `key` may not be on disk yet. A key not entered here (never
+    /// written through it, or written before the store was last opened) is on disk.
     pub fn holds(&self, key: u64) -> bool {
         self.writes().contains_key(&key)
     }
