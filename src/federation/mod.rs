@@ -232,6 +232,19 @@ impl Gateway {
         }
     }
 
+    /// Runs a store step on the blocking pool (sled is synchronous and flushes), never on
+    /// the async threads. `what` names the step in the error a panic in it becomes.
+    pub(crate) async fn off_runtime<T: Send + 'static>(
+        self: &Arc<Self>,
+        what: &'static str,
+        f: impl FnOnce(&Gateway) -> Result<T, ServiceError> + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        let g = Arc::clone(self);
+        tokio::task::spawn_blocking(move || f(&g))
+            .await
+            .unwrap_or_else(|e| Err(ServiceError::Corrupt(format!("{what} failed: {e}"))))
+    }
+
     /// Appends a ledger entry; a ledger failure is a store failure and fails the call.
     pub fn record(&self, body: EntryBody) -> Result<(), ServiceError> {
         self.ledger

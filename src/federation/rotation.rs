@@ -42,6 +42,9 @@ impl Refreshes {
     }
 }
 
+/// What a key refresh step that panics is called in the error it becomes.
+const STEP: &str = "a key refresh step";
+
 impl Gateway {
     /// Rotates the team key: afterwards everything is signed with the new key, and peers
     /// keep accepting the old one for `overlap`. Blocking.
@@ -89,10 +92,9 @@ impl Gateway {
             return Ok(false);
         }
         let p = peer.clone();
-        let g = Arc::clone(self);
-        let record = tokio::task::spawn_blocking(move || g.store.peer(&p))
-            .await
-            .map_err(|e| ServiceError::Corrupt(e.to_string()))??;
+        let record = self
+            .off_runtime(STEP, move |g| Ok(g.store.peer(&p)?))
+            .await?;
         let Some(mut record) = record else {
             return Ok(false);
         };
@@ -121,10 +123,8 @@ impl Gateway {
             }
         };
         let added = keydoc::adopt(&mut record, &doc);
-        let g = Arc::clone(self);
-        tokio::task::spawn_blocking(move || g.store.put_peer(&record))
-            .await
-            .map_err(|e| ServiceError::Corrupt(e.to_string()))??;
+        self.off_runtime(STEP, move |g| Ok(g.store.put_peer(&record)?))
+            .await?;
         for kid in &added {
             tracing::info!(peer.id = %peer, kid = %kid, "adopted the peer's new key from its signed key document");
         }

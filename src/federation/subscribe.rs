@@ -38,6 +38,9 @@ pub struct Polled {
     pub not_taken: usize,
 }
 
+/// What a poll step that panics is called in the error it becomes.
+const STEP: &str = "a poll step";
+
 impl Gateway {
     /// Reads what the peer's collection added since the last poll into alerts.
     pub async fn poll_peer(self: &Arc<Self>, id: &PeerId) -> Result<Polled, ServiceError> {
@@ -49,7 +52,7 @@ impl Gateway {
         for _ in 0..MAX_PAGES {
             let p = id.clone();
             let peer = self
-                .off(move |g| {
+                .off_runtime(STEP, move |g| {
                     g.store.peer(&p)?.ok_or(ServiceError::NotFound {
                         what: "peer",
                         id: p.to_string(),
@@ -115,7 +118,9 @@ impl Gateway {
                 let (bundle, _) = crate::taxii::bundle_of_post(&body)
                     .map_err(|e| ServiceError::Conflict(format!("`{id}`'s TAXII page: {e}")))?;
                 let raw = body.to_string().into_bytes();
-                let got = self.off(move |g| g.ingest(bundle, record, &raw)).await?;
+                let got = self
+                    .off_runtime(STEP, move |g| g.ingest(bundle, record, &raw))
+                    .await?;
                 match got {
                     Ingested::New(_) => done.alerts += 1,
                     Ingested::OverQuota(used) => {
@@ -129,7 +134,7 @@ impl Gateway {
             // The place reached is kept only once the page is taken.
             if let Some(last) = last_added.filter(|_| !objects.is_empty()) {
                 let p = id.clone();
-                self.off(move |g| {
+                self.off_runtime(STEP, move |g| {
                     if let Some(mut peer) = g.store.peer(&p)? {
                         if let Some(pull) = &mut peer.taxii_pull {
                             pull.cursor = Some(last);
@@ -149,21 +154,14 @@ impl Gateway {
         Ok(done)
     }
 
-    async fn off<T: Send + 'static>(
-        self: &Arc<Self>,
-        f: impl FnOnce(&Gateway) -> Result<T, ServiceError> + Send + 'static,
-    ) -> Result<T, ServiceError> {
-        let g = Arc::clone(self);
-        tokio::task::spawn_blocking(move || f(&g))
-            .await
-            .unwrap_or_else(|e| Err(ServiceError::Corrupt(format!("a poll step failed: {e}"))))
-    }
-
     /// Polls every subscribed peer when its `--poll-every` has passed, until `stop`.
     pub async fn run_subscriptions(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let mut last: HashMap<PeerId, Instant> = HashMap::new();
         loop {
-            let peers = self.off(|g| Ok(g.store.peers()?)).await.unwrap_or_default();
+            let peers = self
+                .off_runtime(STEP, |g| Ok(g.store.peers()?))
+                .await
+                .unwrap_or_default();
             for p in peers {
                 let (Transport::Taxii21, Some(pull)) = (p.transport, &p.taxii_pull) else {
                     continue;

@@ -22,6 +22,9 @@ use crate::peer::PeerId;
 use crate::store::{Delivered, DeliveryState, OutboxItem, StoreError};
 use crate::timestamp::rfc3339;
 
+/// What a delivery step that panics is called in the error it becomes.
+const STEP: &str = "a delivery step";
+
 /// The peers whose queue a task is working on, each with whether the worker found the peer
 /// due again while its task held it.
 pub(super) type Claims = Arc<Mutex<HashMap<PeerId, bool>>>;
@@ -103,21 +106,6 @@ impl Gateway {
         Duration::from_millis((exp as f64 * jitter) as u64)
     }
 
-    /// Runs a store step on the blocking pool.
-    async fn off_runtime<T: Send + 'static>(
-        self: &Arc<Self>,
-        f: impl FnOnce(&Gateway) -> Result<T, ServiceError> + Send + 'static,
-    ) -> Result<T, ServiceError> {
-        let g = Arc::clone(self);
-        tokio::task::spawn_blocking(move || f(&g))
-            .await
-            .unwrap_or_else(|e| {
-                Err(ServiceError::Corrupt(format!(
-                    "a delivery step failed: {e}"
-                )))
-            })
-    }
-
     /// Works one peer's queue: delivers due messages in order until the queue is empty or an
     /// attempt fails. Returns how many were delivered. Where gateways share the store, the
     /// queue is claimed first (and the claim renewed before each message): one that another
@@ -126,7 +114,7 @@ impl Gateway {
         let delivered = self.work_queue(&peer).await;
         let p = peer.clone();
         if let Err(e) = self
-            .off_runtime(move |g| Ok(g.store.release_queue(&p)?))
+            .off_runtime(STEP, move |g| Ok(g.store.release_queue(&p)?))
             .await
         {
             // The lease runs out on its own.
@@ -141,7 +129,7 @@ impl Gateway {
         loop {
             let p = peer.clone();
             let head = self
-                .off_runtime(move |g| {
+                .off_runtime(STEP, move |g| {
                     if !g.store.claim_queue(&p)? {
                         return Ok((None, None));
                     }
@@ -191,7 +179,7 @@ impl Gateway {
                 Attempt::Delivered { .. } | Attempt::Accepted { .. }
             );
             match self
-                .off_runtime(move |g| g.record_attempt(seq, item, attempt))
+                .off_runtime(STEP, move |g| g.record_attempt(seq, item, attempt))
                 .await
             {
                 Ok(Next::Continue) => delivered += usize::from(ok),
@@ -360,7 +348,7 @@ impl Gateway {
     /// Works every peer's due queue once, concurrently, and waits for all of them; returns
     /// how many messages were delivered.
     pub async fn run_once(self: &Arc<Self>) -> usize {
-        let due = match self.off_runtime(|g| g.due_peers()).await {
+        let due = match self.off_runtime(STEP, |g| g.due_peers()).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the outbox");
@@ -392,7 +380,7 @@ impl Gateway {
         let limit = Arc::new(Semaphore::new(self.delivery.max_concurrent_peers.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
         loop {
-            match self.off_runtime(|g| g.due_peers()).await {
+            match self.off_runtime(STEP, |g| g.due_peers()).await {
                 Ok(due) => {
                     for p in due {
                         let Some(claim) = InFlight::claim(&self.in_flight, &p) else {
