@@ -64,23 +64,42 @@ impl ApiClient {
         ))
     }
 
+    /// Sends `req` with the analyst token.
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, Failure> {
+        req.bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))
+    }
+
+    /// Fails unless the gateway answered with success.
+    fn success(resp: reqwest::Response) -> Result<reqwest::Response, Failure> {
+        if resp.status().is_success() {
+            Ok(resp)
+        } else {
+            Err(Failure::runtime(format!(
+                "the gateway answered {}",
+                resp.status()
+            )))
+        }
+    }
+
+    /// An answer's status and body: its JSON, or its text as a JSON string.
+    async fn answer(resp: reqwest::Response) -> Result<(u16, Value), Failure> {
+        let status = resp.status().as_u16();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| Failure::runtime(e.to_string()))?;
+        let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok((status, v))
+    }
+
     /// A GET whose answer is text (the ledger export).
     pub fn call_text(&self, method: reqwest::Method, path: &str) -> Result<String, Failure> {
         let url = format!("{}{path}", self.base);
         self.rt.block_on(async {
-            let resp = self
-                .http
-                .request(method, &url)
-                .bearer_auth(&self.token)
-                .send()
-                .await
-                .map_err(|e| self.unreachable(e))?;
-            if !resp.status().is_success() {
-                return Err(Failure::runtime(format!(
-                    "the gateway answered {}",
-                    resp.status()
-                )));
-            }
+            let resp = Self::success(self.send(self.http.request(method, &url)).await?)?;
             resp.text()
                 .await
                 .map_err(|e| Failure::runtime(e.to_string()))
@@ -90,19 +109,8 @@ impl ApiClient {
     /// Streams a GET's body into `out`; returns the bytes written.
     pub fn download(&self, path: &str, out: &mut dyn std::io::Write) -> Result<u64, Failure> {
         self.rt.block_on(async {
-            let mut resp = self
-                .http
-                .get(format!("{}{path}", self.base))
-                .bearer_auth(&self.token)
-                .send()
-                .await
-                .map_err(|e| self.unreachable(e))?;
-            if !resp.status().is_success() {
-                return Err(Failure::runtime(format!(
-                    "the gateway answered {}",
-                    resp.status()
-                )));
-            }
+            let url = format!("{}{path}", self.base);
+            let mut resp = Self::success(self.send(self.http.get(url)).await?)?;
             let mut n = 0u64;
             while let Some(chunk) = resp
                 .chunk()
@@ -127,13 +135,8 @@ impl ApiClient {
         let mut next = Some(path.to_string());
         while let Some(path) = next.take() {
             let (items, link) = self.rt.block_on(async {
-                let resp = self
-                    .http
-                    .get(format!("{}{path}", self.base))
-                    .bearer_auth(&self.token)
-                    .send()
-                    .await
-                    .map_err(|e| self.unreachable(e))?;
+                let url = format!("{}{path}", self.base);
+                let resp = self.send(self.http.get(url)).await?;
                 let link = resp
                     .headers()
                     .get(reqwest::header::LINK)
@@ -142,19 +145,13 @@ impl ApiClient {
                     .and_then(|l| l.split_once('>'))
                     .filter(|(_, rel)| rel.contains("rel=\"next\""))
                     .map(|(url, _)| url.to_string());
-                let status = resp.status().as_u16();
-                let text = resp
-                    .text()
-                    .await
-                    .map_err(|e| Failure::runtime(e.to_string()))?;
-                let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-                match v {
-                    Value::Array(items) if status == 200 => Ok((items, link)),
-                    v => Err(Failure {
+                match Self::answer(resp).await? {
+                    (200, Value::Array(items)) => Ok((items, link)),
+                    (status, v) => Err(Failure {
                         code: if (400..500).contains(&status) { 3 } else { 1 },
                         message: Some(format!(
                             "the gateway answered {status}: {}",
-                            v["error"].as_str().unwrap_or("")
+                            refusal(&v, "")
                         )),
                     }),
                 }
@@ -178,36 +175,19 @@ impl ApiClient {
     ) -> Result<(u16, Value), Failure> {
         let url = format!("{}{path}", self.base);
         self.rt.block_on(async {
-            let resp = self
+            let req = self
                 .http
                 .request(method, &url)
-                .bearer_auth(&self.token)
                 .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .map_err(|e| self.unreachable(e))?;
-            let status = resp.status().as_u16();
-            let text = resp
-                .text()
-                .await
-                .map_err(|e| Failure::runtime(e.to_string()))?;
-            let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+                .body(body);
+            let (status, v) = Self::answer(self.send(req).await?).await?;
             if status >= 500 || v.get("items").is_none() && status >= 400 {
-                let mut msg = format!(
-                    "the gateway answered {status}: {}",
-                    v["error"].as_str().unwrap_or("")
-                );
-                for d in v["details"].as_array().into_iter().flatten() {
-                    msg.push_str(&format!(
-                        "\n  {}: {}",
-                        d["pointer"].as_str().unwrap_or(""),
-                        d["reason"].as_str().unwrap_or("")
-                    ));
-                }
                 return Err(Failure {
                     code: if status >= 500 { 1 } else { 3 },
-                    message: Some(msg),
+                    message: Some(format!(
+                        "the gateway answered {status}: {}",
+                        refusal(&v, "")
+                    )),
                 });
             }
             Ok((status, v))
@@ -223,30 +203,15 @@ impl ApiClient {
     ) -> Result<(u16, Value), Failure> {
         let url = format!("{}{path}", self.base);
         self.rt.block_on(async {
-            let mut req = self.http.request(method, &url).bearer_auth(&self.token);
+            let mut req = self.http.request(method, &url);
             if let Some(b) = body {
                 req = req.header("content-type", "application/json").body(b);
             }
-            let resp = req.send().await.map_err(|e| self.unreachable(e))?;
-            let status = resp.status().as_u16();
-            let text = resp
-                .text()
-                .await
-                .map_err(|e| Failure::runtime(e.to_string()))?;
-            let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+            let (status, v) = Self::answer(self.send(req).await?).await?;
             if (400..500).contains(&status) {
-                let mut msg = v["error"].as_str().unwrap_or("refused").to_string();
-                for d in v["details"].as_array().into_iter().flatten() {
-                    let p = d["pointer"].as_str().unwrap_or("");
-                    msg.push_str(&format!(
-                        "\n  {}: {}",
-                        if p.is_empty() { "(request)" } else { p },
-                        d["reason"].as_str().unwrap_or("")
-                    ));
-                }
                 return Err(Failure {
                     code: 3,
-                    message: Some(msg),
+                    message: Some(refusal(&v, "refused")),
                 });
             }
             if status >= 500 {
@@ -257,5 +222,41 @@ impl ApiClient {
             }
             Ok((status, v))
         })
+    }
+}
+
+/// What an error answer says: its `error` (`default` when it has none), then each of its
+/// `details` on a line of its own, where (a JSON pointer, or `(request)` for the request as
+/// a whole) and why.
+fn refusal(v: &Value, default: &str) -> String {
+    let mut msg = v["error"].as_str().unwrap_or(default).to_string();
+    for d in v["details"].as_array().into_iter().flatten() {
+        let p = d["pointer"].as_str().unwrap_or("");
+        msg.push_str(&format!(
+            "\n  {}: {}",
+            if p.is_empty() { "(request)" } else { p },
+            d["reason"].as_str().unwrap_or("")
+        ));
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refusal;
+    use serde_json::json;
+
+    #[test]
+    fn a_refusal_says_what_and_each_place_where_and_why() {
+        let v = json!({"error": "the report is not valid", "details": [
+            {"pointer": "/reporter/email", "reason": "not an address"},
+            {"pointer": "", "reason": "the body is not JSON"},
+        ]});
+        assert_eq!(
+            refusal(&v, "refused"),
+            "the report is not valid\n  /reporter/email: not an address\n  (request): the body is not JSON"
+        );
+        // An answer without an error of its own (a proxy's page, text): the default.
+        assert_eq!(refusal(&json!("Bad Gateway"), "refused"), "refused");
     }
 }
