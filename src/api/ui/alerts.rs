@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use maud::{html, Markup};
 
-use super::layout::{page, page_plain, read, then_back, tlp_badge, urlencode};
+use super::layout::{form_values, page, page_plain, read, then_back, tlp_badge, urlencode};
 use super::session::{csrf_field, Session};
 use crate::api::extract::ApiPath;
 use crate::api::AppState;
@@ -148,10 +148,7 @@ pub async fn share(
     ApiPath(id): ApiPath<String>,
     body: Bytes,
 ) -> Response {
-    let peers: Vec<String> = url::form_urlencoded::parse(&body)
-        .filter(|(k, _)| k == "peer")
-        .map(|(_, v)| v.into_owned())
-        .collect();
+    let peers = form_values(&body, "peer");
     let g = s.gateway.clone();
     let aid = id.clone();
     then_back(

@@ -150,6 +150,14 @@ pub fn peer_link(id: &str) -> Markup {
     html! { a href={ "/ui/disclosures?peer=" (urlencode(id)) } { (id) } }
 }
 
+/// Every value a posted form gives `field` (the peers ticked: `peer=a&peer=b`), in order.
+pub fn form_values(body: &[u8], field: &str) -> Vec<String> {
+    url::form_urlencoded::parse(body)
+        .filter(|(k, _)| k == field)
+        .map(|(_, v)| v.into_owned())
+        .collect()
+}
+
 /// A path segment, percent-encoded.
 pub fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()

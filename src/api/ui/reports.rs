@@ -13,8 +13,8 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::layout::{
-    failed, message_link, needle, next_link, page, page_plain, peer_link, read, search_form,
-    then_back, tlp_badge, urlencode,
+    failed, form_values, message_link, needle, next_link, page, page_plain, peer_link, read,
+    search_form, then_back, tlp_badge, urlencode,
 };
 use super::session::{csrf_field, Session};
 use crate::api::extract::ApiPath;
@@ -368,9 +368,9 @@ pub async fn retract(
     ApiPath(id): ApiPath<ReportId>,
     body: Bytes,
 ) -> Response {
-    let reason: String = url::form_urlencoded::parse(&body)
-        .find(|(k, _)| k == "reason")
-        .map(|(_, v)| v.into_owned())
+    let reason = form_values(&body, "reason")
+        .into_iter()
+        .next()
         .unwrap_or_default();
     let g = s.gateway.clone();
     let rid = id.clone();
@@ -386,10 +386,7 @@ pub async fn share(
     ApiPath(id): ApiPath<ReportId>,
     body: Bytes,
 ) -> Response {
-    let peers: Vec<String> = url::form_urlencoded::parse(&body)
-        .filter(|(k, _)| k == "peer")
-        .map(|(_, v)| v.into_owned())
-        .collect();
+    let peers = form_values(&body, "peer");
     let g = s.gateway.clone();
     let rid = id.clone();
     then_back(&report_page(&id), "Not shared", move || {
