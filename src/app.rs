@@ -381,6 +381,15 @@ impl App {
             .run_worker
             .then(|| tokio::spawn(self.state.gateway.clone().run_worker(stop_rx)));
         let router = api::router(self.state, self.limits);
+        // Ready to check messages at full speed before it says it listens.
+        let t = std::time::Instant::now();
+        tokio::task::spawn_blocking(crate::schema::warm)
+            .await
+            .context("compiling the schemas")?;
+        tracing::info!(
+            elapsed_ms = t.elapsed().as_millis() as u64,
+            "schemas compiled"
+        );
         tracing::info!(%addr, "irtx listening on {}://{addr}", if self.tls.is_some() { "https" } else { "http" });
         let std_listener = self.listener.into_std().context("the listener")?;
         api::listener::serve(std_listener, router, self.tls, self.bounds, shutdown)

@@ -225,6 +225,12 @@ fn the_readme_run_command_serves_and_answers_healthz() {
             .any(|l| l.contains("store opened: sled") && l.contains("page_cache_mib=16")),
         "{log:#?}"
     );
+    // It compiles its schemas before it says it listens: the first message after a start
+    // does not wait for them.
+    assert!(
+        log.iter().any(|l| l.contains("schemas compiled")),
+        "{log:#?}"
+    );
     let rt = tokio::runtime::Runtime::new().unwrap();
     let health: Value = rt.block_on(async {
         reqwest::get(format!("{url}/healthz"))
