@@ -234,7 +234,7 @@ impl Gateway {
 
     /// Runs a store step on the blocking pool (sled is synchronous and flushes), never on
     /// the async threads. `what` names the step in the error a panic in it becomes.
-    pub(crate) async fn off_runtime<T: Send + 'static>(
+    async fn off_runtime<T: Send + 'static>(
         self: &Arc<Self>,
         what: &'static str,
         f: impl FnOnce(&Gateway) -> Result<T, ServiceError> + Send + 'static,
