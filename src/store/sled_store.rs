@@ -284,10 +284,13 @@ impl SledStore {
         Ok(out)
     }
 
-    /// A store in a temporary directory that is removed when dropped (tests).
+    /// A store in a temporary directory that is removed when dropped (tests). sled's
+    /// background flush is off, so that only the store's own flushes write to disk and a
+    /// test can count them.
     pub fn temporary() -> Result<Self> {
         let db = sled::Config::new()
             .temporary(true)
+            .flush_every_ms(None)
             .open()
             .map_err(backend)?;
         Self::from_db(db)
