@@ -14,6 +14,7 @@ use crate::peer::PeerId;
 use crate::report::ReportId;
 use crate::store::OutboxItem;
 use serde::Deserialize;
+use std::time::Duration;
 
 /// `?peer=&report=` on the outbox and the deliveries: only that peer's, that report's.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -103,20 +104,54 @@ pub async fn delivered(
     Ok(searched(&uri, items, limit, next))
 }
 
-/// `GET /api/v1/messages/{id}`: one message with everything known of it: the document as
-/// sent, its delivery, the ledger entries that name it, and the peer's receipt verified now.
+/// `?wait=SECONDS` on a message: answer once it is delivered (or refused, dead-lettered,
+/// published), or when that many seconds have passed, whichever comes first.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageQuery {
+    #[serde(default)]
+    wait: u64,
+}
+
+/// The longest a request may wait for a message to be delivered.
+pub const MAX_WAIT_SECONDS: u64 = 60;
+
+/// `GET /api/v1/messages/{id}[?wait=SECONDS]`: one message with everything known of it:
+/// the document as sent, its delivery, the ledger entries that name it, and the peer's
+/// receipt verified now. With `wait`, a message still queued or failing is answered once
+/// an attempt settles it (at most [`MAX_WAIT_SECONDS`]); its `state` says which.
 pub async fn message(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<MessageId>,
+    ApiQuery(q): ApiQuery<MessageQuery>,
 ) -> Result<Json<crate::federation::messages::MessageView>, ApiError> {
-    let shown = id;
-    blocking(&s, move |g| {
-        g.message(&id)?
-            .ok_or_else(|| crate::federation::ServiceError::NotFound {
-                what: "message",
-                id: shown.to_string(),
-            })
-    })
-    .await
-    .map(Json)
+    if q.wait > MAX_WAIT_SECONDS {
+        return Err(ApiError::bad_request(format!(
+            "query: wait: at most {MAX_WAIT_SECONDS} seconds, not {}",
+            q.wait
+        )));
+    }
+    let until = tokio::time::Instant::now() + Duration::from_secs(q.wait);
+    loop {
+        // Watched before the message is read: an attempt recorded after the read is seen.
+        let mut recorded = s.gateway.attempts_recorded.subscribe();
+        let view = blocking(&s, move |g| {
+            g.message(&id)?
+                .ok_or_else(|| crate::federation::ServiceError::NotFound {
+                    what: "message",
+                    id: id.to_string(),
+                })
+        })
+        .await?;
+        let now = tokio::time::Instant::now();
+        if !view.is_pending() || now >= until {
+            return Ok(Json(view));
+        }
+        // Another gateway of the team may deliver it: looked at again each second too.
+        let _ = tokio::time::timeout(
+            (until - now).min(Duration::from_secs(1)),
+            recorded.changed(),
+        )
+        .await;
+    }
 }

@@ -17,6 +17,9 @@ pub enum ReportCommand {
         /// Share it with these peers (comma-separated).
         #[arg(long, value_delimiter = ',', value_name = "PEER,...")]
         share: Vec<String>,
+        /// With --share: wait up to this long for each message queued to be delivered.
+        #[command(flatten)]
+        wait: Wait,
     },
     /// Share a stored report with peers. A peer that already holds this version gets
     /// nothing (the answer says so) unless --resend.
@@ -34,6 +37,8 @@ pub enum ReportCommand {
         /// Send even to peers that hold this version already.
         #[arg(long)]
         resend: bool,
+        #[command(flatten)]
+        wait: Wait,
     },
     /// Store a new version of a report (same id, higher `version`, later `updated_at`):
     /// every peer holding an earlier version gets the new one where it still may, and a
@@ -61,20 +66,44 @@ pub enum ReportCommand {
     },
 }
 
+/// `--wait SECONDS` on a share.
+#[derive(Debug, clap::Args)]
+pub struct Wait {
+    /// Wait up to SECONDS for each message queued to be delivered, and print the peer's
+    /// receipt; exit 1 when one is not delivered by then (still queued or failing, refused,
+    /// dead-lettered). Without it, the command returns once the messages are queued.
+    #[arg(long = "wait", value_name = "SECONDS")]
+    seconds: Option<u64>,
+}
+
 /// Runs `irtx report ...`.
 pub fn run(cli: &Cli, cmd: &ReportCommand) -> Result<(), Failure> {
     let api = ApiClient::from_cli(cli)?;
     match cmd {
-        ReportCommand::Submit { file, share } => {
+        ReportCommand::Submit { file, share, wait } => {
+            if wait.seconds.is_some() && share.is_empty() {
+                return Err(Failure {
+                    code: 2,
+                    message: Some(
+                        "--wait waits for the messages of --share: name the peers to share with"
+                            .into(),
+                    ),
+                });
+            }
             let bytes = read_input(file)?;
             let (_, v) = api.call(reqwest::Method::POST, "/api/v1/reports", Some(bytes))?;
             let id = v["id"].as_str().unwrap_or_default().to_string();
             println!("submitted report `{id}`");
             if !share.is_empty() {
-                share_report(&api, &id, share, false)?;
+                share_report(&api, &id, share, false, wait)?;
             }
         }
-        ReportCommand::Share { id, peers, resend } => share_report(&api, id, peers, *resend)?,
+        ReportCommand::Share {
+            id,
+            peers,
+            resend,
+            wait,
+        } => share_report(&api, id, peers, *resend, wait)?,
         ReportCommand::Update { file } => {
             let bytes = read_input(file)?;
             let report: serde_json::Value =
@@ -142,7 +171,13 @@ pub fn run(cli: &Cli, cmd: &ReportCommand) -> Result<(), Failure> {
     Ok(())
 }
 
-fn share_report(api: &ApiClient, id: &str, peers: &[String], resend: bool) -> Result<(), Failure> {
+fn share_report(
+    api: &ApiClient,
+    id: &str,
+    peers: &[String],
+    resend: bool,
+    wait: &Wait,
+) -> Result<(), Failure> {
     let body = json!({"peers": peers, "resend": resend})
         .to_string()
         .into_bytes();
@@ -151,7 +186,80 @@ fn share_report(api: &ApiClient, id: &str, peers: &[String], resend: bool) -> Re
         &format!("/api/v1/reports/{id}/share"),
         Some(body),
     )?;
-    print_decisions(&v)
+    print_decisions(&v)?;
+    match wait.seconds {
+        Some(seconds) => wait_for_delivery(api, &v, seconds),
+        None => Ok(()),
+    }
+}
+
+/// Waits for each message a share queued to be delivered, at most `seconds` in all, and
+/// prints where each stands; an error names those not delivered.
+fn wait_for_delivery(
+    api: &ApiClient,
+    decisions: &serde_json::Value,
+    seconds: u64,
+) -> Result<(), Failure> {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    let mut undelivered = Vec::new();
+    let queued = decisions["decisions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["decision"] == "queued");
+    for d in queued {
+        let (peer, message) = (
+            d["peer"].as_str().unwrap_or(""),
+            d["message_id"].as_str().unwrap_or(""),
+        );
+        // In steps the server allows, each well within the client's timeout.
+        let m = loop {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            let step = left.as_secs().min(30);
+            let (_, m) = api.call(
+                reqwest::Method::GET,
+                &format!("/api/v1/messages/{message}?wait={step}"),
+                None,
+            )?;
+            if !matches!(m["state"].as_str(), Some("queued" | "failing")) || step == left.as_secs()
+            {
+                break m;
+            }
+        };
+        let state = m["state"].as_str().unwrap_or("unknown");
+        let receipt = &m["receipt"];
+        if state == "delivered" {
+            println!(
+                "{peer}: delivered, receipt {} ({})",
+                receipt["status"].as_str().unwrap_or("unknown"),
+                if receipt["verified"] == true {
+                    "signature verified"
+                } else if receipt.is_null() {
+                    "the peer's TAXII server answered; no signed receipt"
+                } else {
+                    "NOT verified"
+                }
+            );
+        } else {
+            println!(
+                "{peer}: {state} after {} attempt(s){}",
+                m["attempts"].as_u64().unwrap_or(0),
+                m["last_error"]
+                    .as_str()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            );
+            undelivered.push(format!("{peer} ({state})"));
+        }
+    }
+    if undelivered.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::runtime(format!(
+            "not delivered within {seconds} s: {}; the gateway keeps trying what is still queued or failing",
+            undelivered.join(", ")
+        )))
+    }
 }
 
 /// Prints a share's per-peer decisions (`{"decisions": [...]}`), with the fields removed.

@@ -71,6 +71,13 @@ pub struct ReceiptView {
     pub jws: Jws,
 }
 
+impl MessageView {
+    /// Still to be delivered: queued, or failing and to be tried again.
+    pub fn is_pending(&self) -> bool {
+        matches!(self.state.as_str(), "queued" | "failing")
+    }
+}
+
 impl Gateway {
     /// Everything known of message `id`: `None` when no ledger entry names it.
     pub fn message(&self, id: &MessageId) -> Result<Option<MessageView>, ServiceError> {

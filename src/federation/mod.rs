@@ -164,6 +164,9 @@ pub struct Gateway {
     parts: Parts,
     /// Wakes the delivery worker when something is queued.
     pub wake: Notify,
+    /// Counts the delivery attempts recorded, so that whoever waits for a message to be
+    /// delivered (`GET /api/v1/messages/{id}?wait=`) looks again when one is.
+    pub attempts_recorded: tokio::sync::watch::Sender<u64>,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
     /// The disclosure ledger's writer.
@@ -222,6 +225,7 @@ impl Gateway {
         Gateway {
             parts,
             wake: Notify::new(),
+            attempts_recorded: tokio::sync::watch::Sender::new(0),
             metrics: Metrics::new(),
             ledger: Ledger::new(),
             in_flight: Arc::default(),

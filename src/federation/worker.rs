@@ -182,8 +182,13 @@ impl Gateway {
                 .off_runtime(STEP, move |g| g.record_attempt(seq, item, attempt))
                 .await
             {
-                Ok(Next::Continue) => delivered += usize::from(ok),
-                Ok(Next::Stop) => return delivered,
+                Ok(next) => {
+                    self.attempts_recorded.send_modify(|n| *n += 1);
+                    match next {
+                        Next::Continue => delivered += usize::from(ok),
+                        Next::Stop => return delivered,
+                    }
+                }
                 Err(ServiceError::Store(StoreError::Finished { .. })) => {
                     // Another gateway of the team took this queue over while the attempt ran
                     // (the claim had lapsed) and recorded the message first; it works the

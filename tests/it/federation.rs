@@ -310,3 +310,106 @@ async fn a_profile_that_cannot_be_applied_sends_nothing_and_says_why() {
         .await;
     assert_eq!(e.as_array().unwrap().len(), 1, "{e}");
 }
+
+/// `irtx report share --wait` and `?wait=` on a message: the answer comes once the peer's
+/// receipt is verified, or says where a message stands when the wait runs out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_can_wait_for_the_receipt() {
+    let a = TestGateway::spawn_with("cert-a", crate::gateway::fast).await;
+    let b = TestGateway::spawn("cert-b").await;
+    a.add_peer(&b, "AMBER", "community", "none", "stix").await;
+    b.add_peer(&a, "AMBER", "community", "none", "stix").await;
+    // A peer whose gateway is down.
+    let down = serde_json::json!({"id": "cert-c", "url": "http://127.0.0.1:9",
+        "keys": [{"jwk": b.jwk}], "max_tlp": "AMBER", "audience": "community"});
+    let (s, v) = a
+        .call(reqwest::Method::POST, "/api/v1/peers", Some(down))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let file = a.dir.join("report.json");
+    std::fs::write(&file, example("incident-ddos-minimal").to_string()).unwrap();
+    let (dir, url) = (a.dir.clone(), a.url.clone());
+    let cli = move |args: Vec<String>| {
+        let (dir, url) = (dir.clone(), url.clone());
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_irtx"))
+                .current_dir(&dir)
+                .env_remove("RUST_LOG")
+                .args(&args)
+                .args(["--gateway", &url])
+                .output()
+                .unwrap()
+        })
+    };
+    let args = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+
+    let out = cli(args(&format!(
+        "report submit {} --share cert-b --wait 30",
+        file.display()
+    )))
+    .await
+    .unwrap();
+    crate::helpers::succeeded(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("cert-b: queued as message")
+            && text.contains("cert-b: delivered, receipt accepted (signature verified)"),
+        "{text}"
+    );
+    // Delivered by the time the command returned.
+    assert_eq!(a.deliveries().await.len(), 1);
+    let id = text
+        .split('`')
+        .nth(1)
+        .unwrap_or_else(|| panic!("no report id in {text}"))
+        .to_string();
+
+    let out = cli(args(&format!("report share {id} --peer cert-c --wait 1")))
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let (text, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(text.contains("cert-c: queued as message"), "{text}");
+    assert!(
+        text.contains("cert-c: failing after") || text.contains("cert-c: queued after"),
+        "{text}"
+    );
+    assert!(
+        err.contains("not delivered within 1 s: cert-c (")
+            && err.contains("the gateway keeps trying"),
+        "{err}"
+    );
+    let out = cli(args(&format!("report share {id} --peer cert-b --wait 1")))
+        .await
+        .unwrap();
+    crate::helpers::succeeded(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("cert-b: held already"),
+        "nothing queued, nothing to wait for: {out:?}"
+    );
+
+    // The API: the message as it stands once the wait runs out; bad waits are refused.
+    let message = a.outbox().await[0]["message_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let v = a.get(&format!("/api/v1/messages/{message}?wait=1")).await;
+    assert!(
+        matches!(v["state"].as_str(), Some("queued" | "failing")),
+        "{v}"
+    );
+    for (wait, why) in [("61", "at most 60 seconds"), ("soon", "wait")] {
+        let (s, v) = a
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/messages/{message}?wait={wait}"),
+                None,
+            )
+            .await;
+        assert_eq!(s, 400, "{v}");
+        assert!(v.to_string().contains(why), "{v}");
+    }
+}
