@@ -200,6 +200,7 @@ fn every_subcommand_exits_as_the_table_says() {
         ("report submit: invalid", vec!["report", "submit", &bad_file], 3),
         ("report submit: unknown peer", vec!["report", "submit", &green_file, "--share", "cert-zz"], 3),
         ("report submit: withheld", vec!["report", "submit", &red_file, "--share", "cert-b"], 4),
+        ("report submit: --wait without --share", vec!["report", "submit", &green_file, "--wait", "1"], 2),
         ("report share: success", vec!["report", "share", "EV-EXIT-1", "--peer", "cert-b", "--resend"], 0),
         ("report share: withheld", vec!["report", "share", "EV-EXIT-RED", "--peer", "cert-b"], 4),
         ("report share: unknown report", vec!["report", "share", "EV-NONE", "--peer", "cert-b"], 3),
