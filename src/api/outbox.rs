@@ -135,17 +135,10 @@ pub async fn message(
     loop {
         // Watched before the message is read: an attempt recorded after the read is seen.
         let mut recorded = s.gateway.attempts_recorded.subscribe();
-        let view = blocking(&s, move |g| {
-            g.message(&id)?
-                .ok_or_else(|| crate::federation::ServiceError::NotFound {
-                    what: "message",
-                    id: id.to_string(),
-                })
-        })
-        .await?;
+        let pending = q.wait > 0 && blocking(&s, move |g| g.message_pending(&id)).await?;
         let now = tokio::time::Instant::now();
-        if !view.is_pending() || now >= until {
-            return Ok(Json(view));
+        if !pending || now >= until {
+            break;
         }
         // Another gateway of the team may deliver it: looked at again each second too.
         let _ = tokio::time::timeout(
@@ -154,4 +147,13 @@ pub async fn message(
         )
         .await;
     }
+    blocking(&s, move |g| {
+        g.message(&id)?
+            .ok_or_else(|| crate::federation::ServiceError::NotFound {
+                what: "message",
+                id: id.to_string(),
+            })
+    })
+    .await
+    .map(Json)
 }

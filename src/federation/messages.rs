@@ -71,14 +71,16 @@ pub struct ReceiptView {
     pub jws: Jws,
 }
 
-impl MessageView {
-    /// Still to be delivered: queued, or failing and to be tried again.
-    pub fn is_pending(&self) -> bool {
-        matches!(self.state.as_str(), "queued" | "failing")
-    }
-}
-
 impl Gateway {
+    /// Whether message `id` is still to be delivered (queued, or failing and to be tried
+    /// again): what a wait for it looks at, without building its view.
+    pub fn message_pending(&self, id: &MessageId) -> Result<bool, ServiceError> {
+        Ok(matches!(
+            self.store.find_message(id)?,
+            Some(FoundMessage::Outbox(_, item)) if item.state.is_pending()
+        ))
+    }
+
     /// Everything known of message `id`: `None` when no ledger entry names it.
     pub fn message(&self, id: &MessageId) -> Result<Option<MessageView>, ServiceError> {
         let entries = self.store.ledger_of_message(id)?;

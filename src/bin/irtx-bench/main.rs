@@ -733,10 +733,10 @@ async fn outbound(irtx: &std::path::Path, dir: &std::path::Path, a: OutboundArgs
         shares.failed()
     );
     println!("  share call latency {}", shares.latency_line());
-    // One push at a time on an otherwise idle system: share to the first receiver, wait
-    // for the sender to count it delivered (its receipt verified and recorded).
+    // One push at a time on an otherwise idle system: share to the first receiver, then ask
+    // the sender for the message, waiting (`?wait=`) until it is delivered: the answer
+    // comes once its receipt is verified and recorded.
     let (mut lat, mut calls) = (Vec::new(), Vec::new());
-    let mut count = sender.counter(&http, name, delivered).await?;
     for i in 0..a.idle as u64 {
         let id = a.reports as u64 + i;
         let t = Instant::now();
@@ -753,17 +753,27 @@ async fn outbound(irtx: &std::path::Path, dir: &std::path::Path, a: OutboundArgs
         if !r.status().is_success() {
             bail!("share of EVT-BENCH-{id}: {}", r.status());
         }
+        let decisions: serde_json::Value = r.json().await?;
         calls.push(t.elapsed());
-        loop {
-            let n = sender.counter(&http, name, delivered).await?;
-            if n > count {
-                count = n;
-                break;
-            }
-            // Not a busy loop: polling as fast as the sender answers took a core of the two
-            // and slowed the push it measured. A millisecond's sleep errs long, by at most
-            // about that much.
-            tokio::time::sleep(Duration::from_millis(1)).await;
+        let message = decisions["decisions"][0]["message_id"]
+            .as_str()
+            .with_context(|| format!("share of EVT-BENCH-{id} queued nothing: {decisions}"))?
+            .to_string();
+        let m: serde_json::Value = sender
+            .api(
+                &http,
+                reqwest::Method::GET,
+                &format!("/messages/{message}?wait=30"),
+            )
+            .send()
+            .await?
+            .json()
+            .await?;
+        if m["state"] != "delivered" {
+            bail!(
+                "message {message} not delivered within 30 s: {}",
+                m["state"]
+            );
         }
         lat.push(t.elapsed());
     }
