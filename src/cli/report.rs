@@ -17,7 +17,6 @@ pub enum ReportCommand {
         /// Share it with these peers (comma-separated).
         #[arg(long, value_delimiter = ',', value_name = "PEER,...")]
         share: Vec<String>,
-        /// With --share: wait up to this long for each message queued to be delivered.
         #[command(flatten)]
         wait: Wait,
     },
