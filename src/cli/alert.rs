@@ -30,6 +30,8 @@ pub enum AlertCommand {
             value_name = "PEER,..."
         )]
         peers: Vec<String>,
+        #[command(flatten)]
+        wait: super::report::Wait,
     },
 }
 
@@ -61,7 +63,7 @@ pub fn run(cli: &Cli, cmd: &AlertCommand) -> Result<(), Failure> {
                 );
             }
         }
-        AlertCommand::Share { id, peers } => {
+        AlertCommand::Share { id, peers, wait } => {
             let body = json!({ "peers": peers }).to_string().into_bytes();
             let (_, v) = api.call(
                 reqwest::Method::POST,
@@ -69,6 +71,7 @@ pub fn run(cli: &Cli, cmd: &AlertCommand) -> Result<(), Failure> {
                 Some(body),
             )?;
             super::report::print_decisions(&v)?;
+            wait.for_delivery(&api, &v)?;
         }
     }
     Ok(())

@@ -65,7 +65,7 @@ pub enum ReportCommand {
     },
 }
 
-/// `--wait SECONDS` on a share.
+/// `--wait SECONDS` on a share (of a report or an alert).
 #[derive(Debug, clap::Args)]
 pub struct Wait {
     /// Wait up to SECONDS for each message queued to be delivered, and print the peer's
@@ -186,9 +186,21 @@ fn share_report(
         Some(body),
     )?;
     print_decisions(&v)?;
-    match wait.seconds {
-        Some(seconds) => wait_for_delivery(api, &v, seconds),
-        None => Ok(()),
+    wait.for_delivery(api, &v)
+}
+
+impl Wait {
+    /// With `--wait`, waits for the messages a share's `decisions` queued (see
+    /// [`wait_for_delivery`]); without it, nothing to do.
+    pub fn for_delivery(
+        &self,
+        api: &ApiClient,
+        decisions: &serde_json::Value,
+    ) -> Result<(), Failure> {
+        match self.seconds {
+            Some(seconds) => wait_for_delivery(api, decisions, seconds),
+            None => Ok(()),
+        }
     }
 }
 

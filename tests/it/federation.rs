@@ -328,9 +328,9 @@ async fn a_share_can_wait_for_the_receipt() {
     assert_eq!(s, 201, "{v}");
     let file = a.dir.join("report.json");
     std::fs::write(&file, example("incident-ddos-minimal").to_string()).unwrap();
-    let (dir, url) = (a.dir.clone(), a.url.clone());
-    let cli = move |args: Vec<String>| {
-        let (dir, url) = (dir.clone(), url.clone());
+    let on = |g: &TestGateway, args: &str| {
+        let (dir, url) = (g.dir.clone(), g.url.clone());
+        let args: Vec<String> = args.split(' ').map(String::from).collect();
         tokio::task::spawn_blocking(move || {
             std::process::Command::new(env!("CARGO_BIN_EXE_irtx"))
                 .current_dir(&dir)
@@ -341,12 +341,12 @@ async fn a_share_can_wait_for_the_receipt() {
                 .unwrap()
         })
     };
-    let args = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+    let cli = |args: String| on(&a, &args);
 
-    let out = cli(args(&format!(
+    let out = cli(format!(
         "report submit {} --share cert-b --wait 30",
         file.display()
-    )))
+    ))
     .await
     .unwrap();
     crate::helpers::succeeded(&out);
@@ -364,7 +364,7 @@ async fn a_share_can_wait_for_the_receipt() {
         .unwrap_or_else(|| panic!("no report id in {text}"))
         .to_string();
 
-    let out = cli(args(&format!("report share {id} --peer cert-c --wait 1")))
+    let out = cli(format!("report share {id} --peer cert-c --wait 1"))
         .await
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{out:?}");
@@ -382,13 +382,25 @@ async fn a_share_can_wait_for_the_receipt() {
             && err.contains("the gateway keeps trying"),
         "{err}"
     );
-    let out = cli(args(&format!("report share {id} --peer cert-b --wait 1")))
+    let out = cli(format!("report share {id} --peer cert-b --wait 1"))
         .await
         .unwrap();
     crate::helpers::succeeded(&out);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("cert-b: held already"),
         "nothing queued, nothing to wait for: {out:?}"
+    );
+
+    // Onward, the same: B shares the alert it received back to A.
+    let alert = b.alert_list().await[0]["id"].as_str().unwrap().to_string();
+    let out = on(&b, &format!("alert share {alert} --peer cert-a --wait 30"))
+        .await
+        .unwrap();
+    crate::helpers::succeeded(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("cert-a: delivered, receipt accepted (signature verified)"),
+        "{text}"
     );
 
     // The API: the message as it stands once the wait runs out; bad waits are refused.
