@@ -166,7 +166,7 @@ pub struct Gateway {
     pub wake: Notify,
     /// Counts the delivery attempts recorded, so that whoever waits for a message to be
     /// delivered (`GET /api/v1/messages/{id}?wait=`) looks again when one is.
-    pub attempts_recorded: tokio::sync::watch::Sender<u64>,
+    pub(crate) attempts_recorded: tokio::sync::watch::Sender<u64>,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
     /// The disclosure ledger's writer.
