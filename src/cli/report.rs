@@ -45,6 +45,8 @@ pub enum ReportCommand {
     Update {
         /// The report (`-` for standard input).
         file: PathBuf,
+        #[command(flatten)]
+        wait: Wait,
     },
     /// Take a report back from every peer that holds it: a signed retraction to each,
     /// which the peer applies to its onward copies in turn.
@@ -54,6 +56,8 @@ pub enum ReportCommand {
         /// Why (sent to the peers and kept in the ledgers).
         #[arg(long)]
         reason: String,
+        #[command(flatten)]
+        wait: Wait,
     },
     /// Who holds which version of a report, in which form and state.
     Holders {
@@ -65,12 +69,14 @@ pub enum ReportCommand {
     },
 }
 
-/// `--wait SECONDS` on a share (of a report or an alert).
+/// `--wait SECONDS` on what queues messages: a share (of a report or an alert), an update,
+/// a retraction.
 #[derive(Debug, clap::Args)]
 pub struct Wait {
-    /// Wait up to SECONDS for each message queued to be delivered, and print the peer's
-    /// receipt; exit 1 when one is not delivered by then (still queued or failing, refused,
-    /// dead-lettered). Without it, the command returns once the messages are queued.
+    /// Wait up to SECONDS for each message queued (a share, a new version, a retraction)
+    /// to be delivered, and print the peer's receipt; exit 1 when one is not delivered by
+    /// then (still queued or failing, refused, dead-lettered). Without it, the command
+    /// returns once the messages are queued.
     #[arg(long = "wait", value_name = "SECONDS")]
     seconds: Option<u64>,
 }
@@ -103,7 +109,7 @@ pub fn run(cli: &Cli, cmd: &ReportCommand) -> Result<(), Failure> {
             resend,
             wait,
         } => share_report(&api, id, peers, *resend, wait)?,
-        ReportCommand::Update { file } => {
+        ReportCommand::Update { file, wait } => {
             let bytes = read_input(file)?;
             let report: serde_json::Value =
                 serde_json::from_slice(&bytes).map_err(|e| Failure {
@@ -126,8 +132,9 @@ pub fn run(cli: &Cli, cmd: &ReportCommand) -> Result<(), Failure> {
                 report["version"].as_u64().unwrap_or(1)
             );
             print_decisions(&v)?;
+            wait.for_delivery(&api, &v)?;
         }
-        ReportCommand::Retract { id, reason } => {
+        ReportCommand::Retract { id, reason, wait } => {
             let body = json!({ "reason": reason }).to_string().into_bytes();
             let (_, v) = api.call(
                 reqwest::Method::POST,
@@ -135,6 +142,7 @@ pub fn run(cli: &Cli, cmd: &ReportCommand) -> Result<(), Failure> {
                 Some(body),
             )?;
             print_decisions(&v)?;
+            wait.for_delivery(&api, &v)?;
         }
         ReportCommand::Holders { id, json } => {
             let (_, v) = api.call(
@@ -217,7 +225,7 @@ fn wait_for_delivery(
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|d| d["decision"] == "queued");
+        .filter(|d| matches!(d["decision"].as_str(), Some("queued" | "retracted")));
     for d in queued {
         let (peer, message) = (
             d["peer"].as_str().unwrap_or(""),
@@ -239,7 +247,13 @@ fn wait_for_delivery(
         };
         let state = m["state"].as_str().unwrap_or("unknown");
         let receipt = &m["receipt"];
-        if state == "delivered" {
+        if !matches!(
+            state,
+            "delivered" | "queued" | "failing" | "refused" | "dead-lettered"
+        ) {
+            // Never queued: a retraction a pull-only peer reads from its collection.
+            println!("{peer}: {state}; no message to deliver");
+        } else if state == "delivered" {
             println!(
                 "{peer}: delivered, receipt {} ({})",
                 receipt["status"].as_str().unwrap_or("unknown"),

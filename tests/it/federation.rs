@@ -424,4 +424,23 @@ async fn a_share_can_wait_for_the_receipt() {
         assert_eq!(s, 400, "{v}");
         assert!(v.to_string().contains(why), "{v}");
     }
+
+    // A retraction waits the same way (the peer that is down is removed first: it is
+    // skipped).
+    let (s, v) = a
+        .call(reqwest::Method::DELETE, "/api/v1/peers/cert-c", None)
+        .await;
+    assert!(s == 200 || s == 204, "{s} {v}");
+    let out = cli(format!(
+        "report retract {id} --reason sent-in-error --wait 30"
+    ))
+    .await
+    .unwrap();
+    crate::helpers::succeeded(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("cert-b: retraction queued as message")
+            && text.contains("cert-b: delivered, receipt accepted (signature verified)"),
+        "{text}"
+    );
 }
