@@ -425,8 +425,24 @@ async fn a_share_can_wait_for_the_receipt() {
         assert!(v.to_string().contains(why), "{v}");
     }
 
+    // A pull-only peer: published to its collection, nothing to wait for.
+    let puller = serde_json::json!({"id": "cert-p", "transport": "taxii-pull",
+        "max_tlp": "AMBER", "audience": "community"});
+    let (s, v) = a
+        .call(reqwest::Method::POST, "/api/v1/peers", Some(puller))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let out = cli(format!("report share {id} --peer cert-p --wait 30"))
+        .await
+        .unwrap();
+    crate::helpers::succeeded(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("cert-p: published to its TAXII collection"),
+        "{out:?}"
+    );
+
     // A retraction waits the same way (the peer that is down is removed first: it is
-    // skipped).
+    // skipped); the pull-only peer's is in its collection, no message.
     let (s, v) = a
         .call(reqwest::Method::DELETE, "/api/v1/peers/cert-c", None)
         .await;
@@ -440,7 +456,8 @@ async fn a_share_can_wait_for_the_receipt() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("cert-b: retraction queued as message")
-            && text.contains("cert-b: delivered, receipt accepted (signature verified)"),
+            && text.contains("cert-b: delivered, receipt accepted (signature verified)")
+            && text.contains("cert-p: retracted; no message to deliver"),
         "{text}"
     );
 }
