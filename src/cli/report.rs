@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::client::ApiClient;
 use super::{read_input, Cli, Failure};
+use crate::store::DeliveryState;
 
 /// `irtx report ...`
 #[derive(Debug, clap::Subcommand)]
@@ -240,17 +241,13 @@ fn wait_for_delivery(
                 &format!("/api/v1/messages/{message}?wait={step}"),
                 None,
             )?;
-            if !matches!(m["state"].as_str(), Some("queued" | "failing")) || step == left.as_secs()
-            {
+            if !outbox_state(&m).is_some_and(DeliveryState::is_pending) || step == left.as_secs() {
                 break m;
             }
         };
         let state = m["state"].as_str().unwrap_or("unknown");
         let receipt = &m["receipt"];
-        if !matches!(
-            state,
-            "delivered" | "queued" | "failing" | "refused" | "dead-lettered"
-        ) {
+        if state != "delivered" && outbox_state(&m).is_none() {
             // Never queued: a retraction a pull-only peer reads from its collection.
             println!("{peer}: {state}; no message to deliver");
         } else if state == "delivered" {
@@ -285,6 +282,12 @@ fn wait_for_delivery(
             undelivered.join(", ")
         )))
     }
+}
+
+/// Where a message still in the outbox stands (queued, failing, refused, dead-lettered);
+/// `None` once delivered, or for a message never queued (its state is a ledger event).
+fn outbox_state(message: &serde_json::Value) -> Option<DeliveryState> {
+    serde_json::from_value(message["state"].clone()).ok()
 }
 
 /// Prints a share's per-peer decisions (`{"decisions": [...]}`), with the fields removed.
