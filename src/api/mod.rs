@@ -120,6 +120,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route("/outbox/{seq}/retry", post(outbox::retry))
         .route("/deliveries", get(outbox::delivered))
         .route("/messages/{id}", get(outbox::message))
+        .route("/messages/{id}/delivery", get(outbox::delivery))
         .route("/decisions", get(ledger::decisions))
         .route("/disclosures", get(ledger::disclosures))
         .route("/ledger/checkpoint", post(ledger::checkpoint))

@@ -116,6 +116,45 @@ pub struct MessageQuery {
 /// The longest a request may wait for a message to be delivered.
 pub const MAX_WAIT_SECONDS: u64 = 60;
 
+/// Looks at message `id`'s delivery until it is no longer pending or `wait` seconds have
+/// passed (none: once), and answers the last look (`None`: no such message).
+async fn settled(
+    s: &AppState,
+    id: MessageId,
+    wait: u64,
+) -> Result<Option<crate::federation::messages::DeliveryView>, ApiError> {
+    if wait > MAX_WAIT_SECONDS {
+        return Err(ApiError::bad_request(format!(
+            "query: wait: at most {MAX_WAIT_SECONDS} seconds, not {wait}"
+        )));
+    }
+    let until = tokio::time::Instant::now() + Duration::from_secs(wait);
+    loop {
+        // Watched before the message is read: an attempt recorded after the read is seen.
+        let mut recorded = s.gateway.attempts_recorded.subscribe();
+        let delivery = blocking(s, move |g| g.delivery(&id)).await?;
+        let now = tokio::time::Instant::now();
+        if !delivery.as_ref().is_some_and(|d| d.is_pending()) || now >= until {
+            return Ok(delivery);
+        }
+        // Another gateway of the team may deliver it: looked at again each second too.
+        let _ = tokio::time::timeout(
+            (until - now).min(Duration::from_secs(1)),
+            recorded.changed(),
+        )
+        .await;
+    }
+}
+
+/// The error for a message nothing names.
+fn no_message(id: MessageId) -> ApiError {
+    crate::federation::ServiceError::NotFound {
+        what: "message",
+        id: id.to_string(),
+    }
+    .into()
+}
+
 /// `GET /api/v1/messages/{id}[?wait=SECONDS]`: one message with everything known of it:
 /// the document as sent, its delivery, the ledger entries that name it, and the peer's
 /// receipt verified now. With `wait`, a message still queued or failing is answered once
@@ -125,35 +164,26 @@ pub async fn message(
     ApiPath(id): ApiPath<MessageId>,
     ApiQuery(q): ApiQuery<MessageQuery>,
 ) -> Result<Json<crate::federation::messages::MessageView>, ApiError> {
-    if q.wait > MAX_WAIT_SECONDS {
-        return Err(ApiError::bad_request(format!(
-            "query: wait: at most {MAX_WAIT_SECONDS} seconds, not {}",
-            q.wait
-        )));
+    if q.wait > 0 {
+        settled(&s, id, q.wait).await?;
     }
-    let until = tokio::time::Instant::now() + Duration::from_secs(q.wait);
-    loop {
-        // Watched before the message is read: an attempt recorded after the read is seen.
-        let mut recorded = s.gateway.attempts_recorded.subscribe();
-        let pending = q.wait > 0 && blocking(&s, move |g| g.message_pending(&id)).await?;
-        let now = tokio::time::Instant::now();
-        if !pending || now >= until {
-            break;
-        }
-        // Another gateway of the team may deliver it: looked at again each second too.
-        let _ = tokio::time::timeout(
-            (until - now).min(Duration::from_secs(1)),
-            recorded.changed(),
-        )
-        .await;
-    }
-    blocking(&s, move |g| {
-        g.message(&id)?
-            .ok_or_else(|| crate::federation::ServiceError::NotFound {
-                what: "message",
-                id: id.to_string(),
-            })
-    })
-    .await
-    .map(Json)
+    blocking(&s, move |g| g.message(&id))
+        .await?
+        .map(Json)
+        .ok_or_else(|| no_message(id))
+}
+
+/// `GET /api/v1/messages/{id}/delivery[?wait=SECONDS]`: where the message's delivery
+/// stands, from its outbox record alone (no document, no ledger entries; the receipt as
+/// verified when it arrived). What a client waiting for a share asks: with `wait`, as
+/// for the message itself.
+pub async fn delivery(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<MessageId>,
+    ApiQuery(q): ApiQuery<MessageQuery>,
+) -> Result<Json<crate::federation::messages::DeliveryView>, ApiError> {
+    settled(&s, id, q.wait)
+        .await?
+        .map(Json)
+        .ok_or_else(|| no_message(id))
 }

@@ -238,7 +238,7 @@ fn wait_for_delivery(
             let step = left.as_secs().min(30);
             let (_, m) = api.call(
                 reqwest::Method::GET,
-                &format!("/api/v1/messages/{message}?wait={step}"),
+                &format!("/api/v1/messages/{message}/delivery?wait={step}"),
                 None,
             )?;
             if !outbox_state(&m).is_some_and(DeliveryState::is_pending) || step == left.as_secs() {
@@ -287,7 +287,7 @@ fn wait_for_delivery(
 /// Where a message still in the outbox stands (queued, failing, refused, dead-lettered);
 /// `None` once delivered, or for a message never queued (its state is a ledger event).
 fn outbox_state(message: &serde_json::Value) -> Option<DeliveryState> {
-    serde_json::from_value(message["state"].clone()).ok()
+    message["state"].as_str()?.parse().ok()
 }
 
 /// Prints a share's per-peer decisions (`{"decisions": [...]}`), with the fields removed.

@@ -13,7 +13,7 @@ use crate::exchange::inbound::trusted_keys;
 use crate::exchange::outbound::{check_receipt, Expected};
 use crate::peer::PeerId;
 use crate::report::ReportId;
-use crate::store::FoundMessage;
+use crate::store::{DeliveryState, FoundMessage, OutboxItem};
 
 /// A message, with everything known of it.
 #[derive(Debug, Clone, Serialize)]
@@ -71,14 +71,114 @@ pub struct ReceiptView {
     pub jws: Jws,
 }
 
+/// Where a message's delivery stands, read from its outbox record alone: what a wait for
+/// the message answers, without the document, the ledger entries, or the receipt checked
+/// again ([`MessageView`] has those).
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryView {
+    /// The message.
+    pub message_id: MessageId,
+    /// The report it carried.
+    pub report_id: ReportId,
+    /// The peer it goes to.
+    pub peer: PeerId,
+    /// `queued`, `failing`, `dead-lettered`, `refused` or `delivered`; for a message never
+    /// queued (in a pull-only peer's collection), its last ledger event (`published`,
+    /// `retracted`).
+    pub state: String,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+    /// The last failure, decoded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When the receipt (or a TAXII server's status) arrived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<String>,
+    /// The peer's signed receipt, as it was verified when it arrived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<ArrivedReceipt>,
+    /// What a peer's TAXII server answered (unsigned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub taxii_status: Option<Value>,
+}
+
+/// A receipt as the delivery worker took it: only a receipt that verifies (signed by a key
+/// the peer was known by, naming this message, its digest, us and the peer) counts as a
+/// delivery.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArrivedReceipt {
+    /// `accepted` or `duplicate`.
+    pub status: envelope::ReceiptStatus,
+    /// The receiver's reasons.
+    pub reasons: Vec<String>,
+    /// When the peer says it received the message.
+    pub received: String,
+    /// Verified on arrival (always: an unverified receipt delivers nothing).
+    pub verified: bool,
+}
+
+impl DeliveryView {
+    /// Still to be delivered (queued, or failing and to be tried again).
+    pub fn is_pending(&self) -> bool {
+        self.state
+            .parse::<DeliveryState>()
+            .is_ok_and(DeliveryState::is_pending)
+    }
+}
+
 impl Gateway {
-    /// Whether message `id` is still to be delivered (queued, or failing and to be tried
-    /// again): what a wait for it looks at, without building its view.
-    pub fn message_pending(&self, id: &MessageId) -> Result<bool, ServiceError> {
-        Ok(matches!(
-            self.store.find_message(id)?,
-            Some(FoundMessage::Outbox(_, item)) if item.state.is_pending()
-        ))
+    /// Where the delivery of message `id` stands: `None` when nothing names it.
+    pub fn delivery(&self, id: &MessageId) -> Result<Option<DeliveryView>, ServiceError> {
+        let view = |item: OutboxItem, state: String| DeliveryView {
+            message_id: item.message_id,
+            report_id: item.report_id,
+            peer: item.peer,
+            state,
+            attempts: item.attempts,
+            last_error: item.last_error,
+            delivered_at: None,
+            receipt: None,
+            taxii_status: None,
+        };
+        Ok(match self.store.find_message(id)? {
+            Some(FoundMessage::Outbox(_, item)) => {
+                let state = item.state.as_str().to_string();
+                Some(view(*item, state))
+            }
+            Some(FoundMessage::Delivered(_, d)) => {
+                let d = *d;
+                Some(DeliveryView {
+                    delivered_at: Some(d.delivered_at),
+                    receipt: d.receipt.map(|r| ArrivedReceipt {
+                        status: r.status,
+                        reasons: r.reasons,
+                        received: r.received,
+                        verified: true,
+                    }),
+                    taxii_status: d.taxii_status,
+                    ..view(d.item, "delivered".into())
+                })
+            }
+            // Never queued: what the ledger says of it.
+            None => self
+                .store
+                .ledger_of_message(id)?
+                .split_first()
+                .map(|(first, rest)| {
+                    let last = rest.last().unwrap_or(first);
+                    DeliveryView {
+                        message_id: *id,
+                        report_id: first.body.report_id.clone(),
+                        peer: first.body.peer.clone(),
+                        state: last.body.event.to_string(),
+                        attempts: 0,
+                        last_error: None,
+                        delivered_at: None,
+                        receipt: None,
+                        taxii_status: None,
+                    }
+                }),
+        })
     }
 
     /// Everything known of message `id`: `None` when no ledger entry names it.

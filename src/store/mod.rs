@@ -155,6 +155,24 @@ impl DeliveryState {
     }
 }
 
+impl std::str::FromStr for DeliveryState {
+    type Err = ();
+
+    /// The state [`DeliveryState::as_str`] names; `Err` for any other word (`delivered`, a
+    /// ledger event).
+    fn from_str(s: &str) -> std::result::Result<Self, ()> {
+        [
+            DeliveryState::Queued,
+            DeliveryState::Failing,
+            DeliveryState::DeadLettered,
+            DeliveryState::Refused,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
+        .ok_or(())
+    }
+}
+
 /// A signed message waiting in a peer's outbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutboxItem {

@@ -413,16 +413,51 @@ async fn a_share_can_wait_for_the_receipt() {
         matches!(v["state"].as_str(), Some("queued" | "failing")),
         "{v}"
     );
-    for (wait, why) in [("61", "at most 60 seconds"), ("soon", "wait")] {
+    // Its delivery alone, what a waiting client asks: where it stands, without the document.
+    let d = a
+        .get(&format!("/api/v1/messages/{message}/delivery?wait=1"))
+        .await;
+    assert!(
+        matches!(d["state"].as_str(), Some("queued" | "failing"))
+            && d["peer"] == "cert-c"
+            && d.get("document").is_none()
+            && d.get("receipt").is_none(),
+        "{d}"
+    );
+    let sent = a.deliveries().await[0]["item"]["message_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let d = a.get(&format!("/api/v1/messages/{sent}/delivery")).await;
+    assert!(
+        d["state"] == "delivered"
+            && d["peer"] == "cert-b"
+            && d["receipt"]["status"] == "accepted"
+            && d["receipt"]["verified"] == true
+            && d["delivered_at"].is_string(),
+        "{d}"
+    );
+    for path in ["", "/delivery"] {
+        for (wait, why) in [("61", "at most 60 seconds"), ("soon", "wait")] {
+            let (s, v) = a
+                .call(
+                    reqwest::Method::GET,
+                    &format!("/api/v1/messages/{message}{path}?wait={wait}"),
+                    None,
+                )
+                .await;
+            assert_eq!(s, 400, "{v}");
+            assert!(v.to_string().contains(why), "{v}");
+        }
+        let nobody = uuid::Uuid::new_v4();
         let (s, v) = a
             .call(
                 reqwest::Method::GET,
-                &format!("/api/v1/messages/{message}?wait={wait}"),
+                &format!("/api/v1/messages/{nobody}{path}?wait=1"),
                 None,
             )
             .await;
-        assert_eq!(s, 400, "{v}");
-        assert!(v.to_string().contains(why), "{v}");
+        assert_eq!(s, 404, "{v}");
     }
 
     // A pull-only peer: published to its collection, nothing to wait for.

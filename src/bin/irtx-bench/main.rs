@@ -734,8 +734,8 @@ async fn outbound(irtx: &std::path::Path, dir: &std::path::Path, a: OutboundArgs
     );
     println!("  share call latency {}", shares.latency_line());
     // One push at a time on an otherwise idle system: share to the first receiver, then ask
-    // the sender for the message, waiting (`?wait=`) until it is delivered: the answer
-    // comes once its receipt is verified and recorded.
+    // the sender where the message's delivery stands, waiting (`?wait=`) until it is
+    // delivered: the answer comes once its receipt is verified and recorded.
     let (mut lat, mut calls) = (Vec::new(), Vec::new());
     for i in 0..a.idle as u64 {
         let id = a.reports as u64 + i;
@@ -763,7 +763,7 @@ async fn outbound(irtx: &std::path::Path, dir: &std::path::Path, a: OutboundArgs
             .api(
                 &http,
                 reqwest::Method::GET,
-                &format!("/messages/{message}?wait=30"),
+                &format!("/messages/{message}/delivery?wait=30"),
             )
             .send()
             .await?
