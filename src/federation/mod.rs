@@ -22,7 +22,6 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use tokio::sync::Notify;
 
 use crate::anonymize::{KeyRing, Profiles};
 use crate::config::{DeliveryConfig, ExchangeConfig, RoutingRule};
@@ -163,7 +162,7 @@ pub struct Parts {
 pub struct Gateway {
     parts: Parts,
     /// Wakes the delivery worker when something is queued.
-    pub wake: Notify,
+    pub wake: worker::Wake,
     /// Counts the delivery attempts recorded, so that whoever waits for a message to be
     /// delivered (`GET /api/v1/messages/{id}?wait=`) looks again when one is.
     pub(crate) attempts_recorded: tokio::sync::watch::Sender<u64>,
@@ -224,7 +223,7 @@ impl Gateway {
             .map(|n| governor::RateLimiter::keyed(governor::Quota::per_minute(n)));
         Gateway {
             parts,
-            wake: Notify::new(),
+            wake: worker::Wake::default(),
             attempts_recorded: tokio::sync::watch::Sender::new(0),
             metrics: Metrics::new(),
             ledger: Ledger::new(),

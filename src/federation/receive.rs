@@ -389,7 +389,6 @@ impl Gateway {
                 )],
             )
         };
-        self.wake.notify_one();
         let to = verified.message.from.clone();
         Ok(self.answer(
             to,

@@ -310,7 +310,6 @@ impl Gateway {
                 out.push(o);
             }
         }
-        self.wake.notify_one();
         Ok(out)
     }
 
@@ -411,6 +410,7 @@ impl Gateway {
                 let item = queued(&h.report_id, &peer.id, &sealed, now);
                 entry.message_sha256 = Some(sealed.sha256);
                 self.record_with(entry, |store, e| store.enqueue_recorded(&item, e))?;
+                self.wake.peer(&peer.id);
             }
             None => self.record(entry)?,
         }
@@ -751,7 +751,7 @@ impl Gateway {
         self.record_applied(entry, |store, e| store.enqueue_recorded(&item, e))?;
         // The worker may deliver it while the rest of the decision (the peer's collection,
         // what it holds) is written.
-        self.wake.notify_one();
+        self.wake.peer(&peer.id);
         if peer.format == Format::Stix {
             // What was pushed, the peer may also pull: its TAXII collection holds every
             // STIX disclosure to it.
@@ -829,7 +829,7 @@ impl Gateway {
             store.update_outbox_recorded(seq, &item, e)
         })?;
         Metrics::count(&self.metrics.deliveries, "retried");
-        self.wake.notify_one();
+        self.wake.peer(&item.peer);
         Ok(item)
     }
 }

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, Notify, Semaphore};
 
 use super::client::{self, Attempt};
 use super::{Gateway, Metrics, ServiceError};
@@ -80,6 +80,33 @@ impl Drop for InFlight {
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&peer);
         }
+    }
+}
+
+/// What wakes the delivery worker: a peer named, whose queue is then worked at once,
+/// without looking through every peer's outbox for what is due (the poll does that).
+#[derive(Debug, Default)]
+pub struct Wake {
+    notify: Notify,
+    /// The peers named since the worker last looked.
+    queued: Mutex<Vec<PeerId>>,
+}
+
+impl Wake {
+    /// Wakes the worker for `peer`'s queue: a message was queued for it, or its task found
+    /// it due again.
+    pub fn peer(&self, peer: &PeerId) {
+        let mut q = self.queued.lock().unwrap_or_else(|p| p.into_inner());
+        if !q.contains(peer) {
+            q.push(peer.clone());
+        }
+        drop(q);
+        self.notify.notify_one();
+    }
+
+    /// The peers named since the last call.
+    fn take(&self) -> Vec<PeerId> {
+        std::mem::take(&mut *self.queued.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
@@ -384,8 +411,15 @@ impl Gateway {
         let poll = Duration::from_millis(self.delivery.poll_ms);
         let limit = Arc::new(Semaphore::new(self.delivery.max_concurrent_peers.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
+        // Woken for these peers' new messages; `None`: look through every peer's outbox.
+        let mut named: Option<Vec<PeerId>> = None;
         loop {
-            match self.off_runtime(STEP, |g| g.due_peers()).await {
+            let due = match named.take() {
+                // A peer named whose head is not due (backing off) is found so by its task.
+                Some(peers) => Ok(peers),
+                None => self.off_runtime(STEP, |g| g.due_peers()).await,
+            };
+            match due {
                 Ok(due) => {
                     for p in due {
                         let Some(claim) = InFlight::claim(&self.in_flight, &p) else {
@@ -395,11 +429,11 @@ impl Gateway {
                         let limit = Arc::clone(&limit);
                         tasks.spawn(async move {
                             let permit = limit.acquire_owned().await;
-                            let delivered = g.deliver_peer(p).await;
+                            let delivered = g.deliver_peer(p.clone()).await;
                             drop(permit);
                             // Found due again while this task had it: look again now.
                             if claim.release() {
-                                g.wake.notify_one();
+                                g.wake.peer(&p);
                             }
                             delivered
                         });
@@ -414,7 +448,10 @@ impl Gateway {
             }
             tokio::select! {
                 _ = stop.changed() => break,
-                _ = self.wake.notified() => {}
+                _ = self.wake.notify.notified() => {
+                    let peers = self.wake.take();
+                    named = (!peers.is_empty()).then_some(peers);
+                }
                 _ = tokio::time::sleep(poll) => {}
             }
             if *stop.borrow() {
