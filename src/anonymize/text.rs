@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
 use super::pseudonym::Pseudonymizer;
@@ -78,9 +78,13 @@ impl<'a> Scanner<'a> {
             None
         } else {
             Some(
+                // Built for each report and run over a few short texts: the contiguous NFA
+                // builds several times faster than the DFA the crate would pick for a small
+                // set of patterns, and searches short texts about as fast.
                 AhoCorasickBuilder::new()
                     .match_kind(MatchKind::LeftmostLongest)
                     .ascii_case_insensitive(true)
+                    .kind(Some(AhoCorasickKind::ContiguousNFA))
                     .build(&literals)
                     .expect("literal patterns build"),
             )
