@@ -11,6 +11,16 @@
 # MESSAGES: messages timed per step on medallion (default 40; irtx gets 50 times as many,
 # as it is that much faster); STORED: the steps (default 0,10000,20000).
 set -euo pipefail
+case "${1:-}" in
+    -h | --help)
+        sed -n '2,12s/^# \{0,1\}//p' "$0"
+        exit 0
+        ;;
+esac
+if ! [[ "${1:-40}" =~ ^[1-9][0-9]*$ && "${2:-0}" =~ ^[0-9]+(,[0-9]+)*$ ]]; then
+    echo "usage: $0 [MESSAGES] [STORED]: MESSAGES a count (default 40), STORED counts separated by commas (default 0,10000,20000)" >&2
+    exit 2
+fi
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 . "$ROOT/scripts/lib.sh"
 cd "$ROOT"
