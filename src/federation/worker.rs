@@ -413,11 +413,17 @@ impl Gateway {
         let mut tasks = tokio::task::JoinSet::new();
         // Woken for these peers' new messages; `None`: look through every peer's outbox.
         let mut named: Option<Vec<PeerId>> = None;
+        // Every peer's outbox is looked through at least once a poll, however often peers
+        // are named: a peer backing off is found due again only so.
+        let mut looked = tokio::time::Instant::now();
         loop {
             let due = match named.take() {
                 // A peer named whose head is not due (backing off) is found so by its task.
-                Some(peers) => Ok(peers),
-                None => self.off_runtime(STEP, |g| g.due_peers()).await,
+                Some(peers) if looked.elapsed() < poll => Ok(peers),
+                _ => {
+                    looked = tokio::time::Instant::now();
+                    self.off_runtime(STEP, |g| g.due_peers()).await
+                }
             };
             match due {
                 Ok(due) => {
@@ -452,7 +458,7 @@ impl Gateway {
                     let peers = self.wake.take();
                     named = (!peers.is_empty()).then_some(peers);
                 }
-                _ = tokio::time::sleep(poll) => {}
+                _ = tokio::time::sleep_until(looked + poll) => {}
             }
             if *stop.borrow() {
                 break;

@@ -311,6 +311,54 @@ async fn a_profile_that_cannot_be_applied_sends_nothing_and_says_why() {
     assert_eq!(e.as_array().unwrap().len(), 1, "{e}");
 }
 
+/// A message queued wakes the delivery worker for its peer alone; a peer backing off is
+/// still tried again when due, however often other peers' messages wake the worker (every
+/// outbox is looked through at least once a poll).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_backing_off_is_retried_while_others_keep_the_worker_busy() {
+    let a = TestGateway::spawn_with("cert-a", |c| {
+        c.delivery.base_delay_ms = 20;
+        c.delivery.max_delay_ms = 40;
+        // Much longer than the gaps between the shares below: only the looks the worker
+        // makes on its own find the peer that is down due again.
+        c.delivery.poll_ms = 400;
+        c.delivery.timeout_ms = 2_000;
+    })
+    .await;
+    let b = TestGateway::spawn("cert-b").await;
+    a.add_peer(&b, "AMBER", "community", "none", "stix").await;
+    b.add_peer(&a, "AMBER", "community", "none", "stix").await;
+    let down = serde_json::json!({"id": "cert-c", "url": "http://127.0.0.1:9",
+        "keys": [{"jwk": b.jwk}], "max_tlp": "AMBER", "audience": "community"});
+    let (s, v) = a
+        .call(reqwest::Method::POST, "/api/v1/peers", Some(down))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let id = a.submit(&example("incident-ddos-minimal")).await;
+    let d = a.share(&id, &["cert-c"]).await;
+    assert_eq!(d[0]["decision"], "queued", "{d:?}");
+    // Shares to B, one after the other, for 2.5 s: the worker is woken for B far more often
+    // than once a poll.
+    let until = std::time::Instant::now() + Duration::from_millis(2_500);
+    let mut shares = 0;
+    while std::time::Instant::now() < until {
+        let d = a.share_again(&id, &["cert-b"]).await;
+        assert_eq!(d[0]["decision"], "queued", "{d:?}");
+        shares += 1;
+    }
+    let attempts = a
+        .outbox()
+        .await
+        .iter()
+        .find(|m| m["peer"] == "cert-c")
+        .map(|m| m["attempts"].as_u64().unwrap_or(0))
+        .unwrap_or(0);
+    assert!(
+        attempts >= 3,
+        "cert-c tried {attempts} times in 2.5 s, during {shares} shares to cert-b"
+    );
+}
+
 /// `irtx report share --wait` and `?wait=` on a message: the answer comes once the peer's
 /// receipt is verified, or says where a message stands when the wait runs out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
