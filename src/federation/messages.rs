@@ -118,6 +118,30 @@ pub struct ArrivedReceipt {
 }
 
 impl DeliveryView {
+    /// Where a message stands, with nothing more known of its delivery.
+    fn stands(message_id: MessageId, report_id: ReportId, peer: PeerId, state: String) -> Self {
+        DeliveryView {
+            message_id,
+            report_id,
+            peer,
+            state,
+            attempts: 0,
+            last_error: None,
+            delivered_at: None,
+            receipt: None,
+            taxii_status: None,
+        }
+    }
+
+    /// A message queued, with its attempts so far.
+    fn of_item(item: OutboxItem, state: String) -> Self {
+        DeliveryView {
+            attempts: item.attempts,
+            last_error: item.last_error,
+            ..Self::stands(item.message_id, item.report_id, item.peer, state)
+        }
+    }
+
     /// Still to be delivered (queued, or failing and to be tried again).
     pub fn is_pending(&self) -> bool {
         self.state
@@ -129,21 +153,10 @@ impl DeliveryView {
 impl Gateway {
     /// Where the delivery of message `id` stands: `None` when nothing names it.
     pub fn delivery(&self, id: &MessageId) -> Result<Option<DeliveryView>, ServiceError> {
-        let view = |item: OutboxItem, state: String| DeliveryView {
-            message_id: item.message_id,
-            report_id: item.report_id,
-            peer: item.peer,
-            state,
-            attempts: item.attempts,
-            last_error: item.last_error,
-            delivered_at: None,
-            receipt: None,
-            taxii_status: None,
-        };
         Ok(match self.store.find_message(id)? {
             Some(FoundMessage::Outbox(_, item)) => {
                 let state = item.state.as_str().to_string();
-                Some(view(*item, state))
+                Some(DeliveryView::of_item(*item, state))
             }
             Some(FoundMessage::Delivered(_, d)) => {
                 let d = *d;
@@ -156,7 +169,7 @@ impl Gateway {
                         verified: true,
                     }),
                     taxii_status: d.taxii_status,
-                    ..view(d.item, "delivered".into())
+                    ..DeliveryView::of_item(d.item, "delivered".into())
                 })
             }
             // Never queued: what the ledger says of it.
@@ -165,18 +178,12 @@ impl Gateway {
                 .ledger_of_message(id)?
                 .split_first()
                 .map(|(first, rest)| {
-                    let last = rest.last().unwrap_or(first);
-                    DeliveryView {
-                        message_id: *id,
-                        report_id: first.body.report_id.clone(),
-                        peer: first.body.peer.clone(),
-                        state: last.body.event.to_string(),
-                        attempts: 0,
-                        last_error: None,
-                        delivered_at: None,
-                        receipt: None,
-                        taxii_status: None,
-                    }
+                    DeliveryView::stands(
+                        *id,
+                        first.body.report_id.clone(),
+                        first.body.peer.clone(),
+                        rest.last().unwrap_or(first).body.event.to_string(),
+                    )
                 }),
         })
     }
