@@ -311,6 +311,16 @@ async fn a_profile_that_cannot_be_applied_sends_nothing_and_says_why() {
     assert_eq!(e.as_array().unwrap().len(), 1, "{e}");
 }
 
+/// Adds peer `id` to `g`, known by key `jwk`, at an address where no gateway answers.
+async fn add_down_peer(g: &TestGateway, id: &str, jwk: &Value) {
+    let down = serde_json::json!({"id": id, "url": "http://127.0.0.1:9",
+        "keys": [{"jwk": jwk}], "max_tlp": "AMBER", "audience": "community"});
+    let (s, v) = g
+        .call(reqwest::Method::POST, "/api/v1/peers", Some(down))
+        .await;
+    assert_eq!(s, 201, "{v}");
+}
+
 /// A message queued wakes the delivery worker for its peer alone; a peer backing off is
 /// still tried again when due, however often other peers' messages wake the worker (every
 /// outbox is looked through at least once a poll).
@@ -328,12 +338,7 @@ async fn a_peer_backing_off_is_retried_while_others_keep_the_worker_busy() {
     let b = TestGateway::spawn("cert-b").await;
     a.add_peer(&b, "AMBER", "community", "none", "stix").await;
     b.add_peer(&a, "AMBER", "community", "none", "stix").await;
-    let down = serde_json::json!({"id": "cert-c", "url": "http://127.0.0.1:9",
-        "keys": [{"jwk": b.jwk}], "max_tlp": "AMBER", "audience": "community"});
-    let (s, v) = a
-        .call(reqwest::Method::POST, "/api/v1/peers", Some(down))
-        .await;
-    assert_eq!(s, 201, "{v}");
+    add_down_peer(&a, "cert-c", &b.jwk).await;
     let id = a.submit(&example("incident-ddos-minimal")).await;
     let d = a.share(&id, &["cert-c"]).await;
     assert_eq!(d[0]["decision"], "queued", "{d:?}");
@@ -367,13 +372,7 @@ async fn a_share_can_wait_for_the_receipt() {
     let b = TestGateway::spawn("cert-b").await;
     a.add_peer(&b, "AMBER", "community", "none", "stix").await;
     b.add_peer(&a, "AMBER", "community", "none", "stix").await;
-    // A peer whose gateway is down.
-    let down = serde_json::json!({"id": "cert-c", "url": "http://127.0.0.1:9",
-        "keys": [{"jwk": b.jwk}], "max_tlp": "AMBER", "audience": "community"});
-    let (s, v) = a
-        .call(reqwest::Method::POST, "/api/v1/peers", Some(down))
-        .await;
-    assert_eq!(s, 201, "{v}");
+    add_down_peer(&a, "cert-c", &b.jwk).await;
     let file = a.dir.join("report.json");
     std::fs::write(&file, example("incident-ddos-minimal").to_string()).unwrap();
     let on = |g: &TestGateway, args: &str| {
