@@ -89,14 +89,14 @@ impl Drop for InFlight {
 pub struct Wake {
     notify: Notify,
     /// The peers named since the worker last looked.
-    queued: Mutex<Vec<PeerId>>,
+    named: Mutex<Vec<PeerId>>,
 }
 
 impl Wake {
     /// Wakes the worker for `peer`'s queue: a message was queued for it, or its task found
     /// it due again.
     pub fn peer(&self, peer: &PeerId) {
-        let mut q = self.queued.lock().unwrap_or_else(|p| p.into_inner());
+        let mut q = self.named.lock().unwrap_or_else(|p| p.into_inner());
         if !q.contains(peer) {
             q.push(peer.clone());
         }
@@ -106,7 +106,7 @@ impl Wake {
 
     /// The peers named since the last call.
     fn take(&self) -> Vec<PeerId> {
-        std::mem::take(&mut *self.queued.lock().unwrap_or_else(|p| p.into_inner()))
+        std::mem::take(&mut *self.named.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
