@@ -652,6 +652,67 @@ pub fn finds_messages(s: &dyn Store, (queued, delivered): &(OutboxItem, Delivere
     ));
 }
 
+/// Asserts that a message is found, in the outbox or among the delivered, by a reader that
+/// looks while its delivery is recorded: the move from one to the other is one write, and
+/// the message is never found nowhere in between (the delivery view would then take it for
+/// one never queued and read the ledger index for it). `messages` are moved, one after the
+/// other, from a peer's outbox to the delivered, while another thread looks for the one
+/// being moved.
+pub fn finds_messages_while_they_are_delivered(s: &dyn Store, messages: u128) {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    const FIRST: u128 = 1 << 40;
+    // The message being moved (0: none yet).
+    let moving = AtomicU64::new(0);
+    let moved = AtomicBool::new(false);
+    let looks = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            let mut looks = 0u64;
+            while !moved.load(Ordering::SeqCst) {
+                let n = moving.load(Ordering::SeqCst);
+                if n == 0 {
+                    continue;
+                }
+                let id = mid(FIRST + u128::from(n));
+                assert!(
+                    s.find_message(&id).unwrap().is_some(),
+                    "message {id} found neither in the outbox nor among the delivered"
+                );
+                looks += 1;
+            }
+            looks
+        });
+        let mut last = s.ledger_last().unwrap();
+        for n in 1..=messages {
+            let queued = chain::link(
+                last.as_ref(),
+                EntryBody::new(
+                    "2026-11-24T00:00:00Z".into(),
+                    Event::Queued,
+                    rid("r1"),
+                    pid("m"),
+                ),
+            );
+            let seq = s.enqueue_recorded(&item("m", FIRST + n), &queued).unwrap();
+            moving.store(u64::try_from(n).unwrap(), Ordering::SeqCst);
+            let entry = chain::link(
+                Some(&queued),
+                EntryBody::new(
+                    "2026-11-24T00:00:01Z".into(),
+                    Event::Delivered,
+                    rid("r1"),
+                    pid("m"),
+                ),
+            );
+            s.mark_delivered_recorded(seq, &delivered("m", FIRST + n), &entry)
+                .unwrap();
+            last = Some(entry);
+        }
+        moved.store(true, Ordering::SeqCst);
+        reader.join().unwrap()
+    });
+    assert!(looks > 0, "the reader looked");
+}
+
 /// What every backend must keep when several writers share it: `a` and `b` are two handles on
 /// one empty store (the same one for an embedded store, which one gateway owns; two
 /// connections, as two gateways have, for a shared one). Ledger appends from both at once

@@ -19,6 +19,7 @@ fn postgres_passes_the_conformance_suite() {
     let pg = PgServer::start();
     let s = PgStore::open(&connect(&pg.url)).unwrap();
     irtx::store::conformance::suite(&s);
+    irtx::store::conformance::finds_messages_while_they_are_delivered(&s, 200);
     // Opened again (a second gateway, or a restart), the schema is found, not made twice,
     // and what was written is there.
     let again = PgStore::open(&connect(&pg.url)).unwrap();
