@@ -21,6 +21,7 @@ use std::sync::Arc;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::anonymize::{KeyRing, Profiles};
@@ -60,7 +61,8 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    fn new() -> Self {
+    /// The gateway's metrics, with the store's flush times when it keeps them.
+    fn new(flush_times: Option<Histogram>) -> Self {
         let mut registry = Registry::with_prefix("irtx");
         let m = Metrics {
             inbound: Family::default(),
@@ -97,6 +99,13 @@ impl Metrics {
             "Disk flushes the store ran since the start, each covering every write waiting for it",
             m.store_flushes.clone(),
         );
+        if let Some(times) = flush_times {
+            registry.register(
+                "store_flush_seconds",
+                "How long the store's disk flushes took, each covering every write waiting for it (a slow disk shows here first)",
+                times,
+            );
+        }
         Metrics { registry, ..m }
     }
 
@@ -221,11 +230,12 @@ impl Gateway {
     pub fn new(parts: Parts) -> Self {
         let inbound_limit = std::num::NonZeroU32::new(parts.exchange.max_messages_per_minute)
             .map(|n| governor::RateLimiter::keyed(governor::Quota::per_minute(n)));
+        let metrics = Metrics::new(parts.store.flush_times());
         Gateway {
             parts,
             wake: worker::Wake::default(),
             attempts_recorded: tokio::sync::watch::Sender::new(0),
-            metrics: Metrics::new(),
+            metrics,
             ledger: Ledger::new(),
             in_flight: Arc::default(),
             refreshes: rotation::Refreshes::default(),

@@ -916,6 +916,12 @@ pub trait Store: Send + Sync {
     fn put_alert(&self, alert: &Alert) -> Result<()>;
     /// Records what a peer holds of a report (replacing what was recorded).
     fn put_holding(&self, h: &Holding) -> Result<()>;
+    /// How long each flush to disk run so far that had something to write took, in seconds
+    /// (`/metrics`; a clone that goes on counting). A store that does not time its flushes
+    /// has none.
+    fn flush_times(&self) -> Option<prometheus_client::metrics::histogram::Histogram> {
+        None
+    }
     /// Flushes to disk run so far that had something to write (benchmarks: under group
     /// commit, fewer than the writes acknowledged). A store that does not count says 0.
     fn flushes(&self) -> u64 {

@@ -795,6 +795,10 @@ impl Store for SledStore {
         self.commits.flushes()
     }
 
+    fn flush_times(&self) -> Option<prometheus_client::metrics::histogram::Histogram> {
+        Some(self.commits.times())
+    }
+
     fn put_report(&self, r: &StoredReport) -> Result<()> {
         self.put(&self.reports, r.id.as_str().as_bytes(), r)
     }

@@ -196,12 +196,21 @@ async fn the_same_report_twice_is_stored_once_and_other_content_needs_an_update(
 
 /// The value of the sample `series` (name and labels as written) on a gateway's `/metrics`.
 async fn metric(gw: &TestGateway, series: &str) -> f64 {
-    let text = reqwest::get(format!("{}/metrics", gw.url))
+    sample(&metrics(gw).await, series)
+}
+
+/// A gateway's `/metrics` text.
+async fn metrics(gw: &TestGateway) -> String {
+    reqwest::get(format!("{}/metrics", gw.url))
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// The value of the sample `series` in `/metrics` text.
+fn sample(text: &str, series: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or_else(|| panic!("no `{series}` in /metrics:\n{text}"))
@@ -231,6 +240,19 @@ async fn metrics_count_submissions_deliveries_imports_and_flushes() {
     // Submitted, queued, published, delivered: each write durable, some flushes shared.
     let flushes = metric(&a, "irtx_store_flushes").await - before;
     assert!((1.0..=10.0).contains(&flushes), "{flushes} flushes");
+    // Each of them timed: the histogram counts the same flushes.
+    let text = metrics(&a).await;
+    let timed = sample(&text, "irtx_store_flush_seconds_count");
+    assert_eq!(timed, sample(&text, "irtx_store_flushes"), "{text}");
+    assert_eq!(
+        sample(&text, "irtx_store_flush_seconds_bucket{le=\"+Inf\"}"),
+        timed,
+        "{text}"
+    );
+    assert!(
+        sample(&text, "irtx_store_flush_seconds_sum") > 0.0,
+        "{text}"
+    );
 }
 
 /// The overview's tally is kept in the store when the gateway stops, so that a start reads

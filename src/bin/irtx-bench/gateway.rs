@@ -223,13 +223,17 @@ impl Gateway {
     /// A counter from `/metrics`: the sum of every sample named `name` whose labels contain
     /// `label` (or every sample, when `label` is empty).
     pub async fn counter(&self, http: &reqwest::Client, name: &str, label: &str) -> Result<f64> {
-        let text = http
+        Ok(sum_counter(&self.metrics(http).await?, name, label))
+    }
+
+    /// `/metrics`, as OpenMetrics text.
+    pub async fn metrics(&self, http: &reqwest::Client) -> Result<String> {
+        Ok(http
             .get(format!("{}/metrics", self.url))
             .send()
             .await?
             .text()
-            .await?;
-        Ok(sum_counter(&text, name, label))
+            .await?)
     }
 }
 

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use gateway::{dir_size, Gateway, Usage};
+use gateway::{dir_size, sum_counter, Gateway, Usage};
 use load::{Run, Sender};
 use serde_json::json;
 
@@ -276,27 +276,107 @@ fn print_run(what: &str, run: &Run, objects: usize) {
     println!("  latency {}", run.latency_line());
 }
 
-/// The gauge of disk flushes a gateway's store ran (group commit: one covers every write
-/// waiting for it).
-const FLUSHES: &str = "irtx_store_flushes";
+/// The histogram of a gateway's disk flushes (group commit: one covers every write waiting
+/// for it): how many, and how long they took.
+const FLUSH_SECONDS: &str = "irtx_store_flush_seconds";
 
-/// The flush gauges of these gateways now.
-async fn flush_counts(
-    http: &reqwest::Client,
-    gateways: impl IntoIterator<Item = &Gateway>,
-) -> Result<Vec<f64>> {
-    let mut out = Vec::new();
-    for g in gateways {
-        out.push(g.counter(http, FLUSHES, "").await?);
-    }
-    Ok(out)
+/// What a gateway's `/metrics` says of its store's disk flushes that wrote something, or
+/// the difference between two such readings.
+#[derive(Debug, Clone, Default)]
+struct Flushes {
+    /// How many.
+    count: f64,
+    /// The seconds they took, together.
+    seconds: f64,
+    /// (a bound in seconds, how many took at most that), the bounds increasing.
+    within: Vec<(f64, f64)>,
 }
 
-fn print_flushes(what: &str, flushes: f64, messages: f64) {
-    println!(
-        "  {what}: {flushes:.0} disk flushes, {:.2} a message",
-        flushes / messages.max(1.0)
-    );
+impl Flushes {
+    /// Reads a gateway's flushes now.
+    async fn read(http: &reqwest::Client, g: &Gateway) -> Result<Self> {
+        Ok(Self::parse(&g.metrics(http).await?))
+    }
+
+    /// The flushes `/metrics` text says of (none, from a store that does not time them).
+    fn parse(text: &str) -> Self {
+        let bucket = format!("{FLUSH_SECONDS}_bucket{{le=\"");
+        let within = text
+            .lines()
+            .filter_map(|l| {
+                let (le, n) = l.strip_prefix(&bucket)?.split_once("\"} ")?;
+                Some((le.parse().ok()?, n.trim().parse().ok()?))
+            })
+            .collect();
+        Flushes {
+            count: sum_counter(text, &format!("{FLUSH_SECONDS}_count"), ""),
+            seconds: sum_counter(text, &format!("{FLUSH_SECONDS}_sum"), ""),
+            within,
+        }
+    }
+
+    /// Each of these gateways' flushes now.
+    async fn read_all(
+        http: &reqwest::Client,
+        gateways: impl IntoIterator<Item = &Gateway>,
+    ) -> Result<Vec<Self>> {
+        let mut out = Vec::new();
+        for g in gateways {
+            out.push(Self::read(http, g).await?);
+        }
+        Ok(out)
+    }
+
+    /// The flushes run between `before` and these.
+    fn since(&self, before: &Flushes) -> Flushes {
+        Flushes {
+            count: self.count - before.count,
+            seconds: self.seconds - before.seconds,
+            within: self
+                .within
+                .iter()
+                .map(|(le, n)| {
+                    let was = before
+                        .within
+                        .iter()
+                        .find(|(b, _)| b == le)
+                        .map_or(0.0, |b| b.1);
+                    (*le, n - was)
+                })
+                .collect(),
+        }
+    }
+
+    /// The smallest bound that every flush stayed within (seconds), if one did (`+Inf`, the
+    /// last, is no bound).
+    fn slowest_within(&self) -> Option<f64> {
+        self.within
+            .iter()
+            .find(|(le, n)| le.is_finite() && *n >= self.count)
+            .map(|(le, _)| *le)
+    }
+
+    /// How many took longer than `bound` seconds (one of the histogram's bounds).
+    fn over(&self, bound: f64) -> f64 {
+        self.within
+            .iter()
+            .find(|(le, _)| *le == bound)
+            .map_or(0.0, |(_, n)| self.count - n)
+    }
+
+    fn print(&self, what: &str, messages: f64) {
+        let slowest = match self.slowest_within() {
+            Some(s) => format!("the slowest within {:.1} ms", s * 1e3),
+            None => "the slowest beyond the histogram's last bound".to_string(),
+        };
+        println!(
+            "  {what}: {:.0} disk flushes, {:.2} a message; {:.2} ms each on average, {slowest}, {:.0} over 10 ms",
+            self.count,
+            self.count / messages.max(1.0),
+            self.seconds * 1e3 / self.count.max(1.0),
+            self.over(0.01)
+        );
+    }
 }
 
 fn print_server(what: &str, before: Usage, after: Usage, wall: Duration, store: u64) {
@@ -331,14 +411,14 @@ async fn inbound(irtx: &std::path::Path, dir: &std::path::Path, a: InboundArgs) 
     );
     gw.serve(&UNLIMITED).await?;
     let http = reqwest::Client::new();
-    let flushes = gw.counter(&http, FLUSHES, "").await?;
+    let flushes = Flushes::read(&http, &gw).await?;
     let before = gw.usage()?;
     let url = format!("{}/exchange/v1/messages", gw.url);
     let run = Sink::Irtx { urls: vec![url] }
         .send(bodies, a.concurrency)
         .await;
     let after = gw.usage()?;
-    let flushes = gw.counter(&http, FLUSHES, "").await? - flushes;
+    let flushes = Flushes::read(&http, &gw).await?.since(&flushes);
     print_run(
         &format!(
             "inbound, concurrency {}, {} stored before",
@@ -352,7 +432,7 @@ async fn inbound(irtx: &std::path::Path, dir: &std::path::Path, a: InboundArgs) 
     }
     gw.stop()?;
     print_server("server", before, after, run.wall, dir_size(&gw.data_dir()));
-    print_flushes("server", flushes, run.ok() as f64);
+    flushes.print("server", run.ok() as f64);
     if run.failed() > 0 {
         bail!("{} messages were not accepted", run.failed());
     }
@@ -688,7 +768,7 @@ async fn outbound(irtx: &std::path::Path, dir: &std::path::Path, a: OutboundArgs
         ))
     };
     let (s0, r0) = usage(&sender, &receivers)?;
-    let f0 = flush_counts(&http, std::iter::once(&*sender).chain(&receivers)).await?;
+    let f0 = Flushes::read_all(&http, std::iter::once(&*sender).chain(&receivers)).await?;
     let start = Instant::now();
     let share = {
         let sender = sender.clone();
@@ -723,7 +803,7 @@ async fn outbound(irtx: &std::path::Path, dir: &std::path::Path, a: OutboundArgs
     }
     let wall = start.elapsed();
     let (s1, r1) = usage(&sender, &receivers)?;
-    let f1 = flush_counts(&http, std::iter::once(&*sender).chain(&receivers)).await?;
+    let f1 = Flushes::read_all(&http, std::iter::once(&*sender).chain(&receivers)).await?;
     println!(
         "outbound: {} reports shared with {} receivers: {want} messages delivered with verified receipts in {:.2} s: {:.0} messages/s ({} share calls failed)",
         a.reports,
@@ -789,19 +869,31 @@ async fn outbound(irtx: &std::path::Path, dir: &std::path::Path, a: OutboundArgs
             "  of which the share call (decided, signed, queued): {}",
             load::latency_line(&calls)
         );
+        // The two flushes each push waits for: the sender's, before the message leaves;
+        // the receiver's, before its receipt.
+        let f2 = Flushes::read_all(&http, [&*sender, &receivers[0]]).await?;
+        f2[0].since(&f1[0]).print("sender", lat.len() as f64);
+        f2[1]
+            .since(&f1[1])
+            .print(&receivers[0].team, lat.len() as f64);
     }
     let mut sender = Arc::try_unwrap(sender)
         .ok()
         .context("the sender is still shared")?;
     sender.stop()?;
+    println!("the {want} messages delivered:");
     print_server("sender", s0, s1, wall, dir_size(&sender.data_dir()));
-    let flushes: Vec<f64> = f1.iter().zip(&f0).map(|(a, b)| a - b).collect();
-    print_flushes("sender", flushes[0], want);
+    f1[0].since(&f0[0]).print("sender", want);
     let each = a.reports as f64;
-    for (((r, b), a), f) in receivers.iter_mut().zip(r0).zip(r1).zip(&flushes[1..]) {
+    for (((r, b), a), (f1, f0)) in receivers
+        .iter_mut()
+        .zip(r0)
+        .zip(r1)
+        .zip(f1[1..].iter().zip(&f0[1..]))
+    {
         r.stop()?;
         print_server(&r.team.clone(), b, a, wall, dir_size(&r.data_dir()));
-        print_flushes(&r.team.clone(), *f, each);
+        f1.since(f0).print(&r.team.clone(), each);
     }
     Ok(())
 }
@@ -925,4 +1017,41 @@ async fn compare(irtx: &std::path::Path, dir: &std::path::Path, a: CompareArgs) 
     }
     gw.stop()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus_client::metrics::histogram::Histogram;
+
+    /// `/metrics` text of a flush histogram that observed `seconds`, as a gateway writes it.
+    fn metrics(h: &Histogram) -> String {
+        let mut r = prometheus_client::registry::Registry::with_prefix("irtx");
+        r.register("store_flush_seconds", "flushes", h.clone());
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &r).unwrap();
+        text
+    }
+
+    #[test]
+    fn flushes_between_two_readings_are_counted_and_the_slowest_is_bounded() {
+        let h = Histogram::new([0.001, 0.01, 0.1]);
+        h.observe(0.0004);
+        let before = Flushes::parse(&metrics(&h));
+        assert_eq!((before.count, before.slowest_within()), (1.0, Some(0.001)));
+        for s in [0.0003, 0.002, 0.05] {
+            h.observe(s);
+        }
+        let run = Flushes::parse(&metrics(&h)).since(&before);
+        assert_eq!(run.count, 3.0);
+        assert!((run.seconds - 0.0523).abs() < 1e-9, "{}", run.seconds);
+        assert_eq!(run.slowest_within(), Some(0.1));
+        assert_eq!((run.over(0.01), run.over(0.001)), (1.0, 2.0));
+        h.observe(3.0);
+        let slow = Flushes::parse(&metrics(&h)).since(&before);
+        assert_eq!(slow.slowest_within(), None, "beyond the last bound");
+        // A store that does not time its flushes: nothing.
+        let none = Flushes::parse("irtx_store_flushes 12\n");
+        assert_eq!((none.count, none.within.len()), (0.0, 0));
+    }
 }
