@@ -683,29 +683,13 @@ pub fn finds_messages_while_they_are_delivered(s: &dyn Store, messages: u128) {
         });
         let mut last = s.ledger_last().unwrap();
         for n in 1..=messages {
-            let queued = chain::link(
-                last.as_ref(),
-                EntryBody::new(
-                    "2026-11-24T00:00:00Z".into(),
-                    Event::Queued,
-                    rid("r1"),
-                    pid("m"),
-                ),
-            );
+            let queued = entry(last.as_ref(), Event::Queued, "r1");
             let seq = s.enqueue_recorded(&item("m", FIRST + n), &queued).unwrap();
             moving.store(u64::try_from(n).unwrap(), Ordering::SeqCst);
-            let entry = chain::link(
-                Some(&queued),
-                EntryBody::new(
-                    "2026-11-24T00:00:01Z".into(),
-                    Event::Delivered,
-                    rid("r1"),
-                    pid("m"),
-                ),
-            );
-            s.mark_delivered_recorded(seq, &delivered("m", FIRST + n), &entry)
+            let recorded = entry(Some(&queued), Event::Delivered, "r1");
+            s.mark_delivered_recorded(seq, &delivered("m", FIRST + n), &recorded)
                 .unwrap();
-            last = Some(entry);
+            last = Some(recorded);
         }
         moved.store(true, Ordering::SeqCst);
         reader.join().unwrap()

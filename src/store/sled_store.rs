@@ -228,9 +228,9 @@ impl SledStore {
         // back meanwhile; a batch of 10,000 entries' keys held them for 70-110 ms.
         const CHUNK: u64 = 10_000;
         let mut written = next;
-        let upto = |upto: u64| -> Result<()> {
+        let upto = |reached: u64| -> Result<()> {
             self.ledger_index_meta
-                .insert(UPTO, &upto.to_be_bytes())
+                .insert(UPTO, &reached.to_be_bytes())
                 .map_err(backend)?;
             Ok(())
         };

@@ -1024,7 +1024,7 @@ mod tests {
     use super::*;
     use prometheus_client::metrics::histogram::Histogram;
 
-    /// `/metrics` text of a flush histogram that observed `seconds`, as a gateway writes it.
+    /// `/metrics` text of flush histogram `h`, as a gateway writes it.
     fn metrics(h: &Histogram) -> String {
         let mut r = prometheus_client::registry::Registry::with_prefix("irtx");
         r.register("store_flush_seconds", "flushes", h.clone());
