@@ -817,6 +817,7 @@ async fn outbound(irtx: &std::path::Path, dir: &std::path::Path, a: OutboundArgs
     // the sender where the message's delivery stands, waiting (`?wait=`) until it is
     // delivered: the answer comes once its receipt is verified and recorded.
     let (mut lat, mut calls) = (Vec::new(), Vec::new());
+    let (s2, r2) = (sender.usage()?, receivers[0].usage()?);
     for i in 0..a.idle as u64 {
         let id = a.reports as u64 + i;
         let t = Instant::now();
@@ -868,6 +869,14 @@ async fn outbound(irtx: &std::path::Path, dir: &std::path::Path, a: OutboundArgs
         println!(
             "  of which the share call (decided, signed, queued): {}",
             load::latency_line(&calls)
+        );
+        let pushes = lat.len() as f64;
+        let cpu_ms = |b: Usage, a: Usage| (a.cpu_s - b.cpu_s) * 1e3 / pushes;
+        println!(
+            "  CPU a push: the sender {:.2} ms, {} {:.2} ms",
+            cpu_ms(s2, sender.usage()?),
+            receivers[0].team,
+            cpu_ms(r2, receivers[0].usage()?)
         );
         // The two flushes each push waits for: the sender's, before the message leaves;
         // the receiver's, before its receipt.
