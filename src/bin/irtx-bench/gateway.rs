@@ -183,6 +183,7 @@ impl Gateway {
         for c in &self.more {
             let u = Usage::of(c.id())?;
             total.cpu_s += u.cpu_s;
+            total.written += u.written;
             total.peak_rss = total.peak_rss.max(u.peak_rss);
         }
         Ok(total)
@@ -262,6 +263,9 @@ pub struct Usage {
     pub cpu_s: f64,
     /// Peak resident set size so far (VmHWM), in bytes.
     pub peak_rss: u64,
+    /// Bytes written so far by write(2) and its kin (`wchar` of `/proc/PID/io`): what the
+    /// store hands the kernel, whether or not it has reached the disk yet.
+    pub written: u64,
 }
 
 /// CPU seconds of process `pid` and of its children now (a PostgreSQL server: its
@@ -287,8 +291,8 @@ pub fn tree_cpu_s(pid: u32) -> Result<f64> {
 }
 
 impl Usage {
-    /// Reads `/proc/PID/stat` (utime and stime, in USER_HZ = 100 ticks a second on Linux)
-    /// and `/proc/PID/status` (VmHWM).
+    /// Reads `/proc/PID/stat` (utime and stime, in USER_HZ = 100 ticks a second on Linux),
+    /// `/proc/PID/status` (VmHWM) and `/proc/PID/io` (wchar).
     pub fn of(pid: u32) -> Result<Usage> {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
         // The command name is in brackets and may hold spaces: count fields after it.
@@ -310,9 +314,16 @@ impl Usage {
             .find_map(|l| l.strip_prefix("VmHWM:"))
             .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
             .unwrap_or(0);
+        let io = std::fs::read_to_string(format!("/proc/{pid}/io"))?;
+        let written = io
+            .lines()
+            .find_map(|l| l.strip_prefix("wchar:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
         Ok(Usage {
             cpu_s: ticks as f64 / 100.0,
             peak_rss: peak_kb * 1024,
+            written,
         })
     }
 }

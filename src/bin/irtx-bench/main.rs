@@ -381,10 +381,11 @@ impl Flushes {
 
 fn print_server(what: &str, before: Usage, after: Usage, wall: Duration, store: u64) {
     println!(
-        "  {what}: CPU {:.2} s ({:.2} cores), peak RSS {:.1} MiB, store {:.1} MiB",
+        "  {what}: CPU {:.2} s ({:.2} cores), peak RSS {:.1} MiB, wrote {:.1} MiB, store {:.1} MiB",
         after.cpu_s - before.cpu_s,
         (after.cpu_s - before.cpu_s) / wall.as_secs_f64().max(1e-9),
         mib(after.peak_rss),
+        mib(after.written.saturating_sub(before.written)),
         mib(store)
     );
 }
@@ -871,12 +872,18 @@ async fn outbound(irtx: &std::path::Path, dir: &std::path::Path, a: OutboundArgs
             load::latency_line(&calls)
         );
         let pushes = lat.len() as f64;
-        let cpu_ms = |b: Usage, a: Usage| (a.cpu_s - b.cpu_s) * 1e3 / pushes;
+        let each = |b: Usage, a: Usage| {
+            format!(
+                "{:.2} ms of CPU, {:.1} KB written",
+                (a.cpu_s - b.cpu_s) * 1e3 / pushes,
+                a.written.saturating_sub(b.written) as f64 / 1e3 / pushes
+            )
+        };
         println!(
-            "  CPU a push: the sender {:.2} ms, {} {:.2} ms",
-            cpu_ms(s2, sender.usage()?),
+            "  a push costs the sender {}; {} {}",
+            each(s2, sender.usage()?),
             receivers[0].team,
-            cpu_ms(r2, receivers[0].usage()?)
+            each(r2, receivers[0].usage()?)
         );
         // The two flushes each push waits for: the sender's, before the message leaves;
         // the receiver's, before its receipt.
