@@ -24,12 +24,7 @@ pub async fn disclosures(
     let query = q.parse().map_err(ApiError::BadRequest)?;
     let (after, limit) = (p.after_seq()?, p.limit());
     let entries = blocking(&s, move |g| {
-        Ok(ledger::select_page(
-            g.store.as_ref(),
-            |e| query.matches(e),
-            after,
-            limit,
-        )?)
+        Ok(query.page(g.store.as_ref(), after, limit)?)
     })
     .await?;
     let next = entries.last().map(|e| e.seq.to_string());

@@ -12,7 +12,7 @@ use ed25519_dalek::SigningKey;
 use time::OffsetDateTime;
 
 use crate::disclosure::{chain, Checkpoint, Entry, EntryBody, Event};
-use crate::store::{Result, Store, StoreError};
+use crate::store::{LedgerLookup, Result, Store, StoreError};
 use crate::timestamp::parse_rfc3339;
 
 pub use export::{export, verify_export, VerifyExportError};
@@ -174,24 +174,14 @@ pub fn select(store: &dyn Store, keep: impl Fn(&Entry) -> bool) -> Result<Vec<En
 }
 
 /// Up to `limit` entries `keep` selects, after `seq` `after`: one page of a query, read
-/// until the page is full.
+/// until the page is full (for a [`Query`], [`Query::page`] reads what its indexes list).
 pub fn select_page(
     store: &dyn Store,
     keep: impl Fn(&Entry) -> bool,
     after: Option<u64>,
     limit: usize,
 ) -> Result<Vec<Entry>> {
-    let mut out = Vec::new();
-    for e in store.ledger_entries_after(after) {
-        let e = e?;
-        if keep(&e) {
-            out.push(e);
-            if out.len() >= limit {
-                break;
-            }
-        }
-    }
-    Ok(out)
+    store.ledger_page(&LedgerLookup::default(), after, limit, &keep)
 }
 
 /// A disclosure decision for one report and one peer, as the ledger records it: the view
@@ -389,6 +379,20 @@ impl QueryText {
 }
 
 impl Query {
+    /// Up to `limit` entries that match, after `seq` `after`: one page, read from the
+    /// store's indexes where it has them (with a million entries, a filter that matched
+    /// nothing read them all: 2.5 s).
+    pub fn page(&self, store: &dyn Store, after: Option<u64>, limit: usize) -> Result<Vec<Entry>> {
+        let lookup = LedgerLookup {
+            peer: self.peer.as_deref(),
+            report: self.report.as_deref(),
+            event: self.state,
+            since: self.since,
+            until: self.until,
+        };
+        store.ledger_page(&lookup, after, limit, &|e| self.matches(e))
+    }
+
     /// Whether an entry matches.
     pub fn matches(&self, e: &Entry) -> bool {
         let b = &e.body;
@@ -410,7 +414,7 @@ impl Query {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn queued(report: &str) -> EntryBody {
@@ -472,6 +476,89 @@ mod tests {
                 "cert-b".parse().unwrap(),
             ),
         )
+    }
+
+    /// Appends `n` entries over three peers, twenty reports, four events and ten days (a
+    /// day back every seventh entry), every fifth carrying an indicator.
+    pub(crate) fn varied_ledger(s: &dyn Store, n: u64) {
+        let peers = ["cert-a", "cert-b", "cert-c"];
+        let events = [
+            Event::Queued,
+            Event::Withheld,
+            Event::Delivered,
+            Event::Refused,
+        ];
+        let mut prev: Option<Entry> = None;
+        for i in 0..n {
+            let day = 1 + i * 10 / n - u64::from(i % 7 == 0 && i * 10 >= n);
+            let mut body = EntryBody::new(
+                format!("2026-12-{day:02}T{:02}:30:00Z", i % 24),
+                events[(i % 4) as usize],
+                format!("R{}", i % 20).parse().unwrap(),
+                peers[(i % 3) as usize].parse().unwrap(),
+            );
+            if i % 5 == 0 {
+                body.indicators = vec![crate::disclosure::Disclosed {
+                    value: format!("198.51.100.{}", i % 9),
+                    sent_as: format!("10.0.0.{}", i % 9),
+                }];
+            }
+            let e = chain::link(prev.as_ref(), body);
+            s.ledger_put(&e).unwrap();
+            prev = Some(e);
+        }
+    }
+
+    #[test]
+    fn a_page_read_from_the_indexes_is_the_page_the_ledger_holds() {
+        let s = crate::store::sled_store::SledStore::temporary().unwrap();
+        varied_ledger(&s, 700);
+        let seqs = |es: Vec<Entry>| es.iter().map(|e| e.seq).collect::<Vec<_>>();
+        let some = |v: Option<&str>| v.map(str::to_string);
+        let mut found = 0;
+        for peer in [None, Some("cert-b"), Some("nobody")] {
+            for report in [None, Some("R3"), Some("R99")] {
+                for state in [None, Some("refused"), Some("queued")] {
+                    for (since, until) in [
+                        (None, None),
+                        (Some("2026-12-04"), None),
+                        (None, Some("2026-12-03")),
+                        (Some("2026-12-05T06:00:00Z"), Some("2026-12-07T12:00:00Z")),
+                        (Some("2027-01-01"), None),
+                    ] {
+                        for indicator in [None, Some("198.51.100.4")] {
+                            let q = QueryText {
+                                peer: some(peer),
+                                report: some(report),
+                                state: some(state),
+                                since: some(since),
+                                until: some(until),
+                                indicator: some(indicator),
+                            }
+                            .parse()
+                            .unwrap();
+                            // cert-b has every third entry from the second: 352 follows 351.
+                            for after in [None, Some(331), Some(350), Some(351), Some(699)] {
+                                for limit in [1, 1000] {
+                                    // Read from the start on, as a store without indexes.
+                                    let want =
+                                        select_page(&s, |e| q.matches(e), after, limit).unwrap();
+                                    let got = q.page(&s, after, limit).unwrap();
+                                    found += want.len();
+                                    assert_eq!(
+                                        seqs(got),
+                                        seqs(want),
+                                        "{q:?} after {after:?}, {limit}"
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // The queries are not all empty.
+        assert!(found > 1000, "{found}");
     }
 
     #[test]

@@ -651,6 +651,41 @@ pub struct Holding {
     pub reason: Option<String>,
 }
 
+/// What a query of the ledger asks that an index can answer, each a condition every entry
+/// the query keeps meets ([`Store::ledger_page`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LedgerLookup<'a> {
+    /// Entries about this peer.
+    pub peer: Option<&'a str>,
+    /// Entries about this report.
+    pub report: Option<&'a str>,
+    /// Entries of this event.
+    pub event: Option<crate::disclosure::Event>,
+    /// Entries at or after this time.
+    pub since: Option<time::OffsetDateTime>,
+    /// Entries before this time.
+    pub until: Option<time::OffsetDateTime>,
+}
+
+/// The first `limit` of `entries` that `keep` keeps.
+fn keep_page(
+    entries: impl Iterator<Item = Result<Entry>>,
+    limit: usize,
+    keep: &dyn Fn(&Entry) -> bool,
+) -> Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    for e in entries {
+        if out.len() >= limit {
+            break;
+        }
+        let e = e?;
+        if keep(&e) {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
 /// The gateway's durable state.
 ///
 /// Every write is durable when it returns, except a write that carries a ledger entry
@@ -802,6 +837,21 @@ pub trait Store: Send + Sync {
         &self,
         after: Option<u64>,
     ) -> Box<dyn Iterator<Item = Result<Entry>> + '_>;
+    /// Up to `limit` ledger entries after `seq` `after` that `keep` keeps, in `seq` order:
+    /// one page of a query. `lookup` is what of the query an index can answer: every entry
+    /// `keep` keeps meets it. (This default reads the ledger from `after` on until the page
+    /// is full, the whole ledger for a query that keeps little; a store with indexes reads
+    /// the entries they list.)
+    fn ledger_page(
+        &self,
+        lookup: &LedgerLookup<'_>,
+        after: Option<u64>,
+        limit: usize,
+        keep: &dyn Fn(&Entry) -> bool,
+    ) -> Result<Vec<Entry>> {
+        let _ = lookup;
+        keep_page(self.ledger_entries_after(after), limit, keep)
+    }
     /// The ledger entries that name message `id`, oldest first. (This default reads the
     /// whole ledger; a store with an index answers from it.)
     fn ledger_of_message(&self, id: &MessageId) -> Result<Vec<Entry>> {

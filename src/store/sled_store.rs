@@ -24,6 +24,118 @@ use crate::envelope::MessageId;
 use crate::peer::{Peer, PeerId};
 use crate::report::ReportId;
 
+/// In `ledger_index_meta`: the seq of the first ledger entry not yet indexed.
+const INDEXED_UPTO: &[u8] = b"indexed-upto";
+/// In `ledger_index_meta`: which indexes the entries up to [`INDEXED_UPTO`] are in.
+const INDEXES: &[u8] = b"indexes";
+/// The indexes this release keeps: a store indexed otherwise is indexed again.
+const INDEXES_NOW: &[u8] = b"message report peer event day";
+
+/// The tags of `ledger_by_field`'s keys.
+const BY_PEER: u8 = b'p';
+const BY_EVENT: u8 = b'e';
+const BY_DAY: u8 = b't';
+
+/// The prefix of `ledger_by_field`'s keys for `value` under `tag`: every key is this
+/// prefix, then the entry's seq (big-endian). Peer ids and event names hold no NUL; a time
+/// is its day, 4 bytes that sort as the days do ([`day_bytes`]: the entries of one day in
+/// seq order).
+fn field_key(tag: u8, value: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(value.len() + 10);
+    k.push(tag);
+    k.extend_from_slice(value);
+    if matches!(tag, BY_PEER | BY_EVENT) {
+        k.push(0);
+    }
+    k
+}
+
+/// The day (UTC) of a time as 4 bytes that sort as the days do (days since 1970, the sign
+/// bit flipped).
+fn day_bytes(t: time::OffsetDateTime) -> [u8; 4] {
+    day_number(t).to_be_bytes()
+}
+
+fn day_number(t: time::OffsetDateTime) -> u32 {
+    let day = t.unix_timestamp().div_euclid(86_400);
+    (day.clamp(i32::MIN.into(), i32::MAX.into()) as i32 as u32) ^ (1 << 31)
+}
+
+/// The keys of `ledger_by_field` that list entry `e`.
+fn field_keys(e: &Entry) -> Vec<Vec<u8>> {
+    let b = &e.body;
+    let mut keys = vec![
+        field_key(BY_PEER, b.peer.as_str().as_bytes()),
+        field_key(BY_EVENT, b.event.to_string().as_bytes()),
+    ];
+    if let Some(at) = crate::timestamp::parse_rfc3339(&b.at) {
+        keys.push(field_key(BY_DAY, &day_bytes(at)));
+    }
+    for k in &mut keys {
+        k.extend_from_slice(&e.seq.to_be_bytes());
+    }
+    keys
+}
+
+/// Where the entries a query may keep are listed: under a prefix of an index, or under the
+/// days from the first to the last (inclusive) of a time range; each in seq order.
+enum Listed<'a> {
+    Under(&'a sled::Tree, Vec<u8>),
+    Days(u32, u32),
+}
+
+/// How many ledger entries may wait to be indexed before a page of a query is read: with
+/// more, it is read from the ledger itself (indexing 10,000 entries takes about 0.2 s).
+const READ_THROUGH_FROM: u64 = 10_000;
+
+/// How many entries a list is counted up to, to read a page from the shortest.
+const COUNTED_UP_TO: usize = 2048;
+
+/// Streams of increasing seqs merged into one, in order (an error is passed on where it
+/// comes).
+struct Merged<I: Iterator<Item = Result<u64>>> {
+    streams: Vec<I>,
+    /// The next seq of each stream that has one, smallest first.
+    heads: std::collections::BinaryHeap<std::cmp::Reverse<(u64, usize)>>,
+    /// An error met while taking a stream's next seq, to be passed on.
+    failed: Option<StoreError>,
+}
+
+impl<I: Iterator<Item = Result<u64>>> Merged<I> {
+    fn new(streams: Vec<I>) -> Self {
+        let mut m = Merged {
+            heads: Default::default(),
+            failed: None,
+            streams,
+        };
+        for i in 0..m.streams.len() {
+            m.advance(i);
+        }
+        m
+    }
+
+    fn advance(&mut self, i: usize) {
+        match self.streams[i].next() {
+            Some(Ok(seq)) => self.heads.push(std::cmp::Reverse((seq, i))),
+            Some(Err(e)) => self.failed = Some(e),
+            None => {}
+        }
+    }
+}
+
+impl<I: Iterator<Item = Result<u64>>> Iterator for Merged<I> {
+    type Item = Result<u64>;
+
+    fn next(&mut self) -> Option<Result<u64>> {
+        if let Some(e) = self.failed.take() {
+            return Some(Err(e));
+        }
+        let std::cmp::Reverse((seq, i)) = self.heads.pop()?;
+        self.advance(i);
+        Some(Ok(seq))
+    }
+}
+
 /// The sled-backed store.
 pub struct SledStore {
     db: sled::Db,
@@ -85,6 +197,9 @@ pub struct SledStore {
     /// each read (see [`SledStore::index_ledger`]).
     ledger_by_message: sled::Tree,
     ledger_by_report: sled::Tree,
+    /// Ledger entries by peer, event and day (keys: a tag, the value, the seq; see
+    /// [`field_key`]), for the pages of a query ([`Store::ledger_page`]).
+    ledger_by_field: sled::Tree,
     ledger_index_meta: sled::Tree,
     index_lock: std::sync::Mutex<()>,
     /// Message id -> where the message is: `o` and its outbox sequence number, or `d` and
@@ -216,10 +331,9 @@ impl SledStore {
     /// where they stand after a crash, and never the only copy of anything.
     fn index_ledger(&self) -> Result<()> {
         let _one = self.index_lock.lock().unwrap_or_else(|p| p.into_inner());
-        const UPTO: &[u8] = b"indexed-upto";
         let mut next = self
             .ledger_index_meta
-            .get(UPTO)
+            .get(INDEXED_UPTO)
             .map_err(backend)?
             .map_or(0, |v| read_u64(&v));
         // Written key by key, and how far they reached after every chunk (a chunk written
@@ -230,7 +344,7 @@ impl SledStore {
         let mut written = next;
         let upto = |reached: u64| -> Result<()> {
             self.ledger_index_meta
-                .insert(UPTO, &reached.to_be_bytes())
+                .insert(INDEXED_UPTO, &reached.to_be_bytes())
                 .map_err(backend)?;
             Ok(())
         };
@@ -249,6 +363,9 @@ impl SledStore {
             key.push(0);
             key.extend_from_slice(&e.seq.to_be_bytes());
             self.ledger_by_report.insert(key, &[]).map_err(backend)?;
+            for key in field_keys(&e) {
+                self.ledger_by_field.insert(key, &[]).map_err(backend)?;
+            }
             next += 1;
             if next - written >= CHUNK {
                 upto(next)?;
@@ -259,6 +376,117 @@ impl SledStore {
             upto(next)?;
         }
         Ok(())
+    }
+
+    /// How many ledger entries are not indexed yet (the last one's seq, counted from the
+    /// first not indexed).
+    fn ledger_unindexed(&self) -> Result<u64> {
+        let Some((last, _)) = self.ledger.last().map_err(backend)? else {
+            return Ok(0);
+        };
+        let upto = self
+            .ledger_index_meta
+            .get(INDEXED_UPTO)
+            .map_err(backend)?
+            .map_or(0, |v| read_u64(&v));
+        Ok((seq_suffix(&last)? + 1).saturating_sub(upto))
+    }
+
+    /// Where the entries a query may keep are listed: one list for each of its conditions
+    /// an index answers (none: the query needs the whole ledger read).
+    fn ledger_lists(&self, lookup: &super::LedgerLookup<'_>) -> Vec<Listed<'_>> {
+        let by = |tag, value: &[u8]| Listed::Under(&self.ledger_by_field, field_key(tag, value));
+        let mut lists = Vec::new();
+        if let Some(r) = lookup.report {
+            let mut prefix = r.as_bytes().to_vec();
+            prefix.push(0);
+            lists.push(Listed::Under(&self.ledger_by_report, prefix));
+        }
+        if let Some(p) = lookup.peer {
+            lists.push(by(BY_PEER, p.as_bytes()));
+        }
+        if let Some(e) = lookup.event {
+            lists.push(by(BY_EVENT, e.to_string().as_bytes()));
+        }
+        if lookup.since.is_some() || lookup.until.is_some() {
+            // `until` is exclusive: a range that ends at midnight ends the day before.
+            let last = lookup
+                .until
+                .map_or(u32::MAX, |t| day_number(t - time::Duration::nanoseconds(1)));
+            let first = lookup.since.map_or(0, day_number);
+            lists.push(Listed::Days(first, last));
+        }
+        lists
+    }
+
+    /// The days from `first` to `last` (inclusive) on which there are ledger entries.
+    fn ledger_days(&self, first: u32, last: u32) -> Result<Vec<u32>> {
+        let mut days = Vec::new();
+        let mut day = first;
+        while day <= last {
+            let from = field_key(BY_DAY, &day.to_be_bytes());
+            let Some((k, _)) = self
+                .ledger_by_field
+                .range(from..)
+                .next()
+                .transpose()
+                .map_err(backend)?
+            else {
+                break;
+            };
+            match k
+                .strip_prefix(&[BY_DAY])
+                .and_then(|rest| rest.first_chunk::<4>())
+            {
+                Some(d) if u32::from_be_bytes(*d) <= last => {
+                    let found = u32::from_be_bytes(*d);
+                    days.push(found);
+                    match found.checked_add(1) {
+                        Some(next) => day = next,
+                        None => break,
+                    }
+                }
+                _ => break,
+            }
+        }
+        Ok(days)
+    }
+
+    /// The seqs an index lists under `prefix`, from seq `from` on, in order.
+    fn listed_from<'t>(
+        tree: &'t sled::Tree,
+        prefix: &[u8],
+        from: u64,
+    ) -> impl Iterator<Item = Result<u64>> + 't {
+        let mut start = prefix.to_vec();
+        start.extend_from_slice(&from.to_be_bytes());
+        let prefix = prefix.to_vec();
+        tree.range(start..)
+            .keys()
+            .map(|k| k.map_err(backend))
+            .take_while(move |k| k.as_ref().map_or(true, |k| k.starts_with(&prefix)))
+            .map(|k| seq_suffix(&k?))
+    }
+
+    /// How many entries a list holds, counted up to [`COUNTED_UP_TO`].
+    fn count_listed(&self, list: &Listed<'_>) -> usize {
+        match list {
+            Listed::Under(tree, prefix) => {
+                tree.scan_prefix(prefix).keys().take(COUNTED_UP_TO).count()
+            }
+            Listed::Days(first, last) => self
+                .ledger_by_field
+                .range(
+                    field_key(BY_DAY, &first.to_be_bytes())
+                        ..=field_key(
+                            BY_DAY,
+                            &[last.to_be_bytes().as_slice(), &[0xff; 8]].concat(),
+                        ),
+                )
+                .keys()
+                .take(COUNTED_UP_TO)
+                .count(),
+        }
     }
 
     /// The ledger entries an index lists under `prefix` (keys: prefix, then the seq).
@@ -320,6 +548,7 @@ impl SledStore {
             taxii_known: super::bloom::Bloom::new(23),
             ledger_by_message: t("ledger_by_message")?,
             ledger_by_report: t("ledger_by_report")?,
+            ledger_by_field: t("ledger_by_field")?,
             ledger_index_meta: t("ledger_index_meta")?,
             message_seqs: t("message_seqs")?,
             alert_count_kept: t("alert_count")?,
@@ -375,6 +604,24 @@ impl SledStore {
     /// messages, the alerts' metadata and usage, quarantine bodies apart from their records.
     fn migrate(&self) -> Result<()> {
         let mut changed = false;
+        // A store indexed before an index was added is indexed again from its first entry
+        // (the keys already there are written again, alike); the position first, so that
+        // a crash between the two writes leaves it to be done again.
+        if self
+            .ledger_index_meta
+            .get(INDEXES)
+            .map_err(backend)?
+            .as_deref()
+            != Some(INDEXES_NOW)
+        {
+            self.ledger_index_meta
+                .insert(INDEXED_UPTO, &0u64.to_be_bytes())
+                .map_err(backend)?;
+            self.ledger_index_meta
+                .insert(INDEXES, INDEXES_NOW)
+                .map_err(backend)?;
+            changed = true;
+        }
         if self.pending.is_empty() && !self.outbox.is_empty() {
             for kv in self.outbox.iter() {
                 let (k, v) = kv.map_err(backend)?;
@@ -1180,6 +1427,72 @@ impl Store for SledStore {
         }))
     }
 
+    fn ledger_page(
+        &self,
+        lookup: &super::LedgerLookup<'_>,
+        after: Option<u64>,
+        limit: usize,
+        keep: &dyn Fn(&Entry) -> bool,
+    ) -> Result<Vec<Entry>> {
+        let lists = self.ledger_lists(lookup);
+        // A catch-up of many entries (the first start after an upgrade that adds an index)
+        // takes a while: until it ends, a page is read from the ledger itself.
+        if lists.is_empty() || self.ledger_unindexed()? > READ_THROUGH_FROM {
+            return super::keep_page(self.ledger_entries_after(after), limit, keep);
+        }
+        self.index_ledger()?;
+        let from = match after {
+            Some(u64::MAX) => return Ok(Vec::new()),
+            Some(a) => a + 1,
+            None => 0,
+        };
+        // Read from the shortest list; an entry must be in the others too (a time range
+        // is left to `keep`).
+        let counted: Vec<usize> = lists.iter().map(|l| self.count_listed(l)).collect();
+        let shortest = (0..lists.len())
+            .min_by_key(|i| counted[*i])
+            .expect("at least one list");
+        let seqs: Box<dyn Iterator<Item = Result<u64>>> = match &lists[shortest] {
+            Listed::Under(tree, prefix) => Box::new(Self::listed_from(tree, prefix, from)),
+            // Each day's entries in seq order, merged.
+            Listed::Days(first, last) => Box::new(Merged::new(
+                self.ledger_days(*first, *last)?
+                    .into_iter()
+                    .map(|day| {
+                        let prefix = field_key(BY_DAY, &day.to_be_bytes());
+                        Self::listed_from(&self.ledger_by_field, &prefix, from)
+                    })
+                    .collect(),
+            )),
+        };
+        let listed = |seq: u64| -> Result<bool> {
+            for (i, l) in lists.iter().enumerate() {
+                if let (false, Listed::Under(tree, prefix)) = (i == shortest, l) {
+                    let mut key = prefix.clone();
+                    key.extend_from_slice(&seq.to_be_bytes());
+                    if !tree.contains_key(key).map_err(backend)? {
+                        return Ok(false);
+                    }
+                }
+            }
+            Ok(true)
+        };
+        let entries = seqs.filter_map(|seq| {
+            let seq = match seq.and_then(|seq| Ok((seq, listed(seq)?))) {
+                Ok((seq, true)) => seq,
+                Ok((_, false)) => return None,
+                Err(e) => return Some(Err(e)),
+            };
+            let key = seq.to_be_bytes();
+            match self.ledger.get(key).map_err(backend) {
+                Ok(Some(v)) => Some(decode(&key, &v)),
+                Ok(None) => None,
+                Err(e) => Some(Err(e)),
+            }
+        });
+        super::keep_page(entries, limit, keep)
+    }
+
     fn ledger_of_message(&self, id: &MessageId) -> Result<Vec<Entry>> {
         self.index_ledger()?;
         self.indexed(&self.ledger_by_message, id.0.as_bytes())
@@ -1771,6 +2084,42 @@ mod tests {
                 opened => return opened.unwrap(),
             }
         }
+    }
+
+    #[test]
+    fn a_store_indexed_before_the_index_by_peer_event_and_day_is_indexed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let query = crate::ledger::QueryText {
+            peer: Some("cert-b".into()),
+            since: Some("2026-12-05".into()),
+            ..Default::default()
+        }
+        .parse()
+        .unwrap();
+        let page = |s: &SledStore| -> Vec<u64> {
+            query
+                .page(s, None, 1000)
+                .unwrap()
+                .iter()
+                .map(|e| e.seq)
+                .collect()
+        };
+        let want = {
+            let s = SledStore::open(dir.path()).unwrap();
+            crate::ledger::tests::varied_ledger(&s, 300);
+            let want = page(&s);
+            assert!(!want.is_empty());
+            // As a release before that index left it: the ledger indexed by message and
+            // report, and nothing said of which indexes.
+            s.ledger_by_field.clear().unwrap();
+            s.ledger_index_meta.remove(INDEXES).unwrap();
+            s.flush().unwrap();
+            // Not indexed again until the store is opened again.
+            assert_eq!(page(&s), Vec::<u64>::new());
+            want
+        };
+        let s = SledStore::open(dir.path()).unwrap();
+        assert_eq!(page(&s), want);
     }
 
     #[test]

@@ -187,12 +187,7 @@ pub async fn disclosures(
     let entries: Vec<Entry> = match query.clone() {
         Some(q) if problems.is_empty() => {
             read(&s, move |g| {
-                Ok(crate::ledger::select_page(
-                    g.store.as_ref(),
-                    |e| q.matches(e),
-                    after,
-                    DISCLOSURES_PAGE,
-                )?)
+                Ok(q.page(g.store.as_ref(), after, DISCLOSURES_PAGE)?)
             })
             .await?
         }

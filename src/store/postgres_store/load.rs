@@ -55,6 +55,7 @@ const DERIVED: &[&str] = &[
     "taxii_index",
     "ledger_by_message",
     "ledger_by_report",
+    "ledger_by_field",
     "ledger_index_meta",
     "message_seqs",
     "alert_count",
