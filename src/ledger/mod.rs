@@ -386,6 +386,7 @@ impl Query {
         let lookup = LedgerLookup {
             peer: self.peer.as_deref(),
             report: self.report.as_deref(),
+            indicator: self.indicator.as_deref(),
             event: self.state,
             since: self.since,
             until: self.until,
@@ -526,7 +527,7 @@ pub(crate) mod tests {
                         (Some("2026-12-05T06:00:00Z"), Some("2026-12-07T12:00:00Z")),
                         (Some("2027-01-01"), None),
                     ] {
-                        for indicator in [None, Some("198.51.100.4")] {
+                        for indicator in [None, Some("198.51.100.4"), Some("10.0.0.7")] {
                             let q = QueryText {
                                 peer: some(peer),
                                 report: some(report),

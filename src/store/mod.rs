@@ -653,12 +653,14 @@ pub struct Holding {
 
 /// What a query of the ledger asks that an index can answer, each a condition every entry
 /// the query keeps meets ([`Store::ledger_page`]).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct LedgerLookup<'a> {
     /// Entries about this peer.
     pub peer: Option<&'a str>,
     /// Entries about this report.
     pub report: Option<&'a str>,
+    /// Entries that carried this value, in clear or as its pseudonym (ASCII case aside).
+    pub indicator: Option<&'a str>,
     /// Entries of this event.
     pub event: Option<crate::disclosure::Event>,
     /// Entries at or after this time.
