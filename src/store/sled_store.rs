@@ -29,24 +29,27 @@ const INDEXED_UPTO: &[u8] = b"indexed-upto";
 /// In `ledger_index_meta`: which indexes the entries up to [`INDEXED_UPTO`] are in.
 const INDEXES: &[u8] = b"indexes";
 /// The indexes this release keeps: a store indexed otherwise is indexed again.
-const INDEXES_NOW: &[u8] = b"message report peer event day indicator";
+const INDEXES_NOW: &[u8] = b"message report; peer event day indicator, posted";
 
 /// The tags of `ledger_by_field`'s keys.
 const BY_PEER: u8 = b'p';
 const BY_EVENT: u8 = b'e';
 const BY_DAY: u8 = b't';
-/// An indicator's key is this tag and 16 bytes of the SHA-256 of its ASCII-lowercased
-/// value (a query matches ASCII case aside), its value the seqs of the entries that
-/// carried it (in clear or as its pseudonym), in order, 8 bytes each (big-endian): one key
-/// an indicator rather than one an indicator and entry, which sled keeps in memory by the
-/// page (a million entries of 3 indicators, each a value and a pseudonym: 6 million keys
-/// took 190 MiB more at a start, against 0.2 million keys).
 const BY_INDICATOR: u8 = b'i';
 
-/// The prefix of `ledger_by_field`'s keys for `value` under `tag`: every key is this
-/// prefix, then the entry's seq (big-endian). Peer ids and event names hold no NUL; a time
-/// is its day, 4 bytes that sort as the days do ([`day_bytes`]: the entries of one day in
-/// seq order).
+/// How many entries one key of `ledger_by_field` lists at most (8 bytes each).
+const POSTED_PER_KEY: usize = 4096;
+
+/// The prefix of `ledger_by_field`'s keys for `value` under `tag`. Each key is this prefix
+/// then the seq of the first entry it lists (big-endian), and its value the seqs of the
+/// entries it lists, increasing, 8 bytes each (big-endian), up to [`POSTED_PER_KEY`]; the
+/// keys of a prefix list its entries in order. A few keys a value rather than one a value
+/// and entry: sled keeps in memory a table of its pages, and a key an entry and indicator
+/// (6 million keys at a million entries) took 190 MiB more at a start.
+///
+/// Peer ids and event names hold no NUL and end with one; a day is 4 bytes that sort as
+/// the days do ([`day_bytes`]); an indicator is 16 bytes of the SHA-256 of its value,
+/// ASCII-lowercased (a query matches ASCII case aside).
 fn field_key(tag: u8, value: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(value.len() + 10);
     k.push(tag);
@@ -68,17 +71,15 @@ fn day_number(t: time::OffsetDateTime) -> u32 {
     (day.clamp(i32::MIN.into(), i32::MAX.into()) as i32 as u32) ^ (1 << 31)
 }
 
-/// An indicator's key in `ledger_by_field`.
+/// An indicator's prefix in `ledger_by_field`.
 fn indicator_key(value: &str) -> Vec<u8> {
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(value.to_ascii_lowercase().as_bytes());
-    let mut k = Vec::with_capacity(17);
-    k.push(BY_INDICATOR);
-    k.extend_from_slice(&digest[..16]);
-    k
+    field_key(BY_INDICATOR, &digest[..16])
 }
 
-/// The keys of `ledger_by_field` that list entry `e`.
+/// The prefixes of `ledger_by_field` that list entry `e`: its peer, event, day, and every
+/// indicator it carried, in clear and as sent.
 fn field_keys(e: &Entry) -> Vec<Vec<u8>> {
     let b = &e.body;
     let mut keys = vec![
@@ -88,19 +89,23 @@ fn field_keys(e: &Entry) -> Vec<Vec<u8>> {
     if let Some(at) = crate::timestamp::parse_rfc3339(&b.at) {
         keys.push(field_key(BY_DAY, &day_bytes(at)));
     }
-    for k in &mut keys {
-        k.extend_from_slice(&e.seq.to_be_bytes());
-    }
+    let mut carried: Vec<Vec<u8>> = b
+        .indicators
+        .iter()
+        .flat_map(|d| [indicator_key(&d.value), indicator_key(&d.sent_as)])
+        .collect();
+    carried.sort_unstable();
+    carried.dedup();
+    keys.extend(carried);
     keys
 }
 
-/// Where the entries a query may keep are listed: under a prefix of an index, or under the
-/// days from the first to the last (inclusive) of a time range; each in seq order.
+/// Where the entries a query may keep are listed, each in seq order: under a prefix of an
+/// index, or read from `ledger_by_field` (a time range: the lists of its days).
 enum Listed<'a> {
     Under(&'a sled::Tree, Vec<u8>),
-    Days(u32, u32),
-    /// An indicator's seqs, read.
     Posted(Vec<u64>),
+    Days(Vec<Vec<u64>>),
 }
 
 /// How many ledger entries may wait to be indexed before a page of a query is read: with
@@ -361,7 +366,8 @@ impl SledStore {
         // back meanwhile; a batch of 10,000 entries' keys held them for 70-110 ms.
         const CHUNK: u64 = 10_000;
         let mut written = next;
-        // The chunk's entries by indicator, written before how far the chunk reached.
+        // The chunk's entries by peer, event, day and indicator, written before how far
+        // the chunk reached.
         let mut postings: std::collections::BTreeMap<Vec<u8>, Vec<u64>> = Default::default();
         let upto = |reached: u64, postings: &mut std::collections::BTreeMap<Vec<u8>, Vec<u64>>| {
             for (key, seqs) in std::mem::take(postings) {
@@ -388,17 +394,6 @@ impl SledStore {
             key.extend_from_slice(&e.seq.to_be_bytes());
             self.ledger_by_report.insert(key, &[]).map_err(backend)?;
             for key in field_keys(&e) {
-                self.ledger_by_field.insert(key, &[]).map_err(backend)?;
-            }
-            let mut carried: Vec<Vec<u8>> = e
-                .body
-                .indicators
-                .iter()
-                .flat_map(|d| [indicator_key(&d.value), indicator_key(&d.sent_as)])
-                .collect();
-            carried.sort_unstable();
-            carried.dedup();
-            for key in carried {
                 postings.entry(key).or_default().push(e.seq);
             }
             next += 1;
@@ -413,34 +408,48 @@ impl SledStore {
         Ok(())
     }
 
-    /// Adds `seqs` (increasing) to the entries that carried the indicator under `key`;
+    /// Adds `seqs` (increasing) to the entries listed under `prefix` in `ledger_by_field`;
     /// those it lists already (a chunk indexed again after a crash) are not added again.
-    fn post(&self, key: &[u8], seqs: &[u64]) -> Result<()> {
-        let mut list = self
-            .ledger_by_field
-            .get(key)
-            .map_err(backend)?
-            .map_or_else(Vec::new, |v| v.to_vec());
+    fn post(&self, prefix: &[u8], seqs: &[u64]) -> Result<()> {
+        let (mut key, mut list) = match self.ledger_by_field.scan_prefix(prefix).next_back() {
+            Some(kv) => {
+                let (k, v) = kv.map_err(backend)?;
+                (k.to_vec(), v.to_vec())
+            }
+            None => (Vec::new(), Vec::new()),
+        };
         let last = list.last_chunk::<8>().map(|l| u64::from_be_bytes(*l));
-        for seq in seqs.iter().filter(|s| last.is_none_or(|l| **s > l)) {
+        for &seq in seqs.iter().filter(|s| last.is_none_or(|l| **s > l)) {
+            if key.is_empty() || list.len() >= POSTED_PER_KEY * 8 {
+                if !key.is_empty() {
+                    self.ledger_by_field.insert(&key, list).map_err(backend)?;
+                }
+                key = [prefix, &seq.to_be_bytes()].concat();
+                list = Vec::new();
+            }
             list.extend_from_slice(&seq.to_be_bytes());
         }
-        self.ledger_by_field.insert(key, list).map_err(backend)?;
+        if !key.is_empty() {
+            self.ledger_by_field.insert(key, list).map_err(backend)?;
+        }
         Ok(())
     }
 
-    /// The seqs of the entries that carried `indicator`, in order.
-    fn posted(&self, indicator: &str) -> Result<Vec<u64>> {
-        Ok(self
-            .ledger_by_field
-            .get(indicator_key(indicator))
-            .map_err(backend)?
-            .map(|v| {
+    /// The seqs `ledger_by_field` lists under `prefix`, in order.
+    fn posted(&self, prefix: &[u8]) -> Result<Vec<u64>> {
+        let mut seqs = Vec::new();
+        for kv in self.ledger_by_field.scan_prefix(prefix) {
+            let (k, v) = kv.map_err(backend)?;
+            // The prefix, then a seq: anything else shares the prefix only.
+            if k.len() != prefix.len() + 8 {
+                continue;
+            }
+            seqs.extend(
                 v.chunks_exact(8)
-                    .map(|c| u64::from_be_bytes(c.try_into().expect("8 bytes")))
-                    .collect()
-            })
-            .unwrap_or_default())
+                    .map(|c| u64::from_be_bytes(c.try_into().expect("8 bytes"))),
+            );
+        }
+        Ok(seqs)
     }
 
     /// How many ledger entries are not indexed yet (the last one's seq, counted from the
@@ -460,7 +469,7 @@ impl SledStore {
     /// Where the entries a query may keep are listed: one list for each of its conditions
     /// an index answers (none: the query needs the whole ledger read).
     fn ledger_lists(&self, lookup: &super::LedgerLookup<'_>) -> Result<Vec<Listed<'_>>> {
-        let by = |tag, value: &[u8]| Listed::Under(&self.ledger_by_field, field_key(tag, value));
+        let by = |prefix: Vec<u8>| self.posted(&prefix).map(Listed::Posted);
         let mut lists = Vec::new();
         if let Some(r) = lookup.report {
             let mut prefix = r.as_bytes().to_vec();
@@ -468,13 +477,13 @@ impl SledStore {
             lists.push(Listed::Under(&self.ledger_by_report, prefix));
         }
         if let Some(p) = lookup.peer {
-            lists.push(by(BY_PEER, p.as_bytes()));
+            lists.push(by(field_key(BY_PEER, p.as_bytes()))?);
         }
         if let Some(e) = lookup.event {
-            lists.push(by(BY_EVENT, e.to_string().as_bytes()));
+            lists.push(by(field_key(BY_EVENT, e.to_string().as_bytes()))?);
         }
         if let Some(i) = lookup.indicator {
-            lists.push(Listed::Posted(self.posted(i)?));
+            lists.push(by(indicator_key(i))?);
         }
         if lookup.since.is_some() || lookup.until.is_some() {
             // `until` is exclusive: a range that ends at midnight ends the day before.
@@ -482,7 +491,11 @@ impl SledStore {
                 .until
                 .map_or(u32::MAX, |t| day_number(t - time::Duration::nanoseconds(1)));
             let first = lookup.since.map_or(0, day_number);
-            lists.push(Listed::Days(first, last));
+            let days = self.ledger_days(first, last)?;
+            let listed = days
+                .into_iter()
+                .map(|day| self.posted(&field_key(BY_DAY, &day.to_be_bytes())));
+            lists.push(Listed::Days(listed.collect::<Result<_>>()?));
         }
         Ok(lists)
     }
@@ -536,25 +549,15 @@ impl SledStore {
             .map(|k| seq_suffix(&k?))
     }
 
-    /// How many entries a list holds, counted up to [`COUNTED_UP_TO`].
-    fn count_listed(&self, list: &Listed<'_>) -> usize {
+    /// How many entries a list holds (one under a prefix of an index, counted up to
+    /// [`COUNTED_UP_TO`]).
+    fn count_listed(list: &Listed<'_>) -> usize {
         match list {
             Listed::Under(tree, prefix) => {
                 tree.scan_prefix(prefix).keys().take(COUNTED_UP_TO).count()
             }
-            Listed::Days(first, last) => self
-                .ledger_by_field
-                .range(
-                    field_key(BY_DAY, &first.to_be_bytes())
-                        ..=field_key(
-                            BY_DAY,
-                            &[last.to_be_bytes().as_slice(), &[0xff; 8]].concat(),
-                        ),
-                )
-                .keys()
-                .take(COUNTED_UP_TO)
-                .count(),
             Listed::Posted(seqs) => seqs.len(),
+            Listed::Days(days) => days.iter().map(Vec::len).sum(),
         }
     }
 
@@ -683,6 +686,7 @@ impl SledStore {
             .as_deref()
             != Some(INDEXES_NOW)
         {
+            self.ledger_by_field.clear().map_err(backend)?;
             self.ledger_index_meta
                 .insert(INDEXED_UPTO, &0u64.to_be_bytes())
                 .map_err(backend)?;
@@ -1518,26 +1522,25 @@ impl Store for SledStore {
         };
         // Read from the shortest list; an entry must be in the others too (a time range
         // is left to `keep`).
-        let counted: Vec<usize> = lists.iter().map(|l| self.count_listed(l)).collect();
+        let counted: Vec<usize> = lists.iter().map(Self::count_listed).collect();
         let shortest = (0..lists.len())
             .min_by_key(|i| counted[*i])
             .expect("at least one list");
         let seqs: Box<dyn Iterator<Item = Result<u64>>> = match &lists[shortest] {
             Listed::Under(tree, prefix) => Box::new(Self::listed_from(tree, prefix, from)),
-            // Each day's entries in seq order, merged.
-            Listed::Days(first, last) => Box::new(Merged::new(
-                self.ledger_days(*first, *last)?
-                    .into_iter()
-                    .map(|day| {
-                        let prefix = field_key(BY_DAY, &day.to_be_bytes());
-                        Self::listed_from(&self.ledger_by_field, &prefix, from)
-                    })
-                    .collect(),
-            )),
             Listed::Posted(seqs) => {
                 let at = seqs.partition_point(|s| *s < from);
                 Box::new(seqs[at..].iter().copied().map(Ok))
             }
+            // Each day's entries in seq order, merged.
+            Listed::Days(days) => Box::new(Merged::new(
+                days.iter()
+                    .map(|seqs| {
+                        let at = seqs.partition_point(|s| *s < from);
+                        seqs[at..].iter().copied().map(Ok)
+                    })
+                    .collect(),
+            )),
         };
         let listed = |seq: u64| -> Result<bool> {
             for (i, l) in lists.iter().enumerate() {
@@ -2168,14 +2171,29 @@ mod tests {
     }
 
     #[test]
-    fn an_indicator_posted_again_after_a_crash_lists_each_entry_once() {
+    fn entries_posted_again_after_a_crash_are_listed_once_and_in_order() {
         let s = SledStore::temporary().unwrap();
         let key = indicator_key("198.51.100.1");
         s.post(&key, &[1, 5]).unwrap();
         // The chunk indexed again: its entries are there already.
         s.post(&key, &[5, 9]).unwrap();
-        assert_eq!(s.posted("198.51.100.1").unwrap(), vec![1, 5, 9]);
-        assert_eq!(s.posted("198.51.100.2").unwrap(), Vec::<u64>::new());
+        assert_eq!(s.posted(&key).unwrap(), vec![1, 5, 9]);
+        assert_eq!(
+            s.posted(&indicator_key("198.51.100.2")).unwrap(),
+            Vec::<u64>::new()
+        );
+        // A long list is kept under several keys, read back as one.
+        let many: Vec<u64> = (10..10_000).map(|i| i * 3).collect();
+        s.post(&key, &many[..5000]).unwrap();
+        s.post(&key, &many[4000..]).unwrap();
+        let want: Vec<u64> = [1, 5, 9].into_iter().chain(many).collect();
+        assert_eq!(s.posted(&key).unwrap(), want);
+        assert_eq!(s.ledger_by_field.scan_prefix(&key).count(), 3);
+        // Another value's list is apart from it.
+        let peer = field_key(BY_PEER, b"cert-a");
+        s.post(&peer, &[2]).unwrap();
+        assert_eq!(s.posted(&peer).unwrap(), vec![2]);
+        assert_eq!(s.posted(&key).unwrap().len(), want.len());
     }
 
     #[test]
