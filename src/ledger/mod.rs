@@ -415,7 +415,7 @@ impl Query {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
     fn queued(report: &str) -> EntryBody {
@@ -479,41 +479,10 @@ pub(crate) mod tests {
         )
     }
 
-    /// Appends `n` entries over three peers, twenty reports, four events and ten days (a
-    /// day back every seventh entry), every fifth carrying an indicator.
-    pub(crate) fn varied_ledger(s: &dyn Store, n: u64) {
-        let peers = ["cert-a", "cert-b", "cert-c"];
-        let events = [
-            Event::Queued,
-            Event::Withheld,
-            Event::Delivered,
-            Event::Refused,
-        ];
-        let mut prev: Option<Entry> = None;
-        for i in 0..n {
-            let day = 1 + i * 10 / n - u64::from(i % 7 == 0 && i * 10 >= n);
-            let mut body = EntryBody::new(
-                format!("2026-12-{day:02}T{:02}:30:00Z", i % 24),
-                events[(i % 4) as usize],
-                format!("R{}", i % 20).parse().unwrap(),
-                peers[(i % 3) as usize].parse().unwrap(),
-            );
-            if i % 5 == 0 {
-                body.indicators = vec![crate::disclosure::Disclosed {
-                    value: format!("198.51.100.{}", i % 9),
-                    sent_as: format!("10.0.0.{}", i % 9),
-                }];
-            }
-            let e = chain::link(prev.as_ref(), body);
-            s.ledger_put(&e).unwrap();
-            prev = Some(e);
-        }
-    }
-
     #[test]
     fn a_page_read_from_the_indexes_is_the_page_the_ledger_holds() {
         let s = crate::store::sled_store::SledStore::temporary().unwrap();
-        varied_ledger(&s, 700);
+        crate::store::conformance::varied_ledger(&s, 700);
         let seqs = |es: Vec<Entry>| es.iter().map(|e| e.seq).collect::<Vec<_>>();
         let some = |v: Option<&str>| v.map(str::to_string);
         let mut found = 0;

@@ -142,6 +142,37 @@ fn head(s: &dyn Store, peer: &str) -> Option<MessageId> {
     head.map(|(_, i)| i.message_id)
 }
 
+/// Appends `n` entries over three peers, twenty reports, four events and ten days (a
+/// day back every seventh entry), every fifth carrying an indicator.
+pub fn varied_ledger(s: &dyn Store, n: u64) {
+    let peers = ["cert-a", "cert-b", "cert-c"];
+    let events = [
+        Event::Queued,
+        Event::Withheld,
+        Event::Delivered,
+        Event::Refused,
+    ];
+    let mut prev: Option<Entry> = None;
+    for i in 0..n {
+        let day = 1 + i * 10 / n - u64::from(i % 7 == 0 && i * 10 >= n);
+        let mut body = EntryBody::new(
+            format!("2026-12-{day:02}T{:02}:30:00Z", i % 24),
+            events[(i % 4) as usize],
+            format!("R{}", i % 20).parse().unwrap(),
+            peers[(i % 3) as usize].parse().unwrap(),
+        );
+        if i % 5 == 0 {
+            body.indicators = vec![crate::disclosure::Disclosed {
+                value: format!("198.51.100.{}", i % 9),
+                sent_as: format!("10.0.0.{}", i % 9),
+            }];
+        }
+        let e = chain::link(prev.as_ref(), body);
+        s.ledger_put(&e).unwrap();
+        prev = Some(e);
+    }
+}
+
 /// Runs the suite on an empty store.
 pub fn suite(s: &dyn Store) {
     // Reports.
