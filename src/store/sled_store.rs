@@ -355,11 +355,7 @@ impl SledStore {
     /// where they stand after a crash, and never the only copy of anything.
     fn index_ledger(&self) -> Result<()> {
         let _one = self.index_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut next = self
-            .ledger_index_meta
-            .get(INDEXED_UPTO)
-            .map_err(backend)?
-            .map_or(0, |v| read_u64(&v));
+        let mut next = self.indexed_upto()?;
         // Written key by key, and how far they reached after every chunk (a chunk written
         // again after a crash writes the same keys). Not as sled batches: sled 0.34 applies
         // a batch under its global write lock, which holds every other write to the store
@@ -458,12 +454,16 @@ impl SledStore {
         let Some((last, _)) = self.ledger.last().map_err(backend)? else {
             return Ok(0);
         };
-        let upto = self
+        Ok((seq_suffix(&last)? + 1).saturating_sub(self.indexed_upto()?))
+    }
+
+    /// The seq of the first ledger entry not indexed yet.
+    fn indexed_upto(&self) -> Result<u64> {
+        Ok(self
             .ledger_index_meta
             .get(INDEXED_UPTO)
             .map_err(backend)?
-            .map_or(0, |v| read_u64(&v));
-        Ok((seq_suffix(&last)? + 1).saturating_sub(upto))
+            .map_or(0, |v| read_u64(&v)))
     }
 
     /// Where the entries a query may keep are listed: one list for each of its conditions
