@@ -24,12 +24,14 @@ use crate::envelope::MessageId;
 use crate::peer::{Peer, PeerId};
 use crate::report::ReportId;
 
-/// In `ledger_index_meta`: the seq of the first ledger entry not yet indexed.
+/// In `ledger_index_meta`: the seq of the first ledger entry not yet indexed by message
+/// and by report.
 const INDEXED_UPTO: &[u8] = b"indexed-upto";
-/// In `ledger_index_meta`: which indexes the entries up to [`INDEXED_UPTO`] are in.
-const INDEXES: &[u8] = b"indexes";
-/// The indexes this release keeps: a store indexed otherwise is indexed again.
-const INDEXES_NOW: &[u8] = b"message report; peer event day indicator, posted";
+/// In `ledger_index_meta`: the seq of the first ledger entry not yet in `ledger_by_field`'s
+/// lists. Apart from [`INDEXED_UPTO`]: a release before those lists (one rolled back to)
+/// moves that one on and not this, and the lists catch up from here when this release runs
+/// again. A store without it has its lists made from its first entry.
+const FIELDS_UPTO: &[u8] = b"fields-indexed-upto/1";
 
 /// The tags of `ledger_by_field`'s keys.
 const BY_PEER: u8 = b'p';
@@ -355,7 +357,8 @@ impl SledStore {
     /// where they stand after a crash, and never the only copy of anything.
     fn index_ledger(&self) -> Result<()> {
         let _one = self.index_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut next = self.indexed_upto()?;
+        let (by_id, by_field) = (self.upto(INDEXED_UPTO)?, self.upto(FIELDS_UPTO)?);
+        let mut next = by_id.min(by_field);
         // Written key by key, and how far they reached after every chunk (a chunk written
         // again after a crash writes the same keys). Not as sled batches: sled 0.34 applies
         // a batch under its global write lock, which holds every other write to the store
@@ -369,9 +372,11 @@ impl SledStore {
             for (key, seqs) in std::mem::take(postings) {
                 self.post(&key, &seqs)?;
             }
-            self.ledger_index_meta
-                .insert(INDEXED_UPTO, &reached.to_be_bytes())
-                .map_err(backend)?;
+            for (key, from) in [(INDEXED_UPTO, by_id), (FIELDS_UPTO, by_field)] {
+                self.ledger_index_meta
+                    .insert(key, &reached.max(from).to_be_bytes())
+                    .map_err(backend)?;
+            }
             Ok::<(), StoreError>(())
         };
         for kv in self.ledger.range(next.to_be_bytes()..) {
@@ -380,17 +385,21 @@ impl SledStore {
             if e.seq != next {
                 break;
             }
-            if let Some(m) = e.body.message_id {
-                let mut key = m.0.as_bytes().to_vec();
+            if e.seq >= by_id {
+                if let Some(m) = e.body.message_id {
+                    let mut key = m.0.as_bytes().to_vec();
+                    key.extend_from_slice(&e.seq.to_be_bytes());
+                    self.ledger_by_message.insert(key, &[]).map_err(backend)?;
+                }
+                let mut key = e.body.report_id.as_str().as_bytes().to_vec();
+                key.push(0);
                 key.extend_from_slice(&e.seq.to_be_bytes());
-                self.ledger_by_message.insert(key, &[]).map_err(backend)?;
+                self.ledger_by_report.insert(key, &[]).map_err(backend)?;
             }
-            let mut key = e.body.report_id.as_str().as_bytes().to_vec();
-            key.push(0);
-            key.extend_from_slice(&e.seq.to_be_bytes());
-            self.ledger_by_report.insert(key, &[]).map_err(backend)?;
-            for key in field_keys(&e) {
-                postings.entry(key).or_default().push(e.seq);
+            if e.seq >= by_field {
+                for key in field_keys(&e) {
+                    postings.entry(key).or_default().push(e.seq);
+                }
             }
             next += 1;
             if next - written >= CHUNK {
@@ -454,14 +463,15 @@ impl SledStore {
         let Some((last, _)) = self.ledger.last().map_err(backend)? else {
             return Ok(0);
         };
-        Ok((seq_suffix(&last)? + 1).saturating_sub(self.indexed_upto()?))
+        let upto = self.upto(INDEXED_UPTO)?.min(self.upto(FIELDS_UPTO)?);
+        Ok((seq_suffix(&last)? + 1).saturating_sub(upto))
     }
 
-    /// The seq of the first ledger entry not indexed yet.
-    fn indexed_upto(&self) -> Result<u64> {
+    /// The seq of the first ledger entry not indexed yet, as `marker` says.
+    fn upto(&self, marker: &[u8]) -> Result<u64> {
         Ok(self
             .ledger_index_meta
-            .get(INDEXED_UPTO)
+            .get(marker)
             .map_err(backend)?
             .map_or(0, |v| read_u64(&v)))
     }
@@ -676,23 +686,17 @@ impl SledStore {
     /// messages, the alerts' metadata and usage, quarantine bodies apart from their records.
     fn migrate(&self) -> Result<()> {
         let mut changed = false;
-        // A store indexed otherwise (before an index was added) is indexed again from its
-        // first entry: the lists by field made again from none, the message and report
-        // keys written again, alike. The note of which indexes last, so that a crash
-        // before it leaves all this to be done again.
-        if self
+        // A store from before the lists by field gets them made from its first entry (its
+        // tree emptied first of whatever another layout left there, then the position
+        // written: a crash between the two does it again).
+        if !self
             .ledger_index_meta
-            .get(INDEXES)
+            .contains_key(FIELDS_UPTO)
             .map_err(backend)?
-            .as_deref()
-            != Some(INDEXES_NOW)
         {
             self.ledger_by_field.clear().map_err(backend)?;
             self.ledger_index_meta
-                .insert(INDEXED_UPTO, &0u64.to_be_bytes())
-                .map_err(backend)?;
-            self.ledger_index_meta
-                .insert(INDEXES, INDEXES_NOW)
+                .insert(FIELDS_UPTO, &0u64.to_be_bytes())
                 .map_err(backend)?;
             changed = true;
         }
@@ -2219,15 +2223,22 @@ mod tests {
             let want = page(&s);
             assert!(!want.is_empty());
             // As a release before those indexes left it: the ledger indexed by message and
-            // report, and nothing said of which indexes.
+            // report, and no lists by field.
             s.ledger_by_field.clear().unwrap();
-            s.ledger_index_meta.remove(INDEXES).unwrap();
+            s.ledger_index_meta.remove(FIELDS_UPTO).unwrap();
             s.flush().unwrap();
-            // Not indexed again until the store is opened again.
-            assert_eq!(page(&s), Vec::<u64>::new());
             want
         };
         let s = SledStore::open(dir.path()).unwrap();
+        assert_eq!(page(&s), want);
+        // Rolled back to that release after the lists had reached an entry, the release
+        // indexing the entries after it by message and report only, then run again: the
+        // lists catch up from where they were.
+        assert_eq!(s.upto(INDEXED_UPTO).unwrap(), 300);
+        s.ledger_by_field.clear().unwrap();
+        s.ledger_index_meta
+            .insert(FIELDS_UPTO, &0u64.to_be_bytes())
+            .unwrap();
         assert_eq!(page(&s), want);
     }
 

@@ -281,9 +281,7 @@ pub async fn export(State(s): State<AppState>, Query(f): Query<DisclosuresQuery>
         }
     };
     let entries = match read(&s, move |g| {
-        Ok(crate::ledger::select(g.store.as_ref(), |e| {
-            query.matches(e)
-        })?)
+        Ok(query.page(g.store.as_ref(), None, usize::MAX)?)
     })
     .await
     {
