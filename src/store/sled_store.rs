@@ -80,6 +80,13 @@ fn indicator_key(value: &str) -> Vec<u8> {
     field_key(BY_INDICATOR, &digest[..16])
 }
 
+/// A report's prefix in `ledger_by_report` (each key: the prefix, then an entry's seq).
+fn report_prefix(report: &str) -> Vec<u8> {
+    let mut k = report.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
 /// The prefixes of `ledger_by_field` that list entry `e`: its peer, event, day, and every
 /// indicator it carried, in clear and as sent.
 fn field_keys(e: &Entry) -> Vec<Vec<u8>> {
@@ -391,8 +398,7 @@ impl SledStore {
                     key.extend_from_slice(&e.seq.to_be_bytes());
                     self.ledger_by_message.insert(key, &[]).map_err(backend)?;
                 }
-                let mut key = e.body.report_id.as_str().as_bytes().to_vec();
-                key.push(0);
+                let mut key = report_prefix(e.body.report_id.as_str());
                 key.extend_from_slice(&e.seq.to_be_bytes());
                 self.ledger_by_report.insert(key, &[]).map_err(backend)?;
             }
@@ -482,9 +488,7 @@ impl SledStore {
         let by = |prefix: Vec<u8>| self.posted(&prefix).map(Listed::Posted);
         let mut lists = Vec::new();
         if let Some(r) = lookup.report {
-            let mut prefix = r.as_bytes().to_vec();
-            prefix.push(0);
-            lists.push(Listed::Under(&self.ledger_by_report, prefix));
+            lists.push(Listed::Under(&self.ledger_by_report, report_prefix(r)));
         }
         if let Some(p) = lookup.peer {
             lists.push(by(field_key(BY_PEER, p.as_bytes()))?);
@@ -552,11 +556,24 @@ impl SledStore {
         let mut start = prefix.to_vec();
         start.extend_from_slice(&from.to_be_bytes());
         let prefix = prefix.to_vec();
+        let len = prefix.len() + 8;
         tree.range(start..)
             .keys()
             .map(|k| k.map_err(backend))
             .take_while(move |k| k.as_ref().map_or(true, |k| k.starts_with(&prefix)))
+            // The prefix, then the entry's seq: anything else shares the prefix only.
+            .filter(move |k| k.as_ref().map_or(true, |k| k.len() == len))
             .map(|k| seq_suffix(&k?))
+    }
+
+    /// Ledger entry `seq`, if there is one.
+    fn ledger_entry(&self, seq: u64) -> Result<Option<Entry>> {
+        let key = seq.to_be_bytes();
+        self.ledger
+            .get(key)
+            .map_err(backend)?
+            .map(|v| decode(&key, &v))
+            .transpose()
     }
 
     /// How many entries a list holds (one under a prefix of an index, counted up to
@@ -574,15 +591,8 @@ impl SledStore {
     /// The ledger entries an index lists under `prefix` (keys: prefix, then the seq).
     fn indexed(&self, index: &sled::Tree, prefix: &[u8]) -> Result<Vec<Entry>> {
         let mut out = Vec::new();
-        for kv in index.scan_prefix(prefix) {
-            let (k, _) = kv.map_err(backend)?;
-            // The prefix, then the entry's seq: anything else shares the prefix only.
-            let Some(seq) = k.strip_prefix(prefix).filter(|seq| seq.len() == 8) else {
-                continue;
-            };
-            if let Some(v) = self.ledger.get(seq).map_err(backend)? {
-                out.push(decode(seq, &v)?);
-            }
+        for seq in Self::listed_from(index, prefix, 0) {
+            out.extend(self.ledger_entry(seq?)?);
         }
         Ok(out)
     }
@@ -1572,12 +1582,7 @@ impl Store for SledStore {
                 Ok((_, false)) => return None,
                 Err(e) => return Some(Err(e)),
             };
-            let key = seq.to_be_bytes();
-            match self.ledger.get(key).map_err(backend) {
-                Ok(Some(v)) => Some(decode(&key, &v)),
-                Ok(None) => None,
-                Err(e) => Some(Err(e)),
-            }
+            self.ledger_entry(seq).transpose()
         });
         super::keep_page(entries, limit, keep)
     }
@@ -1594,9 +1599,7 @@ impl Store for SledStore {
 
     fn ledger_of_report(&self, id: &ReportId) -> Result<Vec<Entry>> {
         self.index_ledger()?;
-        let mut prefix = id.as_str().as_bytes().to_vec();
-        prefix.push(0);
-        self.indexed(&self.ledger_by_report, &prefix)
+        self.indexed(&self.ledger_by_report, &report_prefix(id.as_str()))
     }
 
     fn kept_derived(&self, name: &str) -> Result<Option<Vec<u8>>> {
