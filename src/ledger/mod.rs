@@ -4,6 +4,7 @@
 //! The entries and the chain are `crate::disclosure` (pure); this module appends through the
 //! store, queries it, exports it and verifies exports.
 
+pub mod conformance;
 pub mod export;
 
 use std::sync::Mutex;
@@ -483,52 +484,7 @@ mod tests {
     fn a_page_read_from_the_indexes_is_the_page_the_ledger_holds() {
         let s = crate::store::sled_store::SledStore::temporary().unwrap();
         crate::store::conformance::varied_ledger(&s, 700);
-        let seqs = |es: Vec<Entry>| es.iter().map(|e| e.seq).collect::<Vec<_>>();
-        let some = |v: Option<&str>| v.map(str::to_string);
-        let mut found = 0;
-        for peer in [None, Some("cert-b"), Some("nobody")] {
-            for report in [None, Some("R3"), Some("R99")] {
-                for state in [None, Some("refused"), Some("queued")] {
-                    for (since, until) in [
-                        (None, None),
-                        (Some("2026-12-04"), None),
-                        (None, Some("2026-12-03")),
-                        (Some("2026-12-05T06:00:00Z"), Some("2026-12-07T12:00:00Z")),
-                        (Some("2027-01-01"), None),
-                    ] {
-                        for indicator in [None, Some("198.51.100.4"), Some("10.0.0.7")] {
-                            let q = QueryText {
-                                peer: some(peer),
-                                report: some(report),
-                                state: some(state),
-                                since: some(since),
-                                until: some(until),
-                                indicator: some(indicator),
-                            }
-                            .parse()
-                            .unwrap();
-                            // cert-b has every third entry from the second: 352 follows 351.
-                            for after in [None, Some(331), Some(350), Some(351), Some(699)] {
-                                for limit in [1, 1000] {
-                                    // Read from the start on, as a store without indexes.
-                                    let want =
-                                        select_page(&s, |e| q.matches(e), after, limit).unwrap();
-                                    let got = q.page(&s, after, limit).unwrap();
-                                    found += want.len();
-                                    assert_eq!(
-                                        seqs(got),
-                                        seqs(want),
-                                        "{q:?} after {after:?}, {limit}"
-                                    );
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        // The queries are not all empty.
-        assert!(found > 1000, "{found}");
+        conformance::pages_of_queries_are_the_ledgers(&s);
     }
 
     #[test]

@@ -501,6 +501,30 @@ impl<'a> DedupKeys<'a> {
     }
 }
 
+/// What a ledger index knows an indicator by: 16 bytes of the SHA-256 of its value,
+/// ASCII-lowercased (a query matches ASCII case aside).
+pub(super) fn indicator_digest(value: &str) -> [u8; 16] {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(value.to_ascii_lowercase().as_bytes());
+    let mut out = [0; 16];
+    out.copy_from_slice(&digest[..16]);
+    out
+}
+
+/// The digests of every indicator ledger entry `e` carried, in clear and as sent, each
+/// once: a query by indicator matches either.
+pub(super) fn carried_digests(e: &crate::disclosure::Entry) -> Vec<[u8; 16]> {
+    let mut carried: Vec<[u8; 16]> = e
+        .body
+        .indicators
+        .iter()
+        .flat_map(|d| [indicator_digest(&d.value), indicator_digest(&d.sent_as)])
+        .collect();
+    carried.sort_unstable();
+    carried.dedup();
+    carried
+}
+
 /// The key under which the latest alert of a peer's report is recorded.
 pub(super) fn report_seen_key(sender: &PeerId, report: &str) -> Vec<u8> {
     seen_key(sender, &format!("report:{report}"))

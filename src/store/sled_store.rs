@@ -75,9 +75,7 @@ fn day_number(t: time::OffsetDateTime) -> u32 {
 
 /// An indicator's prefix in `ledger_by_field`.
 fn indicator_key(value: &str) -> Vec<u8> {
-    use sha2::Digest as _;
-    let digest = sha2::Sha256::digest(value.to_ascii_lowercase().as_bytes());
-    field_key(BY_INDICATOR, &digest[..16])
+    field_key(BY_INDICATOR, &super::records::indicator_digest(value))
 }
 
 /// A report's prefix in `ledger_by_report` (each key: the prefix, then an entry's seq).
@@ -98,14 +96,11 @@ fn field_keys(e: &Entry) -> Vec<Vec<u8>> {
     if let Some(at) = crate::timestamp::parse_rfc3339(&b.at) {
         keys.push(field_key(BY_DAY, &day_bytes(at)));
     }
-    let mut carried: Vec<Vec<u8>> = b
-        .indicators
-        .iter()
-        .flat_map(|d| [indicator_key(&d.value), indicator_key(&d.sent_as)])
-        .collect();
-    carried.sort_unstable();
-    carried.dedup();
-    keys.extend(carried);
+    keys.extend(
+        super::records::carried_digests(e)
+            .iter()
+            .map(|d| field_key(BY_INDICATOR, d)),
+    );
     keys
 }
 

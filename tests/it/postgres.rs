@@ -57,12 +57,14 @@ fn a_schema_1_database_is_upgraded_and_finds_its_messages_by_id() {
         irtx::store::conformance::suite_messages(&s)
     };
     // Back to schema 1 as the first release wrote it: no message ids beside the records,
-    // nothing kept for the next start.
+    // nothing kept for the next start, the ledger found by message and report alone.
     sql(
         &pg.url,
         "ALTER TABLE outbox DROP COLUMN message_id; \
          ALTER TABLE delivered DROP COLUMN message_id; \
          DROP TABLE kept; \
+         ALTER TABLE ledger DROP COLUMN peer, DROP COLUMN event, DROP COLUMN at_us; \
+         DROP TABLE ledger_indicators; \
          UPDATE irtx_meta SET v = 1 WHERE k = 'schema'",
     );
     let upgraded = PgStore::open(&connect(&pg.url)).unwrap();
@@ -322,4 +324,34 @@ fn sslmode_require_refuses_a_database_without_tls() {
     assert!(!plain.encrypted().unwrap());
     let disabled = PgStore::open(&connect(&format!("{}?sslmode=disable", pg.url))).unwrap();
     assert!(!disabled.encrypted().unwrap());
+}
+
+#[test]
+fn pages_of_the_disclosures_by_query_are_the_ledgers_written_upgraded_and_migrated() {
+    use irtx::ledger::conformance::pages_of_queries_are_the_ledgers;
+    use irtx::store::conformance::varied_ledger;
+    use irtx::store::Store;
+    let pg = PgServer::start();
+    // Written by this release: each entry's columns and indicators with it.
+    let s = PgStore::open(&connect(&pg.url)).unwrap();
+    varied_ledger(&s, 700);
+    pages_of_queries_are_the_ledgers(&s);
+    drop(s);
+    // Written before schema 4, then upgraded: the columns filled from the records.
+    sql(
+        &pg.url,
+        "ALTER TABLE ledger DROP COLUMN peer, DROP COLUMN event, DROP COLUMN at_us; \
+         DROP TABLE ledger_indicators; \
+         UPDATE irtx_meta SET v = 3 WHERE k = 'schema'",
+    );
+    let upgraded = PgStore::open(&connect(&pg.url)).unwrap();
+    pages_of_queries_are_the_ledgers(&upgraded);
+    assert_eq!(upgraded.ledger_entries().count(), 700);
+    // Loaded from a sled store (`irtx migrate`).
+    let sled = irtx::store::sled_store::SledStore::temporary().unwrap();
+    varied_ledger(&sled, 700);
+    sql(&pg.url, "CREATE DATABASE migrated");
+    let migrated = PgStore::open(&connect(&pg.url.replace("/postgres", "/migrated"))).unwrap();
+    migrated.load(sled.records(), |_| {}).unwrap();
+    pages_of_queries_are_the_ledgers(&migrated);
 }

@@ -10,7 +10,7 @@ use tokio_postgres::types::ToSql;
 use super::super::records::{decode, decode_alert, encode};
 use super::super::snapshot;
 use super::super::{Delivered, OutboxItem, Result, StoreError, TaxiiObject};
-use super::{big, execute, params_of, pg, PgStore};
+use super::{big, entry_row, execute, params_of, pg, PgStore, INSERT_ENTRY};
 use crate::disclosure::Entry;
 
 /// The snapshot format's records, from the tables: each table under the sled tree it
@@ -361,19 +361,7 @@ fn translate(tree: &str, k: &[u8], v: Vec<u8>) -> Result<(Statement, i64)> {
         }
         "ledger" => {
             let e: Entry = decode(k, &v)?;
-            (
-                (
-                    "INSERT INTO ledger (seq, hash, message_id, report_id, v) VALUES ($1, $2, $3, $4, $5)",
-                    vec![
-                        Box::new(position(tree, k)?),
-                        Box::new(e.hash.clone()),
-                        Box::new(e.body.message_id.map(|m| m.to_string())),
-                        Box::new(e.body.report_id.to_string()),
-                        Box::new(v),
-                    ],
-                ),
-                0,
-            )
+            ((INSERT_ENTRY, entry_row(position(tree, k)?, &e, v)), 0)
         }
         "quarantine" | "quarantine_bodies" => {
             let seq = position(tree, k)?;

@@ -38,12 +38,12 @@ use tokio_postgres::{NoTls, Row};
 mod load;
 
 use super::records::{
-    decode, decode_alert, decode_next_attempt_ms, encode, encode_alert, encode_delivered,
-    encode_outbox_item, report_seen_key, DedupKeys,
+    carried_digests, decode, decode_alert, decode_next_attempt_ms, encode, encode_alert,
+    encode_delivered, encode_outbox_item, indicator_digest, report_seen_key, DedupKeys,
 };
 use super::{
-    Alert, AlertMeta, Delivered, FoundMessage, Holding, Imported, OutboxCounts, OutboxItem, Result,
-    Store, StoreError, StoredReport, TaxiiObject,
+    Alert, AlertMeta, Delivered, FoundMessage, Holding, Imported, LedgerLookup, OutboxCounts,
+    OutboxItem, Result, Store, StoreError, StoredReport, TaxiiObject,
 };
 use crate::disclosure::{Checkpoint, Entry, RawEntry};
 use crate::envelope::MessageId;
@@ -51,7 +51,7 @@ use crate::peer::{Peer, PeerId};
 use crate::report::ReportId;
 
 /// The schema this release writes; a database at a later one was written by a newer irtx.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// Advisory lock held while the schema is created or upgraded.
 const SCHEMA_LOCK: i64 = 0x6972_7478_0001;
@@ -146,6 +146,152 @@ CREATE INDEX delivered_message ON delivered (message_id);
 const SCHEMA_V3: &str = r#"
 CREATE TABLE kept (name text COLLATE "C" PRIMARY KEY, v bytea NOT NULL);
 "#;
+
+/// Schema 4: the ledger's entries found by peer, event, time and indicator (the pages of the
+/// disclosures). The columns of the entries written before are filled by the upgrade
+/// ([`fill_ledger_fields`]), then [`SCHEMA_V4_INDEXES`] indexes them.
+const SCHEMA_V4: &str = r#"
+ALTER TABLE ledger ADD COLUMN peer text COLLATE "C";
+ALTER TABLE ledger ADD COLUMN event text COLLATE "C";
+ALTER TABLE ledger ADD COLUMN at_us bigint;
+CREATE TABLE ledger_indicators (h bytea NOT NULL, seq bigint NOT NULL, PRIMARY KEY (h, seq));
+"#;
+
+const SCHEMA_V4_INDEXES: &str = r#"
+CREATE INDEX ledger_by_peer ON ledger (peer, seq);
+CREATE INDEX ledger_by_event ON ledger (event, seq);
+CREATE INDEX ledger_by_at ON ledger (at_us);
+"#;
+
+/// Writes a ledger entry's row, with the columns it is found by, and the indicators it
+/// carried: ($1 seq, $2 hash, $3 message id, $4 report, $5 the record, $6 peer, $7 event,
+/// $8 time in microseconds, $9 the indicators' digests). See [`entry_row`].
+const INSERT_ENTRY: &str = "WITH e AS (INSERT INTO ledger \
+     (seq, hash, message_id, report_id, v, peer, event, at_us) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)) \
+     INSERT INTO ledger_indicators (h, seq) SELECT unnest($9::bytea[]), $1";
+
+/// The parameters of [`INSERT_ENTRY`] for entry `e` at `seq`, kept as `record`.
+fn entry_row(seq: i64, e: &Entry, record: Vec<u8>) -> Vec<Box<dyn ToSql + Sync + Send>> {
+    let (peer, event, at_us, carried) = entry_fields(e);
+    vec![
+        Box::new(seq),
+        Box::new(e.hash.clone()),
+        Box::new(e.body.message_id.map(|m| m.to_string())),
+        Box::new(e.body.report_id.to_string()),
+        Box::new(record),
+        Box::new(peer),
+        Box::new(event),
+        Box::new(at_us),
+        Box::new(carried),
+    ]
+}
+
+/// What entry `e` is found by: its peer, its event, its time in microseconds (none when it
+/// does not read as a time), the digests of the indicators it carried.
+fn entry_fields(e: &Entry) -> (String, String, Option<i64>, Vec<Vec<u8>>) {
+    (
+        e.body.peer.to_string(),
+        e.body.event.to_string(),
+        crate::timestamp::parse_rfc3339(&e.body.at).map(micros),
+        carried_digests(e).iter().map(|d| d.to_vec()).collect(),
+    )
+}
+
+/// A time in microseconds since the epoch, rounded down.
+fn micros(t: time::OffsetDateTime) -> i64 {
+    big(t.unix_timestamp_nanos().div_euclid(1000))
+}
+
+/// Fills the columns schema 4 added to the ledger for the entries written before it (all
+/// of them: the upgrade runs in one transaction), a thousand at a time.
+async fn fill_ledger_fields(tx: &deadpool_postgres::Transaction<'_>) -> Result<()> {
+    let mut after = -1i64;
+    let mut filled = 0u64;
+    loop {
+        let rows = query(
+            tx,
+            "SELECT seq, v FROM ledger WHERE seq > $1 ORDER BY seq LIMIT 1000",
+            &[&after],
+        )
+        .await?;
+        let Some(last) = rows.last() else {
+            break;
+        };
+        after = last.get(0);
+        let (mut seqs, mut peers, mut events, mut ats) = (vec![], vec![], vec![], vec![]);
+        let (mut carried_by, mut carried) = (vec![], vec![]);
+        for (seq, e) in decode_rows::<Entry>(&rows, 1)? {
+            let (peer, event, at_us, digests) = entry_fields(&e);
+            let seq = big(seq);
+            seqs.push(seq);
+            peers.push(peer);
+            events.push(event);
+            ats.push(at_us);
+            carried_by.extend(std::iter::repeat_n(seq, digests.len()));
+            carried.extend(digests);
+        }
+        execute(
+            tx,
+            "UPDATE ledger SET peer = f.peer, event = f.event, at_us = f.at_us \
+             FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[]) \
+             AS f(seq, peer, event, at_us) WHERE ledger.seq = f.seq",
+            &[&seqs, &peers, &events, &ats],
+        )
+        .await?;
+        execute(
+            tx,
+            "INSERT INTO ledger_indicators (h, seq) SELECT * FROM unnest($1::bytea[], $2::bigint[])",
+            &[&carried, &carried_by],
+        )
+        .await?;
+        filled += rows.len() as u64;
+        if filled % 100_000 == 0 {
+            tracing::info!(entries = filled, "schema 4: ledger entries indexed");
+        }
+    }
+    if filled > 0 {
+        tracing::info!(entries = filled, "schema 4: the ledger is indexed");
+    }
+    Ok(())
+}
+
+/// The query of the ledger's rows that `lookup` selects, by seq after `$1`, `$2` at most,
+/// and its parameters from `$3` on. A time is compared to the microsecond, rounded down:
+/// the query may select more than the lookup, never less.
+fn ledger_query(lookup: &LedgerLookup<'_>) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
+    let mut sql = String::from("SELECT seq, v FROM ledger WHERE seq > $1");
+    let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+    let mut and = |condition: &str, param: Box<dyn ToSql + Sync + Send>| {
+        params.push(param);
+        let n = params.len() + 2;
+        sql.push_str(" AND ");
+        sql.push_str(&condition.replace('?', &format!("${n}")));
+    };
+    if let Some(p) = lookup.peer {
+        and("peer = ?", Box::new(p.to_string()));
+    }
+    if let Some(r) = lookup.report {
+        and("report_id = ?", Box::new(r.to_string()));
+    }
+    if let Some(e) = lookup.event {
+        and("event = ?", Box::new(e.to_string()));
+    }
+    if let Some(t) = lookup.since {
+        and("at_us >= ?", Box::new(micros(t)));
+    }
+    if let Some(t) = lookup.until {
+        and("at_us <= ?", Box::new(micros(t)));
+    }
+    if let Some(i) = lookup.indicator {
+        and(
+            "seq IN (SELECT seq FROM ledger_indicators WHERE h = ?)",
+            Box::new(indicator_digest(i).to_vec()),
+        );
+    }
+    sql.push_str(" ORDER BY seq LIMIT $2");
+    (sql, params)
+}
 
 /// Every table that holds records (what a migration counts and an empty target lacks).
 pub const TABLES: &[&str] = &[
@@ -385,17 +531,10 @@ async fn append_entry(tx: &deadpool_postgres::Transaction<'_>, e: &Entry) -> Res
     if !follows {
         return Err(StoreError::Contended);
     }
-    let message = e.body.message_id.map(|m| m.to_string());
     execute(
         tx,
-        "INSERT INTO ledger (seq, hash, message_id, report_id, v) VALUES ($1, $2, $3, $4, $5)",
-        &[
-            &big(e.seq),
-            &e.hash,
-            &message,
-            &e.body.report_id.as_str(),
-            &encode(e),
-        ],
+        INSERT_ENTRY,
+        &params_of(&entry_row(big(e.seq), e, encode(e))),
     )
     .await?;
     Ok(())
@@ -536,6 +675,11 @@ impl PgStore {
             }
             if version < 3 {
                 tx.batch_execute(SCHEMA_V3).await.map_err(pg)?;
+            }
+            if version < 4 {
+                tx.batch_execute(SCHEMA_V4).await.map_err(pg)?;
+                fill_ledger_fields(&tx).await?;
+                tx.batch_execute(SCHEMA_V4_INDEXES).await.map_err(pg)?;
             }
             if version < SCHEMA_VERSION {
                 execute(
@@ -1075,6 +1219,43 @@ impl Store for PgStore {
         after: Option<u64>,
     ) -> Box<dyn Iterator<Item = Result<Entry>> + '_> {
         self.ledger_pages(after, decode)
+    }
+
+    fn ledger_page(
+        &self,
+        lookup: &LedgerLookup<'_>,
+        after: Option<u64>,
+        limit: usize,
+        keep: &dyn Fn(&Entry) -> bool,
+    ) -> Result<Vec<Entry>> {
+        if *lookup == LedgerLookup::default() {
+            return super::keep_page(self.ledger_entries_after(after), limit, keep);
+        }
+        // The rows the columns select, a batch at a time; `keep` has the last word (the
+        // columns hold no state and times to the microsecond).
+        let batch = big(limit.clamp(100, 1000));
+        let mut from = after.map_or(-1, big);
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let (sql, params) = ledger_query(lookup);
+            let rows = self.run(move |c| async move {
+                let mut all: Vec<&(dyn ToSql + Sync)> = vec![&from, &batch];
+                all.extend(params_of(&params));
+                let rows = query(&c, &sql, &all).await?;
+                decode_rows::<Entry>(&rows, 1)
+            })?;
+            let exhausted = (rows.len() as i64) < batch;
+            for (seq, e) in rows {
+                from = big(seq);
+                if out.len() < limit && keep(&e) {
+                    out.push(e);
+                }
+            }
+            if exhausted {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     fn ledger_of_message(&self, id: &MessageId) -> Result<Vec<Entry>> {
