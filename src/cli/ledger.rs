@@ -186,14 +186,23 @@ pub fn run(cli: &Cli, cmd: &LedgerCommand) -> Result<(), Failure> {
             let state = State::open(cli, super::require_config(cli)?)?;
             let mut printer = Printer::new(&a.format, a.indicator.clone());
             match &state {
-                // Streamed: a million entries need no more memory than one.
+                // A page at a time, read through the store's indexes: a million entries
+                // need no more memory than a page.
                 State::Local {
                     store: Some(store), ..
                 } => {
-                    for e in store.ledger_entries() {
-                        let e = e.map_err(|e| Failure::runtime(e.to_string()))?;
-                        if q.matches(&e) {
-                            printer.entry(&e)?;
+                    const PAGE: usize = 1000;
+                    let mut after = None;
+                    loop {
+                        let page = q
+                            .page(store.as_ref(), after, PAGE)
+                            .map_err(|e| Failure::runtime(e.to_string()))?;
+                        for e in &page {
+                            printer.entry(e)?;
+                        }
+                        match page.last() {
+                            Some(last) if page.len() == PAGE => after = Some(last.seq),
+                            _ => break,
                         }
                     }
                 }

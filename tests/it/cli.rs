@@ -425,3 +425,50 @@ fn the_demo_runs_twice_and_leaves_nothing_running() {
         .collect();
     assert!(left.is_empty(), "processes left running: {left:?}");
 }
+
+/// `irtx ledger list` on a store no gateway holds reads a page at a time through the store's
+/// indexes: each filter lists exactly the entries of the ledger it keeps, across pages.
+#[test]
+fn ledger_list_reads_every_page_of_a_filter_from_the_store() {
+    use irtx::store::Store;
+    let tmp = tempfile::tempdir().unwrap();
+    let init = crate::helpers::irtx(tmp.path(), &["init", "--team-id", "cert-a", "--dir", "gw"]);
+    crate::helpers::succeeded(&init);
+    let dir = tmp.path().join("gw");
+    let all = {
+        let s = irtx::store::sled_store::SledStore::open(&dir.join("data/store")).unwrap();
+        irtx::store::conformance::varied_ledger(&s, 3500);
+        s.ledger_entries().map(Result::unwrap).collect::<Vec<_>>()
+    };
+    let seqs_of = |keep: &dyn Fn(&irtx::disclosure::Entry) -> bool| {
+        all.iter()
+            .filter(|e| keep(e))
+            .map(|e| e.seq)
+            .collect::<Vec<_>>()
+    };
+    let cert_b = |e: &irtx::disclosure::Entry| e.body.peer == *"cert-b";
+    let cases: [(&[&str], Vec<u64>); 5] = [
+        (&[], seqs_of(&|_| true)),
+        (&["--peer", "cert-b"], seqs_of(&cert_b)),
+        (
+            &["--peer", "cert-b", "--state", "refused"],
+            seqs_of(&|e| cert_b(e) && e.body.event.to_string() == "refused"),
+        ),
+        (
+            &["--indicator", "10.0.0.7"],
+            seqs_of(&|e| e.body.indicators.iter().any(|d| d.sent_as == "10.0.0.7")),
+        ),
+        (&["--peer", "nobody"], vec![]),
+    ];
+    // More than a page (1,000) for the first two.
+    assert!(cases[1].1.len() > 1000, "{}", cases[1].1.len());
+    for (filters, want) in cases {
+        let mut args = vec!["ledger", "list", "--format", "json"];
+        args.extend(filters);
+        let out = crate::helpers::irtx(&dir, &args);
+        crate::helpers::succeeded(&out);
+        let listed: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+        let got: Vec<u64> = listed.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+        assert_eq!(got, want, "{filters:?}");
+    }
+}
