@@ -161,6 +161,7 @@ const SCHEMA_V4_INDEXES: &str = r#"
 CREATE INDEX ledger_by_peer ON ledger (peer, seq);
 CREATE INDEX ledger_by_event ON ledger (event, seq);
 CREATE INDEX ledger_by_at ON ledger (at_us);
+CREATE INDEX ledger_unfilled ON ledger (seq) WHERE peer IS NULL;
 "#;
 
 /// Brings the planner's statistics of the ledger's columns up to date, after many rows
@@ -207,15 +208,17 @@ fn micros(t: time::OffsetDateTime) -> i64 {
     big(t.unix_timestamp_nanos().div_euclid(1000))
 }
 
-/// Fills the columns schema 4 added to the ledger for the entries written before it (all
-/// of them: the upgrade runs in one transaction), a thousand at a time.
+/// Fills the columns schema 4 added to the ledger for the entries written without them, a
+/// thousand at a time: at the upgrade, every entry written before it; at each start, any
+/// written since by a gateway of an earlier release still running (`ledger_unfilled`
+/// finds them).
 async fn fill_ledger_fields(tx: &deadpool_postgres::Transaction<'_>) -> Result<()> {
     let mut after = -1i64;
     let mut filled = 0u64;
     loop {
         let rows = query(
             tx,
-            "SELECT seq, v FROM ledger WHERE seq > $1 ORDER BY seq LIMIT 1000",
+            "SELECT seq, v FROM ledger WHERE peer IS NULL AND seq > $1 ORDER BY seq LIMIT 1000",
             &[&after],
         )
         .await?;
@@ -695,6 +698,8 @@ impl PgStore {
                 // by time or by peer and indicator reads the ledger in seq order (0.3-0.8
                 // s at a million entries) until the database's own analyze comes.
                 tx.batch_execute(ANALYZE_LEDGER).await.map_err(pg)?;
+            } else {
+                fill_ledger_fields(&tx).await?;
             }
             if version < SCHEMA_VERSION {
                 execute(
