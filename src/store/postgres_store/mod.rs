@@ -1251,8 +1251,8 @@ impl Store for PgStore {
         if *lookup == LedgerLookup::default() {
             return super::keep_page(self.ledger_entries_after(after), limit, keep);
         }
-        // The rows the columns select, a batch at a time; `keep` has the last word (the
-        // columns hold no state and times to the microsecond).
+        // The rows the columns select, a batch at a time; `keep` has the last word (times
+        // are compared to the microsecond, and a caller may keep fewer than it looks up).
         let batch = big(limit.clamp(100, 1000));
         let mut from = after.map_or(-1, big);
         let mut out = Vec::new();
