@@ -51,11 +51,16 @@ fn sql(url: &str, statements: &str) {
 #[test]
 fn a_schema_1_database_is_upgraded_and_finds_its_messages_by_id() {
     let pg = PgServer::start();
-    let messages = {
+    let (messages, alerts) = {
         let s = PgStore::open(&connect(&pg.url)).unwrap();
         irtx::store::conformance::suite(&s);
-        irtx::store::conformance::suite_messages(&s)
+        use irtx::store::Store;
+        (
+            irtx::store::conformance::suite_messages(&s),
+            s.alert_count().unwrap(),
+        )
     };
+    assert!(alerts > 0);
     // Back to schema 1 as the first release wrote it: no message ids beside the records,
     // nothing kept for the next start, the ledger found by message and report alone.
     sql(
@@ -65,11 +70,14 @@ fn a_schema_1_database_is_upgraded_and_finds_its_messages_by_id() {
          DROP TABLE kept; \
          ALTER TABLE ledger DROP COLUMN peer, DROP COLUMN event, DROP COLUMN at_us; \
          DROP TABLE ledger_indicators; \
+         DROP TABLE alert_counts; \
          UPDATE irtx_meta SET v = 1 WHERE k = 'schema'",
     );
     let upgraded = PgStore::open(&connect(&pg.url)).unwrap();
     irtx::store::conformance::finds_messages(&upgraded, &messages);
     use irtx::store::Store;
+    // The alerts imported before schema 5 are counted by its upgrade.
+    assert_eq!(upgraded.alert_count().unwrap(), alerts);
     assert_eq!(upgraded.kept_derived("overview-tally").unwrap(), None);
     upgraded.keep_derived("overview-tally", b"{}").unwrap();
     // Opened again, the schema is at its latest and not upgraded twice.
@@ -274,6 +282,8 @@ async fn a_migrated_sled_store_serves_the_same_answers_from_postgres() {
     assert_eq!(store.alert("x").unwrap(), None);
     let first = pgs.alerts_page(None, 10).unwrap();
     assert_eq!(store.alerts_page(None, 10).unwrap(), first);
+    // The alerts loaded are counted.
+    assert_eq!(pgs.alert_count().unwrap(), first.len() as u64);
     assert_eq!(
         store.alert(&first[0].1.id).unwrap(),
         pgs.alert(&first[0].1.id).unwrap()
@@ -350,6 +360,7 @@ fn pages_of_the_disclosures_by_query_are_the_ledgers_written_upgraded_and_migrat
         &pg.url,
         "ALTER TABLE ledger DROP COLUMN peer, DROP COLUMN event, DROP COLUMN at_us; \
          DROP TABLE ledger_indicators; \
+         DROP TABLE alert_counts; \
          UPDATE irtx_meta SET v = 3 WHERE k = 'schema'",
     );
     let upgraded = PgStore::open(&connect(&pg.url)).unwrap();

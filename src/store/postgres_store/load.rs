@@ -10,7 +10,9 @@ use tokio_postgres::types::ToSql;
 use super::super::records::{decode, decode_alert, encode};
 use super::super::snapshot;
 use super::super::{Delivered, OutboxItem, Result, StoreError, TaxiiObject};
-use super::{big, entry_row, execute, params_of, pg, PgStore, ANALYZE_LEDGER, INSERT_ENTRY};
+use super::{
+    big, entry_row, execute, params_of, pg, PgStore, ANALYZE_LEDGER, INSERT_ENTRY, RECOUNT_ALERTS,
+};
 use crate::disclosure::Entry;
 
 /// The snapshot format's records, from the tables: each table under the sled tree it
@@ -201,6 +203,7 @@ impl PgStore {
                     c.execute("SELECT setval('irtx_seq', $1)", &[&highest.max(1)])
                         .await
                         .map_err(pg)?;
+                    c.batch_execute(RECOUNT_ALERTS).await.map_err(pg)?;
                     c.batch_execute("COMMIT").await.map_err(pg)?;
                     c.batch_execute(ANALYZE_LEDGER).await.map_err(pg)
                 }
