@@ -174,8 +174,11 @@ CREATE TABLE alert_counts (shard integer PRIMARY KEY, n bigint NOT NULL);
 INSERT INTO alert_counts SELECT 0, count(*) FROM alerts;
 "#;
 
-/// Counts an imported alert (in the import's transaction).
-const COUNT_ALERT: &str = "INSERT INTO alert_counts (shard, n) VALUES (pg_backend_pid() % 64, 1) \
+/// Writes an alert and counts it: ($1 seq, $2 id, $3 sender, $4 message id, $5 the record,
+/// $6 its metadata).
+const INSERT_ALERT: &str = "WITH a AS (INSERT INTO alerts (seq, id, sender, message_id, v, meta) \
+     VALUES ($1, $2, $3, $4, $5, $6)) \
+     INSERT INTO alert_counts (shard, n) VALUES (pg_backend_pid() % 64, 1) \
      ON CONFLICT (shard) DO UPDATE SET n = alert_counts.n + 1";
 
 /// Counts the alerts again, from the table (a load's last step).
@@ -1197,13 +1200,7 @@ impl Store for PgStore {
                 .await?;
             }
             let seq = next_seq(&tx).await?;
-            execute(
-                &tx,
-                "INSERT INTO alerts (seq, id, sender, message_id, v, meta) VALUES ($1, $2, $3, $4, $5, $6)",
-                &[&big(seq), &id, &sender, &message, &v, &meta],
-            )
-            .await?;
-            execute(&tx, COUNT_ALERT, &[]).await?;
+            execute(&tx, INSERT_ALERT, &[&big(seq), &id, &sender, &message, &v, &meta]).await?;
             tx.commit().await.map_err(pg)?;
             Ok(Imported::New)
         })
