@@ -157,6 +157,8 @@ ALTER TABLE ledger ADD COLUMN at_us bigint;
 CREATE TABLE ledger_indicators (h bytea NOT NULL, seq bigint NOT NULL, PRIMARY KEY (h, seq));
 "#;
 
+/// Schema 4's indexes, made once the columns are filled (and `ledger_unfilled`, which finds
+/// the entries a gateway of an earlier release wrote without them).
 const SCHEMA_V4_INDEXES: &str = r#"
 CREATE INDEX ledger_by_peer ON ledger (peer, seq);
 CREATE INDEX ledger_by_event ON ledger (event, seq);
