@@ -130,6 +130,13 @@ pub struct ExchangeConfig {
     pub max_bytes_per_peer: u64,
 }
 
+impl ExchangeConfig {
+    /// The storage quota of each peer, if there is one (`max_bytes_per_peer` 0: none).
+    pub fn peer_quota(&self) -> Option<u64> {
+        Some(self.max_bytes_per_peer).filter(|q| *q > 0)
+    }
+}
+
 impl Default for ExchangeConfig {
     fn default() -> Self {
         ExchangeConfig {

@@ -72,7 +72,7 @@ impl Gateway {
         // authentic and before its document costs any validation (the import checks again,
         // in the same write that counts the message). A message larger than the whole quota
         // is checked first: its problems say more than a quota it could never fit.
-        let quota = Some(self.exchange.max_bytes_per_peer).filter(|q| *q > 0);
+        let quota = self.exchange.peer_quota();
         let used = match (&sender, quota) {
             (Some(p), Some(_)) => self.store.peer_usage(&p.id)?,
             _ => 0,

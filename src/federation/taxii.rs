@@ -478,10 +478,7 @@ impl Gateway {
             retracted: None,
         };
         Ok(
-            match self
-                .store
-                .import(&alert, Some(self.exchange.max_bytes_per_peer))?
-            {
+            match self.store.import(&alert, self.exchange.peer_quota())? {
                 Imported::New => {
                     let mut entry = EntryBody::new(
                         rfc3339(now),

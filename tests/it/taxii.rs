@@ -26,7 +26,14 @@ const TAXII: &str = "application/taxii+json;version=2.1";
 /// A gateway with two pull-only peers: `cert-b` (community, AMBER, pseudonymize) and
 /// `cert-c` (client, GREEN, strict); returns their tokens.
 pub async fn gateway_with_pullers() -> (TestGateway, String, String) {
-    let g = TestGateway::spawn("cert-a").await;
+    gateway_with_pullers_tuned(|_| {}).await
+}
+
+/// [`gateway_with_pullers`], its config adjusted by `tune`.
+pub async fn gateway_with_pullers_tuned(
+    tune: impl FnOnce(&mut irtx::config::Config),
+) -> (TestGateway, String, String) {
+    let g = TestGateway::spawn_with("cert-a", tune).await;
     for (id, max, audience, profile) in [
         ("cert-b", "AMBER", "community", "pseudonymize"),
         ("cert-c", "GREEN", "client", "strict"),
@@ -710,6 +717,60 @@ async fn what_a_peer_posts_to_the_inbox_is_checked_and_becomes_an_alert() {
     assert_eq!(g.alerts().await.len(), 1);
     let q = g.get("/api/v1/quarantine").await;
     assert!(q.to_string().contains("cert-b"), "{q}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inbox_keeps_to_the_storage_quota_and_to_none_when_there_is_none() {
+    let green = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb";
+    // Envelope `i`: one indicator of its own.
+    let envelope = |i: u32| {
+        json!({"objects": [
+            {"type": "indicator", "spec_version": "2.1",
+             "id": format!("indicator--a1f0bd1c-5a4b-4c9a-8a3e-{i:012x}"),
+             "created": "2026-12-01T10:00:00.000Z", "modified": "2026-12-01T10:00:00.000Z",
+             "name": "C2", "pattern": format!("[ipv4-addr:value = '203.0.113.{}']", i % 250),
+             "pattern_type": "stix", "valid_from": "2026-12-01T10:00:00Z",
+             "indicator_types": ["malicious-activity"], "object_marking_refs": [green]},
+        ]})
+        .to_string()
+        .into_bytes()
+    };
+    // `max_bytes_per_peer` 0 is no limit (as for signed messages), not a quota of nothing.
+    // A quota of 3.75 envelopes holds 3 alerts (each counted as its bundle: the envelope's
+    // objects and a few bytes more).
+    let size = envelope(0).len() as u64;
+    for (quota, accepted) in [(0u64, 6usize), (size * 15 / 4, 3)] {
+        let (g, b, _) = gateway_with_pullers_tuned(|c| c.exchange.max_bytes_per_peer = quota).await;
+        let client = Client::basic(&g, "cert-b", &b);
+        let mut statuses = Vec::new();
+        for i in 0..6 {
+            let a = client
+                .send(
+                    Method::POST,
+                    &inbox_path("cert-a"),
+                    &[("Content-Type", TAXII)],
+                    Some(envelope(i)),
+                )
+                .await;
+            if a.status == 429 {
+                assert!(
+                    a.body["description"]
+                        .as_str()
+                        .is_some_and(|d| d.contains("max_bytes_per_peer")),
+                    "{}",
+                    a.body
+                );
+            }
+            statuses.push(a.status);
+        }
+        let ok = statuses.iter().filter(|s| **s == 202).count();
+        assert_eq!(
+            (ok, statuses.len() - ok),
+            (accepted, 6 - accepted),
+            "quota {quota}: {statuses:?}"
+        );
+        assert_eq!(g.alerts().await.len(), accepted, "quota {quota}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
