@@ -301,7 +301,11 @@ impl Gateway {
     fn scan(&self, coll: &str, scope: &str, q: &Query) -> Result<Page, ServiceError> {
         let mut bounds: HashMap<String, (i128, i128)> = HashMap::new();
         let mut rows = Vec::new();
-        let mut after = q.after;
+        // Nothing at or before the last object added by `added_after` can be selected.
+        let mut after = match q.filter.added_after {
+            Some(at) => q.after.max(self.store.taxii_added_through(coll, at)?),
+            None => q.after,
+        };
         // Read until the page is full and one more match is known (so `more` is exact),
         // or the collection ends.
         let mut matched = 0;
@@ -315,7 +319,7 @@ impl Gateway {
                 let (first, last) = match bounds.get(&row.id) {
                     Some(b) => *b,
                     None => {
-                        let b = first_last(&self.store.taxii_versions(coll, &row.id)?);
+                        let b = self.version_bounds(coll, &row.id)?;
                         bounds.insert(row.id.clone(), b);
                         b
                     }
@@ -336,6 +340,25 @@ impl Gateway {
             |id| bounds.get(id).copied().unwrap_or((0, 0)),
             &q.filter,
         ))
+    }
+
+    /// The first and last versions (microseconds) of object `id` in a collection, from the
+    /// versions listed; its objects are read only when a version is no time (one with
+    /// none has the time it was added in its stead).
+    fn version_bounds(&self, coll: &str, id: &str) -> Result<(i128, i128), ServiceError> {
+        let times: Option<Vec<i128>> = self
+            .store
+            .taxii_version_list(coll, id)?
+            .iter()
+            .map(|(_, v)| taxii::micros(v))
+            .collect();
+        Ok(match times {
+            Some(t) => (
+                t.iter().copied().min().unwrap_or(0),
+                t.iter().copied().max().unwrap_or(0),
+            ),
+            None => first_last(&self.store.taxii_versions(coll, id)?),
+        })
     }
 
     fn count_pulls(&self, peer: &Peer, objects: &[TaxiiObject]) -> Result<(), ServiceError> {

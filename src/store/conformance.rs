@@ -569,6 +569,40 @@ pub fn suite(s: &dyn Store) {
     assert_eq!(v, ["2026-01-01T00:00:00.000Z", "2026-03-01T00:00:00.000Z"]);
     let page = s.taxii_page("cert-v", 0, 10).unwrap();
     assert_eq!(nine, [page[0].clone(), page[2].clone()]);
+    // The versions listed are the versions held, in their order.
+    for (coll, id) in [("cert-v", "indicator--9"), ("cert-b", "indicator--1")] {
+        let held: Vec<(u64, String)> = s
+            .taxii_versions(coll, id)
+            .unwrap()
+            .into_iter()
+            .map(|(seq, o)| (seq, o.version))
+            .collect();
+        assert_eq!(s.taxii_version_list(coll, id).unwrap(), held, "{coll} {id}");
+    }
+    assert_eq!(s.taxii_version_list("cert-v", "indicator--").unwrap(), []);
+    // Where a read `added_after` a time starts, at every time around every object's: in a
+    // collection of 40 publishes of 1 to 3 objects, two or more at one instant.
+    for p in 0..40i64 {
+        let mut batch: Vec<_> = (0..1 + p % 3)
+            .map(|i| obj(&format!("indicator--a{p}-{i}"), "2026-01-01T00:00:00.000Z"))
+            .collect();
+        s.taxii_publish("cert-t", 10_000 + p / 2 * 10, &mut batch, None, None)
+            .unwrap();
+    }
+    let all = s.taxii_page("cert-t", 0, 1_000).unwrap();
+    assert_eq!(all.len(), 79);
+    for at in [i64::MIN, 0, 9_999, i64::MAX]
+        .into_iter()
+        .chain(all.iter().flat_map(|(_, o)| [o.date_added_us - 1, o.date_added_us]))
+    {
+        let through = all
+            .iter()
+            .take_while(|(_, o)| o.date_added_us <= at)
+            .last()
+            .map_or(0, |(seq, _)| *seq);
+        assert_eq!(s.taxii_added_through("cert-t", at).unwrap(), through, "at {at}");
+    }
+    assert_eq!(s.taxii_added_through("cert-none", i64::MAX).unwrap(), 0);
     assert_eq!(s.taxii_pulls("cert-b", &mid(7)).unwrap(), 0);
     assert_eq!(s.taxii_count_pull("cert-b", &mid(7), None).unwrap(), 1);
     assert_eq!(s.taxii_count_pull("cert-b", &mid(7), None).unwrap(), 2);

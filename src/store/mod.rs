@@ -669,6 +669,27 @@ pub struct LedgerLookup<'a> {
     pub until: Option<time::OffsetDateTime>,
 }
 
+/// The position of a collection's last object added at or before `at_us` (0 when there is
+/// none), searched by halves of the positions, the first object after each read: positions
+/// and `date_added` rise together.
+fn added_through_by_halves<S: Store + ?Sized>(
+    store: &S,
+    collection: &str,
+    at_us: i64,
+) -> Result<u64> {
+    // Every object at or before `lo` was added by `at_us`; the first object after `hi`,
+    // if any, was added after it.
+    let (mut lo, mut hi) = (0u64, u64::MAX);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match store.taxii_page(collection, mid, 1)?.first() {
+            Some((seq, o)) if o.date_added_us <= at_us => lo = *seq,
+            _ => hi = mid,
+        }
+    }
+    Ok(lo)
+}
+
 /// The first `limit` of `entries` that `keep` keeps.
 fn keep_page(
     entries: impl Iterator<Item = Result<Entry>>,
@@ -946,6 +967,23 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<(u64, TaxiiObject)>>;
     /// Every version of one object in a collection, in the order added.
     fn taxii_versions(&self, collection: &str, id: &str) -> Result<Vec<(u64, TaxiiObject)>>;
+    /// The positions and versions of one object in a collection, in the order added: what
+    /// [`Store::taxii_versions`] lists, without the objects. (This default reads them; a
+    /// store that indexes the versions answers from its index.)
+    fn taxii_version_list(&self, collection: &str, id: &str) -> Result<Vec<(u64, String)>> {
+        Ok(self
+            .taxii_versions(collection, id)?
+            .into_iter()
+            .map(|(seq, o)| (seq, o.version))
+            .collect())
+    }
+    /// The position of a collection's last object added at or before `at_us` (0 when there
+    /// is none): a read of what was added after `at_us` starts after it. `date_added`
+    /// rises with the position, so this searches the positions by halves, reading one
+    /// object a step.
+    fn taxii_added_through(&self, collection: &str, at_us: i64) -> Result<u64> {
+        added_through_by_halves(self, collection, at_us)
+    }
     /// Counts one pull of a disclosure from a collection and returns the count now; with
     /// `entry` (for the first pull), the ledger entry is written with it.
     fn taxii_count_pull(

@@ -1740,6 +1740,37 @@ impl Store for SledStore {
         Ok(out)
     }
 
+    fn taxii_version_list(&self, collection: &str, id: &str) -> Result<Vec<(u64, String)>> {
+        self.taxii_index
+            .scan_prefix(taxii_index_prefix(collection, id))
+            .map(|kv| {
+                let (k, v) = kv.map_err(backend)?;
+                Ok((seq_suffix(&k)?, String::from_utf8_lossy(&v).into_owned()))
+            })
+            .collect()
+    }
+
+    fn taxii_added_through(&self, collection: &str, at_us: i64) -> Result<u64> {
+        // A client polling for what is new asks about the last objects: the last few
+        // records are read back first, then the positions are searched by halves.
+        let records = self
+            .taxii_objects
+            .range(taxii_key(collection, 0)..=taxii_key(collection, u64::MAX));
+        let mut read = 0;
+        for kv in records.rev() {
+            if read == 8 {
+                return super::added_through_by_halves(self, collection, at_us);
+            }
+            read += 1;
+            let (k, v) = kv.map_err(backend)?;
+            let rows = decode_taxii_row(&k, &v)?;
+            if let Some((seq, _)) = rows.iter().rev().find(|(_, o)| o.date_added_us <= at_us) {
+                return Ok(*seq);
+            }
+        }
+        Ok(0)
+    }
+
     fn taxii_count_pull(
         &self,
         collection: &str,

@@ -1521,6 +1521,22 @@ impl Store for PgStore {
         })
     }
 
+    fn taxii_version_list(&self, collection: &str, id: &str) -> Result<Vec<(u64, String)>> {
+        let (collection, id) = (collection.to_string(), id.to_string());
+        self.run(move |c| async move {
+            let rows = query(
+                &c,
+                "SELECT seq, version FROM taxii_objects WHERE collection = $1 AND id = $2 ORDER BY seq",
+                &[&collection, &id],
+            )
+            .await?;
+            Ok(rows
+                .iter()
+                .map(|r| (seq_of(r, 0), r.get::<_, String>(1)))
+                .collect())
+        })
+    }
+
     fn taxii_count_pull(
         &self,
         collection: &str,
