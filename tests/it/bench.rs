@@ -82,6 +82,57 @@ fn outbound_counts_deliveries_with_verified_receipts_and_times_idle_pushes() {
 }
 
 #[test]
+fn taxii_posts_to_the_inbox_shares_reads_every_page_and_polls() {
+    let (ok, out) = bench(&[
+        "taxii", "--inbox", "6", "-n", "5", "-c", "2", "--limit", "50", "--polls", "3",
+    ]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("TAXII inbox, concurrency 2: 6 ok, 0 failed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("shared with the TAXII client (published), concurrency 2: 5 ok, 0 failed"),
+        "{out}"
+    );
+    // Five reports' objects take several pages of 50 (the bench fails on a repeated one).
+    let read = out
+        .lines()
+        .find(|l| l.starts_with("TAXII read of the whole collection, limit 50: "))
+        .unwrap_or_else(|| panic!("{out}"));
+    let pages: usize = read
+        .split(" objects in ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{read}"));
+    assert!(pages > 2, "{read}");
+    for shown in [
+        "a poll that finds nothing new (3 reads): p50 ",
+        "one object by id (3 reads): p50 ",
+        "the manifest's first page, limit 50 (3 reads): p50 ",
+        "the store holds 6 alerts",
+    ] {
+        assert!(out.contains(shown), "{shown}: {out}");
+    }
+}
+
+#[test]
+fn import_counts_files_imported_stopped_and_serving() {
+    let (ok, out) = bench(&["import", "-n", "4", "-c", "2"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("imported 4, duplicates 0, quarantined 0, refused 0"),
+        "{out}"
+    );
+    assert!(
+        out.contains("POST /api/v1/imports, the gateway serving, concurrency 2: 4 ok, 0 failed"),
+        "{out}"
+    );
+    assert!(out.contains("the store holds 8 alerts"), "{out}");
+}
+
+#[test]
 fn a_missing_irtx_binary_is_a_clear_failure() {
     let out = Command::new(env!("CARGO_BIN_EXE_irtx-bench"))
         .args(["--irtx", "/nonexistent/irtx", "inbound", "-n", "1"])

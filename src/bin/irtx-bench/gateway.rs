@@ -217,8 +217,15 @@ impl Gateway {
         method: reqwest::Method,
         path: &str,
     ) -> reqwest::RequestBuilder {
-        http.request(method, format!("{}/api/v1{path}", self.url))
-            .bearer_auth(&self.token)
+        self.api_handle().request(http, method, path)
+    }
+
+    /// Its API and analyst token, owned: for requests made on other tasks.
+    pub fn api_handle(&self) -> Api {
+        Api {
+            url: self.url.clone(),
+            token: self.token.clone(),
+        }
     }
 
     /// A counter from `/metrics`: the sum of every sample named `name` whose labels contain
@@ -235,6 +242,26 @@ impl Gateway {
             .await?
             .text()
             .await?)
+    }
+}
+
+/// A gateway's API (`/api/v1`) with its analyst token.
+#[derive(Debug, Clone)]
+pub struct Api {
+    url: String,
+    token: String,
+}
+
+impl Api {
+    /// A request to `/api/v1{path}` with the analyst token.
+    pub fn request(
+        &self,
+        http: &reqwest::Client,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        http.request(method, format!("{}/api/v1{path}", self.url))
+            .bearer_auth(&self.token)
     }
 }
 

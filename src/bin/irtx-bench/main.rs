@@ -6,12 +6,15 @@
 //! - `inbound --fill N`: first N alerts are written into its store, then the same;
 //! - `outbound`: one gateway shares reports with receivers that answer with signed receipts;
 //! - `compare`: the same messages into a TAXII 2.1 server (medallion) and into irtx, at
-//!   growing store sizes (scripts/medallion-compare.sh starts medallion).
+//!   growing store sizes (scripts/medallion-compare.sh starts medallion);
+//! - `taxii`: a TAXII client posts into its inbox collection and reads its shared one;
+//! - `import`: files of STIX bundles imported offline and through the running gateway.
 //!
 //! Every run is bounded by the counts given. README "Performance" shows the figures.
 
 mod gateway;
 mod load;
+mod taxii;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +58,13 @@ enum Mode {
     /// (scripts/scale-bench.sh starts a temporary PostgreSQL server): each step in a new
     /// database, messages spread round-robin over the gateways.
     Scale(ScaleArgs),
+    /// A TAXII 2.1 client of one gateway posts envelopes into its inbox collection, is
+    /// shared reports (published into its collection), then reads that collection whole and
+    /// polls it.
+    Taxii(taxii::TaxiiArgs),
+    /// STIX bundle files imported with the gateway stopped (`irtx import DIR`), then as
+    /// many through the running gateway (`POST /api/v1/imports`).
+    Import(taxii::ImportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -219,6 +229,8 @@ async fn run(cli: Cli) -> Result<()> {
         Mode::Outbound(a) => outbound(&irtx, &dir, a).await,
         Mode::Compare(a) => compare(&irtx, &dir, a).await,
         Mode::Scale(a) => scale(&irtx, &dir, a).await,
+        Mode::Taxii(a) => taxii::taxii(&irtx, &dir, a).await,
+        Mode::Import(a) => taxii::import(&irtx, &dir, a).await,
     }
 }
 
@@ -263,9 +275,11 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
-fn print_run(what: &str, run: &Run, objects: usize) {
+/// A run's counts and rate (`unit`s a second, and objects: `objects` a unit), and its
+/// latency.
+fn print_run(what: &str, run: &Run, objects: usize, unit: &str) {
     println!(
-        "{what}: {} ok, {} failed {:?} in {:.2} s: {:.0} messages/s ({:.0} objects/s)",
+        "{what}: {} ok, {} failed {:?} in {:.2} s: {:.0} {unit}/s ({:.0} objects/s)",
         run.ok(),
         run.failed(),
         run.errors,
@@ -427,6 +441,7 @@ async fn inbound(irtx: &std::path::Path, dir: &std::path::Path, a: InboundArgs) 
         ),
         &run,
         objects,
+        "messages",
     );
     if a.page_reads > 0 {
         pages(&gw, a.page_reads, (a.fill + a.messages as u64) / 2).await?;
@@ -512,6 +527,7 @@ async fn scale(irtx: &std::path::Path, dir: &std::path::Path, a: ScaleArgs) -> R
             ),
             &run,
             objects,
+            "messages",
         );
         gw.stop()?;
         print_server("gateways (CPU summed)", before, after, run.wall, 0);
