@@ -591,16 +591,20 @@ pub fn suite(s: &dyn Store) {
     }
     let all = s.taxii_page("cert-t", 0, 1_000).unwrap();
     assert_eq!(all.len(), 79);
-    for at in [i64::MIN, 0, 9_999, i64::MAX]
-        .into_iter()
-        .chain(all.iter().flat_map(|(_, o)| [o.date_added_us - 1, o.date_added_us]))
-    {
+    for at in [i64::MIN, 0, 9_999, i64::MAX].into_iter().chain(
+        all.iter()
+            .flat_map(|(_, o)| [o.date_added_us - 1, o.date_added_us]),
+    ) {
         let through = all
             .iter()
             .take_while(|(_, o)| o.date_added_us <= at)
             .last()
             .map_or(0, |(seq, _)| *seq);
-        assert_eq!(s.taxii_added_through("cert-t", at).unwrap(), through, "at {at}");
+        assert_eq!(
+            s.taxii_added_through("cert-t", at).unwrap(),
+            through,
+            "at {at}"
+        );
     }
     assert_eq!(s.taxii_added_through("cert-none", i64::MAX).unwrap(), 0);
     assert_eq!(s.taxii_pulls("cert-b", &mid(7)).unwrap(), 0);

@@ -1756,12 +1756,10 @@ impl Store for SledStore {
         let records = self
             .taxii_objects
             .range(taxii_key(collection, 0)..=taxii_key(collection, u64::MAX));
-        let mut read = 0;
-        for kv in records.rev() {
+        for (read, kv) in records.rev().enumerate() {
             if read == 8 {
                 return super::added_through_by_halves(self, collection, at_us);
             }
-            read += 1;
             let (k, v) = kv.map_err(backend)?;
             let rows = decode_taxii_row(&k, &v)?;
             if let Some((seq, _)) = rows.iter().rev().find(|(_, o)| o.date_added_us <= at_us) {
