@@ -319,7 +319,7 @@ impl Gateway {
                 let (first, last) = match bounds.get(&row.id) {
                     Some(b) => *b,
                     None => {
-                        let b = self.version_bounds(coll, &row.id)?;
+                        let b = self.version_bounds(coll, seq, &row)?;
                         bounds.insert(row.id.clone(), b);
                         b
                     }
@@ -342,23 +342,26 @@ impl Gateway {
         ))
     }
 
-    /// The first and last versions (microseconds) of object `id` in a collection, from the
-    /// versions listed; its objects are read only when a version is no time (one with
-    /// none has the time it was added in its stead).
-    fn version_bounds(&self, coll: &str, id: &str) -> Result<(i128, i128), ServiceError> {
-        let times: Option<Vec<i128>> = self
-            .store
-            .taxii_version_list(coll, id)?
-            .iter()
-            .map(|(_, v)| taxii::micros(v))
-            .collect();
-        Ok(match times {
-            Some(t) => (
-                t.iter().copied().min().unwrap_or(0),
-                t.iter().copied().max().unwrap_or(0),
-            ),
-            None => first_last(&self.store.taxii_versions(coll, id)?),
-        })
+    /// The first and last versions (microseconds) of the object of `row` (at `seq`) in a
+    /// collection, from the versions listed. A version that is no time (an object without
+    /// one has the time it was added in its stead) is known for `row` itself; the objects
+    /// are read for another.
+    fn version_bounds(
+        &self,
+        coll: &str,
+        seq: u64,
+        row: &TaxiiObject,
+    ) -> Result<(i128, i128), ServiceError> {
+        let listed = self.store.taxii_version_list(coll, &row.id)?;
+        let mut times = Vec::with_capacity(listed.len());
+        for (at, version) in &listed {
+            match taxii::micros(version) {
+                Some(t) => times.push(t),
+                None if *at == seq => times.push(candidate(row).version_us()),
+                None => return Ok(first_last(&self.store.taxii_versions(coll, &row.id)?)),
+            }
+        }
+        Ok(span(times.into_iter()))
     }
 
     fn count_pulls(&self, peer: &Peer, objects: &[TaxiiObject]) -> Result<(), ServiceError> {
@@ -569,9 +572,12 @@ fn candidate(row: &TaxiiObject) -> Candidate<'_> {
 
 /// The first and last versions (microseconds) among an object's rows.
 fn first_last(rows: &[(u64, TaxiiObject)]) -> (i128, i128) {
-    let times = rows.iter().map(|(_, r)| candidate(r).version_us());
-    let first = times.clone().min().unwrap_or(0);
-    (first, times.max().unwrap_or(0))
+    span(rows.iter().map(|(_, r)| candidate(r).version_us()))
+}
+
+/// The earliest and latest of `times` (0 and 0 for none).
+fn span(times: impl Iterator<Item = i128> + Clone) -> (i128, i128) {
+    (times.clone().min().unwrap_or(0), times.max().unwrap_or(0))
 }
 
 /// Fills a page from rows in sequence order: those `q` selects, at most `q.limit`, `more`
