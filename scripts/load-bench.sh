@@ -5,6 +5,8 @@
 #   bash scripts/load-bench.sh                      # inbound: 3,000 messages, 16 at a time
 #   bash scripts/load-bench.sh inbound -n 3000 -c 16 --fill 1000000 --fill-objects 1
 #   bash scripts/load-bench.sh outbound -n 1000 --receivers 3
+#   bash scripts/load-bench.sh taxii --inbox 1000 -n 1000   # a TAXII client's inbox and reads
+#   bash scripts/load-bench.sh import -n 1000               # files imported, stopped and serving
 #   bash scripts/load-bench.sh --help
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"

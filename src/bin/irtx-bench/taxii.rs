@@ -194,13 +194,15 @@ pub async fn taxii(irtx: &Path, dir: &Path, a: TaxiiArgs) -> Result<()> {
     };
     let inbox = load::drive(envelopes, a.concurrency, post, |s| s == 202).await;
     let u1 = gw.usage()?;
-    print_run(
-        &format!("TAXII inbox, concurrency {}", a.concurrency),
-        &inbox,
-        per,
-        "envelopes",
-    );
-    print_server("server", u0, u1, inbox.wall, dir_size(&gw.data_dir()));
+    if a.inbox > 0 {
+        print_run(
+            &format!("TAXII inbox, concurrency {}", a.concurrency),
+            &inbox,
+            per,
+            "envelopes",
+        );
+        print_server("server", u0, u1, inbox.wall, dir_size(&gw.data_dir()));
+    }
     ensure!(
         inbox.failed() == 0,
         "envelopes not accepted: {:?}",
