@@ -12,6 +12,8 @@ use irtx::convert::Format;
 use irtx::exchange::outbound::{self, Envelope};
 use serde_json::{json, Value};
 
+use crate::gateway::Api;
+
 /// The report every bench message is made from (`tests/data/valid`), before indicators are
 /// added to reach the size asked for.
 const BASE: &str = include_str!("../../../tests/data/valid/event-scan-suspected.json");
@@ -220,6 +222,52 @@ where
     all.wall = start.elapsed();
     all.latencies.sort();
     all
+}
+
+/// Submits reports `0..n` (each with `extra` indicators of its own) through `api`,
+/// `concurrency` at a time; fails unless each is accepted.
+pub async fn submit_reports(
+    api: &Api,
+    n: usize,
+    extra: usize,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    let api = api.clone();
+    let submit = move |http: &reqwest::Client, body: Vec<u8>| {
+        api.request(http, reqwest::Method::POST, "/reports")
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    let reports: Vec<Vec<u8>> = (0..n as u64)
+        .map(|i| report(i, extra).to_string().into_bytes())
+        .collect();
+    let run = drive(reports, concurrency, submit, |s| s == 201 || s == 200).await;
+    anyhow::ensure!(
+        run.failed() == 0,
+        "{} reports were not accepted: {:?}",
+        run.failed(),
+        run.errors
+    );
+    Ok(())
+}
+
+/// Shares reports `0..n` (as [`submit_reports`] made them) with `peers` through `api`,
+/// `concurrency` share calls at a time.
+pub async fn share_reports(api: &Api, n: usize, peers: &[String], concurrency: usize) -> Run {
+    let api = api.clone();
+    let to = json!({ "peers": peers }).to_string();
+    let share = move |http: &reqwest::Client, id: Vec<u8>| {
+        let id = String::from_utf8_lossy(&id);
+        api.request(
+            http,
+            reqwest::Method::POST,
+            &format!("/reports/EVT-BENCH-{id}/share"),
+        )
+        .header("content-type", "application/json")
+        .body(to.clone())
+    };
+    let ids: Vec<Vec<u8>> = (0..n as u64).map(|i| i.to_string().into_bytes()).collect();
+    drive(ids, concurrency, share, |s| s == 200).await
 }
 
 #[cfg(test)]

@@ -750,27 +750,8 @@ async fn outbound(irtx: &std::path::Path, dir: &std::path::Path, a: OutboundArgs
     // Submitted first (not timed): what is measured is sharing and delivery.
     let total = a.reports + a.idle;
     let t = Instant::now();
-    let sender = Arc::new(sender);
-    let submit = {
-        let sender = sender.clone();
-        move |http: &reqwest::Client, body: Vec<u8>| {
-            sender
-                .api(http, reqwest::Method::POST, "/reports")
-                .header("content-type", "application/json")
-                .body(body)
-        }
-    };
-    let reports: Vec<Vec<u8>> = (0..total as u64)
-        .map(|i| load::report(i, extra).to_string().into_bytes())
-        .collect();
-    let submitted = load::drive(reports, a.concurrency, submit, |s| s == 201 || s == 200).await;
-    if submitted.failed() > 0 {
-        bail!(
-            "{} reports were not accepted: {:?}",
-            submitted.failed(),
-            submitted.errors
-        );
-    }
+    let api = sender.api_handle();
+    load::submit_reports(&api, total, extra, a.concurrency).await?;
     println!(
         "submitted {total} reports (bundles of {objects} objects) in {:.2} s",
         t.elapsed().as_secs_f64()
@@ -785,27 +766,9 @@ async fn outbound(irtx: &std::path::Path, dir: &std::path::Path, a: OutboundArgs
         ))
     };
     let (s0, r0) = usage(&sender, &receivers)?;
-    let f0 = Flushes::read_all(&http, std::iter::once(&*sender).chain(&receivers)).await?;
+    let f0 = Flushes::read_all(&http, std::iter::once(&sender).chain(&receivers)).await?;
     let start = Instant::now();
-    let share = {
-        let sender = sender.clone();
-        let to_all = json!({ "peers": peers }).to_string();
-        move |http: &reqwest::Client, id: Vec<u8>| {
-            let id = String::from_utf8_lossy(&id).into_owned();
-            sender
-                .api(
-                    http,
-                    reqwest::Method::POST,
-                    &format!("/reports/EVT-BENCH-{id}/share"),
-                )
-                .header("content-type", "application/json")
-                .body(to_all.clone())
-        }
-    };
-    let ids: Vec<Vec<u8>> = (0..a.reports as u64)
-        .map(|i| i.to_string().into_bytes())
-        .collect();
-    let shares = load::drive(ids, a.concurrency, share, |s| s == 200).await;
+    let shares = load::share_reports(&api, a.reports, &peers, a.concurrency).await;
     let want = (a.reports * peers.len()) as f64;
     let until = Instant::now() + Duration::from_secs(600);
     loop {
@@ -820,7 +783,7 @@ async fn outbound(irtx: &std::path::Path, dir: &std::path::Path, a: OutboundArgs
     }
     let wall = start.elapsed();
     let (s1, r1) = usage(&sender, &receivers)?;
-    let f1 = Flushes::read_all(&http, std::iter::once(&*sender).chain(&receivers)).await?;
+    let f1 = Flushes::read_all(&http, std::iter::once(&sender).chain(&receivers)).await?;
     println!(
         "outbound: {} reports shared with {} receivers: {want} messages delivered with verified receipts in {:.2} s: {:.0} messages/s ({} share calls failed)",
         a.reports,
@@ -903,15 +866,12 @@ async fn outbound(irtx: &std::path::Path, dir: &std::path::Path, a: OutboundArgs
         );
         // The two flushes each push waits for: the sender's, before the message leaves;
         // the receiver's, before its receipt.
-        let f2 = Flushes::read_all(&http, [&*sender, &receivers[0]]).await?;
+        let f2 = Flushes::read_all(&http, [&sender, &receivers[0]]).await?;
         f2[0].since(&f1[0]).print("sender", lat.len() as f64);
         f2[1]
             .since(&f1[1])
             .print(&receivers[0].team, lat.len() as f64);
     }
-    let mut sender = Arc::try_unwrap(sender)
-        .ok()
-        .context("the sender is still shared")?;
     sender.stop()?;
     println!("the {want} messages delivered:");
     print_server("sender", s0, s1, wall, dir_size(&sender.data_dir()));

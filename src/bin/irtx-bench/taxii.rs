@@ -212,41 +212,9 @@ pub async fn taxii(irtx: &Path, dir: &Path, a: TaxiiArgs) -> Result<()> {
     // (2) Sharing with the client: each report decided, anonymized for it and published
     // into its collection (ledger `published`); submitted first, untimed.
     let api = gw.api_handle();
-    let submit = {
-        let api = api.clone();
-        move |http: &reqwest::Client, body: Vec<u8>| {
-            api.request(http, reqwest::Method::POST, "/reports")
-                .header("content-type", "application/json")
-                .body(body)
-        }
-    };
-    let reports: Vec<Vec<u8>> = (0..a.reports as u64)
-        .map(|i| load::report(i, extra).to_string().into_bytes())
-        .collect();
-    let submitted = load::drive(reports, a.concurrency, submit, |s| s == 201 || s == 200).await;
-    ensure!(
-        submitted.failed() == 0,
-        "reports not accepted: {:?}",
-        submitted.errors
-    );
-    let to_client = json!({ "peers": [peer] }).to_string();
-    let share = {
-        move |http: &reqwest::Client, id: Vec<u8>| {
-            let id = String::from_utf8_lossy(&id).into_owned();
-            api.request(
-                http,
-                reqwest::Method::POST,
-                &format!("/reports/EVT-BENCH-{id}/share"),
-            )
-            .header("content-type", "application/json")
-            .body(to_client.clone())
-        }
-    };
-    let ids: Vec<Vec<u8>> = (0..a.reports as u64)
-        .map(|i| i.to_string().into_bytes())
-        .collect();
+    load::submit_reports(&api, a.reports, extra, a.concurrency).await?;
     let u2 = gw.usage()?;
-    let shares = load::drive(ids, a.concurrency, share, |s| s == 200).await;
+    let shares = load::share_reports(&api, a.reports, &[peer.to_string()], a.concurrency).await;
     let u3 = gw.usage()?;
     print_run(
         &format!(
