@@ -98,12 +98,46 @@ pub fn import_file(
     provider_permission: bool,
     now: time::OffsetDateTime,
 ) -> Result<FileSummary, StoreError> {
-    let summary = |items| FileSummary {
+    read_file(bytes, file, config, provider_permission, now).write(store)
+}
+
+/// One file's documents read and checked, not yet written: [`read_file`] needs no store, so
+/// files can be read side by side and written in the order they were named.
+#[derive(Debug)]
+pub struct ReadFile {
+    file: String,
+    documents: Vec<Read>,
+}
+
+/// What a document read calls for.
+#[derive(Debug)]
+enum Read {
+    /// Nothing to write (refused).
+    Settled(Item),
+    /// The document to hold for an analyst (`record`, `body`); `item` says so.
+    Quarantine {
+        record: serde_json::Value,
+        body: Vec<u8>,
+        item: Item,
+    },
+    /// The alert to import; `item` says what it is once its outcome is known.
+    Import { alert: Box<Alert>, item: Item },
+}
+
+/// Reads one file's bytes into its documents, each checked: what [`import_file`] writes.
+pub fn read_file(
+    bytes: &[u8],
+    file: &str,
+    config: &ImportConfig,
+    provider_permission: bool,
+    now: time::OffsetDateTime,
+) -> ReadFile {
+    let settled = |items: Vec<Item>| ReadFile {
         file: file.to_string(),
-        items,
+        documents: items.into_iter().map(Read::Settled).collect(),
     };
     if bytes.len() as u64 > config.max_file_bytes {
-        return Ok(summary(vec![Item::bare(
+        return settled(vec![Item::bare(
             "",
             ItemOutcome::Refused,
             vec![format!(
@@ -111,34 +145,60 @@ pub fn import_file(
                 bytes.len(),
                 config.max_file_bytes
             )],
-        )]));
+        )]);
     }
     let value: serde_json::Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => {
-            return Ok(summary(vec![Item::bare(
+            return settled(vec![Item::bare(
                 "",
                 ItemOutcome::Refused,
                 vec![format!("not JSON: {e}")],
-            )]))
+            )])
         }
     };
     let docs = match intake::split(value) {
         Ok(d) => d,
-        Err(e) => return Ok(summary(vec![Item::bare("", ItemOutcome::Refused, vec![e])])),
+        Err(e) => return settled(vec![Item::bare("", ItemOutcome::Refused, vec![e])]),
     };
-    let mut items = Vec::with_capacity(docs.len());
-    for doc in docs {
-        items.push(import_document(
-            store,
-            &doc,
-            file,
-            config,
-            provider_permission,
-            now,
-        )?);
+    ReadFile {
+        file: file.to_string(),
+        documents: docs
+            .into_iter()
+            .map(|doc| read_document(doc, file, config, provider_permission, now))
+            .collect(),
     }
-    Ok(summary(items))
+}
+
+impl ReadFile {
+    /// Writes what was read into `store`: quarantined documents held, alerts imported (a
+    /// duplicate recognised by its content).
+    pub fn write(self, store: &dyn Store) -> Result<FileSummary, StoreError> {
+        let mut items = Vec::with_capacity(self.documents.len());
+        for read in self.documents {
+            items.push(match read {
+                Read::Settled(item) => item,
+                Read::Quarantine { record, body, item } => {
+                    store.quarantine(&record, &body)?;
+                    tracing::warn!(file = record["import"]["file"].as_str().unwrap_or_default(), reasons = item.reasons.len(), "imported document quarantined");
+                    item
+                }
+                Read::Import { alert, mut item } => {
+                    if store.import(&alert, None)? == Imported::New {
+                        item.alert_id = Some(alert.id.clone());
+                    } else {
+                        item.outcome = ItemOutcome::Duplicate;
+                    }
+                    tracing::info!(file = %self.file, outcome = ?item.outcome, tlp = ?item.tlp, "document imported");
+                    item
+                }
+            });
+        }
+        Ok(FileSummary {
+            file: self.file,
+            items,
+        })
+    }
 }
 
 fn objects_in(doc: &intake::Document) -> usize {
@@ -159,17 +219,16 @@ fn objects_in(doc: &intake::Document) -> usize {
     }
 }
 
-fn import_document(
-    store: &dyn Store,
-    doc: &intake::Document,
+fn read_document(
+    doc: intake::Document,
     file: &str,
     config: &ImportConfig,
     provider_permission: bool,
     now: time::OffsetDateTime,
-) -> Result<Item, StoreError> {
-    let n = objects_in(doc);
+) -> Read {
+    let n = objects_in(&doc);
     if n > config.max_objects {
-        return Ok(Item::bare(
+        return Read::Settled(Item::bare(
             &doc.pointer,
             ItemOutcome::Refused,
             vec![format!(
@@ -183,35 +242,44 @@ fn import_document(
     } else {
         format!("{file}#{}", doc.pointer)
     };
-    let read = match intake::read(doc, config.default_tlp, Timestamp(now)) {
+    let read = match intake::read(&doc, config.default_tlp, Timestamp(now)) {
         Intake::Ready(r) => r,
         Intake::Refuse(reasons) => {
-            return Ok(Item::bare(&doc.pointer, ItemOutcome::Refused, reasons))
+            return Read::Settled(Item::bare(&doc.pointer, ItemOutcome::Refused, reasons))
         }
         Intake::Quarantine(reasons) => {
             let body = serde_json::to_vec(&doc.value).expect("JSON serializes");
-            store.quarantine(
-                &json!({
+            return Read::Quarantine {
+                record: json!({
                     "received_at": rfc3339(now),
                     "import": { "file": named, "format": doc.format.wire_name() },
                     "reasons": reasons,
                     "bytes": body.len(),
                 }),
-                &body,
-            )?;
-            tracing::warn!(file = %named, reasons = reasons.len(), "imported document quarantined");
-            return Ok(Item::bare(&doc.pointer, ItemOutcome::Quarantined, reasons));
+                body,
+                item: Item::bare(&doc.pointer, ItemOutcome::Quarantined, reasons),
+            };
         }
     };
     let sha256 = crate::envelope::sha256_hex(&crate::envelope::canonical(&doc.value));
+    let item = Item {
+        pointer: doc.pointer.clone(),
+        outcome: ItemOutcome::Imported,
+        alert_id: None,
+        title: Some(read.report.title.clone()),
+        tlp: Some(read.tlp),
+        marking: Some(read.marking.clone()),
+        reasons: Vec::new(),
+        lost: read.lost,
+    };
     let alert = Alert {
         id: uuid::Uuid::new_v4().to_string(),
         source: AlertSource::Import {
             import: ImportRecord {
-                file: named.clone(),
-                tool: read.tool.clone(),
-                source: read.source.clone(),
-                marking: read.marking.clone(),
+                file: named,
+                tool: read.tool,
+                source: read.source,
+                marking: read.marking,
                 provider_permission,
             },
         },
@@ -219,24 +287,13 @@ fn import_document(
         sha256,
         tlp: read.tlp,
         format: doc.format,
-        document: doc.value.clone(),
+        document: doc.value,
         retracted: None,
     };
-    let outcome = match store.import(&alert, None)? {
-        Imported::New => ItemOutcome::Imported,
-        _ => ItemOutcome::Duplicate,
-    };
-    tracing::info!(file = %named, outcome = ?outcome, tlp = %read.tlp, "document imported");
-    Ok(Item {
-        pointer: doc.pointer.clone(),
-        outcome,
-        alert_id: (outcome == ItemOutcome::Imported).then_some(alert.id),
-        title: Some(read.report.title.clone()),
-        tlp: Some(read.tlp),
-        marking: Some(read.marking.clone()),
-        reasons: Vec::new(),
-        lost: read.lost.clone(),
-    })
+    Read::Import {
+        alert: Box::new(alert),
+        item,
+    }
 }
 
 impl Gateway {
