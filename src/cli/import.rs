@@ -39,16 +39,11 @@ enum Step {
 fn unreadable(file: String, e: &std::io::Error) -> FileSummary {
     FileSummary {
         file,
-        items: vec![Item {
-            pointer: String::new(),
-            outcome: ItemOutcome::Refused,
-            alert_id: None,
-            title: None,
-            tlp: None,
-            marking: None,
-            reasons: vec![format!("cannot read it: {e}")],
-            lost: Vec::new(),
-        }],
+        items: vec![Item::bare(
+            "",
+            ItemOutcome::Refused,
+            vec![format!("cannot read it: {e}")],
+        )],
     }
 }
 

@@ -57,7 +57,8 @@ pub struct Item {
 }
 
 impl Item {
-    fn bare(pointer: &str, outcome: ItemOutcome, reasons: Vec<String>) -> Item {
+    /// An item with `reasons` only (no alert, title or label).
+    pub fn bare(pointer: &str, outcome: ItemOutcome, reasons: Vec<String>) -> Item {
         Item {
             pointer: pointer.to_string(),
             outcome,
