@@ -498,3 +498,50 @@ async fn imported_alerts_share_onward_in_both_formats() {
     assert!(alerts >= 15, "{alerts}");
     assert_eq!(shared, 2 * alerts);
 }
+
+#[test]
+fn files_are_imported_in_the_order_named_and_one_that_cannot_be_read_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    irtx::cli::init::initialize(tmp.path(), "cert-t", None, None).unwrap();
+    // Twelve files, the same document in the first and the last, and a link to nothing.
+    let green = irtx::tlp::Tlp::Green.stix_marking_definition();
+    let doc = bundle(green.clone(), "first.example");
+    let mut args = vec!["import".to_string()];
+    for i in 0..12 {
+        let path = tmp.path().join(format!("f{i:02}.json"));
+        let body = if i == 0 || i == 11 {
+            doc.clone()
+        } else {
+            bundle(green.clone(), &format!("d{i}.example"))
+        };
+        std::fs::write(&path, body.to_string()).unwrap();
+        args.push(path.display().to_string());
+        if i == 5 {
+            let gone = tmp.path().join("gone.json");
+            std::os::unix::fs::symlink(tmp.path().join("nowhere"), &gone).unwrap();
+            args.push(gone.display().to_string());
+        }
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = irtx_in(tmp.path(), &args);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert_eq!(counts(&stdout), [11, 1, 0, 1], "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("gone.json") && l.contains("refused: cannot read it")),
+        "{stdout}"
+    );
+    // The first named imports the document; the last is its duplicate; lines in order.
+    let first = stdout
+        .lines()
+        .position(|l| l.contains("f00.json: imported"));
+    let last = stdout
+        .lines()
+        .position(|l| l.contains("f11.json: duplicate"));
+    assert!(
+        first.is_some() && last.is_some() && first < last,
+        "{stdout}"
+    );
+}
