@@ -170,10 +170,10 @@ CREATE INDEX ledger_unfilled ON ledger (seq) WHERE peer IS NULL;
 /// them (`count(*)` of a million alerts took 40-110 ms a view, and grows with them). Each
 /// import adds one to a row of its connection's (a shard of 64, by the server process), so
 /// that concurrent imports seldom wait for one another; the count is the rows' sum, exact
-/// in every transaction's view.
+/// in every transaction's view. The alerts already there are counted by
+/// [`RECOUNT_ALERTS`] after it.
 const SCHEMA_V5: &str = r#"
 CREATE TABLE alert_counts (shard integer PRIMARY KEY, n bigint NOT NULL);
-INSERT INTO alert_counts SELECT 0, count(*) FROM alerts;
 "#;
 
 /// Writes an alert and counts it: ($1 seq, $2 id, $3 sender, $4 message id, $5 the record,
@@ -183,7 +183,7 @@ const INSERT_ALERT: &str = "WITH a AS (INSERT INTO alerts (seq, id, sender, mess
      INSERT INTO alert_counts (shard, n) VALUES (pg_backend_pid() % 64, 1) \
      ON CONFLICT (shard) DO UPDATE SET n = alert_counts.n + 1";
 
-/// Counts the alerts again, from the table (a load's last step).
+/// Counts the alerts again, from the table (the schema 5 upgrade's and a load's last step).
 const RECOUNT_ALERTS: &str =
     "DELETE FROM alert_counts; INSERT INTO alert_counts SELECT 0, count(*) FROM alerts";
 
@@ -726,6 +726,7 @@ impl PgStore {
             }
             if version < 5 {
                 tx.batch_execute(SCHEMA_V5).await.map_err(pg)?;
+                tx.batch_execute(RECOUNT_ALERTS).await.map_err(pg)?;
             }
             if version < SCHEMA_VERSION {
                 execute(
